@@ -177,6 +177,21 @@ function scanJson(text: string): string | undefined {
   return undefined;
 }
 
+/** Formats a shape or offsets value for a message without recursing into nested values. */
+function brief(x: unknown): string {
+  if (!Array.isArray(x)) return describe(x);
+  if (x.length > 8) return `[${x.slice(0, 8).map(brief1).join(", ")}, ... (${x.length} items)]`;
+  return `[${x.map(brief1).join(", ")}]`;
+}
+
+function brief1(x: unknown): string {
+  return typeof x === "number"
+    ? String(x)
+    : typeof x === "string"
+    ? JSON.stringify(x.slice(0, 20))
+    : describe(x);
+}
+
 function isPlainObject(x: unknown): x is Record<string, unknown> {
   return typeof x === "object" && x !== null && !Array.isArray(x);
 }
@@ -313,22 +328,22 @@ export class SafetensorsFile {
       let size = 1;
       for (const d of shape) {
         if (!Number.isSafeInteger(d) || d < 0) {
-          fail(`${what}: shape ${JSON.stringify(shape)} has ${describe(d)}, not a non-negative integer`);
+          fail(`${what}: shape ${brief(shape)} has ${describe(d)}, not a non-negative integer`);
         }
         size *= d;
-        if (!Number.isSafeInteger(size)) fail(`${what}: shape ${JSON.stringify(shape)} product overflows`);
+        if (!Number.isSafeInteger(size)) fail(`${what}: shape ${brief(shape)} product overflows`);
       }
       const elemBytes = DTYPE_BYTES[dtype];
       const expectedBytes = size * elemBytes;
       if (!Number.isSafeInteger(expectedBytes)) {
-        fail(`${what}: shape ${JSON.stringify(shape)} byte size overflows`);
+        fail(`${what}: shape ${brief(shape)} byte size overflows`);
       }
       if (
         !Array.isArray(offsets) || offsets.length !== 2 ||
         !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
       ) {
         return fail(
-          `${what}: data_offsets ${JSON.stringify(offsets)} is not [begin, end] non-negative integers`,
+          `${what}: data_offsets ${brief(offsets)} is not [begin, end] non-negative integers`,
         );
       }
       const [begin, end] = offsets as [number, number];
@@ -338,7 +353,7 @@ export class SafetensorsFile {
       }
       if (end - begin !== expectedBytes) {
         fail(
-          `${what}: byte length ${end - begin} does not match shape ${JSON.stringify(shape)} x ${dtype} ` +
+          `${what}: byte length ${end - begin} does not match shape ${brief(shape)} x ${dtype} ` +
             `(${expectedBytes} bytes)`,
         );
       }
