@@ -618,26 +618,26 @@ const EXPECTED_ARRAY: Record<SafetensorsDtype, string> = {
   C64: "Float32Array",
 };
 
-/**
- * Serializes tensors to the safetensors format, like the reference implementation: tensors ordered by
- * descending element size then name (so every tensor is aligned to its element size), `__metadata__` first,
- * header padded with spaces to a multiple of 8 bytes.
- *
- * @param tensors tensors by name
- * @param metadata optional string-to-string `__metadata__`
- * @returns the file's bytes
- * @throws {SafetensorsError} if a tensor's data does not match its dtype and shape
- */
-export function serializeSafetensors(
+interface Plan {
+  /** Length field + JSON header + padding. */
+  prefix: Uint8Array;
+  /** Tensor data views in file order. */
+  chunks: Uint8Array[];
+  /** Total data bytes. */
+  dataBytes: number;
+}
+
+/** Validates the tensors and lays them out like the reference implementation. */
+function plan(
   tensors: Readonly<Record<string, TensorToWrite>> | ReadonlyMap<string, TensorToWrite>,
-  metadata?: Readonly<Record<string, string>>,
-): Uint8Array {
-  const src = "<serialize>";
+  metadata: Readonly<Record<string, string>> | undefined,
+  src: string,
+): Plan {
   const entries: [string, TensorToWrite][] = tensors instanceof Map
     ? [...tensors.entries()]
     : Object.entries(tensors);
   entries.sort(([an, a], [bn, b]) =>
-    DTYPE_BYTES[b.dtype] - DTYPE_BYTES[a.dtype] || (an < bn ? -1 : an > bn ? 1 : 0)
+    (DTYPE_BYTES[b.dtype] ?? 0) - (DTYPE_BYTES[a.dtype] ?? 0) || (an < bn ? -1 : an > bn ? 1 : 0)
   );
   const header: Record<string, unknown> = {};
   if (metadata) {
@@ -648,6 +648,7 @@ export function serializeSafetensors(
     }
     header.__metadata__ = metadata;
   }
+  const chunks: Uint8Array[] = [];
   let offset = 0;
   for (const [name, t] of entries) {
     const what = `tensor ${JSON.stringify(name)}`;
@@ -656,7 +657,7 @@ export function serializeSafetensors(
     let size = 1;
     for (const d of t.shape) {
       if (!Number.isSafeInteger(d) || d < 0) {
-        throw new SafetensorsError(src, `${what}: shape ${JSON.stringify(t.shape)} is invalid`);
+        throw new SafetensorsError(src, `${what}: shape ${brief(t.shape)} is invalid`);
       }
       size *= d;
     }
@@ -672,23 +673,76 @@ export function serializeSafetensors(
       throw new SafetensorsError(
         src,
         `${what}: data is ${t.data.byteLength} bytes, shape ${
-          JSON.stringify(t.shape)
+          brief(t.shape)
         } x ${t.dtype} needs ${byteLength}`,
       );
     }
     header[name] = { dtype: t.dtype, shape: [...t.shape], data_offsets: [offset, offset + byteLength] };
+    chunks.push(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
     offset += byteLength;
   }
   const json = new TextEncoder().encode(JSON.stringify(header));
   const padded = Math.ceil(json.length / 8) * 8;
-  const out = new Uint8Array(8 + padded + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(padded), true);
-  out.set(json, 8);
-  out.fill(0x20, 8 + json.length, 8 + padded);
-  let pos = 8 + padded;
-  for (const [, t] of entries) {
-    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), pos);
-    pos += t.data.byteLength;
+  const prefix = new Uint8Array(8 + padded).fill(0x20);
+  new DataView(prefix.buffer).setBigUint64(0, BigInt(padded), true);
+  prefix.set(json, 8);
+  return { prefix, chunks, dataBytes: offset };
+}
+
+/**
+ * Serializes tensors to the safetensors format, like the reference implementation: tensors ordered by
+ * descending element size then name (so every tensor is aligned to its element size), `__metadata__` first,
+ * header padded with spaces to a multiple of 8 bytes.
+ *
+ * @param tensors tensors by name
+ * @param metadata optional string-to-string `__metadata__`
+ * @returns the file's bytes
+ * @throws {SafetensorsError} if a tensor's data does not match its dtype and shape
+ */
+export function serializeSafetensors(
+  tensors: Readonly<Record<string, TensorToWrite>> | ReadonlyMap<string, TensorToWrite>,
+  metadata?: Readonly<Record<string, string>>,
+): Uint8Array {
+  const { prefix, chunks, dataBytes } = plan(tensors, metadata, "<serialize>");
+  const out = new Uint8Array(prefix.length + dataBytes);
+  out.set(prefix, 0);
+  let pos = prefix.length;
+  for (const c of chunks) {
+    out.set(c, pos);
+    pos += c.length;
   }
   return out;
+}
+
+/**
+ * Writes tensors to a safetensors file (same layout as {@linkcode serializeSafetensors}) without building
+ * the whole file in memory. The file appears atomically: data goes to a temporary file in the same directory,
+ * which is then renamed over `path`, so concurrent readers never see a partial file.
+ *
+ * @param path destination file
+ * @param tensors tensors by name
+ * @param metadata optional string-to-string `__metadata__`
+ * @throws {SafetensorsError} if a tensor's data does not match its dtype and shape
+ */
+export async function writeSafetensors(
+  path: string,
+  tensors: Readonly<Record<string, TensorToWrite>> | ReadonlyMap<string, TensorToWrite>,
+  metadata?: Readonly<Record<string, string>>,
+): Promise<void> {
+  const { prefix, chunks } = plan(tensors, metadata, path);
+  const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
+  try {
+    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
+    try {
+      for (const c of [prefix, ...chunks]) {
+        for (let done = 0; done < c.length;) done += await file.write(c.subarray(done));
+      }
+    } finally {
+      file.close();
+    }
+    await Deno.rename(tmp, path);
+  } catch (e) {
+    await Deno.remove(tmp).catch(() => {});
+    throw e;
+  }
 }
