@@ -1,0 +1,207 @@
+/**
+ * The Hugging Face cache as `huggingface_hub` (Python) and `@huggingface/hub` (JS) lay it out, read without
+ * touching the network:
+ *
+ * ```text
+ * $HF_HUB_CACHE (else $HF_HOME/hub, else $XDG_CACHE_HOME/huggingface/hub, else ~/.cache/huggingface/hub)
+ * └── models--{org}--{name}/          (models--{name} for legacy ids without an org)
+ *     ├── blobs/<etag>                 (sha256 for LFS files, git blob sha1 otherwise)
+ *     ├── refs/<revision>              (text file holding the commit sha the branch/tag pointed to)
+ *     ├── snapshots/<commit>/<file>    (relative symlinks into ../../blobs/)
+ *     └── .no_exist/<commit>/<file>    (empty markers for files known to be absent at that commit)
+ * ```
+ *
+ * The cache root and the repo folder name come from `@huggingface/hub` (`getHFHubCachePath`,
+ * `getRepoFolderName`), so we agree with the official client on every environment variable it honours.
+ *
+ * @module
+ */
+
+// Pinned inline so this works without a deno.json entry; with `"imports": { "@huggingface/hub":
+// "npm:@huggingface/hub@2.17.5" }` in deno.json this becomes `from "@huggingface/hub"` and the ignore goes.
+// deno-lint-ignore no-import-prefix
+import { getHFHubCachePath, getRepoFolderName, REGEX_COMMIT_HASH } from "npm:@huggingface/hub@2.17.5";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { HubError } from "./errors.ts";
+
+/** Default hub endpoint, overridden by `HF_ENDPOINT` or the `endpoint` option. */
+export const DEFAULT_ENDPOINT = "https://huggingface.co";
+
+/** Default revision (branch) when none is given. */
+export const DEFAULT_REVISION = "main";
+
+/** Files a model folder must contain for us to use it. */
+export const REQUIRED_FILES: readonly string[] = ["config.json", "model.safetensors"];
+
+/** Tokenizer files we fetch when present; at least one of {@link TOKENIZER_VOCAB_FILES} must exist. */
+export const TOKENIZER_FILES: readonly string[] = [
+  "tokenizer.json",
+  "vocab.txt",
+  "tokenizer_config.json",
+  "special_tokens_map.json",
+];
+
+/** Either of these is enough to build the tokenizer. */
+export const TOKENIZER_VOCAB_FILES: readonly string[] = ["tokenizer.json", "vocab.txt"];
+
+// huggingface_hub's validate_repo_id: optional "namespace/", then a name of 1..96 chars from [\w.-] that starts
+// and ends with a word character; "--" and ".." are rejected separately, as is a ".git" suffix. The hub itself
+// only allows ASCII, so \w is spelled out as ASCII here.
+const REPO_ID_RE =
+  /^(?:[A-Za-z0-9_](?:[A-Za-z0-9_.-]*[A-Za-z0-9_])?\/)?[A-Za-z0-9_](?:[A-Za-z0-9_.-]{0,94}[A-Za-z0-9_])?$/;
+
+/** Whether `id` is a syntactically valid hub model id (`name` or `org/name`). */
+export function isValidRepoId(id: string): boolean {
+  return REPO_ID_RE.test(id) && !id.includes("--") && !id.includes("..") && !id.endsWith(".git");
+}
+
+/**
+ * Throws a `HubError` (`invalid_repo_id`) unless `id` is a valid hub model id.
+ *
+ * @param id the repo id to check, e.g. `distilbert/distilbert-base-uncased`
+ */
+export function validateRepoId(id: string): void {
+  if (!isValidRepoId(id)) {
+    throw new HubError(
+      "invalid_repo_id",
+      `invalid Hugging Face repo id ${
+        JSON.stringify(id)
+      }: expected "name" or "org/name" made of letters, digits, ` +
+        `"-", "_" and "." (at most 96 characters for the name, starting and ending with a letter or digit, ` +
+        `no "--" or "..")`,
+    );
+  }
+}
+
+/** Whether `revision` is a full 40-hex commit sha (used directly as the snapshot folder name). */
+export function isCommitHash(revision: string): boolean {
+  return REGEX_COMMIT_HASH.test(revision);
+}
+
+/**
+ * Throws a `HubError` (`invalid_revision`) for revisions that cannot safely name a file under `refs/`
+ * (branch and tag names may contain "/", e.g. `refs/pr/1`, but not "..", empty segments or backslashes).
+ *
+ * @param revision a branch, tag or commit sha
+ */
+export function validateRevision(revision: string): void {
+  const parts = revision.split("/");
+  if (
+    revision.length === 0 || revision.length > 255 || revision.includes("\\") || revision.includes("\0") ||
+    parts.some((p) => p === "" || p === "." || p === "..")
+  ) {
+    throw new HubError("invalid_revision", `invalid revision ${JSON.stringify(revision)}`);
+  }
+}
+
+/**
+ * The hub cache root, from the environment (via `@huggingface/hub`'s `getHFHubCachePath`):
+ * `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
+ * else `~/.cache/huggingface/hub`.
+ */
+export function hubCacheDir(): string {
+  return getHFHubCachePath();
+}
+
+/**
+ * The cache folder of one model repo: `<cacheDir>/models--{org}--{name}`.
+ *
+ * @param repoId a valid hub id
+ * @param cacheDir cache root; defaults to {@link hubCacheDir}
+ */
+export function repoCacheDir(repoId: string, cacheDir?: string): string {
+  validateRepoId(repoId);
+  return join(cacheDir ?? hubCacheDir(), getRepoFolderName({ name: repoId, type: "model" }));
+}
+
+/** `HF_HUB_OFFLINE` (or `TRANSFORMERS_OFFLINE`) set to 1/on/yes/true, as huggingface_hub reads it. */
+export function offlineFromEnv(): boolean {
+  return ["HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"].some((name) =>
+    ["1", "ON", "YES", "TRUE"].includes((Deno.env.get(name) ?? "").trim().toUpperCase())
+  );
+}
+
+/** The hub endpoint: `HF_ENDPOINT` if set, else https://huggingface.co, without a trailing slash. */
+export function endpointFromEnv(): string {
+  return (Deno.env.get("HF_ENDPOINT") || DEFAULT_ENDPOINT).replace(/\/+$/, "");
+}
+
+/** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`. */
+function hfHome(): string {
+  return Deno.env.get("HF_HOME") ||
+    join(Deno.env.get("XDG_CACHE_HOME") || join(homedir(), ".cache"), "huggingface");
+}
+
+/**
+ * The access token as huggingface_hub finds it: `HF_TOKEN`, else the legacy `HUGGING_FACE_HUB_TOKEN`, else the
+ * file written by `huggingface-cli login` (`$HF_TOKEN_PATH`, else `$HF_HOME/token`). Undefined when none.
+ */
+export async function tokenFromEnv(): Promise<string | undefined> {
+  const fromEnv = Deno.env.get("HF_TOKEN") || Deno.env.get("HUGGING_FACE_HUB_TOKEN");
+  if (fromEnv) return fromEnv.trim();
+  const path = Deno.env.get("HF_TOKEN_PATH") || join(hfHome(), "token");
+  try {
+    return (await Deno.readTextFile(path)).trim() || undefined;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return undefined;
+    throw err;
+  }
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile; // follows the snapshot symlink into blobs/
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return false;
+    throw err;
+  }
+}
+
+/**
+ * The commit a revision points to in the cache, without network: a commit sha is itself, a branch or tag is read
+ * from `refs/<revision>`. Undefined when the ref was never recorded.
+ *
+ * @param repoId a valid hub id
+ * @param revision branch, tag or commit sha
+ * @param cacheDir cache root; defaults to {@link hubCacheDir}
+ */
+export async function cachedCommit(
+  repoId: string,
+  revision: string = DEFAULT_REVISION,
+  cacheDir?: string,
+): Promise<string | undefined> {
+  validateRevision(revision);
+  if (isCommitHash(revision)) return revision;
+  try {
+    const commit = (await Deno.readTextFile(join(repoCacheDir(repoId, cacheDir), "refs", revision))).trim();
+    return isCommitHash(commit) ? commit : undefined;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * Looks a model up in the cache without network: the snapshot folder of `revision` if it holds everything we need
+ * (`config.json`, `model.safetensors`, and `tokenizer.json` or `vocab.txt`), else undefined. Works on caches filled
+ * by Python transformers/huggingface_hub as well as by `downloadModel`.
+ *
+ * @param repoId a valid hub id
+ * @param options `revision` (default "main") and `cacheDir` (default {@link hubCacheDir})
+ */
+export async function findCachedModel(
+  repoId: string,
+  options: { revision?: string; cacheDir?: string } = {},
+): Promise<string | undefined> {
+  const commit = await cachedCommit(repoId, options.revision ?? DEFAULT_REVISION, options.cacheDir);
+  if (commit === undefined) return undefined;
+  const snapshot = join(repoCacheDir(repoId, options.cacheDir), "snapshots", commit);
+  for (const file of REQUIRED_FILES) {
+    if (!await isFile(join(snapshot, file))) return undefined;
+  }
+  for (const file of TOKENIZER_VOCAB_FILES) {
+    if (await isFile(join(snapshot, file))) return snapshot;
+  }
+  return undefined;
+}
