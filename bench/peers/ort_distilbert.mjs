@@ -44,7 +44,9 @@ function parseArgs(argv) {
     } else opts.dir = a;
   }
   if (!opts.dir) {
-    console.error("usage: node bench/peers/ort_distilbert.mjs DIR  (DIR from torch_distilbert.py --export-onnx)");
+    console.error(
+      "usage: node bench/peers/ort_distilbert.mjs DIR  (DIR from torch_distilbert.py --export-onnx)",
+    );
     process.exit(2);
   }
   return opts;
@@ -113,8 +115,10 @@ async function parity(model, session, dir) {
     const err = maxErr(out.data, ref.last_hidden_state.data, ref.attention_mask.data, dim);
     const good = err <= tol;
     ok &&= good;
-    log(`[${model}] parity vs ${label} ${shape.join("x")}: max abs err ${err.toExponential(2)} ` +
-      `(tol ${tol}) ${good ? "ok" : "FAIL"}`);
+    log(
+      `[${model}] parity vs ${label} ${shape.join("x")}: max abs err ${err.toExponential(2)} ` +
+        `(tol ${tol}) ${good ? "ok" : "FAIL"}`,
+    );
   };
   await check("torch", join(dir, `${model}.parity.safetensors`), TOL[model]);
   const folder = join(MODELS, FIXTURE[model]);
@@ -148,10 +152,12 @@ async function timeCase(session, vocab, batch, seq, opts) {
 
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
-  log(`onnxruntime-node ${ort.env.versions?.node ?? "?"}, node ${process.version}; intra-op threads ` +
-    `${opts.threads}, inter-op 1, sequential, graph optimization "all"; ` +
-    `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? "(unset)"} (ONNX Runtime uses its own MLAS ` +
-    `kernels, not OpenBLAS)`);
+  log(
+    `onnxruntime-node ${ort.env.versions?.node ?? "?"}, node ${process.version}; intra-op threads ` +
+      `${opts.threads}, inter-op 1, sequential, graph optimization "all"; ` +
+      `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? "(unset)"} (ONNX Runtime uses its own MLAS ` +
+      `kernels, not OpenBLAS)`,
+  );
   let failed = false;
   for (const model of opts.models.split(",")) {
     const config = JSON.parse(readFileSync(join(MODELS, FIXTURE[model], "config.mlm.json"), "utf8"));
@@ -170,7 +176,14 @@ async function main() {
     }
     for (const [batch, seq] of CASES) {
       const { median, runs } = await timeCase(session, config.vocab_size, batch, seq, opts);
-      const line = { peer: "onnxruntime", model, batch, seq, median_ms: Math.round(median * 1e3) / 1e3, runs };
+      const line = {
+        peer: "onnxruntime",
+        model,
+        batch,
+        seq,
+        median_ms: Math.round(median * 1e3) / 1e3,
+        runs,
+      };
       console.log(JSON.stringify(line));
     }
     await session.release();
