@@ -1,0 +1,129 @@
+/**
+ * Builds our C kernels (`ffi/*.c`) into one shared library. Idempotent: the output name carries a hash of
+ * the sources and flags, so an up-to-date build is found and reused, and a stale one is never loaded.
+ *
+ * `deno task build` runs this for a checkout; `ensureKernelsBuilt()` does the same on first use when the
+ * package came from JSR (its sources are fetched next to this module and built into the user cache).
+ *
+ * @module
+ */
+
+/** Compiler flags. `-march=native` is right here: the library is always built on the machine that runs it. */
+export const CFLAGS: readonly string[] = [
+  "-std=c11",
+  "-O3",
+  "-march=native",
+  "-fPIC",
+  "-shared",
+  "-fno-math-errno",
+  "-Wall",
+  "-Wextra",
+];
+
+/** The C sources, relative to this module. */
+export const KERNEL_SOURCES: readonly string[] = [
+  "kernels.h",
+  "embedding.c",
+  "layernorm.c",
+  "activation.c",
+  "attention.c",
+  "rows.c",
+];
+
+const LIB_EXT = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";
+
+async function sha256Hex(parts: Uint8Array[]): Promise<string> {
+  const total = parts.reduce((n, p) => n + p.length, 0);
+  const all = new Uint8Array(total);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+async function readSource(name: string): Promise<Uint8Array> {
+  const url = new URL(name, import.meta.url);
+  if (url.protocol === "file:") return await Deno.readFile(url);
+  const res = await fetch(url);
+  if (!res.ok) throw new Error(`could not fetch C source ${url.href}: HTTP ${res.status}`);
+  return new Uint8Array(await res.arrayBuffer());
+}
+
+/** Where built libraries go: `ffi/build/` for a local checkout, else the user cache directory. */
+export function defaultBuildDir(): string {
+  const here = new URL(".", import.meta.url);
+  if (here.protocol === "file:") return decodeURIComponent(new URL("build", here).pathname);
+  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache`;
+  return `${cache}/denobert/kernels`;
+}
+
+/** Path of the library for the current sources, whether or not it exists yet. */
+export async function kernelLibraryPath(buildDir: string = defaultBuildDir()): Promise<string> {
+  const enc = new TextEncoder();
+  const sources = await Promise.all(KERNEL_SOURCES.map(readSource));
+  const hash = await sha256Hex([...sources, enc.encode(CFLAGS.join(" "))]);
+  return `${buildDir}/libdistilbert_kernels-${hash.slice(0, 16)}.${LIB_EXT}`;
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await Deno.stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+// Older builds are unlinked, never overwritten: a process that still has one open keeps its mapping.
+async function removeStaleBuilds(buildDir: string, keep: string): Promise<void> {
+  for await (const entry of Deno.readDir(buildDir)) {
+    const path = `${buildDir}/${entry.name}`;
+    if (entry.name.startsWith("libdistilbert_kernels-") && path !== keep) {
+      await Deno.remove(path).catch(() => {});
+    }
+  }
+}
+
+/**
+ * Compiles the kernels if the library for the current sources is missing; returns its path.
+ * Writes to a temporary name and renames, so a process that has the old library open never sees a
+ * half-written file.
+ */
+export async function ensureKernelsBuilt(buildDir: string = defaultBuildDir()): Promise<string> {
+  const out = await kernelLibraryPath(buildDir);
+  if (await exists(out)) return out;
+  await Deno.mkdir(buildDir, { recursive: true });
+  const srcDir = await Deno.makeTempDir({ prefix: "denobert-src-" });
+  try {
+    for (const name of KERNEL_SOURCES) await Deno.writeFile(`${srcDir}/${name}`, await readSource(name));
+    const cc = Deno.env.get("CC") ?? "cc";
+    const tmp = `${out}.${Deno.pid}.tmp`;
+    const cFiles = KERNEL_SOURCES.filter((n) => n.endsWith(".c")).map((n) => `${srcDir}/${n}`);
+    let result: Deno.CommandOutput;
+    try {
+      result = await new Deno.Command(cc, { args: [...CFLAGS, "-o", tmp, ...cFiles, "-lm"] }).output();
+    } catch (err) {
+      throw new Error(
+        `could not run the C compiler '${cc}' to build the DistilBERT kernels (${(err as Error).message}). ` +
+          `Install one (Debian: apt-get install gcc) or set CC; Deno needs --allow-run for this step.`,
+      );
+    }
+    if (!result.success) {
+      const stderr = new TextDecoder().decode(result.stderr);
+      throw new Error(`building the DistilBERT kernels with '${cc}' failed:\n${stderr}`);
+    }
+    await Deno.rename(tmp, out);
+    await removeStaleBuilds(buildDir, out);
+    return out;
+  } finally {
+    await Deno.remove(srcDir, { recursive: true });
+  }
+}
+
+if (import.meta.main) {
+  const path = await ensureKernelsBuilt();
+  console.log(path);
+}

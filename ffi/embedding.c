@@ -1,0 +1,15 @@
+#include "kernels.h"
+
+int32_t dbk_abi_version(void) { return DBK_ABI_VERSION; }
+
+void dbk_embed_layernorm(const int32_t *ids, const int32_t *positions, int32_t T,
+                         const float *word_emb, const float *pos_emb, int32_t dim,
+                         const float *gamma, const float *beta, float eps, float *out) {
+    for (int32_t t = 0; t < T; t++) {
+        const float *w = word_emb + (int64_t)ids[t] * dim;
+        const float *p = pos_emb + (int64_t)positions[t] * dim;
+        float *o = out + (int64_t)t * dim;
+        for (int32_t i = 0; i < dim; i++) o[i] = w[i] + p[i];
+    }
+    dbk_layernorm(out, T, dim, gamma, beta, eps, out);
+}

@@ -1,0 +1,119 @@
+/**
+ * Finding and opening the two native libraries: OpenBLAS and our kernels. An environment variable
+ * overrides each search; a failure names every path tried and how to fix it.
+ *
+ * @module
+ */
+
+import { KERNEL_ABI_VERSION, KERNEL_SYMBOLS, OPENBLAS_SYMBOLS } from "./symbols.ts";
+import { defaultBuildDir, ensureKernelsBuilt, kernelLibraryPath } from "./build.ts";
+
+/** Environment variable naming the OpenBLAS shared library to load instead of searching. */
+export const OPENBLAS_PATH_ENV = "DENOBERT_OPENBLAS_PATH";
+/** Environment variable naming our built kernel library to load instead of searching. */
+export const KERNELS_PATH_ENV = "DENOBERT_KERNELS_PATH";
+
+/** The opened OpenBLAS library. */
+export type OpenBlasLibrary = Deno.DynamicLibrary<typeof OPENBLAS_SYMBOLS>;
+/** The opened kernel library. */
+export type KernelLibrary = Deno.DynamicLibrary<typeof KERNEL_SYMBOLS>;
+
+function openBlasCandidates(): string[] {
+  switch (Deno.build.os) {
+    case "darwin":
+      return [
+        "libopenblas.dylib",
+        "/opt/homebrew/opt/openblas/lib/libopenblas.dylib",
+        "/usr/local/opt/openblas/lib/libopenblas.dylib",
+      ];
+    case "windows":
+      return ["libopenblas.dll", "openblas.dll"];
+    default: {
+      const multiarch = Deno.build.arch === "aarch64" ? "aarch64-linux-gnu" : "x86_64-linux-gnu";
+      return [
+        "libopenblas.so.0",
+        "libopenblas.so",
+        `/usr/lib/${multiarch}/libopenblas.so.0`,
+        `/usr/lib/${multiarch}/openblas-pthread/libopenblas.so.0`,
+        `/usr/lib/${multiarch}/openblas-openmp/libopenblas.so.0`,
+        "/usr/lib64/libopenblas.so.0",
+        "/usr/local/lib/libopenblas.so.0",
+        "/opt/OpenBLAS/lib/libopenblas.so.0",
+      ];
+    }
+  }
+}
+
+function envPath(name: string): string | undefined {
+  try {
+    const value = Deno.env.get(name);
+    return value && value.length > 0 ? value : undefined;
+  } catch {
+    return undefined; // no --allow-env: fall back to the search
+  }
+}
+
+/** Opens OpenBLAS: `$DENOBERT_OPENBLAS_PATH` if set (and nothing else), else the usual names and paths. */
+export function openOpenBlas(): OpenBlasLibrary {
+  const override = envPath(OPENBLAS_PATH_ENV);
+  const candidates = override ? [override] : openBlasCandidates();
+  const failures: string[] = [];
+  for (const path of candidates) {
+    try {
+      return Deno.dlopen(path, OPENBLAS_SYMBOLS);
+    } catch (err) {
+      failures.push(`  ${path}: ${(err as Error).message}`);
+    }
+  }
+  throw new Error(
+    `could not load OpenBLAS. Tried:\n${failures.join("\n")}\n` +
+      `Install it (Debian/Ubuntu: apt-get install libopenblas0-pthread; macOS: brew install openblas) ` +
+      `or set ${OPENBLAS_PATH_ENV} to the library's path. Deno needs --allow-ffi.`,
+  );
+}
+
+function openKernelsAt(path: string): KernelLibrary {
+  const lib = Deno.dlopen(path, KERNEL_SYMBOLS);
+  const abi = lib.symbols.dbk_abi_version();
+  if (abi !== KERNEL_ABI_VERSION) {
+    lib.close();
+    throw new Error(
+      `kernel library ${path} has ABI version ${abi}, expected ${KERNEL_ABI_VERSION}: rebuild it`,
+    );
+  }
+  return lib;
+}
+
+/**
+ * Opens our kernels: `$DENOBERT_KERNELS_PATH` if set, else the build for the current sources, building it
+ * first when it is missing (needs a C compiler and --allow-run/--allow-write; `deno task build` does the
+ * same ahead of time).
+ */
+export async function openKernels(): Promise<KernelLibrary> {
+  const override = envPath(KERNELS_PATH_ENV);
+  if (override) {
+    try {
+      return openKernelsAt(override);
+    } catch (err) {
+      throw new Error(
+        `could not load the kernel library from ${KERNELS_PATH_ENV}=${override}: ${(err as Error).message}`,
+      );
+    }
+  }
+  const expected = await kernelLibraryPath();
+  const failures: string[] = [];
+  try {
+    return openKernelsAt(expected);
+  } catch (err) {
+    failures.push(`  ${expected}: ${(err as Error).message}`);
+  }
+  try {
+    return openKernelsAt(await ensureKernelsBuilt());
+  } catch (err) {
+    failures.push(`  building into ${defaultBuildDir()}: ${(err as Error).message}`);
+  }
+  throw new Error(
+    `could not load the DistilBERT kernel library. Tried:\n${failures.join("\n")}\n` +
+      `Run \`deno task build\` (needs a C compiler: apt-get install gcc), or set ${KERNELS_PATH_ENV}.`,
+  );
+}

@@ -1,0 +1,25 @@
+/**
+ * DistilBERT inference for Deno at native speed: Hugging Face checkpoints, OpenBLAS and a small C library
+ * through Deno's FFI.
+ *
+ * @example
+ * ```ts
+ * import { DistilBertModel } from "@denobert/distilbert";
+ * const model = await DistilBertModel.load("./my-model");
+ * const { lastHiddenState } = model.forward({ inputIds: { data: new Int32Array([101, 7592, 102]), dims: [1, 3] } });
+ * model.close();
+ * ```
+ *
+ * @module
+ */
+
+export type { FloatTensor, IntTensor } from "./src/tensor.ts";
+export type { Activation, DistilBertConfig } from "./src/config.ts";
+export { loadConfig, parseConfig } from "./src/config.ts";
+export {
+  DistilBertModel,
+  type ForwardOptions,
+  type LoadOptions,
+  type ModelInputs,
+  type ModelOutput,
+} from "./src/model.ts";

@@ -1,0 +1,268 @@
+/**
+ * The one place TypeScript calls into C. Every method checks the sizes of the buffers it passes against
+ * the shape the C function will touch, so no call from here can read or write out of bounds. The symbols
+ * are destructured once so V8 can use its fast FFI path.
+ *
+ * @module
+ */
+
+import { type KernelLibrary, type OpenBlasLibrary, openKernels, openOpenBlas } from "../ffi/library.ts";
+
+const CBLAS_ROW_MAJOR = 101;
+const CBLAS_NO_TRANS = 111;
+const CBLAS_TRANS = 112;
+const I32_MAX = 0x7fffffff;
+
+function need(cond: boolean, what: string): void {
+  if (!cond) throw new RangeError(`internal size check failed before a native call: ${what}`);
+}
+
+function dimsOk(...n: number[]): boolean {
+  for (const v of n) if (!Number.isInteger(v) || v <= 0 || v > I32_MAX) return false;
+  return true;
+}
+
+/** Options for opening the native back end. */
+export interface BackendOptions {
+  /** OpenBLAS thread count (process-wide). Default: leave OpenBLAS's own setting. */
+  threads?: number;
+}
+
+/** OpenBLAS plus our kernels, opened together and closed together. */
+export class Backend {
+  #blas: OpenBlasLibrary;
+  #kernels: KernelLibrary;
+  #closed = false;
+  #sgemm: OpenBlasLibrary["symbols"]["cblas_sgemm"];
+  #k: KernelLibrary["symbols"];
+
+  private constructor(blas: OpenBlasLibrary, kernels: KernelLibrary) {
+    this.#blas = blas;
+    this.#kernels = kernels;
+    this.#sgemm = blas.symbols.cblas_sgemm;
+    this.#k = kernels.symbols;
+  }
+
+  /** Opens both libraries; see `ffi/library.ts` for how they are found. */
+  static async open(options: BackendOptions = {}): Promise<Backend> {
+    const blas = openOpenBlas();
+    let kernels: KernelLibrary;
+    try {
+      kernels = await openKernels();
+    } catch (err) {
+      blas.close();
+      throw err;
+    }
+    const backend = new Backend(blas, kernels);
+    if (options.threads !== undefined) backend.setThreads(options.threads);
+    return backend;
+  }
+
+  /** Sets OpenBLAS's thread count (process-wide), when the library exposes it. */
+  setThreads(threads: number): void {
+    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
+      throw new RangeError(`threads must be an integer from 1 to 1024, got ${threads}`);
+    }
+    this.#blas.symbols.openblas_set_num_threads?.(threads);
+  }
+
+  /** OpenBLAS's build configuration and the kernel set it chose for this CPU, when it tells. */
+  blasInfo(): { config: string | null; coreName: string | null; threads: number | null } {
+    const str = (p: Deno.PointerValue | undefined) => p ? Deno.UnsafePointerView.getCString(p) : null;
+    const s = this.#blas.symbols;
+    return {
+      config: str(s.openblas_get_config?.()),
+      coreName: str(s.openblas_get_corename?.()),
+      threads: s.openblas_get_num_threads?.() ?? null,
+    };
+  }
+
+  #check(): void {
+    if (this.#closed) throw new Error("the model was closed: load it again to use it");
+  }
+
+  /** c[M, N] = a[M, K] x b[N, K]^T: a linear layer with weights stored [out, in] as in PyTorch. */
+  matmulTransposed(
+    a: Float32Array,
+    b: Float32Array,
+    c: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+  ): void {
+    this.#check();
+    need(dimsOk(m, n, k), `sgemm sizes ${m}x${n}x${k}`);
+    need(a.length >= m * k && b.length >= n * k && c.length >= m * n, `sgemm buffers for ${m}x${n}x${k}`);
+    this.#sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1, a, k, b, k, 0, c, n);
+  }
+
+  /** out[T, dim] = LayerNorm(wordEmb[ids[t]] + posEmb[positions[t]]). Index ranges checked by the caller. */
+  embedLayerNorm(
+    ids: Int32Array,
+    positions: Int32Array,
+    t: number,
+    wordEmb: Float32Array,
+    posEmb: Float32Array,
+    dim: number,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    out: Float32Array,
+  ): void {
+    this.#check();
+    need(dimsOk(t, dim), "embedding sizes");
+    need(ids.length >= t && positions.length >= t && out.length >= t * dim, "embedding buffers");
+    need(gamma.length >= dim && beta.length >= dim, "embedding LayerNorm parameters");
+    const vocab = Math.floor(wordEmb.length / dim), maxPos = Math.floor(posEmb.length / dim);
+    for (let i = 0; i < t; i++) {
+      const id = ids[i], pos = positions[i];
+      if (!(id >= 0 && id < vocab && pos >= 0 && pos < maxPos)) {
+        throw new RangeError(`token ${i}: id ${id} or position ${pos} out of range`);
+      }
+    }
+    this.#k.dbk_embed_layernorm(ids, positions, t, wordEmb, posEmb, dim, gamma, beta, eps, out);
+  }
+
+  /** out[T, dim] = LayerNorm(x). */
+  layerNorm(
+    x: Float32Array,
+    t: number,
+    dim: number,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    out: Float32Array,
+  ): void {
+    this.#check();
+    need(dimsOk(t, dim) && x.length >= t * dim && out.length >= t * dim, "layernorm buffers");
+    need(gamma.length >= dim && beta.length >= dim, "layernorm parameters");
+    this.#k.dbk_layernorm(x, t, dim, gamma, beta, eps, out);
+  }
+
+  /** out[T, dim] = LayerNorm(x + bias + residual). */
+  biasResidualLayerNorm(
+    x: Float32Array,
+    bias: Float32Array,
+    residual: Float32Array,
+    t: number,
+    dim: number,
+    gamma: Float32Array,
+    beta: Float32Array,
+    eps: number,
+    out: Float32Array,
+  ): void {
+    this.#check();
+    need(dimsOk(t, dim), "residual layernorm sizes");
+    need(x.length >= t * dim && residual.length >= t * dim && out.length >= t * dim, "residual buffers");
+    need(bias.length >= dim && gamma.length >= dim && beta.length >= dim, "residual layernorm parameters");
+    this.#k.dbk_bias_residual_layernorm(x, bias, residual, t, dim, gamma, beta, eps, out);
+  }
+
+  /** x[T, n] = gelu(x + bias). */
+  biasGelu(x: Float32Array, t: number, n: number, bias: Float32Array): void {
+    this.#check();
+    need(dimsOk(t, n) && x.length >= t * n && bias.length >= n, "bias+gelu buffers");
+    this.#k.dbk_bias_gelu(x, t, n, bias);
+  }
+
+  /** x[T, n] = relu(x + bias). */
+  biasRelu(x: Float32Array, t: number, n: number, bias: Float32Array): void {
+    this.#check();
+    need(dimsOk(t, n) && x.length >= t * n && bias.length >= n, "bias+relu buffers");
+    this.#k.dbk_bias_relu(x, t, n, bias);
+  }
+
+  /** x[T, n] += bias. */
+  biasAdd(x: Float32Array, t: number, n: number, bias: Float32Array): void {
+    this.#check();
+    need(dimsOk(t, n) && x.length >= t * n && bias.length >= n, "bias buffers");
+    this.#k.dbk_bias_add(x, t, n, bias);
+  }
+
+  /** Scratch floats `attention` needs for sequences of up to `maxLen` tokens. */
+  attentionScratchSize(maxLen: number, headDim: number): number {
+    need(dimsOk(maxLen, headDim), "attention scratch sizes");
+    return Number(this.#k.dbk_attention_scratch_floats(maxLen, headDim));
+  }
+
+  /**
+   * out[T, dim] = multi-head attention over packed sequences; qkv[T, 3*dim] holds the projections
+   * without their bias. `seqStarts[s]..seqStarts[s+1]` are sequence s's rows.
+   */
+  attention(
+    qkv: Float32Array,
+    qkvBias: Float32Array,
+    seqStarts: Int32Array,
+    uniform: Uint8Array,
+    nSeqs: number,
+    nHeads: number,
+    headDim: number,
+    scratch: Float32Array,
+    out: Float32Array,
+  ): void {
+    this.#check();
+    need(dimsOk(nSeqs, nHeads, headDim), "attention sizes");
+    const dim = nHeads * headDim;
+    need(seqStarts.length >= nSeqs + 1 && uniform.length >= nSeqs, "attention sequence tables");
+    need(qkvBias.length >= 3 * dim, "attention bias");
+    let maxLen = 0;
+    for (let s = 0; s < nSeqs; s++) {
+      const len = seqStarts[s + 1] - seqStarts[s];
+      need(seqStarts[s] >= 0 && len >= 0, "attention sequence starts ascending");
+      if (len > maxLen) maxLen = len;
+    }
+    const t = seqStarts[nSeqs];
+    need(qkv.length >= t * 3 * dim && out.length >= t * dim, "attention activations");
+    need(maxLen === 0 || scratch.length >= this.attentionScratchSize(maxLen, headDim), "attention scratch");
+    this.#k.dbk_attention(qkv, qkvBias, seqStarts, uniform, nSeqs, nHeads, headDim, scratch, out);
+  }
+
+  /** dst[rows[t]] = src[t] for t < T; dst holds `dstRows` rows of `dim`. */
+  scatterRows(
+    src: Float32Array,
+    t: number,
+    dim: number,
+    rows: Int32Array,
+    dst: Float32Array,
+    dstRows: number,
+  ) {
+    this.#check();
+    need(dimsOk(t, dim) && src.length >= t * dim && rows.length >= t, "scatter buffers");
+    need(dst.length >= dstRows * dim, "scatter destination");
+    for (let i = 0; i < t; i++) need(rows[i] >= 0 && rows[i] < dstRows, "scatter row index");
+    this.#k.dbk_scatter_rows(src, t, dim, rows, dst);
+  }
+
+  /** dst[t] = src[rows[t]] for t < T; src holds `srcRows` rows of `dim`. */
+  gatherRows(
+    src: Float32Array,
+    srcRows: number,
+    t: number,
+    dim: number,
+    rows: Int32Array,
+    dst: Float32Array,
+  ) {
+    this.#check();
+    need(dimsOk(t, dim) && dst.length >= t * dim && rows.length >= t, "gather buffers");
+    need(src.length >= srcRows * dim, "gather source");
+    for (let i = 0; i < t; i++) need(rows[i] >= 0 && rows[i] < srcRows, "gather row index");
+    this.#k.dbk_gather_rows(src, t, dim, rows, dst);
+  }
+
+  /** True once `close()` ran. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
+  /** Closes both libraries; harmless when repeated. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.#kernels.close();
+    this.#blas.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Opening a Hugging Face checkpoint folder: `config.json` + `model.safetensors`.
+ *
+ * @module
+ */
+
+import { type DistilBertConfig, loadConfig } from "./config.ts";
+import { SafetensorsFile } from "./safetensors.ts";
+
+/** A checkpoint folder's config and weights file, read but not yet turned into a model. */
+export interface Checkpoint {
+  dir: string;
+  config: DistilBertConfig;
+  file: SafetensorsFile;
+}
+
+async function isFile(path: string): Promise<boolean> {
+  try {
+    return (await Deno.stat(path)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/** Reads `<dir>/config.json` and `<dir>/model.safetensors`, each failure naming the file and the problem. */
+export async function openCheckpoint(dir: string): Promise<Checkpoint> {
+  let stat: Deno.FileInfo;
+  try {
+    stat = await Deno.stat(dir);
+  } catch (err) {
+    throw new Error(`model folder ${dir} cannot be read: ${(err as Error).message}`);
+  }
+  if (!stat.isDirectory) throw new Error(`model path ${dir} is not a folder`);
+  const config = await loadConfig(dir);
+  const weightsPath = `${dir}/model.safetensors`;
+  if (!(await isFile(weightsPath))) {
+    const hasBin = await isFile(`${dir}/pytorch_model.bin`);
+    throw new Error(
+      `${weightsPath} not found` +
+        (hasBin ? " (the folder has pytorch_model.bin: only safetensors checkpoints are supported)" : ""),
+    );
+  }
+  const file = await SafetensorsFile.open(weightsPath);
+  return { dir, config, file };
+}

@@ -1,0 +1,121 @@
+/**
+ * Encoder weights: read from a checkpoint by their Hugging Face key names, shapes checked, and prepared
+ * once for the forward pass (Q, K and V fused into one matrix so a layer needs one projection GEMM).
+ *
+ * @module
+ */
+
+import type { DistilBertConfig } from "./config.ts";
+import type { SafetensorsFile } from "./safetensors.ts";
+
+/** One transformer block, weights stored [out, in] as in PyTorch. */
+export interface LayerWeights {
+  qkvWeight: Float32Array; // [3*dim, dim]: q_lin, k_lin, v_lin stacked
+  qkvBias: Float32Array; // [3*dim]
+  outWeight: Float32Array; // [dim, dim]
+  outBias: Float32Array; // [dim]
+  saGamma: Float32Array; // [dim]
+  saBeta: Float32Array; // [dim]
+  ffn1Weight: Float32Array; // [hidden_dim, dim]
+  ffn1Bias: Float32Array; // [hidden_dim]
+  ffn2Weight: Float32Array; // [dim, hidden_dim]
+  ffn2Bias: Float32Array; // [dim]
+  outGamma: Float32Array; // [dim]
+  outBeta: Float32Array; // [dim]
+}
+
+/** The embeddings and every block. */
+export interface EncoderWeights {
+  wordEmbeddings: Float32Array; // [vocab_size, dim]
+  positionEmbeddings: Float32Array; // [max_position_embeddings, dim]
+  embGamma: Float32Array; // [dim]
+  embBeta: Float32Array; // [dim]
+  layers: LayerWeights[];
+}
+
+/** Reads float tensors by name with their expected shape; every failure names the key and the file. */
+export class TensorReader {
+  readonly file: SafetensorsFile;
+  readonly prefix: string;
+
+  constructor(file: SafetensorsFile, prefix: string) {
+    this.file = file;
+    this.prefix = prefix;
+  }
+
+  has(key: string): boolean {
+    return this.file.has(this.prefix + key);
+  }
+
+  /** The tensor `prefix + key` as float32, which must have exactly `shape`. */
+  get(key: string, shape: readonly number[]): Float32Array {
+    const name = this.prefix + key;
+    if (!this.file.has(name)) {
+      throw new Error(`${this.file.source}: missing tensor "${name}" (expected shape [${shape.join(", ")}])`);
+    }
+    const info = this.file.info(name);
+    if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
+      throw new Error(
+        `${this.file.source}: tensor "${name}" has shape [${info.shape.join(", ")}], ` +
+          `expected [${shape.join(", ")}] from config.json`,
+      );
+    }
+    return this.file.getFloat32(name);
+  }
+}
+
+/** `distilbert.` for task checkpoints, `` for base-model ones; an error when neither layout is present. */
+export function encoderPrefix(file: SafetensorsFile): string {
+  const key = "embeddings.word_embeddings.weight";
+  if (file.has(`distilbert.${key}`)) return "distilbert.";
+  if (file.has(key)) return "";
+  throw new Error(
+    `${file.source}: not a DistilBERT checkpoint: neither "distilbert.${key}" nor "${key}" is present`,
+  );
+}
+
+function concat(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Reads and prepares the encoder's weights. */
+export function loadEncoderWeights(reader: TensorReader, config: DistilBertConfig): EncoderWeights {
+  const { dim, hidden_dim: hidden, vocab_size: vocab, max_position_embeddings: maxPos } = config;
+  const layers: LayerWeights[] = [];
+  for (let i = 0; i < config.n_layers; i++) {
+    const p = `transformer.layer.${i}.`;
+    const att = `${p}attention.`;
+    layers.push({
+      qkvWeight: concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.weight`, [dim, dim]))),
+      qkvBias: concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.bias`, [dim]))),
+      outWeight: reader.get(`${att}out_lin.weight`, [dim, dim]),
+      outBias: reader.get(`${att}out_lin.bias`, [dim]),
+      saGamma: reader.get(`${p}sa_layer_norm.weight`, [dim]),
+      saBeta: reader.get(`${p}sa_layer_norm.bias`, [dim]),
+      ffn1Weight: reader.get(`${p}ffn.lin1.weight`, [hidden, dim]),
+      ffn1Bias: reader.get(`${p}ffn.lin1.bias`, [hidden]),
+      ffn2Weight: reader.get(`${p}ffn.lin2.weight`, [dim, hidden]),
+      ffn2Bias: reader.get(`${p}ffn.lin2.bias`, [dim]),
+      outGamma: reader.get(`${p}output_layer_norm.weight`, [dim]),
+      outBeta: reader.get(`${p}output_layer_norm.bias`, [dim]),
+    });
+  }
+  if (reader.has(`transformer.layer.${config.n_layers}.ffn.lin1.weight`)) {
+    throw new Error(
+      `${reader.file.source}: has more layers than config.json's n_layers (${config.n_layers})`,
+    );
+  }
+  return {
+    wordEmbeddings: reader.get("embeddings.word_embeddings.weight", [vocab, dim]),
+    positionEmbeddings: reader.get("embeddings.position_embeddings.weight", [maxPos, dim]),
+    embGamma: reader.get("embeddings.LayerNorm.weight", [dim]),
+    embBeta: reader.get("embeddings.LayerNorm.bias", [dim]),
+    layers,
+  };
+}
