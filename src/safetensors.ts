@@ -465,6 +465,7 @@ export class SafetensorsFile {
       case "BF16": {
         const [buf, off] = this.region(t, 2);
         const src = new Uint16Array(buf, off, t.size);
+        // bf16 is the high half of a float32.
         const out = new Uint32Array(t.size);
         for (let i = 0; i < src.length; i++) out[i] = src[i] << 16;
         return new Float32Array(out.buffer);

@@ -4,6 +4,7 @@ import {
   SafetensorsError,
   SafetensorsFile,
   serializeSafetensors,
+  writeSafetensors,
 } from "../src/safetensors.ts";
 
 const ROOT = new URL("../", import.meta.url);
@@ -72,6 +73,32 @@ Deno.test("round trip: every writable dtype, metadata, 8-byte padded header, ali
     st.metadata,
   );
   assert.deepEqual(again, bytes);
+});
+
+Deno.test("writeSafetensors writes the same bytes as serializeSafetensors, atomically", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const tensors = new Map([
+      ["w", { dtype: "F32" as const, shape: [2, 2], data: new Float32Array([1, 2, 3, 4]) }],
+      ["ids", { dtype: "I64" as const, shape: [3], data: new BigInt64Array([1n, 2n, 3n]) }],
+    ]);
+    await writeSafetensors(`${dir}/m.safetensors`, tensors, { format: "pt" });
+    assert.deepEqual(
+      await Deno.readFile(`${dir}/m.safetensors`),
+      serializeSafetensors(tensors, { format: "pt" }),
+    );
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["m.safetensors"]);
+    await assert.rejects(
+      writeSafetensors(`${dir}/bad.safetensors`, {
+        x: { dtype: "F32", shape: [3], data: new Float32Array(1) },
+      }),
+      /bad\.safetensors: tensor "x": data is 4 bytes/,
+    );
+    await assert.rejects(writeSafetensors(`${dir}/no/such/dir/m.safetensors`, tensors), Deno.errors.NotFound);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["m.safetensors"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("serialize rejects mismatched data", () => {
