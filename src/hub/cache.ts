@@ -21,7 +21,6 @@
 // "npm:@huggingface/hub@2.17.5" }` in deno.json this becomes `from "@huggingface/hub"` and the ignore goes.
 // deno-lint-ignore no-import-prefix
 import { getHFHubCachePath, getRepoFolderName, REGEX_COMMIT_HASH } from "npm:@huggingface/hub@2.17.5";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { HubError } from "./errors.ts";
 
@@ -95,12 +94,22 @@ export function validateRevision(revision: string): void {
   }
 }
 
+/** The home directory from the environment; `os.homedir()` would need `--allow-sys` in Deno. */
+function homeDir(): string | undefined {
+  return Deno.env.get("HOME") || Deno.env.get("USERPROFILE") || undefined;
+}
+
 /**
  * The hub cache root, from the environment (via `@huggingface/hub`'s `getHFHubCachePath`):
  * `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
  * else `~/.cache/huggingface/hub`.
  */
 export function hubCacheDir(): string {
+  const configured = ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"]
+    .some((name) => Deno.env.get(name) !== undefined);
+  const home = homeDir();
+  // Only the last fallback is ours: the package would call os.homedir(), which Deno gates behind --allow-sys.
+  if (!configured && home !== undefined) return join(home, ".cache", "huggingface", "hub");
   return getHFHubCachePath();
 }
 
@@ -130,7 +139,7 @@ export function endpointFromEnv(): string {
 /** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`. */
 function hfHome(): string {
   return Deno.env.get("HF_HOME") ||
-    join(Deno.env.get("XDG_CACHE_HOME") || join(homedir(), ".cache"), "huggingface");
+    join(Deno.env.get("XDG_CACHE_HOME") || join(homeDir() ?? ".", ".cache"), "huggingface");
 }
 
 /**

@@ -106,12 +106,19 @@ function headers(ctx: Context, url: string, extra: Record<string, string> = {}):
   return h;
 }
 
+function reasonOf(err: unknown): string {
+  // Deno's fetch says only "fetch failed"; the cause has "tcp connect error: Connection refused", "dns error"...
+  const cause = err instanceof Error && err.cause instanceof Error ? err.cause.message : undefined;
+  const message = err instanceof Error ? err.message : String(err);
+  return (cause ?? message).replace(/^error sending request for url \(.*?\): /, "");
+}
+
 function networkError(url: string, err: unknown): HubError {
-  const origin = new URL(url).origin;
-  const reason = err instanceof Error ? err.message : String(err);
   return new HubError(
     "network",
-    `no network: could not reach ${origin} (${reason}); check the connection or HF_ENDPOINT, ` +
+    `no network: could not reach ${new URL(url).origin} (${
+      reasonOf(err)
+    }); check the connection or HF_ENDPOINT, ` +
       `or set HF_HUB_OFFLINE=1 to use the cache only`,
     { cause: err },
   );
@@ -142,10 +149,10 @@ function statusError(ctx: Context, res: Response, file: string, revision: string
     return new HubError(
       "auth",
       ctx.token
-        ? `access denied to ${ctx.repoId} with the given token ${detail}: check that HF_TOKEN is valid and has ` +
-          `access (for a gated repo, request access on ${page})`
-        : `authentication required for ${ctx.repoId} ${detail}: gated/private repo (or no such repo), ` +
-          `set HF_TOKEN to a token with access (for a gated repo, request access on ${page})`,
+        ? `access denied to ${ctx.repoId} with the given token: check that HF_TOKEN is valid and has access ` +
+          `(for a gated repo, request access on ${page}) ${detail}`
+        : `authentication required for ${ctx.repoId} (gated/private repo: set HF_TOKEN to a token with access; ` +
+          `for a gated repo, also request access on ${page}) ${detail}`,
       { status },
     );
   }
@@ -402,7 +409,7 @@ async function fetchInto(
       throw new HubError(
         "network",
         `download of ${file} from ${new URL(url).origin} interrupted after ${loaded}${of} bytes ` +
-          `(${err instanceof Error ? err.message : String(err)}); run again to resume`,
+          `(${reasonOf(err)}); run again to resume`,
         { cause: err },
       );
     }

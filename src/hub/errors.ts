@@ -35,6 +35,8 @@ export class HubError extends Error {
   readonly status: number | undefined;
 
   /**
+   * Creates a hub error.
+   *
    * @param code category of the failure
    * @param message human-readable explanation, including what to do about it
    * @param options HTTP status and underlying cause, when there is one
