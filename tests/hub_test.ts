@@ -205,6 +205,29 @@ Deno.test("an interrupted download resumes from blobs/<etag>.incomplete with a R
   });
 });
 
+Deno.test("a server that ignores Range restarts the file from byte 0; a stalled body times out", async () => {
+  await withHub(async (hub, cacheDir) => {
+    const incomplete = join(cacheDir, "models--acme--tiny-distilbert", "blobs", `${WEIGHTS_SHA}.incomplete`);
+    await withEnv({ HF_HUB_DOWNLOAD_TIMEOUT: "0.3" }, async () => {
+      hub.stallNextAfter = 30_000;
+      const started = Date.now();
+      await rejectsWith(
+        downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+        "network",
+        "timed out",
+        "resume",
+      );
+      assert.ok(Date.now() - started < 4000, "gave up after the read timeout, not the server's");
+    });
+    assert.equal((await Deno.stat(incomplete)).size, 30_000);
+
+    hub.ignoreRange = true;
+    const dir = await downloadModel(REPO, { endpoint: hub.url, cacheDir });
+    assert.ok(hub.requests.some((r) => r.range === "bytes=30000-"), "a resume was attempted");
+    assert.deepEqual(await Deno.readFile(join(dir, "model.safetensors")), FILES["model.safetensors"]);
+  });
+});
+
 Deno.test("a checksum mismatch fails and leaves nothing in blobs/ or snapshots/ for that file", async () => {
   await withHub(async (hub, cacheDir) => {
     const storage = join(cacheDir, "models--acme--tiny-distilbert");

@@ -321,11 +321,18 @@ async function fetchBlob(ctx: Context, file: string, meta: FileMeta, blobPath: s
     if (meta.size === undefined || offset < meta.size) {
       loaded = await fetchInto(ctx, file, meta, incomplete, offset);
     }
-    if (meta.size !== undefined && loaded !== meta.size) {
-      await removeIfExists(incomplete);
+    if (meta.size !== undefined && loaded < meta.size) {
       throw new HubError(
         "network",
-        `download of ${file} from ${ctx.repoId} ended at ${loaded} of ${meta.size} bytes; run again`,
+        `download of ${file} from ${ctx.repoId} ended early, at ${loaded} of ${meta.size} bytes; run again to resume`,
+      );
+    }
+    if (meta.size !== undefined && loaded > meta.size) {
+      await removeIfExists(incomplete);
+      throw new HubError(
+        "http",
+        `download of ${file} from ${ctx.repoId} gave ${loaded} bytes, more than the ${meta.size} announced; ` +
+          `the download was deleted, run again`,
       );
     }
     const actual = await verify(incomplete, meta.etag, loaded);
@@ -378,7 +385,15 @@ async function fetchInto(
     }
     if (!res.ok || !res.body) {
       await res.body?.cancel();
-      throw statusError(ctx, res, file, meta.commit, url);
+      if (new URL(url).origin === new URL(ctx.endpoint).origin) {
+        throw statusError(ctx, res, file, meta.commit, url);
+      }
+      // The LFS CDN (pre-signed URL): its status says nothing about the repo's access rights.
+      throw new HubError(
+        "http",
+        `download of ${file} failed: HTTP ${res.status} from ${new URL(url).origin}; run again`,
+        { status: res.status },
+      );
     }
     let append = false;
     if (res.status === 206) {

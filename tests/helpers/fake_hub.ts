@@ -48,6 +48,10 @@ export interface FakeHub {
   cutNextAfter: number | undefined;
   /** When true, CDN (LFS) bodies have one byte flipped (same length). */
   corrupt: boolean;
+  /** When true, the CDN ignores Range headers and always answers 200 with the whole file. */
+  ignoreRange: boolean;
+  /** When set, the next CDN (LFS) body sends this many bytes and then stalls until the client gives up. */
+  stallNextAfter: number | undefined;
   /** Stops the server and waits for it. */
   close(): Promise<void>;
 }
@@ -123,7 +127,7 @@ function bytesResponse(req: Request, data: Uint8Array, headers: Headers, faults?
   let start = 0;
   let end = data.length - 1;
   let status = 200;
-  const range = req.headers.get("range");
+  const range = faults?.ignoreRange ? null : req.headers.get("range");
   if (range) {
     const m = /^bytes=(\d+)-(\d*)$/.exec(range);
     if (!m) return new Response(null, { status: 400 });
@@ -139,6 +143,37 @@ function bytesResponse(req: Request, data: Uint8Array, headers: Headers, faults?
   const body = data.slice(start, end + 1);
   headers.set("content-length", String(body.length));
   if (req.method === "HEAD") return new Response(null, { status, headers });
+  const stall = faults?.stallNextAfter;
+  if (faults && stall !== undefined) {
+    faults.stallNextAfter = undefined;
+    let sent = false;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let wake: () => void = () => {};
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(controller) {
+          if (!sent) {
+            sent = true;
+            controller.enqueue(body.slice(0, stall));
+            return;
+          }
+          // Silence until the client disconnects (which cancels this stream), bounded so the server can always
+          // shut down.
+          await new Promise<void>((resolve) => {
+            wake = resolve;
+            timer = setTimeout(resolve, 5000);
+          });
+          clearTimeout(timer);
+          controller.close();
+        },
+        cancel() {
+          clearTimeout(timer);
+          wake();
+        },
+      }),
+      { status, headers },
+    );
+  }
   const cut = faults?.cutNextAfter;
   if (faults && cut !== undefined) {
     faults.cutNextAfter = undefined;
@@ -183,6 +218,8 @@ export function startFakeHub(repos: FakeRepo[]): FakeHub {
     requests: [],
     cutNextAfter: undefined,
     corrupt: false,
+    ignoreRange: false,
+    stallNextAfter: undefined,
     close: async () => {
       ac.abort();
       await server.finished;
