@@ -1,0 +1,301 @@
+/**
+ * The BERT WordPiece tokenizer: Hugging Face-exact ids, offsets, pairs, truncation with overflow windows,
+ * padding and decode.
+ *
+ * @module
+ */
+
+import { AddedTokenMatcher } from "./added_tokens.ts";
+import { cleanUpTokenization, decodeWordPiece } from "./decode.ts";
+import { specFromTokenizerJson, specFromVocab } from "./load_config.ts";
+import { buildRows, countSpecialTokens, padRow } from "./post_process.ts";
+import { SegmentEncoder } from "./segment_encoder.ts";
+import type { TokenizerSpec } from "./spec.ts";
+import { newTokenSink, type TokenSink } from "./token_sink.ts";
+import { truncate } from "./truncation.ts";
+import type {
+  BatchEncoding,
+  BatchTensor,
+  DecodeOptions,
+  EncodeOptions,
+  Encoding,
+  PaddingStrategy,
+  TruncationStrategy,
+} from "./types.ts";
+import { WordPiece } from "./wordpiece.ts";
+
+/** Truncation and padding after transformers' defaults and argument rules are applied. */
+interface ResolvedOptions {
+  addSpecialTokens: boolean;
+  truncation: TruncationStrategy | null;
+  maxLength: number;
+  padding: PaddingStrategy | null;
+  padToMultipleOf: number;
+  stride: number;
+  returnOverflowing: boolean;
+}
+
+async function readOptionalJson(path: string): Promise<unknown> {
+  try {
+    return JSON.parse(await Deno.readTextFile(path));
+  } catch (error) {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  }
+}
+
+function joinPath(dir: string | URL, name: string): string {
+  const base = dir instanceof URL ? dir.pathname : dir;
+  return base.endsWith("/") ? base + name : `${base}/${name}`;
+}
+
+/**
+ * A Hugging Face BERT WordPiece tokenizer giving what `AutoTokenizer.from_pretrained(...)` gives in Python
+ * (the Rust fast tokenizer): same ids, tokens and offsets (as UTF-16 indices), same truncation, padding
+ * and decode behaviour.
+ *
+ * ```ts
+ * const tok = await Tokenizer.fromDir("weights/my-model");
+ * const { inputIds, offsets } = tok.encode("Hello, world!");
+ * const batch = tok.encodeBatch(["one", "two words"], { truncation: true, maxLength: 128 });
+ * ```
+ */
+export class Tokenizer {
+  /** transformers' `model_max_length` (Infinity when the config does not say). */
+  readonly modelMaxLength: number;
+  private readonly spec: TokenizerSpec;
+  private readonly model: WordPiece;
+  private readonly segments: SegmentEncoder;
+  private readonly matcher: AddedTokenMatcher;
+  private readonly idToTokenTable: string[];
+  private readonly specialIds: Set<number>;
+  private readonly addedIds: Map<string, number>;
+  private readonly specialsSingle: number;
+  private readonly specialsPair: number;
+
+  /** Builds a tokenizer from an already resolved spec; prefer {@link Tokenizer.fromDir}. */
+  constructor(spec: TokenizerSpec) {
+    this.spec = spec;
+    this.modelMaxLength = spec.modelMaxLength;
+    this.model = new WordPiece(spec.vocab, spec.unkToken, spec.continuingSubwordPrefix, spec.maxInputCharsPerWord);
+    this.segments = new SegmentEncoder(this.model, spec.normalizer);
+    this.matcher = new AddedTokenMatcher(spec.addedTokens);
+    const table: string[] = [];
+    for (const [token, id] of spec.vocab) table[id] = token;
+    for (const added of spec.addedTokens) table[added.id] = added.content;
+    this.idToTokenTable = table;
+    this.specialIds = new Set(spec.addedTokens.filter((t) => t.special).map((t) => t.id));
+    this.addedIds = new Map(spec.addedTokens.map((t) => [t.content, t.id]));
+    this.specialsSingle = countSpecialTokens(spec.singleTemplate);
+    this.specialsPair = countSpecialTokens(spec.pairTemplate);
+  }
+
+  /**
+   * Loads a tokenizer from a model directory: `tokenizer.json` when present, else `vocab.txt`; the
+   * `tokenizer_config.json` beside them supplies `model_max_length`, special tokens and casing options.
+   */
+  static async fromDir(dir: string | URL): Promise<Tokenizer> {
+    const config = await readOptionalJson(joinPath(dir, "tokenizer_config.json")) ?? {};
+    const tokenizerJson = await readOptionalJson(joinPath(dir, "tokenizer.json"));
+    if (tokenizerJson !== undefined) return Tokenizer.fromTokenizerJson(tokenizerJson, config);
+    let vocab: string;
+    try {
+      vocab = await Deno.readTextFile(joinPath(dir, "vocab.txt"));
+    } catch (error) {
+      if (error instanceof Deno.errors.NotFound) {
+        throw new Error(`Tokenizer: neither tokenizer.json nor vocab.txt found in ${dir}`);
+      }
+      throw error;
+    }
+    const specialMap = await readOptionalJson(joinPath(dir, "special_tokens_map.json")) ?? {};
+    return Tokenizer.fromVocab(vocab, { ...specialMap as object, ...config as object });
+  }
+
+  /** From the parsed (or raw) contents of `tokenizer.json` and, optionally, `tokenizer_config.json`. */
+  static fromTokenizerJson(tokenizerJson: unknown, config: unknown = {}): Tokenizer {
+    const json = typeof tokenizerJson === "string" ? JSON.parse(tokenizerJson) : tokenizerJson;
+    return new Tokenizer(specFromTokenizerJson(json, config));
+  }
+
+  /** From the text of `vocab.txt` and the parsed `tokenizer_config.json`. */
+  static fromVocab(vocabText: string, config: unknown = {}): Tokenizer {
+    return new Tokenizer(specFromVocab(vocabText, config));
+  }
+
+  /** Number of ids (vocabulary plus added tokens). */
+  get vocabSize(): number {
+    return this.idToTokenTable.length;
+  }
+
+  /** The id of a token string, or undefined. */
+  tokenToId(token: string): number | undefined {
+    return this.addedIds.get(token) ?? this.spec.vocab.get(token);
+  }
+
+  /** The token string of an id, or undefined. */
+  idToToken(id: number): string | undefined {
+    return this.idToTokenTable[id];
+  }
+
+  /** Tokenizes a text (or a pair of texts, e.g. question and context) into one row. */
+  encode(text: string, pair?: string | null, options: EncodeOptions = {}): Encoding {
+    const resolved = this.resolve(options, false);
+    const rows = this.encodeRows(text, pair ?? null, resolved);
+    const main = rows[0];
+    if (resolved.padding) {
+      const length = this.padLength(rows, resolved);
+      for (const row of rows) this.pad(row, length);
+    }
+    if (resolved.returnOverflowing) main.overflowing = rows.slice(1);
+    return main;
+  }
+
+  /**
+   * Tokenizes many texts or pairs into rows of equal length (padding defaults to `"longest"`) with the
+   * ids, attention mask and type ids also as `[rows, length]` int32 tensors for `model.forward`.
+   */
+  encodeBatch(inputs: readonly (string | readonly [string, string])[], options: EncodeOptions = {}): BatchEncoding {
+    const resolved = this.resolve(options, true);
+    const encodings: Encoding[] = [];
+    const mapping: number[] = [];
+    for (let i = 0; i < inputs.length; i++) {
+      const input = inputs[i];
+      const rows = typeof input === "string"
+        ? this.encodeRows(input, null, resolved)
+        : this.encodeRows(input[0], input[1], resolved);
+      const kept = resolved.returnOverflowing ? rows : rows.slice(0, 1);
+      for (const row of kept) {
+        encodings.push(row);
+        mapping.push(i);
+      }
+    }
+    let length = 0;
+    if (resolved.padding) {
+      length = this.padLength(encodings, resolved);
+      for (const row of encodings) this.pad(row, length);
+    }
+    for (const row of encodings) length = Math.max(length, row.inputIds.length);
+    for (const row of encodings) {
+      if (row.inputIds.length !== length) {
+        throw new Error("Tokenizer: rows have different lengths; pass padding to encodeBatch");
+      }
+    }
+    const tensor = (pick: (row: Encoding) => number[]): BatchTensor => {
+      const data = new Int32Array(encodings.length * length);
+      for (let r = 0; r < encodings.length; r++) data.set(pick(encodings[r]), r * length);
+      return { data, dims: [encodings.length, length] };
+    };
+    return {
+      encodings,
+      inputIds: tensor((row) => row.inputIds),
+      attentionMask: tensor((row) => row.attentionMask),
+      tokenTypeIds: tensor((row) => row.tokenTypeIds),
+      overflowToSampleMapping: mapping,
+    };
+  }
+
+  /** Ids back to text, as transformers' `decode` does. */
+  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    const skip = options.skipSpecialTokens ?? false;
+    const tokens: string[] = [];
+    for (let k = 0; k < ids.length; k++) {
+      const id = ids[k];
+      const token = this.idToTokenTable[id];
+      // Unknown ids are dropped silently, as in tokenizers.
+      if (token === undefined || (skip && this.specialIds.has(id))) continue;
+      tokens.push(token);
+    }
+    const decoder = this.spec.decoder;
+    const text = decoder ? decodeWordPiece(tokens, decoder.prefix, decoder.cleanup) : tokens.join(" ");
+    const cleanUp = options.cleanUpTokenizationSpaces ?? this.spec.cleanUpTokenizationSpaces;
+    return cleanUp ? cleanUpTokenization(text) : text;
+  }
+
+  /** Tokens of one text without special tokens: added tokens split out, the rest through WordPiece. */
+  private tokenizeSequence(text: string): TokenSink {
+    const sink = newTokenSink();
+    let wordId = 0;
+    this.matcher.split(
+      text,
+      (from, to) => {
+        wordId = this.segments.encode(text, from, to, sink, wordId);
+      },
+      (token, start, end) => {
+        sink.ids.push(token.id);
+        sink.starts.push(start);
+        sink.ends.push(end);
+        sink.words.push(wordId++);
+      },
+    );
+    return sink;
+  }
+
+  private encodeRows(text: string, pair: string | null, options: ResolvedOptions): Encoding[] {
+    const first = this.tokenizeSequence(text);
+    const second = pair === null ? null : this.tokenizeSequence(pair);
+    const template = options.addSpecialTokens
+      ? (second ? this.spec.pairTemplate : this.spec.singleTemplate)
+      : null;
+    let firstWindows = [first];
+    let secondWindows = second ? [second] : null;
+    if (options.truncation) {
+      const specials = template === null ? 0 : second ? this.specialsPair : this.specialsSingle;
+      const budget = options.maxLength - specials;
+      if (budget < 0) {
+        throw new Error(`Tokenizer: maxLength ${options.maxLength} leaves no room for ${specials} special tokens`);
+      }
+      [firstWindows, secondWindows] = truncate(first, second, budget, options.truncation, options.stride);
+    }
+    return buildRows(firstWindows, secondWindows, template, (id) => this.idToTokenTable[id]);
+  }
+
+  /** Applies transformers' `_get_padding_truncation_strategies` rules. */
+  private resolve(options: EncodeOptions, batch: boolean): ResolvedOptions {
+    const paddingOption = options.padding ?? (batch ? "longest" : false);
+    let padding: PaddingStrategy | null = paddingOption === true ? "longest" : paddingOption || null;
+    let truncation: TruncationStrategy | null = options.truncation === true
+      ? "longest_first"
+      : options.truncation || null;
+    // transformers: a max_length without truncation or padding means longest_first truncation.
+    if (options.truncation === undefined && options.maxLength !== undefined && !padding) {
+      truncation = "longest_first";
+    }
+    let maxLength = options.maxLength ?? this.modelMaxLength;
+    if (options.maxLength === undefined && !Number.isFinite(maxLength)) {
+      // transformers warns and drops both when model_max_length is unknown.
+      if (padding === "max_length") padding = null;
+      truncation = null;
+      maxLength = 0;
+    }
+    if (padding && !this.spec.padToken) throw new Error("Tokenizer: padding requested but there is no pad token");
+    const padToMultipleOf = options.padToMultipleOf ?? 0;
+    if (truncation && padding === "max_length" && padToMultipleOf > 0 && maxLength % padToMultipleOf !== 0) {
+      throw new Error(
+        `Tokenizer: truncation and padding to max_length need maxLength (${maxLength}) to be a multiple of padToMultipleOf (${padToMultipleOf})`,
+      );
+    }
+    return {
+      addSpecialTokens: options.addSpecialTokens ?? true,
+      truncation,
+      maxLength,
+      padding,
+      padToMultipleOf,
+      stride: options.stride ?? 0,
+      returnOverflowing: options.returnOverflowing ?? false,
+    };
+  }
+
+  private padLength(rows: readonly Encoding[], options: ResolvedOptions): number {
+    let length = 0;
+    if (options.padding === "max_length") length = options.maxLength;
+    else for (const row of rows) length = Math.max(length, row.inputIds.length);
+    const multiple = options.padToMultipleOf;
+    if (multiple > 0 && length % multiple > 0) length += multiple - (length % multiple);
+    return length;
+  }
+
+  private pad(row: Encoding, length: number): void {
+    const pad = this.spec.padToken!;
+    padRow(row, length, pad.id, pad.token);
+  }
+}

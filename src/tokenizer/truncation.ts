@@ -1,0 +1,92 @@
+/**
+ * Truncation with overflow windows, exactly as `tokenizers` does it (`truncate_encodings` and
+ * `Encoding::truncate`), including the errors the fast tokenizer raises.
+ *
+ * @module
+ */
+
+import { newTokenSink, type TokenSink } from "./token_sink.ts";
+import type { TruncationStrategy } from "./types.ts";
+
+function slice(seq: TokenSink, from: number, to: number): TokenSink {
+  return {
+    ids: seq.ids.slice(from, to),
+    starts: seq.starts.slice(from, to),
+    ends: seq.ends.slice(from, to),
+    words: seq.words.slice(from, to),
+  };
+}
+
+/** Cuts `seq` to `maxLength` tokens; the first window is the kept part, the others overflow. */
+export function windows(seq: TokenSink, maxLength: number, stride: number): TokenSink[] {
+  const length = seq.ids.length;
+  if (maxLength >= length) return [seq];
+  if (maxLength === 0) return [newTokenSink(), seq];
+  if (stride >= maxLength) {
+    throw new Error(
+      `Tokenizer: stride (${stride}) must be strictly less than the truncated length (${maxLength}, which excludes special tokens)`,
+    );
+  }
+  const step = maxLength - stride;
+  const out: TokenSink[] = [];
+  for (let start = 0;; start += step) {
+    const stop = Math.min(start + maxLength, length);
+    out.push(slice(seq, start, stop));
+    if (stop === length) return out;
+  }
+}
+
+/**
+ * Truncates one sequence or a pair so the total is at most `maxLength` (special tokens already
+ * subtracted). Returns the windows of each sequence; window 0 is the kept part.
+ */
+export function truncate(
+  first: TokenSink,
+  second: TokenSink | null,
+  maxLength: number,
+  strategy: TruncationStrategy,
+  stride: number,
+): [TokenSink[], TokenSink[] | null] {
+  const n1 = first.ids.length;
+  const n2 = second ? second.ids.length : 0;
+  if (maxLength === 0) {
+    return [windows(first, 0, stride), second ? windows(second, 0, stride) : null];
+  }
+  if (strategy === "only_second" && !second) {
+    throw new Error("Tokenizer: truncation error: second sequence not provided");
+  }
+  const total = n1 + n2;
+  if (total <= maxLength) return [[first], second ? [second] : null];
+  const toRemove = total - maxLength;
+  if (strategy === "longest_first") {
+    if (!second) return [windows(first, n1 - toRemove, stride), null];
+    const half = Math.floor(maxLength / 2);
+    const short = Math.min(n1, n2);
+    let len1: number;
+    let len2: number;
+    if (short > maxLength) {
+      // Both are longer than the whole budget. The fast tokenizer transformers 4.31 ships then gives the
+      // first sequence the floor half and the second the ceil half, whichever is longer (the reference
+      // fixture shows it; Python's slow tokenizer would favour the longer one instead).
+      len1 = half;
+      len2 = half + (maxLength % 2);
+    } else if (short > half) {
+      // Both must be cut: halves, the odd token going to the longer one (the second on a tie).
+      [len1, len2] = n1 > n2 ? [half + (maxLength % 2), half] : [half, half + (maxLength % 2)];
+    } else {
+      // Only the longer one is cut; the shorter keeps all of itself.
+      [len1, len2] = n1 > n2 ? [maxLength - n2, n2] : [n1, maxLength - n1];
+    }
+    return [windows(first, len1, stride), windows(second, len2, stride)];
+  }
+  const targetIsFirst = strategy === "only_first";
+  const targetLength = targetIsFirst ? n1 : n2;
+  if (targetLength <= toRemove) {
+    throw new Error(
+      "Tokenizer: truncation error: sequence to truncate too short to respect the provided max_length",
+    );
+  }
+  return targetIsFirst
+    ? [windows(first, n1 - toRemove, stride), second ? [second] : null]
+    : [[first], windows(second!, n2 - toRemove, stride)];
+}
