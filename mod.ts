@@ -23,3 +23,42 @@ export {
   type ModelInputs,
   type ModelOutput,
 } from "./src/model.ts";
+export {
+  type AnyDistilBertModel,
+  AutoModel,
+  DistilBertForMaskedLM,
+  DistilBertForQuestionAnswering,
+  DistilBertForSequenceClassification,
+  DistilBertForTokenClassification,
+  type LogitsOutput,
+  type QuestionAnsweringOutput,
+} from "./src/heads.ts";
+export { type Checkpoint, openCheckpoint } from "./src/checkpoint.ts";
+export {
+  DTYPE_BYTES,
+  MAX_HEADER_BYTES,
+  type SafetensorsDtype,
+  SafetensorsError,
+  SafetensorsFile,
+  serializeSafetensors,
+  type TensorInfo,
+  type TensorToWrite,
+  writeSafetensors,
+} from "./src/safetensors.ts";
+export {
+  cachedCommit,
+  DEFAULT_ENDPOINT,
+  DEFAULT_REVISION,
+  downloadModel,
+  type DownloadOptions,
+  type DownloadProgress,
+  findCachedModel,
+  hubCacheDir,
+  HubError,
+  type HubErrorCode,
+  isValidRepoId,
+  repoCacheDir,
+  resolveModelDir,
+  type ResolveModelOptions,
+  validateRepoId,
+} from "./src/hub/mod.ts";

@@ -108,7 +108,12 @@ export class DistilBertModel {
 
   /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `distilbert.` prefix). */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertModel> {
-    return new DistilBertModel(await EncoderCore.create(await openCheckpoint(dir), options));
+    return DistilBertModel.fromCheckpoint(await openCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint (`openCheckpoint`). */
+  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<DistilBertModel> {
+    return new DistilBertModel(await EncoderCore.create(ckpt, options));
   }
 
   /** Runs the encoder. Synchronous: the result is ready when it returns (awaiting it also works). */

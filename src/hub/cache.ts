@@ -17,10 +17,7 @@
  * @module
  */
 
-// Pinned inline so this works without a deno.json entry; with `"imports": { "@huggingface/hub":
-// "npm:@huggingface/hub@2.17.5" }` in deno.json this becomes `from "@huggingface/hub"` and the ignore goes.
-// deno-lint-ignore no-import-prefix
-import { getHFHubCachePath, getRepoFolderName, REGEX_COMMIT_HASH } from "npm:@huggingface/hub@2.17.5";
+import { getHFHubCachePath, getRepoFolderName, REGEX_COMMIT_HASH } from "@huggingface/hub";
 import { join } from "node:path";
 import { HubError } from "./errors.ts";
 

@@ -1,0 +1,369 @@
+/**
+ * Task heads on top of the encoder, with Hugging Face's semantics and checkpoint key names:
+ * masked LM, sequence classification, question answering, token classification; `AutoModel` picks one
+ * from `config.architectures`.
+ *
+ * Shapes: B = batch, S = sequence, T = real (unpadded) tokens, D = dim, V = vocab_size, L = labels.
+ *
+ * @module
+ */
+
+import type { DistilBertConfig } from "./config.ts";
+import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
+import { LAYER_NORM_EPS } from "./encoder.ts";
+import type { PackedBatch } from "./inputs.ts";
+import { DistilBertModel, EncoderCore, type LoadOptions, type ModelInputs } from "./model.ts";
+import type { FloatTensor } from "./tensor.ts";
+import { TensorReader } from "./weights.ts";
+
+/** Output of heads that give one score vector per token or per sequence. */
+export interface LogitsOutput {
+  /** `[B, S, V]` (masked LM), `[B, L]` (sequence classification) or `[B, S, L]` (token classification). */
+  logits: FloatTensor;
+}
+
+/** Output of the question-answering head. */
+export interface QuestionAnsweringOutput {
+  /** `[B, S]` score of each token being the answer's first token. */
+  startLogits: FloatTensor;
+  /** `[B, S]` score of each token being the answer's last token. */
+  endLogits: FloatTensor;
+}
+
+/** Shared by every head: the encoder core plus loading and closing. */
+abstract class HeadModel {
+  /** The validated `config.json`. */
+  readonly config: DistilBertConfig;
+  protected readonly core: EncoderCore;
+
+  protected constructor(core: EncoderCore) {
+    this.core = core;
+    this.config = core.config;
+  }
+
+  /** Releases the native libraries. Repeating it is harmless; any later call throws. */
+  close(): void {
+    this.core.close();
+  }
+
+  /** Same as `close()`, for `using`. */
+  [Symbol.dispose](): void {
+    this.close();
+  }
+
+  /** Labels by class index from `config.id2label` (`LABEL_i` where it has none, as transformers does). */
+  labels(count: number): string[] {
+    return Array.from({ length: count }, (_, i) => this.config.id2label[i] ?? `LABEL_${i}`);
+  }
+
+  /** Per-token linear layer: packed [T, D] -> a fresh [B, S, N] with zeros at padded positions. */
+  protected tokenLinear(
+    p: PackedBatch,
+    hidden: Float32Array,
+    weight: Float32Array,
+    bias: Float32Array,
+    n: number,
+  ) {
+    const be = this.core.backend;
+    const packed = new Float32Array(p.tokens * n);
+    be.matmulTransposed(hidden, weight, packed, p.tokens, n, this.config.dim);
+    be.biasAdd(packed, p.tokens, n, bias);
+    if (p.tokens === p.batch * p.seqLen) return { data: packed, dims: [p.batch, p.seqLen, n] };
+    const data = new Float32Array(p.batch * p.seqLen * n);
+    be.scatterRows(packed, p.tokens, n, p.rows, data, p.batch * p.seqLen);
+    return { data, dims: [p.batch, p.seqLen, n] };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Masked LM: vocab_transform -> activation -> vocab_layer_norm -> vocab_projector (tied to the embeddings)
+
+/** DistilBERT with the masked-language-modelling head, as `transformers.DistilBertForMaskedLM`. */
+export class DistilBertForMaskedLM extends HeadModel {
+  #transformW: Float32Array; // [D, D]
+  #transformB: Float32Array; // [D]
+  #normGamma: Float32Array; // [D]
+  #normBeta: Float32Array; // [D]
+  #projectorW: Float32Array; // [V, D]
+  #projectorB: Float32Array; // [V]
+
+  private constructor(core: EncoderCore, r: TensorReader) {
+    super(core);
+    const { dim, vocab_size: vocab } = core.config;
+    this.#transformW = r.get("vocab_transform.weight", [dim, dim]);
+    this.#transformB = r.get("vocab_transform.bias", [dim]);
+    this.#normGamma = r.get("vocab_layer_norm.weight", [dim]);
+    this.#normBeta = r.get("vocab_layer_norm.bias", [dim]);
+    if (r.has("vocab_projector.weight")) {
+      this.#projectorW = r.get("vocab_projector.weight", [vocab, dim]);
+    } else if (core.config.extra.tie_word_embeddings === false) {
+      throw new Error(
+        `${r.file.source}: missing tensor "vocab_projector.weight" and config.json sets tie_word_embeddings: false`,
+      );
+    } else {
+      this.#projectorW = core.weights.wordEmbeddings; // tied, as Hugging Face does
+    }
+    this.#projectorB = r.get("vocab_projector.bias", [vocab]);
+  }
+
+  /** Loads a `DistilBertForMaskedLM` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
+    return DistilBertForMaskedLM.fromCheckpoint(await openCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
+    const reader = new TensorReader(ckpt.file, "");
+    const core = await EncoderCore.create(ckpt, options);
+    try {
+      return new DistilBertForMaskedLM(core, reader);
+    } catch (err) {
+      core.close();
+      throw err;
+    }
+  }
+
+  /** logits: `[B, S, V]`, zeros at padded positions. */
+  forward(inputs: ModelInputs): LogitsOutput {
+    const { core, config } = this;
+    const be = core.backend;
+    const p = core.pack(inputs);
+    const hidden = core.encode(p); // [T, D]
+    const T = p.tokens, D = config.dim, V = config.vocab_size;
+    const h = new Float32Array(T * D);
+    be.matmulTransposed(hidden, this.#transformW, h, T, D, D);
+    if (config.activation === "gelu") be.biasGelu(h, T, D, this.#transformB);
+    else be.biasRelu(h, T, D, this.#transformB);
+    be.layerNorm(h, T, D, this.#normGamma, this.#normBeta, LAYER_NORM_EPS, h);
+    return { logits: this.tokenLinear(p, h, this.#projectorW, this.#projectorB, V) };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sequence classification: first token -> pre_classifier -> ReLU -> classifier
+
+/** DistilBERT with a classification head on the first token, as `DistilBertForSequenceClassification`. */
+export class DistilBertForSequenceClassification extends HeadModel {
+  /** Number of classes. */
+  readonly numLabels: number;
+  #preW: Float32Array; // [D, D]
+  #preB: Float32Array; // [D]
+  #clsW: Float32Array; // [L, D]
+  #clsB: Float32Array; // [L]
+
+  private constructor(core: EncoderCore, r: TensorReader) {
+    super(core);
+    const dim = core.config.dim;
+    const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
+    if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
+      throw new Error(
+        `${r.file.source}: "classifier.weight" must exist with shape [num_labels, ${dim}]` +
+          (info ? `, got [${info.shape.join(", ")}]` : ""),
+      );
+    }
+    this.numLabels = info.shape[0];
+    this.#preW = r.get("pre_classifier.weight", [dim, dim]);
+    this.#preB = r.get("pre_classifier.bias", [dim]);
+    this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
+    this.#clsB = r.get("classifier.bias", [this.numLabels]);
+  }
+
+  /** Loads a `DistilBertForSequenceClassification` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForSequenceClassification> {
+    return DistilBertForSequenceClassification.fromCheckpoint(await openCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(
+    ckpt: Checkpoint,
+    options: LoadOptions = {},
+  ): Promise<DistilBertForSequenceClassification> {
+    const reader = new TensorReader(ckpt.file, "");
+    const core = await EncoderCore.create(ckpt, options);
+    try {
+      return new DistilBertForSequenceClassification(core, reader);
+    } catch (err) {
+      core.close();
+      throw err;
+    }
+  }
+
+  /** Label names by class index. */
+  get labelNames(): string[] {
+    return this.labels(this.numLabels);
+  }
+
+  /**
+   * logits: `[B, L]` from each sequence's first token. The first token must be a real one (pad on the
+   * right, as tokenizers do): a masked first token is an error rather than a meaningless score.
+   */
+  forward(inputs: ModelInputs): LogitsOutput {
+    const { core, config } = this;
+    const be = core.backend;
+    const p = core.pack(inputs);
+    for (let b = 0; b < p.batch; b++) {
+      if (p.positions[p.seqStarts[b]] !== 0) {
+        throw new RangeError(
+          `row ${b}: its first token is masked (left padding?); sequence classification reads the first token, so pad on the right`,
+        );
+      }
+    }
+    const hidden = core.encode(p); // [T, D]
+    const B = p.batch, D = config.dim, L = this.numLabels;
+    const pooled = new Float32Array(B * D); // [B, D] hidden state of each sequence's first token
+    be.gatherRows(hidden, p.tokens, B, D, p.seqStarts, pooled);
+    const pre = new Float32Array(B * D);
+    be.matmulTransposed(pooled, this.#preW, pre, B, D, D);
+    be.biasRelu(pre, B, D, this.#preB);
+    const logits = new Float32Array(B * L);
+    be.matmulTransposed(pre, this.#clsW, logits, B, L, D);
+    be.biasAdd(logits, B, L, this.#clsB);
+    return { logits: { data: logits, dims: [B, L] } };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Question answering: qa_outputs per token -> (start, end)
+
+/** DistilBERT with a span-extraction head, as `transformers.DistilBertForQuestionAnswering`. */
+export class DistilBertForQuestionAnswering extends HeadModel {
+  #qaW: Float32Array; // [2, D]
+  #qaB: Float32Array; // [2]
+
+  private constructor(core: EncoderCore, r: TensorReader) {
+    super(core);
+    this.#qaW = r.get("qa_outputs.weight", [2, core.config.dim]);
+    this.#qaB = r.get("qa_outputs.bias", [2]);
+  }
+
+  /** Loads a `DistilBertForQuestionAnswering` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForQuestionAnswering> {
+    return DistilBertForQuestionAnswering.fromCheckpoint(await openCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(
+    ckpt: Checkpoint,
+    options: LoadOptions = {},
+  ): Promise<DistilBertForQuestionAnswering> {
+    const reader = new TensorReader(ckpt.file, "");
+    const core = await EncoderCore.create(ckpt, options);
+    try {
+      return new DistilBertForQuestionAnswering(core, reader);
+    } catch (err) {
+      core.close();
+      throw err;
+    }
+  }
+
+  /** startLogits, endLogits: `[B, S]`, zeros at padded positions. */
+  forward(inputs: ModelInputs): QuestionAnsweringOutput {
+    const p = this.core.pack(inputs);
+    const both = this.tokenLinear(p, this.core.encode(p), this.#qaW, this.#qaB, 2).data; // [B, S, 2]
+    const n = p.batch * p.seqLen;
+    const start = new Float32Array(n), end = new Float32Array(n);
+    for (let i = 0; i < n; i++) {
+      start[i] = both[2 * i];
+      end[i] = both[2 * i + 1];
+    }
+    return {
+      startLogits: { data: start, dims: [p.batch, p.seqLen] },
+      endLogits: { data: end, dims: [p.batch, p.seqLen] },
+    };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Token classification: classifier per token
+
+/** DistilBERT with a per-token classifier, as `transformers.DistilBertForTokenClassification`. */
+export class DistilBertForTokenClassification extends HeadModel {
+  /** Number of classes. */
+  readonly numLabels: number;
+  #clsW: Float32Array; // [L, D]
+  #clsB: Float32Array; // [L]
+
+  private constructor(core: EncoderCore, r: TensorReader) {
+    super(core);
+    const dim = core.config.dim;
+    const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
+    if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
+      throw new Error(
+        `${r.file.source}: "classifier.weight" must exist with shape [num_labels, ${dim}]` +
+          (info ? `, got [${info.shape.join(", ")}]` : ""),
+      );
+    }
+    this.numLabels = info.shape[0];
+    this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
+    this.#clsB = r.get("classifier.bias", [this.numLabels]);
+  }
+
+  /** Loads a `DistilBertForTokenClassification` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForTokenClassification> {
+    return DistilBertForTokenClassification.fromCheckpoint(await openCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(
+    ckpt: Checkpoint,
+    options: LoadOptions = {},
+  ): Promise<DistilBertForTokenClassification> {
+    const reader = new TensorReader(ckpt.file, "");
+    const core = await EncoderCore.create(ckpt, options);
+    try {
+      return new DistilBertForTokenClassification(core, reader);
+    } catch (err) {
+      core.close();
+      throw err;
+    }
+  }
+
+  /** Label names by class index. */
+  get labelNames(): string[] {
+    return this.labels(this.numLabels);
+  }
+
+  /** logits: `[B, S, L]`, zeros at padded positions. */
+  forward(inputs: ModelInputs): LogitsOutput {
+    const p = this.core.pack(inputs);
+    return { logits: this.tokenLinear(p, this.core.encode(p), this.#clsW, this.#clsB, this.numLabels) };
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// AutoModel
+
+/** Any model `AutoModel.load` can return. */
+export type AnyDistilBertModel =
+  | DistilBertModel
+  | DistilBertForMaskedLM
+  | DistilBertForSequenceClassification
+  | DistilBertForQuestionAnswering
+  | DistilBertForTokenClassification;
+
+/** Picks the model class from `config.architectures`, as transformers' `AutoModelFor...` classes do. */
+export class AutoModel {
+  /** Loads the architecture named first in `config.architectures` (the bare encoder when there is none). */
+  static async load(dir: string, options: LoadOptions = {}): Promise<AnyDistilBertModel> {
+    const ckpt = await openCheckpoint(dir);
+    const arch = ckpt.config.architectures[0] ?? "DistilBertModel";
+    switch (arch) {
+      case "DistilBertForMaskedLM":
+        return await DistilBertForMaskedLM.fromCheckpoint(ckpt, options);
+      case "DistilBertForSequenceClassification":
+        return await DistilBertForSequenceClassification.fromCheckpoint(ckpt, options);
+      case "DistilBertForQuestionAnswering":
+        return await DistilBertForQuestionAnswering.fromCheckpoint(ckpt, options);
+      case "DistilBertForTokenClassification":
+        return await DistilBertForTokenClassification.fromCheckpoint(ckpt, options);
+      case "DistilBertModel":
+        return await DistilBertModel.fromCheckpoint(ckpt, options);
+      default:
+        throw new Error(
+          `${dir}/config.json: architecture "${arch}" is not supported (supported: DistilBertModel, ` +
+            `DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertForQuestionAnswering, ` +
+            `DistilBertForTokenClassification)`,
+        );
+    }
+  }
+}

@@ -1,0 +1,109 @@
+// Task heads against the fixture logits (synth-v1 checkpoints for each head, tiny and base).
+
+import assert from "node:assert/strict";
+import {
+  AutoModel,
+  DistilBertForMaskedLM,
+  DistilBertForQuestionAnswering,
+  DistilBertForSequenceClassification,
+  DistilBertForTokenClassification,
+  DistilBertModel,
+} from "../mod.ts";
+import { ensureSynthModel, type SynthSize } from "./helpers/synth_cache.ts";
+import { loadReference, maxDiff, maxDiffUnpadded } from "./helpers/reference.ts";
+
+const TOL = { tiny: 1e-5, base: 5e-5 } as const;
+const CASES = ["b1-s32", "b8-s32"];
+
+for (const size of ["tiny", "base"] as SynthSize[]) {
+  Deno.test(`${size}: masked LM logits`, async () => {
+    using model = await DistilBertForMaskedLM.load(await ensureSynthModel(size, "mlm"));
+    for (const c of CASES) {
+      const ref = await loadReference(size, c);
+      if (!ref.has("mlm.logits")) continue;
+      const { logits } = model.forward({ inputIds: ref.inputIds, attentionMask: ref.attentionMask });
+      const d = maxDiffUnpadded(logits, ref.float("mlm.logits"), ref.attentionMask);
+      console.log(`  ${size} ${c} mlm.logits max|diff| ${d.toExponential(2)}`);
+      assert.ok(d <= TOL[size], `${c}: ${d}`);
+    }
+  });
+
+  Deno.test(`${size}: sequence classification logits`, async () => {
+    using model = await DistilBertForSequenceClassification.load(await ensureSynthModel(size, "seqcls"));
+    assert.deepEqual(model.labelNames, ["NEGATIVE", "POSITIVE"]);
+    for (const c of CASES) {
+      const ref = await loadReference(size, c);
+      const { logits } = model.forward({ inputIds: ref.inputIds, attentionMask: ref.attentionMask });
+      const d = maxDiff(logits, ref.float("seqcls.logits"));
+      console.log(`  ${size} ${c} seqcls.logits max|diff| ${d.toExponential(2)}`);
+      assert.ok(d <= TOL[size], `${c}: ${d}`);
+    }
+  });
+
+  Deno.test(`${size}: question answering start/end logits`, async () => {
+    using model = await DistilBertForQuestionAnswering.load(await ensureSynthModel(size, "qa"));
+    for (const c of CASES) {
+      const ref = await loadReference(size, c);
+      const out = model.forward({ inputIds: ref.inputIds, attentionMask: ref.attentionMask });
+      const ds = maxDiffUnpadded(out.startLogits, ref.float("qa.start_logits"), ref.attentionMask);
+      const de = maxDiffUnpadded(out.endLogits, ref.float("qa.end_logits"), ref.attentionMask);
+      console.log(`  ${size} ${c} qa start ${ds.toExponential(2)} end ${de.toExponential(2)}`);
+      assert.ok(ds <= TOL[size] && de <= TOL[size], `${c}: ${ds} ${de}`);
+    }
+  });
+
+  Deno.test(`${size}: token classification logits`, async () => {
+    using model = await DistilBertForTokenClassification.load(await ensureSynthModel(size, "tokcls"));
+    assert.equal(model.numLabels, 9);
+    for (const c of CASES) {
+      const ref = await loadReference(size, c);
+      const { logits } = model.forward({ inputIds: ref.inputIds, attentionMask: ref.attentionMask });
+      const d = maxDiffUnpadded(logits, ref.float("tokcls.logits"), ref.attentionMask);
+      console.log(`  ${size} ${c} tokcls.logits max|diff| ${d.toExponential(2)}`);
+      assert.ok(d <= TOL[size], `${c}: ${d}`);
+    }
+  });
+}
+
+Deno.test("AutoModel picks the class from config.architectures", async () => {
+  const expected = {
+    mlm: DistilBertForMaskedLM,
+    seqcls: DistilBertForSequenceClassification,
+    qa: DistilBertForQuestionAnswering,
+    tokcls: DistilBertForTokenClassification,
+  } as const;
+  for (const [head, cls] of Object.entries(expected)) {
+    using model = await AutoModel.load(await ensureSynthModel("tiny", head as keyof typeof expected));
+    assert.ok(model instanceof cls, head);
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    const src = await ensureSynthModel("tiny", "mlm");
+    const config = JSON.parse(await Deno.readTextFile(`${src}/config.json`));
+    await Deno.copyFile(`${src}/model.safetensors`, `${dir}/model.safetensors`);
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, architectures: undefined }));
+    using bare = await AutoModel.load(dir);
+    assert.ok(bare instanceof DistilBertModel);
+    await Deno.writeTextFile(
+      `${dir}/config.json`,
+      JSON.stringify({ ...config, architectures: ["BertForMaskedLM"] }),
+    );
+    await assert.rejects(AutoModel.load(dir), /architecture "BertForMaskedLM" is not supported/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("sequence classification refuses a masked first token instead of scoring padding", async () => {
+  using model = await DistilBertForSequenceClassification.load(await ensureSynthModel("tiny", "seqcls"));
+  const inputIds = { data: new Int32Array([0, 0, 5, 6]), dims: [1, 4] };
+  const attentionMask = { data: new Int32Array([0, 0, 1, 1]), dims: [1, 4] };
+  assert.throws(() => model.forward({ inputIds, attentionMask }), /first token is masked/);
+});
+
+Deno.test("a head checkpoint missing its head tensors is a clear error", async () => {
+  await assert.rejects(
+    DistilBertForQuestionAnswering.load(await ensureSynthModel("tiny", "seqcls")),
+    /missing tensor "qa_outputs\.weight"/,
+  );
+});
