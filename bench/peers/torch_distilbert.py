@@ -37,6 +37,8 @@ MODELS = os.path.join(REPO, "tests", "fixtures", "models")
 FIXTURE = {"small": "tiny", "base": "base"}
 CASES = [(1, 32), (1, 128), (8, 32), (8, 128)]
 PARITY_TOL = {"small": 1e-5, "base": 5e-5}
+# --tune: (torch intra-op/OpenMP threads, OpenBLAS threads) splits of the 2-thread budget
+TUNE_SPLITS = [(2, 2), (1, 2), (2, 1), (1, 1)]
 
 
 def log(*a):
@@ -302,6 +304,11 @@ def describe_env():
             "libblas.so.3-x86_64-linux-gnu); torch's matmuls will be slow")
 
 
+def set_threads(omp, blas):
+    torch.set_num_threads(omp)
+    set_openblas_threads(blas)
+
+
 def set_openblas_threads(n):
     """torch.set_num_threads sets OpenMP only; OpenBLAS (pthread build) keeps its own pool."""
     for lib in {l.split()[-1] for l in open("/proc/self/maps") if "openblas" in l and l.split()[-1].startswith("/")}:
@@ -313,7 +320,10 @@ def set_openblas_threads(n):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="small,base", help="comma list of small,base")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=2,
+                    help="torch.set_num_threads and openblas_set_num_threads (without --tune)")
+    ap.add_argument("--tune", action="store_true",
+                    help="per cell, use the fastest of torch/OpenBLAS thread splits %s" % (TUNE_SPLITS,))
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--runs", type=int, default=200, help="max timed runs per cell")
     ap.add_argument("--min-runs", type=int, default=15, help="min timed runs per cell")
@@ -341,9 +351,25 @@ def main():
         if args.no_bench:
             continue
         for batch, seq in CASES:
+            line = {"peer": "pytorch", "model": model, "batch": batch, "seq": seq}
+            if args.tune:
+                # torch's OpenMP pool and OpenBLAS's pthread pool both spin after work; on 2 cores they can
+                # fight. Try the splits of the 2-thread budget briefly, then time the best one in full.
+                trial = argparse.Namespace(**{**vars(args), "warmup": 2, "min_runs": 5, "runs": 40,
+                                              "max_seconds": min(2.0, args.max_seconds)})
+                scores = {}
+                for omp, blas in TUNE_SPLITS:
+                    set_threads(omp, blas)
+                    scores[(omp, blas)] = time_case(enc, config, batch, seq, trial)[0]
+                omp, blas = min(scores, key=scores.get)
+                log(f"[{model}] {batch}x{seq} tune: " + ", ".join(
+                    f"omp{o}/blas{b} {ms:.3g} ms" for (o, b), ms in scores.items()) + f" -> omp{omp}/blas{blas}")
+            else:
+                omp, blas = args.threads, args.threads
+            set_threads(omp, blas)
             med, n = time_case(enc, config, batch, seq, args)
-            print(json.dumps({"peer": "pytorch", "model": model, "batch": batch, "seq": seq,
-                              "median_ms": round(med, 3), "runs": n}), flush=True)
+            line.update(median_ms=round(med, 3), runs=n, torch_threads=omp, openblas_threads=blas)
+            print(json.dumps(line, separators=(",", ":")), flush=True)
         del enc
     sys.exit(1 if failed else 0)
 

@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# Runs the forward-pass benchmark cases on PyTorch, ONNX Runtime and on us, and prints one table with ratios
+# (peer / ours). Optional, not in CI; see bench/peers/README.md.
+#
+#   bash bench/peers/run.sh [--skip-install] [--quick] [--models small,base]
+#
+# Results (JSON lines), the ONNX exports and the table go to bench/peers/out/ (git-ignored), or $PEERS_OUT.
+# The environment is passed through unchanged to all three (OPENBLAS_CORETYPE in particular): run it the
+# way you run our own benchmark.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT="$PWD"
+PEERS="$ROOT/bench/peers"
+OUT="${PEERS_OUT:-$PEERS/out}"
+PY=/usr/bin/python3 # Debian's python: python3-torch lives there, not in a pyenv/venv python
+INSTALL=1
+EXTRA=()
+MODELS=small,base
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --skip-install) INSTALL=0 ;;
+    --quick) EXTRA+=(--min-runs 10 --max-seconds 2) ;;
+    --models) MODELS="$2"; shift ;;
+    *) echo "usage: $0 [--skip-install] [--quick] [--models small,base]" >&2; exit 2 ;;
+  esac
+  shift
+done
+mkdir -p "$OUT"
+SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
+
+# ---- 1. install what the peers need
+if [ "$INSTALL" = 1 ]; then
+  if ! "$PY" -c 'import torch, numpy, onnx' 2>/dev/null || ! ldconfig -p | grep -q 'libopenblas\.so\.0'; then
+    echo "run.sh: installing python3-torch, python3-numpy, python3-onnx, libopenblas0-pthread (Debian)" >&2
+    $SUDO apt-get update -qq >&2
+    # libopenblas0-pthread: Debian's torch calls BLAS through libblas.so.3; without OpenBLAS that is the
+    # slow reference BLAS. python3-onnx only checks the exported files (torch.onnx.export works without it).
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+      python3-torch python3-numpy python3-onnx libopenblas0-pthread >&2
+  fi
+  if ! node -e 'process.exit(require(process.argv[1]).version === "1.30.0" ? 0 : 1)' \
+    "$PEERS/node_modules/onnxruntime-node/package.json" 2>/dev/null; then
+    echo "run.sh: npm ci in bench/peers (onnxruntime-node)" >&2
+    # ONNXRUNTIME_NODE_INSTALL=skip: its postinstall would otherwise try to download CUDA binaries from
+    # outside the npm registry; the CPU binaries are in the npm package itself.
+    ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix "$PEERS" --no-audit --no-fund --loglevel=error >&2
+  fi
+fi
+
+DENO="$ROOT/.tools/node_modules/.bin/deno"
+[ -x "$DENO" ] || DENO="$(command -v deno || true)"
+
+# ---- 2. record the environment
+{
+  echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+  echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores"
+  echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
+  echo "OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE-(unset)} OPENBLAS_NUM_THREADS=${OPENBLAS_NUM_THREADS-(unset)}" \
+    "OMP_NUM_THREADS=${OMP_NUM_THREADS-(unset)}"
+  echo "node $(node --version); deno $("${DENO:-false}" --version 2>/dev/null | head -1 | cut -d' ' -f2)"
+} | tee "$OUT/env.txt" >&2
+
+# ---- 3. PyTorch: parity vs HF refs, ONNX export (+ parity samples), timing
+echo "run.sh: PyTorch peer (log: $OUT/pytorch.log)" >&2
+"$PY" "$PEERS/torch_distilbert.py" --tune --models "$MODELS" --export-onnx "$OUT" "${EXTRA[@]}" \
+  >"$OUT/pytorch.jsonl" 2>"$OUT/pytorch.log" || { cat "$OUT/pytorch.log" >&2; exit 1; }
+grep -E 'OpenBLAS|torch |parity|WARN|tune' "$OUT/pytorch.log" | grep -v 'parity ref' >&2 || true
+grep -c ' ok$' "$OUT/pytorch.log" | xargs -I{} echo "run.sh: pytorch parity checks passed: {}" >&2
+
+# ---- 4. ONNX Runtime: parity vs torch and HF refs, timing
+echo "run.sh: ONNX Runtime peer (log: $OUT/onnxruntime.log)" >&2
+node "$PEERS/ort_distilbert.mjs" "$OUT" --models "$MODELS" "${EXTRA[@]}" \
+  >"$OUT/onnxruntime.jsonl" 2>"$OUT/onnxruntime.log" || { cat "$OUT/onnxruntime.log" >&2; exit 1; }
+head -1 "$OUT/onnxruntime.log" >&2
+grep -c ' ok$' "$OUT/onnxruntime.log" | xargs -I{} echo "run.sh: onnxruntime parity checks passed: {}" >&2
+
+# ---- 5. ours (when bench/forward_cases.ts exists)
+rm -f "$OUT/denobert.jsonl"
+if [ -f "$ROOT/bench/forward_cases.ts" ]; then
+  echo "run.sh: our engine (bench/forward_cases.ts; log: $OUT/denobert.log)" >&2
+  DENO="$(bash "$ROOT/scripts/setup.sh" 2>"$OUT/setup.log" | tail -1)" || { cat "$OUT/setup.log" >&2; exit 1; }
+  "$DENO" run -A "$ROOT/bench/forward_cases.ts" >"$OUT/denobert.jsonl" 2>"$OUT/denobert.log" ||
+    { echo "run.sh: our benchmark failed, see $OUT/denobert.log" >&2; rm -f "$OUT/denobert.jsonl"; }
+else
+  echo "run.sh: bench/forward_cases.ts not found: showing the peers only" >&2
+fi
+echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)" | tee -a "$OUT/env.txt" >&2
+
+# ---- 6. the table
+if [ -z "$DENO" ]; then
+  echo "run.sh: no deno found (run scripts/setup.sh); raw results are in $OUT/*.jsonl" >&2
+  exit 1
+fi
+"$DENO" run --allow-read "$PEERS/compare.ts" "$OUT/denobert.jsonl" "$OUT/pytorch.jsonl" \
+  "$OUT/onnxruntime.jsonl" 2>/dev/null | tee "$OUT/table.md"
