@@ -3,7 +3,8 @@
  * the sources and flags, so an up-to-date build is found and reused, and a stale one is never loaded.
  *
  * `deno task build` runs this for a checkout; `ensureKernelsBuilt()` does the same on first use when the
- * package came from JSR (its sources are fetched next to this module and built into the user cache).
+ * package came from JSR (its sources are fetched next to this module) or npm (they ship next to the
+ * bundle), building into the user cache.
  *
  * @module
  */
@@ -46,17 +47,50 @@ async function sha256Hex(parts: Uint8Array[]): Promise<string> {
 
 async function readSource(name: string): Promise<Uint8Array> {
   const url = new URL(name, import.meta.url);
-  if (url.protocol === "file:") return await Deno.readFile(url);
-  const res = await fetch(url);
+  if (url.protocol === "file:") {
+    try {
+      return await Deno.readFile(url);
+    } catch (err) {
+      throw new Error(
+        `could not read the C source ${decodeURIComponent(url.pathname)} (${(err as Error).message}); ` +
+          `it ships with the package next to this module. Deno needs --allow-read for it.`,
+      );
+    }
+  }
+  let res: Response;
+  try {
+    res = await fetch(url);
+  } catch (err) {
+    throw new Error(
+      `could not fetch the C source ${url.href} to build the DistilBERT kernels on first use ` +
+        `(${(err as Error).message}). Deno needs --allow-net=${url.host} for this one-time step.`,
+    );
+  }
   if (!res.ok) throw new Error(`could not fetch C source ${url.href}: HTTP ${res.status}`);
   return new Uint8Array(await res.arrayBuffer());
 }
 
-/** Where built libraries go: `ffi/build/` for a local checkout, else the user cache directory. */
+// A source checkout has the project's deno.json next to ffi/. An installed package does not: the npm
+// bundle (dist/, possibly in a read-only node_modules or Deno's npm cache) ships a package.json instead,
+// and a JSR package is remote (https:).
+function isCheckout(here: URL): boolean {
+  if (here.protocol !== "file:") return false;
+  try {
+    return Deno.statSync(new URL("../deno.json", here)).isFile;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Where built libraries go: `ffi/build/` in a source checkout, else (a package installed from JSR or
+ * npm) the user cache: `$XDG_CACHE_HOME/denobert/kernels`, by default `~/.cache/denobert/kernels`.
+ */
 export function defaultBuildDir(): string {
   const here = new URL(".", import.meta.url);
-  if (here.protocol === "file:") return decodeURIComponent(new URL("build", here).pathname);
-  const cache = Deno.env.get("XDG_CACHE_HOME") ?? `${Deno.env.get("HOME") ?? "."}/.cache`;
+  if (isCheckout(here)) return decodeURIComponent(new URL("build", here).pathname);
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const cache = xdg && xdg.length > 0 ? xdg : `${Deno.env.get("HOME") ?? "."}/.cache`;
   return `${cache}/denobert/kernels`;
 }
 
