@@ -1,0 +1,233 @@
+/**
+ * What every pipeline shares: options, model resolution, batching by length, tensors and score functions.
+ *
+ * @module
+ */
+
+import type { LoadOptions } from "../model.ts";
+import type { ResolveModelOptions } from "../hub/mod.ts";
+import type { Encoding } from "../tokenizer/mod.ts";
+import type { FloatTensor } from "../tensor.ts";
+
+/** A progress report of a pipeline call: `done` of `total` model rows have been computed. */
+export interface PipelineProgress {
+  /** Rows computed so far (inputs; for question answering, context windows). */
+  done: number;
+  /** Rows in this call. */
+  total: number;
+}
+
+/** Options of {@link pipeline}: model loading, hub resolution and call defaults. */
+export interface PipelineOptions extends LoadOptions {
+  /** How a hub id is resolved (revision, cache folder, offline, token...). Ignored for local folders. */
+  hub?: ResolveModelOptions;
+  /** Default batch size of calls. Default 32. */
+  batchSize?: number;
+  /** Default progress callback of calls, called after each batch. */
+  onProgress?: (progress: PipelineProgress) => void;
+}
+
+/** Options every pipeline call takes. */
+export interface BatchOptions {
+  /** Inputs run together in one forward pass; inputs are sorted by length first so padding stays small. */
+  batchSize?: number;
+  /** Called after each batch with the rows done so far. */
+  onProgress?: (progress: PipelineProgress) => void;
+}
+
+/** What every pipeline has besides being callable. */
+export interface PipelineBase {
+  /** The canonical task name (`"sentiment-analysis"` gives `"text-classification"`). */
+  readonly task: PipelineTask;
+  /** The folder the model and tokenizer were loaded from. */
+  readonly modelDir: string;
+  /** Releases the model's native resources. Repeating it is harmless; later calls throw. */
+  dispose(): void;
+  /** Same as `dispose()`. */
+  close(): void;
+  /** Same as `dispose()`, for `using`. */
+  [Symbol.dispose](): void;
+}
+
+/** Canonical task names. */
+export type PipelineTask =
+  | "feature-extraction"
+  | "fill-mask"
+  | "text-classification"
+  | "question-answering"
+  | "token-classification";
+
+/** Task names `pipeline()` accepts: the canonical ones and their aliases. */
+export type PipelineTaskName = PipelineTask | "embeddings" | "sentiment-analysis" | "ner";
+
+/** Alias -> canonical task. */
+export const TASK_ALIASES: Readonly<Record<PipelineTaskName, PipelineTask>> = {
+  "feature-extraction": "feature-extraction",
+  "embeddings": "feature-extraction",
+  "fill-mask": "fill-mask",
+  "text-classification": "text-classification",
+  "sentiment-analysis": "text-classification",
+  "question-answering": "question-answering",
+  "token-classification": "token-classification",
+  "ner": "token-classification",
+};
+
+export const DEFAULT_BATCH_SIZE = 32;
+
+/** Resolved per-call batching settings. */
+export interface BatchSettings {
+  batchSize: number;
+  onProgress?: (progress: PipelineProgress) => void;
+}
+
+export function batchSettings(call: BatchOptions | undefined, defaults: PipelineOptions): BatchSettings {
+  const batchSize = call?.batchSize ?? defaults.batchSize ?? DEFAULT_BATCH_SIZE;
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+  }
+  return { batchSize, onProgress: call?.onProgress ?? defaults.onProgress };
+}
+
+/** One padded batch of rows, ready for `forward`. */
+export interface Batch {
+  /** Row indices (into the caller's row list) in batch order. */
+  rows: number[];
+  /** Padded length. */
+  seqLen: number;
+  /** `[rows, seqLen]` ids. */
+  inputIds: { data: Int32Array; dims: number[] };
+  /** `[rows, seqLen]` mask. */
+  attentionMask: { data: Int32Array; dims: number[] };
+}
+
+/**
+ * Runs `encodings` through `run` in batches of `batchSize`, longest rows first, each batch padded to its longest
+ * row. `run` gets the batch and must consume its results before returning (forward passes are synchronous).
+ */
+export async function runBatched(
+  encodings: readonly Encoding[],
+  settings: BatchSettings,
+  padId: number,
+  run: (batch: Batch) => void,
+): Promise<void> {
+  const total = encodings.length;
+  const order = Array.from({ length: total }, (_, i) => i);
+  // Stable: equal lengths keep input order.
+  order.sort((a, b) => encodings[b].inputIds.length - encodings[a].inputIds.length || a - b);
+  let done = 0;
+  for (let from = 0; from < total; from += settings.batchSize) {
+    const rows = order.slice(from, from + settings.batchSize);
+    let seqLen = 0;
+    for (const r of rows) seqLen = Math.max(seqLen, encodings[r].inputIds.length);
+    const ids = new Int32Array(rows.length * seqLen).fill(padId);
+    const mask = new Int32Array(rows.length * seqLen);
+    rows.forEach((r, b) => {
+      const enc = encodings[r];
+      for (let s = 0; s < enc.inputIds.length; s++) {
+        ids[b * seqLen + s] = enc.inputIds[s];
+        mask[b * seqLen + s] = enc.attentionMask[s];
+      }
+    });
+    run({
+      rows,
+      seqLen,
+      inputIds: { data: ids, dims: [rows.length, seqLen] },
+      attentionMask: { data: mask, dims: [rows.length, seqLen] },
+    });
+    done += rows.length;
+    if (settings.onProgress) {
+      settings.onProgress({ done, total });
+      // Let timers and I/O (a progress bar, a signal handler) run between batches.
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    }
+  }
+}
+
+/** Row `b` of a `[B, ...rest]` tensor as a view. */
+export function rowOf(t: FloatTensor, b: number): Float32Array {
+  let size = 1;
+  for (let i = 1; i < t.dims.length; i++) size *= t.dims[i];
+  return t.data.subarray(b * size, (b + 1) * size);
+}
+
+/** Softmax of `x[from, from + n)` in float64, as a new array. */
+export function softmax(x: ArrayLike<number>, from = 0, n: number = x.length - from): Float64Array {
+  let max = -Infinity;
+  for (let i = 0; i < n; i++) max = Math.max(max, x[from + i]);
+  const out = new Float64Array(n);
+  let sum = 0;
+  for (let i = 0; i < n; i++) sum += out[i] = Math.exp(x[from + i] - max);
+  for (let i = 0; i < n; i++) out[i] /= sum;
+  return out;
+}
+
+/** Logistic sigmoid. */
+export function sigmoid(x: number): number {
+  return 1 / (1 + Math.exp(-x));
+}
+
+/** Index of the largest value (the first on ties, as NumPy's argmax). */
+export function argmax(x: ArrayLike<number>): number {
+  let best = 0;
+  for (let i = 1; i < x.length; i++) if (x[i] > x[best]) best = i;
+  return best;
+}
+
+/** Special token names of a model folder (tokenizer_config.json / special_tokens_map.json, BERT's defaults). */
+export async function specialTokenNames(dir: string): Promise<{ mask: string; unk: string }> {
+  const names = { mask: "[MASK]", unk: "[UNK]" };
+  for (const file of ["special_tokens_map.json", "tokenizer_config.json"]) {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await Deno.readTextFile(`${dir}/${file}`));
+    } catch {
+      continue;
+    }
+    if (typeof raw !== "object" || raw === null) continue;
+    const r = raw as Record<string, unknown>;
+    const pick = (v: unknown): string | undefined =>
+      typeof v === "string" ? v : typeof v === "object" && v !== null &&
+          typeof (v as { content?: unknown }).content === "string"
+        ? (v as { content: string }).content
+        : undefined;
+    names.mask = pick(r.mask_token) ?? names.mask;
+    names.unk = pick(r.unk_token) ?? names.unk;
+  }
+  return names;
+}
+
+/** Checks a call's input: one item or an array of items. Returns the items and whether it was one. */
+export function asList<T>(input: T | readonly T[], isItem: (x: unknown) => x is T, what: string): {
+  items: T[];
+  single: boolean;
+} {
+  if (Array.isArray(input)) {
+    input.forEach((x, i) => {
+      if (!isItem(x)) throw new TypeError(`input ${i}: expected ${what}, got ${describe(x)}`);
+    });
+    return { items: [...input] as T[], single: false };
+  }
+  if (!isItem(input)) throw new TypeError(`expected ${what} or an array of them, got ${describe(input)}`);
+  return { items: [input as T], single: true };
+}
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (Array.isArray(x)) return "an array";
+  return typeof x === "object" ? "an object" : typeof x;
+}
+
+/** Builds a callable pipeline: `fn` with the given properties and `dispose` / `close` / `[Symbol.dispose]`. */
+export function makeCallable<T>(
+  fn: (...args: never[]) => unknown,
+  props: Record<string, unknown>,
+  dispose: () => void,
+): T {
+  for (const [k, v] of Object.entries(props)) {
+    Object.defineProperty(fn, k, { value: v, enumerable: true });
+  }
+  Object.defineProperty(fn, "dispose", { value: dispose });
+  Object.defineProperty(fn, "close", { value: dispose });
+  Object.defineProperty(fn, Symbol.dispose, { value: dispose });
+  return fn as T;
+}
