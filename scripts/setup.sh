@@ -8,12 +8,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DENO_VERSION=2.9.6
-DENO="$PWD/.tools/node_modules/.bin/deno"
+DENO="$PWD/.tools/deno"
 
 if ! "$DENO" --version 2>/dev/null | grep -q "deno $DENO_VERSION"; then
   echo "setup: installing deno $DENO_VERSION from npm into .tools/" >&2
   mkdir -p .tools
   npm install --prefix .tools --no-save --no-audit --no-fund --loglevel=error "deno@$DENO_VERSION" >&2
+  ln -sf node_modules/.bin/deno .tools/deno
 fi
 
 if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' && [ -z "${DISTILBERT_OPENBLAS_PATH:-}" ]; then
@@ -24,4 +25,4 @@ if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' && [ -z "${DISTILBER
 fi
 
 "$DENO" task build >&2
-echo "$DENO"
+echo "setup: ready ($("$DENO" --version | head -1), OpenBLAS found, kernels built)" >&2

@@ -1,0 +1,68 @@
+// What the benchmarks share: the batch x sequence table, the models (synth-v1 weights), FLOP counts, and a
+// measured sgemm peak to compare against.
+
+import { DistilBertModel } from "../mod.ts";
+import { Backend } from "../src/backend.ts";
+import type { DistilBertConfig } from "../src/config.ts";
+import { ensureSynthModel } from "../tests/helpers/synth_cache.ts";
+
+export type ModelName = "small" | "base";
+/** small = the fixtures' tiny config (dim 32, 5 layers), the seed benchmark's small model. */
+export const MODEL_SIZES: Record<ModelName, "tiny" | "base"> = { small: "tiny", base: "base" };
+export const TABLE: [number, number][] = [[1, 32], [1, 128], [8, 32], [8, 128]];
+
+export async function loadBenchModel(name: ModelName, threads?: number): Promise<DistilBertModel> {
+  return await DistilBertModel.load(await ensureSynthModel(MODEL_SIZES[name], "mlm"), { threads });
+}
+
+/** Deterministic ids in [1000, vocab) with a full mask, as the peers use. */
+export function benchInputs(config: DistilBertConfig, batch: number, seq: number) {
+  const ids = new Int32Array(batch * seq);
+  let s = 12345;
+  for (let i = 0; i < ids.length; i++) {
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    ids[i] = s % config.vocab_size;
+  }
+  return { inputIds: { data: ids, dims: [batch, seq] } };
+}
+
+/** Multiply-adds x 2 of one encoder forward on B full sequences of S tokens. */
+export function forwardFlops(c: DistilBertConfig, batch: number, seq: number): number {
+  const T = batch * seq, D = c.dim, H = c.hidden_dim;
+  const linear = 2 * T * D * (3 * D) + 2 * T * D * D + 2 * 2 * T * D * H;
+  const attention = 2 * 2 * batch * seq * seq * D; // QK^T and PV over all heads
+  return c.n_layers * (linear + attention);
+}
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
+}
+
+/** Median ms of `fn` over `runs` calls after `warmup` calls, stopping early after `budgetMs`. */
+export function timeMedian(fn: () => void, runs: number, warmup = 3, budgetMs = 20_000): number {
+  for (let i = 0; i < warmup; i++) fn();
+  const times: number[] = [];
+  const start = performance.now();
+  for (let i = 0; i < runs; i++) {
+    const t0 = performance.now();
+    fn();
+    times.push(performance.now() - t0);
+    if (performance.now() - start > budgetMs && times.length >= 5) break;
+  }
+  return median(times);
+}
+
+/** sgemm GFLOP/s at 1024x3072x768 (the shape of the base FFN at 8x128), median of runs. */
+export async function measureSgemmPeak(
+  threads?: number,
+): Promise<{ gflops: number; coreName: string | null }> {
+  using be = await Backend.open({ threads });
+  const M = 1024, N = 3072, K = 768;
+  const a = new Float32Array(M * K).fill(0.01),
+    b = new Float32Array(N * K).fill(0.02),
+    c = new Float32Array(M * N);
+  const ms = timeMedian(() => be.matmulTransposed(a, b, c, M, N, K), 30, 5);
+  return { gflops: (2 * M * N * K) / (ms * 1e6), coreName: be.blasInfo().coreName };
+}

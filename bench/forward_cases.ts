@@ -1,0 +1,40 @@
+// Prints one JSON line per cell of the batch x sequence table (and the sgemm peak), for bench/report.ts and
+// bench/peers/compare.ts. Usage: deno run -A bench/forward_cases.ts [--threads N] [--models small,base]
+
+import { parseArgs } from "node:util";
+import {
+  benchInputs,
+  forwardFlops,
+  loadBenchModel,
+  measureSgemmPeak,
+  type ModelName,
+  TABLE,
+  timeMedian,
+} from "./cases.ts";
+
+const { values } = parseArgs({
+  args: Deno.args,
+  options: { threads: { type: "string" }, models: { type: "string", default: "small,base" } },
+});
+const threads = values.threads ? Number(values.threads) : navigator.hardwareConcurrency;
+const peak = await measureSgemmPeak(threads);
+console.log(JSON.stringify({
+  peer: "denobert",
+  kind: "sgemm_peak",
+  gflops: peak.gflops,
+  openblas_core: peak.coreName,
+  openblas_coretype_env: Deno.env.get("OPENBLAS_CORETYPE") ?? null,
+  threads,
+}));
+for (const name of values.models!.split(",") as ModelName[]) {
+  using model = await loadBenchModel(name, threads);
+  for (const [batch, seq] of TABLE) {
+    const inputs = benchInputs(model.config, batch, seq);
+    const runs = name === "small" ? 300 : batch * seq >= 1024 ? 15 : 40;
+    const ms = timeMedian(() => model.forward(inputs), runs);
+    const gflops = forwardFlops(model.config, batch, seq) / (ms * 1e6);
+    console.log(
+      JSON.stringify({ peer: "denobert", model: name, batch, seq, median_ms: ms, runs, gflops, threads }),
+    );
+  }
+}
