@@ -9,8 +9,11 @@ import { SafetensorsFile } from "./safetensors.ts";
 
 /** A checkpoint folder's config and weights file, read but not yet turned into a model. */
 export interface Checkpoint {
+  /** The checkpoint folder, as given. */
   dir: string;
+  /** The validated `config.json`. */
   config: DistilBertConfig;
+  /** `model.safetensors`, opened and its header validated. */
   file: SafetensorsFile;
 }
 
