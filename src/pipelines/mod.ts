@@ -10,12 +10,28 @@
  * @module
  */
 
-import { DistilBertForSequenceClassification } from "../heads.ts";
+import {
+  DistilBertForMaskedLM,
+  DistilBertForQuestionAnswering,
+  DistilBertForSequenceClassification,
+  DistilBertForTokenClassification,
+} from "../heads.ts";
+import { DistilBertModel } from "../model.ts";
 import { resolveModelDir } from "../hub/mod.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
-import { type PipelineOptions, type PipelineTask, type PipelineTaskName, TASK_ALIASES } from "./common.ts";
+import {
+  type PipelineOptions,
+  type PipelineTask,
+  type PipelineTaskName,
+  specialTokenNames,
+  TASK_ALIASES,
+} from "./common.ts";
 import { defaultSentimentModelDir } from "./default_model.ts";
+import { type FeatureExtractionPipeline, featureExtractionPipeline } from "./feature_extraction.ts";
+import { type FillMaskPipeline, fillMaskPipeline } from "./fill_mask.ts";
+import { type QuestionAnsweringPipeline, questionAnsweringPipeline } from "./question_answering.ts";
 import { type TextClassificationPipeline, textClassificationPipeline } from "./text_classification.ts";
+import { type TokenClassificationPipeline, tokenClassificationPipeline } from "./token_classification.ts";
 
 export type {
   BatchOptions,
@@ -35,8 +51,35 @@ export type {
   TextInput,
 } from "./text_classification.ts";
 
+export type { FeatureExtractionOptions, FeatureExtractionPipeline, Pooling } from "./feature_extraction.ts";
+export type { FillMaskOptions, FillMaskOutput, FillMaskPipeline, FillMaskResult } from "./fill_mask.ts";
+export {
+  bestSpans,
+  type QuestionAnsweringInput,
+  type QuestionAnsweringOptions,
+  type QuestionAnsweringPipeline,
+  type QuestionAnsweringResult,
+  type SpanCandidate,
+} from "./question_answering.ts";
+export {
+  aggregateTokens,
+  type AggregationStrategy,
+  type EntityGroup,
+  type TokenClassificationOptions,
+  type TokenClassificationPipeline,
+  type TokenClassificationResult,
+  type TokenEntity,
+  type TokenPrediction,
+  tokenPredictions,
+} from "./token_classification.ts";
+
 /** Any pipeline `pipeline()` can return. */
-export type AnyPipeline = TextClassificationPipeline;
+export type AnyPipeline =
+  | FeatureExtractionPipeline
+  | FillMaskPipeline
+  | QuestionAnsweringPipeline
+  | TextClassificationPipeline
+  | TokenClassificationPipeline;
 
 /** Every task name `pipeline()` accepts, canonical names first. */
 export const PIPELINE_TASKS: readonly PipelineTaskName[] = [
@@ -81,6 +124,30 @@ export function pipeline(
   model?: string | null,
   options?: PipelineOptions,
 ): Promise<TextClassificationPipeline>;
+/** Loads a fill-mask pipeline (a `DistilBertForMaskedLM` checkpoint). */
+export function pipeline(
+  task: "fill-mask",
+  model: string,
+  options?: PipelineOptions,
+): Promise<FillMaskPipeline>;
+/** Loads a feature-extraction pipeline (the encoder of any DistilBERT checkpoint). */
+export function pipeline(
+  task: "feature-extraction" | "embeddings",
+  model: string,
+  options?: PipelineOptions,
+): Promise<FeatureExtractionPipeline>;
+/** Loads a question-answering pipeline (a `DistilBertForQuestionAnswering` checkpoint). */
+export function pipeline(
+  task: "question-answering",
+  model: string,
+  options?: PipelineOptions,
+): Promise<QuestionAnsweringPipeline>;
+/** Loads a token-classification pipeline (a `DistilBertForTokenClassification` checkpoint). */
+export function pipeline(
+  task: "token-classification" | "ner",
+  model: string,
+  options?: PipelineOptions,
+): Promise<TokenClassificationPipeline>;
 /** Loads a pipeline for any task name. */
 export function pipeline(
   task: PipelineTaskName,
@@ -107,7 +174,28 @@ export async function pipeline(
         dir,
         options,
       );
-    default:
-      throw new Error(`task ${canonical} is not implemented yet`);
+    case "fill-mask": {
+      const { mask } = await specialTokenNames(dir);
+      return fillMaskPipeline(await DistilBertForMaskedLM.load(dir, load), tokenizer, dir, mask, options);
+    }
+    case "feature-extraction":
+      return featureExtractionPipeline(await DistilBertModel.load(dir, load), tokenizer, dir, options);
+    case "question-answering":
+      return questionAnsweringPipeline(
+        await DistilBertForQuestionAnswering.load(dir, load),
+        tokenizer,
+        dir,
+        options,
+      );
+    case "token-classification": {
+      const { unk } = await specialTokenNames(dir);
+      return tokenClassificationPipeline(
+        await DistilBertForTokenClassification.load(dir, load),
+        tokenizer,
+        dir,
+        unk,
+        options,
+      );
+    }
   }
 }

@@ -1,0 +1,149 @@
+/**
+ * `feature-extraction` / `embeddings`: the encoder's last hidden states, per token or pooled.
+ *
+ * @module
+ */
+
+import type { DistilBertModel } from "../model.ts";
+import type { FloatTensor } from "../tensor.ts";
+import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
+import {
+  asList,
+  type BatchOptions,
+  batchSettings,
+  makeCallable,
+  type PipelineBase,
+  type PipelineOptions,
+  runBatched,
+} from "./common.ts";
+import { modelMaxLength, type TextInput } from "./text_classification.ts";
+
+/** How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token). */
+export type Pooling = "none" | "mean" | "cls";
+
+/** Options of a feature-extraction call. */
+export interface FeatureExtractionOptions extends BatchOptions {
+  /** Default `"none"`: `[1, tokens, dim]` per input. `"mean"` / `"cls"`: `[1, dim]` per input. */
+  pooling?: Pooling;
+  /** Scale each output vector to unit L2 norm. Default false. */
+  normalize?: boolean;
+  /** Truncate inputs to the model's maximum length. Default true. */
+  truncation?: boolean;
+}
+
+/** A callable feature-extraction pipeline. Each input gives its own tensor: `[1, tokens, dim]` or `[1, dim]`. */
+export interface FeatureExtractionPipeline extends PipelineBase {
+  /** Embeds one input. */
+  (input: TextInput, options?: FeatureExtractionOptions): Promise<FloatTensor>;
+  /** Embeds many inputs; one tensor per input, in input order. */
+  (inputs: readonly TextInput[], options?: FeatureExtractionOptions): Promise<FloatTensor[]>;
+  /** Embeds one or many inputs. */
+  (
+    input: TextInput | readonly TextInput[],
+    options?: FeatureExtractionOptions,
+  ): Promise<FloatTensor | FloatTensor[]>;
+  /** The task. */
+  readonly task: "feature-extraction";
+  /** The encoder. */
+  readonly model: DistilBertModel;
+  /** The tokenizer. */
+  readonly tokenizer: Tokenizer;
+}
+
+function isTextInput(x: unknown): x is TextInput {
+  if (typeof x === "string") return true;
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
+  const o = x as { text?: unknown; textPair?: unknown };
+  return typeof o.text === "string" && (o.textPair === undefined || typeof o.textPair === "string");
+}
+
+/**
+ * Pools one row of hidden states (`[seqLen, dim]`, row-major) over its first `length` tokens, whose mask is
+ * `mask`: mean over mask-1 tokens, or the first token; then optionally L2-normalizes.
+ */
+export function poolRow(
+  hidden: Float32Array,
+  dim: number,
+  mask: ArrayLike<number>,
+  pooling: "mean" | "cls",
+  normalize: boolean,
+): Float32Array {
+  const out = new Float32Array(dim);
+  if (pooling === "cls") {
+    out.set(hidden.subarray(0, dim));
+  } else {
+    const acc = new Float64Array(dim);
+    let count = 0;
+    for (let s = 0; s < mask.length; s++) {
+      if (!mask[s]) continue;
+      count++;
+      for (let d = 0; d < dim; d++) acc[d] += hidden[s * dim + d];
+    }
+    for (let d = 0; d < dim; d++) out[d] = count > 0 ? acc[d] / count : 0;
+  }
+  if (normalize) normalizeInPlace(out);
+  return out;
+}
+
+/** Scales `v` to unit L2 norm (zero vectors stay zero; the norm is floored at 1e-12 as torch's normalize). */
+export function normalizeInPlace(v: Float32Array): void {
+  let sum = 0;
+  for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
+  const norm = Math.max(Math.sqrt(sum), 1e-12);
+  for (let i = 0; i < v.length; i++) v[i] /= norm;
+}
+
+/** Builds the pipeline around a loaded encoder and tokenizer. */
+export function featureExtractionPipeline(
+  model: DistilBertModel,
+  tokenizer: Tokenizer,
+  modelDir: string,
+  defaults: PipelineOptions,
+): FeatureExtractionPipeline {
+  const dim = model.config.dim;
+  const maxLength = modelMaxLength(tokenizer, model.config.max_position_embeddings);
+
+  async function call(
+    input: TextInput | readonly TextInput[],
+    options: FeatureExtractionOptions = {},
+  ): Promise<FloatTensor | FloatTensor[]> {
+    const { items, single } = asList(input, isTextInput, "a string or { text, textPair }");
+    const settings = batchSettings(options, defaults);
+    const pooling = options.pooling ?? "none";
+    if (pooling !== "none" && pooling !== "mean" && pooling !== "cls") {
+      throw new RangeError(`pooling must be "none", "mean" or "cls", got ${JSON.stringify(pooling)}`);
+    }
+    const normalize = options.normalize ?? false;
+    const truncation = options.truncation ?? true;
+    const encodings: Encoding[] = items.map((x) => {
+      const [text, pair] = typeof x === "string" ? [x, null] : [x.text, x.textPair ?? null];
+      return tokenizer.encode(text, pair, truncation ? { truncation: true, maxLength } : {});
+    });
+    const out: FloatTensor[] = new Array(items.length);
+    await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {
+      const { lastHiddenState } = model.forward(batch);
+      const rowSize = batch.seqLen * dim;
+      batch.rows.forEach((r, b) => {
+        const enc = encodings[r];
+        const n = enc.inputIds.length;
+        const hidden = lastHiddenState.data.subarray(b * rowSize, b * rowSize + n * dim);
+        if (pooling === "none") {
+          const data = hidden.slice();
+          if (normalize) {
+            for (let s = 0; s < n; s++) normalizeInPlace(data.subarray(s * dim, (s + 1) * dim));
+          }
+          out[r] = { data, dims: [1, n, dim] };
+        } else {
+          out[r] = { data: poolRow(hidden, dim, enc.attentionMask, pooling, normalize), dims: [1, dim] };
+        }
+      });
+    });
+    return single ? out[0] : out;
+  }
+
+  return makeCallable<FeatureExtractionPipeline>(
+    call,
+    { task: "feature-extraction" as const, modelDir, model, tokenizer },
+    () => model.close(),
+  );
+}

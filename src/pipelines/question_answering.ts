@@ -1,0 +1,255 @@
+/**
+ * `question-answering`, as transformers' `QuestionAnsweringPipeline`: extractive answers found in the context,
+ * over overlapping windows when the context is long.
+ *
+ * @module
+ */
+
+import type { DistilBertForQuestionAnswering } from "../heads.ts";
+import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
+import {
+  asList,
+  type BatchOptions,
+  batchSettings,
+  makeCallable,
+  type PipelineBase,
+  type PipelineOptions,
+  runBatched,
+} from "./common.ts";
+import { modelMaxLength } from "./text_classification.ts";
+
+/** A question about a context. */
+export interface QuestionAnsweringInput {
+  /** The question. */
+  question: string;
+  /** The text the answer is taken from. */
+  context: string;
+}
+
+/** Options of a question-answering call. */
+export interface QuestionAnsweringOptions extends BatchOptions {
+  /** Answers per input, best first: 1 gives one object, more give a list. Default 1. */
+  topK?: number;
+  /** Tokens shared by consecutive windows of a long context. Default min(maxSeqLen / 2, 128). */
+  docStride?: number;
+  /** Longest answer, in tokens. Default 15. */
+  maxAnswerLen?: number;
+  /** Tokens per window (question, context and special tokens). Default min(384, the model's maximum). */
+  maxSeqLen?: number;
+  /** Also consider the empty answer, scored by the `[CLS]` token (SQuAD 2.0 models). Default false. */
+  handleImpossibleAnswer?: boolean;
+}
+
+/** An answer: the context's text from `start` to `end` (UTF-16 offsets, end exclusive). */
+export interface QuestionAnsweringResult {
+  /** `context.slice(start, end)`. */
+  answer: string;
+  /** Probability of the span: softmax(start logits)[start token] x softmax(end logits)[end token]. */
+  score: number;
+  /** Offset of the answer's first character in the context. */
+  start: number;
+  /** Offset just after the answer's last character. */
+  end: number;
+}
+
+/** A callable question-answering pipeline. */
+export interface QuestionAnsweringPipeline extends PipelineBase {
+  /** Answers one question: the best answer, or with `topK` > 1 a list. */
+  (
+    input: QuestionAnsweringInput,
+    options?: QuestionAnsweringOptions,
+  ): Promise<QuestionAnsweringResult | QuestionAnsweringResult[]>;
+  /** Answers many questions, in input order. */
+  (
+    inputs: readonly QuestionAnsweringInput[],
+    options?: QuestionAnsweringOptions,
+  ): Promise<(QuestionAnsweringResult | QuestionAnsweringResult[])[]>;
+  /** Answers one or many questions. */
+  (
+    input: QuestionAnsweringInput | readonly QuestionAnsweringInput[],
+    options?: QuestionAnsweringOptions,
+  ): Promise<
+    | QuestionAnsweringResult
+    | QuestionAnsweringResult[]
+    | (QuestionAnsweringResult | QuestionAnsweringResult[])[]
+  >;
+  /** The task. */
+  readonly task: "question-answering";
+  /** The model. */
+  readonly model: DistilBertForQuestionAnswering;
+  /** The tokenizer. */
+  readonly tokenizer: Tokenizer;
+}
+
+/** A candidate span of one window, in token positions. */
+export interface SpanCandidate {
+  /** First token. */
+  start: number;
+  /** Last token (inclusive). */
+  end: number;
+  /** Probability of the span. */
+  score: number;
+}
+
+/**
+ * Best spans of one window, as transformers' QA postprocessing and `decode_spans`: logits of tokens that cannot
+ * be part of an answer (not in the context, padding) are set to -10000 — `[CLS]` keeps its logit — then each
+ * side goes through a softmax; spans need `start <= end < start + maxAnswerLen` inside the context.
+ *
+ * @param startLogits start logits of the window's tokens
+ * @param endLogits end logits of the window's tokens
+ * @param isContext whether each token belongs to the context (`sequenceIds == 1` and not padding)
+ * @param clsIndex position of `[CLS]` (-1 if none)
+ * @returns the `topK` best spans, best first, and the `[CLS]` x `[CLS]` score ("no answer")
+ */
+export function bestSpans(
+  startLogits: ArrayLike<number>,
+  endLogits: ArrayLike<number>,
+  isContext: ArrayLike<boolean>,
+  clsIndex: number,
+  maxAnswerLen: number,
+  topK: number,
+): { spans: SpanCandidate[]; nullScore: number } {
+  const n = isContext.length;
+  const keep = (s: number) => isContext[s] || s === clsIndex;
+  const probs = (logits: ArrayLike<number>) => {
+    const masked = new Float64Array(n);
+    let max = -Infinity;
+    for (let s = 0; s < n; s++) max = Math.max(max, masked[s] = keep(s) ? logits[s] : -10000);
+    let sum = 0;
+    for (let s = 0; s < n; s++) sum += masked[s] = Math.exp(masked[s] - max);
+    for (let s = 0; s < n; s++) masked[s] /= sum;
+    return masked;
+  };
+  const ps = probs(startLogits), pe = probs(endLogits);
+  const nullScore = clsIndex >= 0 ? ps[clsIndex] * pe[clsIndex] : 0;
+  const spans: SpanCandidate[] = [];
+  for (let s = 0; s < n; s++) {
+    if (!isContext[s]) continue;
+    for (let e = s; e < n && e < s + maxAnswerLen; e++) {
+      if (!isContext[e]) continue;
+      const score = ps[s] * pe[e];
+      if (spans.length === topK && score <= spans[topK - 1].score) continue;
+      let j = Math.min(spans.length, topK - 1);
+      while (j > 0 && spans[j - 1].score < score) j--;
+      spans.splice(j, 0, { start: s, end: e, score });
+      if (spans.length > topK) spans.pop();
+    }
+  }
+  return { spans, nullScore };
+}
+
+function isQaInput(x: unknown): x is QuestionAnsweringInput {
+  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
+  const o = x as { question?: unknown; context?: unknown };
+  return typeof o.question === "string" && typeof o.context === "string";
+}
+
+function positiveInt(name: string, v: number, min = 1): number {
+  if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
+  return v;
+}
+
+/** Builds the pipeline around a loaded model and tokenizer. */
+export function questionAnsweringPipeline(
+  model: DistilBertForQuestionAnswering,
+  tokenizer: Tokenizer,
+  modelDir: string,
+  defaults: PipelineOptions,
+): QuestionAnsweringPipeline {
+  const modelMax = modelMaxLength(tokenizer, model.config.max_position_embeddings);
+
+  async function call(
+    input: QuestionAnsweringInput | readonly QuestionAnsweringInput[],
+    options: QuestionAnsweringOptions = {},
+  ): Promise<
+    | QuestionAnsweringResult
+    | QuestionAnsweringResult[]
+    | (QuestionAnsweringResult | QuestionAnsweringResult[])[]
+  > {
+    const { items, single } = asList(input, isQaInput, "{ question, context }");
+    const settings = batchSettings(options, defaults);
+    const topK = positiveInt("topK", options.topK ?? 1);
+    const maxAnswerLen = positiveInt("maxAnswerLen", options.maxAnswerLen ?? 15);
+    const maxSeqLen = positiveInt("maxSeqLen", options.maxSeqLen ?? Math.min(384, modelMax));
+    if (maxSeqLen > modelMax) {
+      throw new RangeError(`maxSeqLen ${maxSeqLen} exceeds the model's maximum ${modelMax}`);
+    }
+    const docStride = positiveInt(
+      "docStride",
+      options.docStride ?? Math.min(Math.floor(maxSeqLen / 2), 128),
+      0,
+    );
+    const impossible = options.handleImpossibleAnswer ?? false;
+
+    // Every window of every input, and the input it belongs to.
+    const windows: Encoding[] = [];
+    const owner: number[] = [];
+    items.forEach((x, i) => {
+      let first: Encoding;
+      try {
+        first = tokenizer.encode(x.question, x.context, {
+          truncation: "only_second",
+          maxLength: maxSeqLen,
+          stride: docStride,
+          returnOverflowing: true,
+        });
+      } catch (err) {
+        throw new Error(`${single ? "the input" : `input ${i}`}: ${(err as Error).message}`);
+      }
+      for (const w of [first, ...(first.overflowing ?? [])]) {
+        windows.push(w);
+        owner.push(i);
+      }
+      delete first.overflowing;
+    });
+
+    const candidates: { result: QuestionAnsweringResult; window: number }[][] = items.map(() => []);
+    const nullScores = items.map(() => Infinity);
+    await runBatched(windows, settings, model.config.pad_token_id, (batch) => {
+      const { startLogits, endLogits } = model.forward(batch);
+      batch.rows.forEach((r, b) => {
+        const w = windows[r], i = owner[r], n = w.inputIds.length;
+        const from = b * batch.seqLen;
+        const isContext = w.sequenceIds.map((id, s) => id === 1 && w.attentionMask[s] === 1);
+        const clsIndex = w.specialTokensMask[0] === 1 && w.attentionMask[0] === 1 ? 0 : -1;
+        const { spans, nullScore } = bestSpans(
+          startLogits.data.subarray(from, from + n),
+          endLogits.data.subarray(from, from + n),
+          isContext,
+          clsIndex,
+          maxAnswerLen,
+          topK,
+        );
+        nullScores[i] = Math.min(nullScores[i], nullScore);
+        const context = items[i].context;
+        for (const span of spans) {
+          const start = w.offsets[span.start][0], end = w.offsets[span.end][1];
+          candidates[i].push({
+            result: { answer: context.slice(start, end), score: span.score, start, end },
+            window: r,
+          });
+        }
+      });
+    });
+
+    const results = candidates.map((list, i) => {
+      if (impossible) {
+        const score = nullScores[i] === Infinity ? 0 : nullScores[i];
+        list.push({ result: { answer: "", score, start: 0, end: 0 }, window: Infinity });
+      }
+      // Best first; on equal scores the earlier window, then the earlier span (spans of a window come sorted).
+      list.sort((a, b) => b.result.score - a.result.score || a.window - b.window);
+      const top = list.slice(0, topK).map((c) => c.result);
+      if (topK > 1) return top;
+      return top[0] ?? { answer: "", score: 0, start: 0, end: 0 };
+    });
+    return single ? results[0] : results;
+  }
+
+  return makeCallable<QuestionAnsweringPipeline>(
+    call,
+    { task: "question-answering" as const, modelDir, model, tokenizer },
+    () => model.close(),
+  );
+}
