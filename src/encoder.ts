@@ -15,15 +15,15 @@ export const LAYER_NORM_EPS = 1e-12;
 
 /** Activation buffers, grown to the largest batch seen and reused by every later call. */
 export class Workspace {
-  capacity = 0; // rows (tokens) the float buffers hold
-  x = new Float32Array(0); // [T, D] the hidden state between layers
-  qkv = new Float32Array(0); // [T, 3D]
-  context = new Float32Array(0); // [T, D] attention output before out_lin
-  projected = new Float32Array(0); // [T, D] a linear layer's output before bias + residual
-  attended = new Float32Array(0); // [T, D] hidden state after the attention sub-block
-  ffn = new Float32Array(0); // [T, H]
-  scratch = new Float32Array(0); // attention scratch for the longest sequence
-  scratchLen = 0;
+  capacity: number = 0; // rows (tokens) the float buffers hold
+  x: Float32Array = new Float32Array(0); // [T, D] the hidden state between layers
+  qkv: Float32Array = new Float32Array(0); // [T, 3D]
+  context: Float32Array = new Float32Array(0); // [T, D] attention output before out_lin
+  projected: Float32Array = new Float32Array(0); // [T, D] a linear layer's output before bias + residual
+  attended: Float32Array = new Float32Array(0); // [T, D] hidden state after the attention sub-block
+  ffn: Float32Array = new Float32Array(0); // [T, H]
+  scratch: Float32Array = new Float32Array(0); // attention scratch for the longest sequence
+  scratchLen: number = 0;
 
   ensure(backend: Backend, config: DistilBertConfig, tokens: number, maxLen: number): void {
     const { dim, hidden_dim: hidden } = config;

@@ -30,20 +30,29 @@ export interface QuestionAnsweringOutput {
   endLogits: FloatTensor;
 }
 
-/** Shared by every head: the encoder core plus loading and closing. */
-abstract class HeadModel {
+/**
+ * What every head shares: the validated config, label names, and closing. The encoder itself is held
+ * privately by each subclass, so no internal type leaks into the public API.
+ */
+export abstract class DistilBertHeadModel {
   /** The validated `config.json`. */
   readonly config: DistilBertConfig;
-  protected readonly core: EncoderCore;
+  #close: () => void;
 
-  protected constructor(core: EncoderCore) {
-    this.core = core;
-    this.config = core.config;
+  /**
+   * Called by each head's loader.
+   *
+   * @param config the model's configuration
+   * @param close releases the model's native resources
+   */
+  protected constructor(config: DistilBertConfig, close: () => void) {
+    this.config = config;
+    this.#close = close;
   }
 
   /** Releases the native libraries. Repeating it is harmless; any later call throws. */
   close(): void {
-    this.core.close();
+    this.#close();
   }
 
   /** Same as `close()`, for `using`. */
@@ -51,35 +60,41 @@ abstract class HeadModel {
     this.close();
   }
 
-  /** Labels by class index from `config.id2label` (`LABEL_i` where it has none, as transformers does). */
+  /**
+   * Labels by class index from `config.id2label` (`LABEL_i` where it has none, as transformers does).
+   *
+   * @param count number of classes
+   */
   labels(count: number): string[] {
     return Array.from({ length: count }, (_, i) => this.config.id2label[i] ?? `LABEL_${i}`);
   }
+}
 
-  /** Per-token linear layer: packed [T, D] -> a fresh [B, S, N] with zeros at padded positions. */
-  protected tokenLinear(
-    p: PackedBatch,
-    hidden: Float32Array,
-    weight: Float32Array,
-    bias: Float32Array,
-    n: number,
-  ) {
-    const be = this.core.backend;
-    const packed = new Float32Array(p.tokens * n);
-    be.matmulTransposed(hidden, weight, packed, p.tokens, n, this.config.dim);
-    be.biasAdd(packed, p.tokens, n, bias);
-    if (p.tokens === p.batch * p.seqLen) return { data: packed, dims: [p.batch, p.seqLen, n] };
-    const data = new Float32Array(p.batch * p.seqLen * n);
-    be.scatterRows(packed, p.tokens, n, p.rows, data, p.batch * p.seqLen);
-    return { data, dims: [p.batch, p.seqLen, n] };
-  }
+/** Per-token linear layer: packed [T, D] -> a fresh [B, S, N] with zeros at padded positions. */
+function tokenLinear(
+  core: EncoderCore,
+  p: PackedBatch,
+  hidden: Float32Array,
+  weight: Float32Array,
+  bias: Float32Array,
+  n: number,
+): FloatTensor {
+  const be = core.backend;
+  const packed = new Float32Array(p.tokens * n);
+  be.matmulTransposed(hidden, weight, packed, p.tokens, n, core.config.dim);
+  be.biasAdd(packed, p.tokens, n, bias);
+  if (p.tokens === p.batch * p.seqLen) return { data: packed, dims: [p.batch, p.seqLen, n] };
+  const data = new Float32Array(p.batch * p.seqLen * n);
+  be.scatterRows(packed, p.tokens, n, p.rows, data, p.batch * p.seqLen);
+  return { data, dims: [p.batch, p.seqLen, n] };
 }
 
 // ---------------------------------------------------------------------------------------------------
 // Masked LM: vocab_transform -> activation -> vocab_layer_norm -> vocab_projector (tied to the embeddings)
 
 /** DistilBERT with the masked-language-modelling head, as `transformers.DistilBertForMaskedLM`. */
-export class DistilBertForMaskedLM extends HeadModel {
+export class DistilBertForMaskedLM extends DistilBertHeadModel {
+  #core: EncoderCore;
   #transformW: Float32Array; // [D, D]
   #transformB: Float32Array; // [D]
   #normGamma: Float32Array; // [D]
@@ -88,7 +103,8 @@ export class DistilBertForMaskedLM extends HeadModel {
   #projectorB: Float32Array; // [V]
 
   private constructor(core: EncoderCore, r: TensorReader) {
-    super(core);
+    super(core.config, () => core.close());
+    this.#core = core;
     const { dim, vocab_size: vocab } = core.config;
     this.#transformW = r.get("vocab_transform.weight", [dim, dim]);
     this.#transformB = r.get("vocab_transform.bias", [dim]);
@@ -125,7 +141,7 @@ export class DistilBertForMaskedLM extends HeadModel {
 
   /** logits: `[B, S, V]`, zeros at padded positions. */
   forward(inputs: ModelInputs): LogitsOutput {
-    const { core, config } = this;
+    const core = this.#core, config = this.config;
     const be = core.backend;
     const p = core.pack(inputs);
     const hidden = core.encode(p); // [T, D]
@@ -135,7 +151,7 @@ export class DistilBertForMaskedLM extends HeadModel {
     if (config.activation === "gelu") be.biasGelu(h, T, D, this.#transformB);
     else be.biasRelu(h, T, D, this.#transformB);
     be.layerNorm(h, T, D, this.#normGamma, this.#normBeta, LAYER_NORM_EPS, h);
-    return { logits: this.tokenLinear(p, h, this.#projectorW, this.#projectorB, V) };
+    return { logits: tokenLinear(core, p, h, this.#projectorW, this.#projectorB, V) };
   }
 }
 
@@ -143,7 +159,8 @@ export class DistilBertForMaskedLM extends HeadModel {
 // Sequence classification: first token -> pre_classifier -> ReLU -> classifier
 
 /** DistilBERT with a classification head on the first token, as `DistilBertForSequenceClassification`. */
-export class DistilBertForSequenceClassification extends HeadModel {
+export class DistilBertForSequenceClassification extends DistilBertHeadModel {
+  #core: EncoderCore;
   /** Number of classes. */
   readonly numLabels: number;
   #preW: Float32Array; // [D, D]
@@ -152,7 +169,8 @@ export class DistilBertForSequenceClassification extends HeadModel {
   #clsB: Float32Array; // [L]
 
   private constructor(core: EncoderCore, r: TensorReader) {
-    super(core);
+    super(core.config, () => core.close());
+    this.#core = core;
     const dim = core.config.dim;
     const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
     if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
@@ -198,7 +216,7 @@ export class DistilBertForSequenceClassification extends HeadModel {
    * right, as tokenizers do): a masked first token is an error rather than a meaningless score.
    */
   forward(inputs: ModelInputs): LogitsOutput {
-    const { core, config } = this;
+    const core = this.#core, config = this.config;
     const be = core.backend;
     const p = core.pack(inputs);
     for (let b = 0; b < p.batch; b++) {
@@ -226,12 +244,14 @@ export class DistilBertForSequenceClassification extends HeadModel {
 // Question answering: qa_outputs per token -> (start, end)
 
 /** DistilBERT with a span-extraction head, as `transformers.DistilBertForQuestionAnswering`. */
-export class DistilBertForQuestionAnswering extends HeadModel {
+export class DistilBertForQuestionAnswering extends DistilBertHeadModel {
+  #core: EncoderCore;
   #qaW: Float32Array; // [2, D]
   #qaB: Float32Array; // [2]
 
   private constructor(core: EncoderCore, r: TensorReader) {
-    super(core);
+    super(core.config, () => core.close());
+    this.#core = core;
     this.#qaW = r.get("qa_outputs.weight", [2, core.config.dim]);
     this.#qaB = r.get("qa_outputs.bias", [2]);
   }
@@ -258,8 +278,9 @@ export class DistilBertForQuestionAnswering extends HeadModel {
 
   /** startLogits, endLogits: `[B, S]`, zeros at padded positions. */
   forward(inputs: ModelInputs): QuestionAnsweringOutput {
-    const p = this.core.pack(inputs);
-    const both = this.tokenLinear(p, this.core.encode(p), this.#qaW, this.#qaB, 2).data; // [B, S, 2]
+    const core = this.#core;
+    const p = core.pack(inputs);
+    const both = tokenLinear(core, p, core.encode(p), this.#qaW, this.#qaB, 2).data; // [B, S, 2]
     const n = p.batch * p.seqLen;
     const start = new Float32Array(n), end = new Float32Array(n);
     for (let i = 0; i < n; i++) {
@@ -277,14 +298,16 @@ export class DistilBertForQuestionAnswering extends HeadModel {
 // Token classification: classifier per token
 
 /** DistilBERT with a per-token classifier, as `transformers.DistilBertForTokenClassification`. */
-export class DistilBertForTokenClassification extends HeadModel {
+export class DistilBertForTokenClassification extends DistilBertHeadModel {
+  #core: EncoderCore;
   /** Number of classes. */
   readonly numLabels: number;
   #clsW: Float32Array; // [L, D]
   #clsB: Float32Array; // [L]
 
   private constructor(core: EncoderCore, r: TensorReader) {
-    super(core);
+    super(core.config, () => core.close());
+    this.#core = core;
     const dim = core.config.dim;
     const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
     if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
@@ -325,8 +348,9 @@ export class DistilBertForTokenClassification extends HeadModel {
 
   /** logits: `[B, S, L]`, zeros at padded positions. */
   forward(inputs: ModelInputs): LogitsOutput {
-    const p = this.core.pack(inputs);
-    return { logits: this.tokenLinear(p, this.core.encode(p), this.#clsW, this.#clsB, this.numLabels) };
+    const core = this.#core;
+    const p = core.pack(inputs);
+    return { logits: tokenLinear(core, p, core.encode(p), this.#clsW, this.#clsB, this.numLabels) };
   }
 }
 
