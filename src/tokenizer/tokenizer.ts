@@ -230,6 +230,7 @@ export class Tokenizer {
     return sink;
   }
 
+  /** One text (or pair) to its rows: tokenized, truncated into windows, special tokens added. */
   private encodeRows(text: string, pair: string | null, options: ResolvedOptions): Encoding[] {
     const first = this.tokenizeSequence(text);
     const second = pair === null ? null : this.tokenizeSequence(pair);
@@ -285,6 +286,7 @@ export class Tokenizer {
     };
   }
 
+  /** The length every row is padded to: `maxLength`, or the longest row, rounded up to `padToMultipleOf`. */
   private padLength(rows: readonly Encoding[], options: ResolvedOptions): number {
     let length = 0;
     if (options.padding === "max_length") length = options.maxLength;
@@ -294,6 +296,7 @@ export class Tokenizer {
     return length;
   }
 
+  /** Pads one row in place to `length` with the pad token. */
   private pad(row: Encoding, length: number): void {
     const pad = this.spec.padToken!;
     padRow(row, length, pad.id, pad.token);
