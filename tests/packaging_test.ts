@@ -296,3 +296,69 @@ console.log(JSON.stringify({ dims: out.lastHiddenState.dims, data: Array.from(ou
     }
   },
 });
+
+Deno.test("packaging: loaded over http like a JSR package, the kernels are fetched and built into the cache", async () => {
+  // The checkout served on 127.0.0.1 stands in for jsr.io: `import.meta.url` is http:, so ffi/build.ts fetches
+  // the C sources next to itself and builds into $XDG_CACHE_HOME/denobert/kernels.
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const path = decodeURIComponent(new URL(req.url).pathname);
+    if (path.includes("..")) return new Response("bad path", { status: 400 });
+    try {
+      const body = await Deno.readFile(`${ROOT}${path}`);
+      const type = path.endsWith(".ts") ? "application/typescript" : "text/plain";
+      return new Response(body, { headers: { "content-type": type } });
+    } catch {
+      return new Response("not found", { status: 404 });
+    }
+  });
+  const tmp = await Deno.makeTempDir({ prefix: "denobert-remote-" });
+  try {
+    const origin = `127.0.0.1:${server.addr.port}`;
+    const cache = `${tmp}/cache`;
+    const imports = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).imports ?? {};
+    Deno.writeTextFileSync(`${tmp}/deno.json`, JSON.stringify({ imports })); // JSR rewrites these at publish
+    Deno.mkdirSync(`${tmp}/model`);
+    Deno.copyFileSync(`${ROOT}/tests/fixtures/models/tiny/config.mlm.json`, `${tmp}/model/config.json`);
+    Deno.copyFileSync(
+      `${ROOT}/tests/fixtures/models/tiny/model.safetensors`,
+      `${tmp}/model/model.safetensors`,
+    );
+    Deno.writeTextFileSync(
+      `${tmp}/main.ts`,
+      `import { DistilBertModel } from "http://${origin}/mod.ts";
+using model = await DistilBertModel.load(Deno.args[0]);
+const out = model.forward({ inputIds: { data: new Int32Array([2, 45, 117, 3]), dims: [1, 4] } });
+console.log(JSON.stringify(Array.from(out.lastHiddenState.data)));
+`,
+    );
+    const env = cleanEnv({ DENO_DIR: await denoDir(), XDG_CACHE_HOME: cache });
+    const res = await run(DENO, [
+      "run",
+      "--no-lock",
+      "--reload=http://" + origin,
+      `--allow-import=${origin}`,
+      `--allow-net=${origin}`,
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-write",
+      "--allow-env",
+      "--allow-run",
+      "main.ts",
+      `${tmp}/model`,
+    ], { cwd: tmp, env });
+    assertOk(res, "deno run main.ts (remote)");
+    const got: number[] = JSON.parse(res.stdout.trim().split("\n").pop()!);
+    const built = [...Deno.readDirSync(`${cache}/denobert/kernels`)].map((e) => e.name);
+    assert.equal(built.filter((n) => n.startsWith("libdistilbert_kernels-")).length, 1, built.join());
+
+    using model = await DistilBertModel.load(`${tmp}/model`);
+    const want = model.forward({ inputIds: { data: new Int32Array([2, 45, 117, 3]), dims: [1, 4] } })
+      .lastHiddenState.data;
+    assert.equal(got.length, want.length);
+    const maxDiff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
+    assert.ok(maxDiff <= 1e-6, `remote and local differ by ${maxDiff}`);
+  } finally {
+    await server.shutdown();
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
