@@ -9,6 +9,7 @@
 
 const OURS = "denobert";
 const MODEL_ORDER = ["small", "base"];
+const PEER_ORDER = ["pytorch", "onnxruntime"];
 
 export interface Row {
   peer: string;
@@ -53,7 +54,11 @@ export function table(rows: Row[]): string {
     cells.set(key(r), { model: r.model, batch: r.batch, seq: r.seq });
   }
   const ours = byPeer.get(OURS);
-  const peers = [...byPeer.keys()].filter((p) => p !== OURS);
+  const rank = (p: string) => {
+    const i = PEER_ORDER.indexOf(p);
+    return i < 0 ? PEER_ORDER.length : i;
+  };
+  const peers = [...byPeer.keys()].filter((p) => p !== OURS).sort((a, b) => rank(a) - rank(b));
   const order = (m: string) => {
     const i = MODEL_ORDER.indexOf(m);
     return i < 0 ? MODEL_ORDER.length : i;
@@ -107,4 +112,17 @@ if (import.meta.main) {
     console.error(`compare: no "${OURS}" results; showing the peers only`);
   }
   console.log(table(rows));
+  for (const f of Deno.args) {
+    // context lines such as our {"peer":"denobert","kind":"sgemm_peak",...}
+    for (const line of (await Deno.readTextFile(f).catch(() => "")).split("\n")) {
+      try {
+        const x = JSON.parse(line);
+        if (x && typeof x === "object" && typeof x.kind === "string") {
+          console.log(`\n${x.peer ?? "?"} ${x.kind}: ${JSON.stringify(x)}`);
+        }
+      } catch {
+        // not JSON
+      }
+    }
+  }
 }

@@ -78,8 +78,11 @@ grep -c ' ok$' "$OUT/onnxruntime.log" | xargs -I{} echo "run.sh: onnxruntime par
 rm -f "$OUT/denobert.jsonl"
 if [ -f "$ROOT/bench/forward_cases.ts" ]; then
   echo "run.sh: our engine (bench/forward_cases.ts; log: $OUT/denobert.log)" >&2
-  DENO="$(bash "$ROOT/scripts/setup.sh" 2>"$OUT/setup.log" | tail -1)" || { cat "$OUT/setup.log" >&2; exit 1; }
-  "$DENO" run -A "$ROOT/bench/forward_cases.ts" >"$OUT/denobert.jsonl" 2>"$OUT/denobert.log" ||
+  # setup.sh: pinned deno into .tools/, OpenBLAS, our C kernels built
+  bash "$ROOT/scripts/setup.sh" >"$OUT/setup.log" 2>&1 || { cat "$OUT/setup.log" >&2; exit 1; }
+  DENO="$ROOT/.tools/node_modules/.bin/deno"
+  "$DENO" run -A "$ROOT/bench/forward_cases.ts" --threads 2 --models "$MODELS" \
+    >"$OUT/denobert.jsonl" 2>"$OUT/denobert.log" ||
     { echo "run.sh: our benchmark failed, see $OUT/denobert.log" >&2; rm -f "$OUT/denobert.jsonl"; }
 else
   echo "run.sh: bench/forward_cases.ts not found: showing the peers only" >&2
