@@ -17,7 +17,7 @@ if ! "$DENO" --version 2>/dev/null | grep -q "deno $DENO_VERSION"; then
   ln -sf node_modules/.bin/deno .tools/deno
 fi
 
-if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' && [ -z "${DISTILBERT_OPENBLAS_PATH:-}" ]; then
+if ! ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0' && [ -z "${DENOBERT_OPENBLAS_PATH:-}" ]; then
   echo "setup: installing OpenBLAS (Debian package libopenblas0-pthread)" >&2
   SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
   $SUDO apt-get update -qq >&2
