@@ -97,6 +97,7 @@ export {
   pipeline,
   PIPELINE_TASKS,
   type PipelineBase,
+  PipelineInputError,
   type PipelineOptions,
   type PipelineProgress,
   type PipelineTask,

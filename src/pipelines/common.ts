@@ -196,6 +196,22 @@ export async function specialTokenNames(dir: string): Promise<{ mask: string; un
   return names;
 }
 
+/** An input a pipeline cannot process (wrong shape, no mask token, question too long...). */
+export class PipelineInputError extends TypeError {
+  /** Position of the input in the call's array; undefined for a single input. */
+  readonly index: number | undefined;
+  /** The problem, without the input's position. */
+  readonly reason: string;
+
+  /** @param index the input's position in the call's array (undefined for a single input) */
+  constructor(index: number | undefined, reason: string) {
+    super(`${index === undefined ? "the input" : `input ${index}`}: ${reason}`);
+    this.name = "PipelineInputError";
+    this.index = index;
+    this.reason = reason;
+  }
+}
+
 /** Checks a call's input: one item or an array of items. Returns the items and whether it was one. */
 export function asList<T>(input: T | readonly T[], isItem: (x: unknown) => x is T, what: string): {
   items: T[];
@@ -203,11 +219,13 @@ export function asList<T>(input: T | readonly T[], isItem: (x: unknown) => x is 
 } {
   if (Array.isArray(input)) {
     input.forEach((x, i) => {
-      if (!isItem(x)) throw new TypeError(`input ${i}: expected ${what}, got ${describe(x)}`);
+      if (!isItem(x)) throw new PipelineInputError(i, `expected ${what}, got ${describe(x)}`);
     });
     return { items: [...input] as T[], single: false };
   }
-  if (!isItem(input)) throw new TypeError(`expected ${what} or an array of them, got ${describe(input)}`);
+  if (!isItem(input)) {
+    throw new PipelineInputError(undefined, `expected ${what} or an array of them, got ${describe(input)}`);
+  }
   return { items: [input as T], single: true };
 }
 

@@ -12,6 +12,7 @@ import {
   batchSettings,
   makeCallable,
   type PipelineBase,
+  PipelineInputError,
   type PipelineOptions,
   runBatched,
   softmax,
@@ -102,8 +103,9 @@ export function fillMaskPipeline(
       const at: number[] = [];
       enc.inputIds.forEach((id, s) => id === maskId && at.push(s));
       if (at.length === 0) {
-        throw new Error(
-          `${single ? "the input" : `input ${i}`} has no ${maskToken} token` +
+        throw new PipelineInputError(
+          single ? undefined : i,
+          `no ${maskToken} token` +
             (enc.inputIds.length >= maxLength ? ` (or it was cut off at ${maxLength} tokens)` : ""),
         );
       }

@@ -33,13 +33,14 @@ import { type QuestionAnsweringPipeline, questionAnsweringPipeline } from "./que
 import { type TextClassificationPipeline, textClassificationPipeline } from "./text_classification.ts";
 import { type TokenClassificationPipeline, tokenClassificationPipeline } from "./token_classification.ts";
 
-export type {
-  BatchOptions,
-  PipelineBase,
-  PipelineOptions,
-  PipelineProgress,
-  PipelineTask,
-  PipelineTaskName,
+export {
+  type BatchOptions,
+  type PipelineBase,
+  PipelineInputError,
+  type PipelineOptions,
+  type PipelineProgress,
+  type PipelineTask,
+  type PipelineTaskName,
 } from "./common.ts";
 export { DEFAULT_SENTIMENT_MODEL_URL, defaultSentimentModelDir } from "./default_model.ts";
 export type {
@@ -106,7 +107,16 @@ async function resolveDir(task: PipelineTask, model: string | null | undefined, 
   if (typeof model !== "string") {
     throw new TypeError(`model must be a folder or hub id string, got ${typeof model}`);
   }
-  return await resolveModelDir(model, options.hub ?? {});
+  const dir = await resolveModelDir(model, options.hub ?? {});
+  let info: Deno.FileInfo;
+  try {
+    info = await Deno.stat(dir);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) throw new Error(`model folder ${dir} does not exist`);
+    throw err;
+  }
+  if (!info.isDirectory) throw new Error(`${dir} is not a folder`);
+  return dir;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
   batchSettings,
   makeCallable,
   type PipelineBase,
+  PipelineInputError,
   type PipelineOptions,
   runBatched,
 } from "./common.ts";
@@ -195,7 +196,7 @@ export function questionAnsweringPipeline(
           returnOverflowing: true,
         });
       } catch (err) {
-        throw new Error(`${single ? "the input" : `input ${i}`}: ${(err as Error).message}`);
+        throw new PipelineInputError(single ? undefined : i, (err as Error).message);
       }
       for (const w of [first, ...(first.overflowing ?? [])]) {
         windows.push(w);

@@ -1,0 +1,483 @@
+/**
+ * Command-line pipelines: texts from the arguments, or JSONL / plain lines from stdin, in; one JSON result per
+ * line out. Run `deno run -A cli.ts --help`.
+ *
+ * @example
+ * ```sh
+ * deno run --allow-ffi --allow-read --allow-write --allow-env cli.ts sentiment-analysis "a gorgeous, witty movie"
+ * # {"label":"POSITIVE","score":0.99...}
+ * ```
+ *
+ * @module
+ */
+
+import { parseArgs } from "node:util";
+import {
+  type AnyPipeline,
+  canonicalTask,
+  pipeline,
+  PIPELINE_TASKS,
+  PipelineInputError,
+  type PipelineOptions,
+  type PipelineProgress,
+  type PipelineTask,
+} from "./src/pipelines/mod.ts";
+
+/** Exit codes scripts can rely on. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+const HELP =
+  `Usage: deno run --allow-ffi --allow-read --allow-write --allow-env [--allow-net] cli.ts <task> [options] [text ...]
+
+Runs a DistilBERT pipeline on each text given as an argument or, when there is none, on each line of stdin, and
+writes one JSON result per line to stdout, in input order.
+
+Tasks:
+  sentiment-analysis, text-classification
+        label and score of each text. Without --model: the embedded SST-2 sentiment model (offline).
+  fill-mask
+        candidates for each [MASK]: [{"score","token","token_str","sequence"}, ...] (a list per mask if several).
+  feature-extraction, embeddings
+        token vectors [tokens][dim], or one vector [dim] with --pooling mean|cls.
+  question-answering
+        {"answer","score","start","end"} (start/end: UTF-16 offsets into the context).
+  token-classification, ner
+        entities: [{"entity","score","index","word","start","end"}, ...], or grouped with --aggregation-strategy.
+
+Input (stdin, one item per line; blank lines are skipped):
+  plain text                       a text (question-answering: needs --question; the line is the context)
+  "a JSON string"                  a text
+  {"text": "...", "text_pair": "..."}                 text-classification / feature-extraction (pair optional)
+  {"text": "..."}                  fill-mask, token-classification
+  {"question": "...", "context": "..."}               question-answering
+
+Options:
+  -m, --model <dir|hub-id>         model folder or Hugging Face hub id (default: the embedded sentiment model,
+                                   text-classification only)
+      --offline                    never use the network: hub ids must be in the Hugging Face cache
+                                   (as HF_HUB_OFFLINE=1)
+      --revision <rev>             hub branch, tag or commit (default main)
+  -b, --batch-size <n>             inputs per forward pass (default 32); inputs are sorted by length per chunk
+      --threads <n>                OpenBLAS threads (default: all cores)
+      --input-format <f>           auto (default: JSON when a line parses as a JSON string or object, else
+                                   text), jsonl (every line is JSON), text (every line is plain text)
+      --top-k <n|all>              text-classification: labels per text (all: every label), best first;
+                                   fill-mask: candidates per mask (default 5); question-answering: answers
+      --function-to-apply <f>      text-classification: softmax | sigmoid | none (default from the config)
+      --pooling <p>                feature-extraction: none (default) | mean | cls
+      --normalize                  feature-extraction: L2-normalize the vectors
+      --aggregation-strategy <s>   token-classification: none (default) | simple | first | average | max
+      --ignore-labels <a,b>        token-classification: labels left out (default O)
+      --question <q>               question-answering: the question for plain-text contexts
+      --doc-stride <n>             question-answering: tokens shared by windows of a long context (default 128)
+      --max-answer-len <n>         question-answering: longest answer in tokens (default 15)
+      --max-seq-len <n>            question-answering: tokens per window (default 384, capped by the model)
+      --handle-impossible-answer   question-answering: allow the empty answer
+      --no-progress                no progress bar (shown on stderr when stdin is a file and stderr a terminal)
+  -h, --help                       this help
+
+Exit codes:
+  0  every input was processed
+  1  runtime error: the model could not be loaded or run, or an input line is invalid (stderr says which line;
+     results of the lines before it have been written)
+  2  usage error: unknown task or option, bad option value, missing --model
+
+Examples:
+  deno run -A cli.ts sentiment-analysis "a gorgeous, witty, seductive movie." "a dull, lifeless mess."
+  cut -f1 reviews.tsv | deno run -A cli.ts sentiment-analysis --batch-size 64 > labels.jsonl
+  deno run -A cli.ts fill-mask -m distilbert-base-uncased "Paris is the [MASK] of France."
+  deno run -A cli.ts question-answering -m ./squad-model --question "Who wrote it?" < contexts.txt
+  echo '{"question": "Where?", "context": "In Paris."}' | deno run -A cli.ts question-answering -m ./squad-model
+`;
+
+class UsageError extends Error {}
+class InputLineError extends Error {}
+
+const OPTIONS = {
+  model: { type: "string", short: "m" },
+  offline: { type: "boolean" },
+  revision: { type: "string" },
+  "batch-size": { type: "string", short: "b" },
+  threads: { type: "string" },
+  "input-format": { type: "string" },
+  "top-k": { type: "string" },
+  "function-to-apply": { type: "string" },
+  pooling: { type: "string" },
+  normalize: { type: "boolean" },
+  "aggregation-strategy": { type: "string" },
+  "ignore-labels": { type: "string" },
+  question: { type: "string" },
+  "doc-stride": { type: "string" },
+  "max-answer-len": { type: "string" },
+  "max-seq-len": { type: "string" },
+  "handle-impossible-answer": { type: "boolean" },
+  "no-progress": { type: "boolean" },
+  help: { type: "boolean", short: "h" },
+} as const;
+
+type Values = {
+  [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean;
+};
+
+function intOption(values: Values, name: keyof Values, min: number): number | undefined {
+  const raw = values[name] as string | undefined;
+  if (raw === undefined) return undefined;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) {
+    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  }
+  return n;
+}
+
+function oneOf<T extends string>(values: Values, name: keyof Values, allowed: readonly T[]): T | undefined {
+  const raw = values[name] as string | undefined;
+  if (raw === undefined) return undefined;
+  if (!(allowed as readonly string[]).includes(raw)) {
+    throw new UsageError(`--${name} must be one of ${allowed.join(", ")}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as T;
+}
+
+/** Options that only make sense for some tasks. */
+const TASK_OPTIONS: Partial<Record<keyof Values, PipelineTask[]>> = {
+  "top-k": ["text-classification", "fill-mask", "question-answering"],
+  "function-to-apply": ["text-classification"],
+  pooling: ["feature-extraction"],
+  normalize: ["feature-extraction"],
+  "aggregation-strategy": ["token-classification"],
+  "ignore-labels": ["token-classification"],
+  question: ["question-answering"],
+  "doc-stride": ["question-answering"],
+  "max-answer-len": ["question-answering"],
+  "max-seq-len": ["question-answering"],
+  "handle-impossible-answer": ["question-answering"],
+};
+
+/** Builds the per-call options of a task from the flags. */
+function callOptions(task: PipelineTask, values: Values): Record<string, unknown> {
+  for (const [name, tasks] of Object.entries(TASK_OPTIONS)) {
+    if (values[name as keyof Values] !== undefined && !tasks!.includes(task)) {
+      throw new UsageError(`--${name} does not apply to ${task} (it is for ${tasks!.join(", ")})`);
+    }
+  }
+  const opts: Record<string, unknown> = {};
+  const topK = values["top-k"];
+  if (topK !== undefined) {
+    if (topK === "all") {
+      if (task !== "text-classification") throw new UsageError(`--top-k all is only for text-classification`);
+      opts.topK = null;
+    } else {
+      opts.topK = intOption(values, "top-k", 1);
+    }
+  }
+  opts.functionToApply = oneOf(values, "function-to-apply", ["softmax", "sigmoid", "none"]);
+  opts.pooling = oneOf(values, "pooling", ["none", "mean", "cls"]);
+  if (values.normalize) opts.normalize = true;
+  opts.aggregationStrategy = oneOf(values, "aggregation-strategy", [
+    "none",
+    "simple",
+    "first",
+    "average",
+    "max",
+  ]);
+  if (values["ignore-labels"] !== undefined) {
+    opts.ignoreLabels = values["ignore-labels"].split(",").map((s) => s.trim()).filter((s) => s !== "");
+  }
+  opts.docStride = intOption(values, "doc-stride", 0);
+  opts.maxAnswerLen = intOption(values, "max-answer-len", 1);
+  opts.maxSeqLen = intOption(values, "max-seq-len", 1);
+  if (values["handle-impossible-answer"]) opts.handleImpossibleAnswer = true;
+  for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
+  return opts;
+}
+
+type InputFormat = "auto" | "jsonl" | "text";
+
+/** One input line -> the pipeline's input for the task. */
+function parseInput(
+  task: PipelineTask,
+  line: string,
+  format: InputFormat,
+  question: string | undefined,
+): unknown {
+  let value: unknown = line;
+  if (format !== "text") {
+    const trimmed = line.trim();
+    const looksJson = trimmed.startsWith("{") || trimmed.startsWith('"');
+    if (format === "jsonl" || looksJson) {
+      try {
+        value = JSON.parse(trimmed);
+      } catch (err) {
+        if (format === "jsonl" || trimmed.startsWith("{")) {
+          throw new InputLineError(`not valid JSON: ${(err as Error).message}`);
+        }
+        value = line; // a plain text that happens to start with a quote
+      }
+    }
+  }
+  if (typeof value === "string") {
+    if (task === "question-answering") {
+      if (question === undefined) {
+        throw new InputLineError(`question-answering needs {"question", "context"} objects, or --question`);
+      }
+      return { question, context: value };
+    }
+    return value;
+  }
+  if (typeof value !== "object" || value === null || Array.isArray(value)) {
+    throw new InputLineError(
+      `expected a JSON string or object, got ${Array.isArray(value) ? "an array" : typeof value}`,
+    );
+  }
+  const o = value as Record<string, unknown>;
+  const str = (k: string): string | undefined => {
+    if (o[k] === undefined) return undefined;
+    if (typeof o[k] !== "string") throw new InputLineError(`"${k}" must be a string`);
+    return o[k] as string;
+  };
+  if (task === "question-answering") {
+    const q = str("question") ?? question, context = str("context");
+    if (q === undefined || context === undefined) {
+      throw new InputLineError(`expected {"question": ..., "context": ...}`);
+    }
+    return { question: q, context };
+  }
+  const text = str("text");
+  if (text === undefined) throw new InputLineError(`expected {"text": ...}`);
+  const pair = str("text_pair") ?? str("textPair");
+  if (pair !== undefined) {
+    if (task !== "text-classification" && task !== "feature-extraction") {
+      throw new InputLineError(`${task} takes no text pair`);
+    }
+    return { text, textPair: pair };
+  }
+  return text;
+}
+
+/** Makes a result JSON-friendly: tensors become nested arrays without the batch dimension of 1. */
+function toJson(task: PipelineTask, result: unknown): unknown {
+  if (task !== "feature-extraction") return result;
+  const { data, dims } = result as { data: Float32Array; dims: number[] };
+  if (dims.length === 2) return Array.from(data);
+  const [, n, d] = dims;
+  return Array.from({ length: n }, (_, t) => Array.from(data.subarray(t * d, (t + 1) * d)));
+}
+
+/** Lines of a byte stream, with the byte length each took (for progress). */
+async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+): AsyncGenerator<{ line: string; bytes: number }> {
+  const decoder = new TextDecoder();
+  let pending = new Uint8Array(0);
+  for await (const chunk of stream) {
+    let buf = chunk;
+    if (pending.length > 0) {
+      buf = new Uint8Array(pending.length + chunk.length);
+      buf.set(pending);
+      buf.set(chunk, pending.length);
+    }
+    let from = 0;
+    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, from)) {
+      yield { line: decoder.decode(buf.subarray(from, i)).replace(/\r$/, ""), bytes: i + 1 - from };
+      from = i + 1;
+    }
+    pending = buf.slice(from);
+  }
+  if (pending.length > 0) yield { line: decoder.decode(pending).replace(/\r$/, ""), bytes: pending.length };
+}
+
+/** A one-line progress bar on stderr. */
+class ProgressBar {
+  #total: number;
+  #start = performance.now();
+  #last = 0;
+  #encoder = new TextEncoder();
+
+  constructor(totalBytes: number) {
+    this.#total = Math.max(totalBytes, 1);
+  }
+
+  update(bytes: number, items: number, force = false): void {
+    const now = performance.now();
+    if (!force && now - this.#last < 100) return;
+    this.#last = now;
+    const frac = Math.min(bytes / this.#total, 1);
+    const width = 30, filled = Math.round(frac * width);
+    const secs = (now - this.#start) / 1000;
+    const rate = secs > 0 ? items / secs : 0;
+    const eta = frac > 0 && frac < 1 ? ` eta ${Math.ceil(secs / frac - secs)}s` : "";
+    const line = `\r[${"#".repeat(filled)}${" ".repeat(width - filled)}] ${(frac * 100).toFixed(1)}% ` +
+      `${items} inputs, ${rate.toFixed(1)}/s${eta}\x1b[K`;
+    Deno.stderr.writeSync(this.#encoder.encode(line));
+  }
+
+  finish(items: number, bytes: number): void {
+    this.update(bytes, items, true);
+    Deno.stderr.writeSync(this.#encoder.encode("\n"));
+  }
+}
+
+/** Writes lines to stdout; a closed pipe (`| head`) ends the run quietly. */
+class Output {
+  #writer = Deno.stdout.writable.getWriter();
+  #encoder = new TextEncoder();
+
+  async write(lines: string[]): Promise<void> {
+    if (lines.length > 0) await this.#writer.write(this.#encoder.encode(lines.join("\n") + "\n"));
+  }
+
+  async close(): Promise<void> {
+    await this.#writer.close().catch(() => {});
+  }
+}
+
+function isBrokenPipe(err: unknown): boolean {
+  return err instanceof Deno.errors.BrokenPipe || (err as { code?: string })?.code === "EPIPE";
+}
+
+/** Runs the CLI with the given arguments; returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  let values: Values, positionals: string[];
+  try {
+    ({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }));
+  } catch (err) {
+    console.error(`error: ${(err as Error).message}\nRun with --help for usage.`);
+    return EXIT.usage;
+  }
+  if (values.help) {
+    console.log(HELP);
+    return EXIT.ok;
+  }
+  let task: PipelineTask, texts: string[], opts: Record<string, unknown>, format: InputFormat;
+  const pipelineOptions: PipelineOptions = {};
+  try {
+    if (positionals.length === 0) {
+      throw new UsageError(`missing the task (one of ${PIPELINE_TASKS.join(", ")})`);
+    }
+    const t = canonicalTask(positionals[0]);
+    if (t === undefined) {
+      throw new UsageError(
+        `unknown task ${JSON.stringify(positionals[0])} (tasks: ${PIPELINE_TASKS.join(", ")})`,
+      );
+    }
+    task = t;
+    texts = positionals.slice(1);
+    opts = callOptions(task, values);
+    format = oneOf(values, "input-format", ["auto", "jsonl", "text"]) ?? "auto";
+    if (values.model === undefined && task !== "text-classification") {
+      throw new UsageError(`${positionals[0]} needs --model (a model folder or hub id)`);
+    }
+    pipelineOptions.batchSize = intOption(values, "batch-size", 1);
+    pipelineOptions.threads = intOption(values, "threads", 1);
+    pipelineOptions.hub = { offline: values.offline || undefined, revision: values.revision };
+  } catch (err) {
+    if (!(err instanceof UsageError)) throw err;
+    console.error(`error: ${err.message}\nRun with --help for usage.`);
+    return EXIT.usage;
+  }
+
+  let p: AnyPipeline;
+  try {
+    p = await pipeline(task, values.model ?? null, pipelineOptions);
+  } catch (err) {
+    console.error(
+      `error: could not load the ${task} model${values.model ? ` ${values.model}` : ""}: ${message(err)}`,
+    );
+    return EXIT.failure;
+  }
+  const out = new Output();
+  try {
+    const run = (inputs: unknown[], onProgress?: (x: PipelineProgress) => void) =>
+      (p as (i: unknown[], o: unknown) => Promise<unknown[]>)(inputs, { ...opts, onProgress });
+
+    if (texts.length > 0) {
+      const inputs = texts.map((text, i) => {
+        try {
+          return parseInput(task, text, "text", values.question);
+        } catch (err) {
+          throw new InputLineError(`argument ${i + 1}: ${(err as Error).message}`);
+        }
+      });
+      const results = await run(inputs);
+      await out.write(results.map((r) => JSON.stringify(toJson(task, r))));
+      return EXIT.ok;
+    }
+
+    // stdin: chunks of lines, so output streams and long inputs need not fit in memory.
+    const stat = await stdinStat();
+    const interactive = Deno.stdin.isTerminal();
+    const bar = stat?.isFile && Deno.stderr.isTerminal() && !values["no-progress"]
+      ? new ProgressBar(stat.size)
+      : undefined;
+    const chunkSize = interactive ? 1 : Math.max((pipelineOptions.batchSize ?? 32) * 8, 256);
+    let lineNo = 0, done = 0, bytesDone = 0;
+    let chunk: { input: unknown; line: number }[] = [], chunkBytes = 0;
+    const flush = async () => {
+      if (chunk.length === 0) return;
+      const startBytes = bytesDone;
+      let results: unknown[];
+      try {
+        results = await run(
+          chunk.map((c) => c.input),
+          bar && ((x) => bar.update(startBytes + chunkBytes * x.done / x.total, done + x.done)),
+        );
+      } catch (err) {
+        if (err instanceof PipelineInputError && err.index !== undefined) {
+          // Results of the lines before the bad one, then the error.
+          const good = chunk.slice(0, err.index).map((c) => c.input);
+          if (good.length > 0) {
+            await out.write((await run(good)).map((r) => JSON.stringify(toJson(task, r))));
+          }
+          throw new InputLineError(`line ${chunk[err.index].line}: ${err.reason}`);
+        }
+        throw err;
+      }
+      await out.write(results.map((r) => JSON.stringify(toJson(task, r))));
+      done += chunk.length;
+      bytesDone += chunkBytes;
+      bar?.update(bytesDone, done);
+      chunk = [];
+      chunkBytes = 0;
+    };
+    for await (const { line, bytes } of readLines(Deno.stdin.readable)) {
+      lineNo++;
+      chunkBytes += bytes;
+      if (line.trim() === "") continue;
+      try {
+        chunk.push({ input: parseInput(task, line, format, values.question), line: lineNo });
+      } catch (err) {
+        await flush();
+        throw new InputLineError(`line ${lineNo}: ${(err as Error).message}`);
+      }
+      if (chunk.length >= chunkSize) await flush();
+    }
+    await flush();
+    bar?.finish(done, bytesDone);
+    return EXIT.ok;
+  } catch (err) {
+    if (isBrokenPipe(err)) return EXIT.ok;
+    console.error(`error: ${message(err)}`);
+    return EXIT.failure;
+  } finally {
+    p.dispose();
+    await out.close();
+  }
+}
+
+/** What stdin is: a regular file has a size (for the progress bar). Deno has no fstat, so go through /dev/stdin. */
+async function stdinStat(): Promise<Deno.FileInfo | undefined> {
+  if (Deno.build.os === "windows") return undefined;
+  try {
+    return await Deno.stat("/dev/stdin");
+  } catch {
+    return undefined;
+  }
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+if (import.meta.main) {
+  Deno.exitCode = await main(Deno.args);
+}

@@ -1,0 +1,173 @@
+/**
+ * cli.ts as a subprocess on the embedded sentiment model: texts as arguments, stdin lines, stdin JSONL, --help,
+ * usage errors (exit 2), runtime errors (exit 1), streaming of results written before a bad line.
+ */
+
+import assert from "node:assert/strict";
+
+const CLI = new URL("../cli.ts", import.meta.url).pathname;
+const FLAGS = [
+  "--allow-ffi",
+  "--allow-read",
+  "--allow-write",
+  "--allow-env",
+  "--allow-run",
+  "--allow-net=127.0.0.1",
+];
+
+interface Run {
+  code: number;
+  stdout: string;
+  stderr: string;
+  lines: unknown[];
+}
+
+async function cli(args: string[], stdin?: string, env: Record<string, string> = {}): Promise<Run> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", ...FLAGS, CLI, ...args],
+    stdin: stdin === undefined ? "null" : "piped",
+    stdout: "piped",
+    stderr: "piped",
+    env,
+  }).spawn();
+  if (stdin !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(stdin));
+    await writer.close();
+  }
+  const { code, stdout, stderr } = await child.output();
+  const out = new TextDecoder().decode(stdout), err = new TextDecoder().decode(stderr);
+  return {
+    code,
+    stdout: out,
+    stderr: err,
+    get lines() {
+      return out.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+    },
+  };
+}
+
+type Label = { label: string; score: number };
+
+Deno.test("cli: texts as arguments, one JSON result per line, default model", async () => {
+  const r = await cli([
+    "sentiment-analysis",
+    "a gorgeous, witty, seductive movie.",
+    "a dull, lifeless mess.",
+  ]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, 2);
+  const [a, b] = r.lines as Label[];
+  assert.equal(a.label, "POSITIVE");
+  assert.equal(b.label, "NEGATIVE");
+  assert.ok(a.score > 0.5 && a.score <= 1);
+});
+
+Deno.test("cli: stdin plain lines and JSONL, blank lines skipped, order kept, --top-k all", async () => {
+  const refs = (await Deno.readTextFile(
+    new URL("../weights/sst2-distilbert-small/dev-reference.jsonl", import.meta.url),
+  ))
+    .trim().split("\n").slice(0, 50).map((l) => JSON.parse(l) as { text: string; logits: number[] });
+  const stdin =
+    refs.map((r, i) =>
+      i % 3 === 0 ? JSON.stringify({ text: r.text }) : i % 3 === 1 ? JSON.stringify(r.text) : r.text
+    )
+      .join("\n\n") + "\n";
+  const r = await cli(["text-classification", "--batch-size", "4", "--threads", "1"], stdin);
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.lines.length, refs.length);
+  (r.lines as Label[]).forEach((got, i) => {
+    const [neg, pos] = refs[i].logits;
+    assert.equal(got.label, pos > neg ? "POSITIVE" : "NEGATIVE", `line ${i}`);
+    assert.ok(Math.abs(got.score - 1 / (1 + Math.exp(-Math.abs(pos - neg)))) < 1e-4);
+  });
+  const all = await cli(["sentiment-analysis", "--top-k", "all"], "fine\r\nterrible");
+  assert.equal(all.code, 0, all.stderr);
+  const ranked = all.lines as Label[][];
+  assert.equal(ranked.length, 2);
+  assert.deepEqual(ranked[0].map((x) => x.label).sort(), ["NEGATIVE", "POSITIVE"]);
+  assert.ok(ranked[0][0].score >= ranked[0][1].score);
+});
+
+Deno.test("cli: --help shows every task and option and exits 0", async () => {
+  const r = await cli(["--help"]);
+  assert.equal(r.code, 0);
+  for (
+    const word of [
+      "sentiment-analysis",
+      "text-classification",
+      "fill-mask",
+      "feature-extraction",
+      "embeddings",
+      "question-answering",
+      "token-classification",
+      "ner",
+      "--model",
+      "--batch-size",
+      "--threads",
+      "--offline",
+      "--top-k",
+      "--pooling",
+      "--normalize",
+      "--aggregation-strategy",
+      "--doc-stride",
+      "--max-answer-len",
+      "Exit codes",
+    ]
+  ) assert.ok(r.stdout.includes(word), `--help does not mention ${word}`);
+});
+
+Deno.test("cli: usage errors exit 2 with a message on stderr", async () => {
+  for (
+    const args of [
+      ["sentiment-analysis", "--bogus", "x"],
+      ["summarization", "x"],
+      [],
+      ["sentiment-analysis", "--batch-size", "0", "x"],
+      ["sentiment-analysis", "--pooling", "mean", "x"],
+      ["fill-mask", "x [MASK]"], // no default model
+      ["ner", "--model", "x", "--aggregation-strategy", "bogus", "x"],
+    ]
+  ) {
+    const r = await cli(args);
+    assert.equal(r.code, 2, `${args.join(" ")}: ${r.stderr}`);
+    assert.match(r.stderr, /^error: /);
+    assert.equal(r.stdout, "");
+  }
+});
+
+Deno.test("cli: runtime errors exit 1: missing model folder, offline cache miss, bad input line", async () => {
+  const missing = await cli(["sentiment-analysis", "--model", "./no/such/model", "text"]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.stderr, /no\/such\/model does not exist/);
+
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const offline = await cli(
+      ["sentiment-analysis", "--model", "someone/nothing", "--offline", "x"],
+      undefined,
+      {
+        HF_HUB_CACHE: cacheDir,
+      },
+    );
+    assert.equal(offline.code, 1);
+    assert.match(offline.stderr, /offline/);
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+
+  // Results before the bad line are written, then the error names the line.
+  const bad = await cli(["sentiment-analysis"], 'good\nfine\n{"text": 3}\nnever\n');
+  assert.equal(bad.code, 1);
+  assert.equal(bad.lines.length, 2);
+  assert.match(bad.stderr, /line 3: "text" must be a string/);
+  const broken = await cli(["sentiment-analysis", "--input-format", "jsonl"], "plain text\n");
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /line 1: not valid JSON/);
+});
+
+Deno.test("cli: empty stdin writes nothing and exits 0", async () => {
+  const r = await cli(["sentiment-analysis"], "");
+  assert.equal(r.code, 0, r.stderr);
+  assert.equal(r.stdout, "");
+});
