@@ -18,6 +18,45 @@ function fail(message: string): never {
   throw new Error(`Tokenizer: ${message}`);
 }
 
+function isObject(value: Json): boolean {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** Token ids end up in Int32Array tensors: a non-negative integer below 2^31. */
+function isTokenId(value: Json): value is number {
+  return Number.isInteger(value) && value >= 0 && value <= 0x7fffffff;
+}
+
+function checkId(value: Json, what: string): number {
+  if (!isTokenId(value)) {
+    fail(`${what} must be a token id (an integer from 0 to 2^31-1), got ${brief(value)}`);
+  }
+  return value;
+}
+
+function checkString(value: Json, what: string): string {
+  if (typeof value !== "string") fail(`${what} must be a string, got ${brief(value)}`);
+  return value;
+}
+
+/** `undefined`/`null` -> `fallback`; otherwise it must be a boolean. */
+function optionalBool(value: Json, fallback: boolean, what: string): boolean {
+  if (value === undefined || value === null) return fallback;
+  if (typeof value !== "boolean") fail(`${what} must be true or false, got ${brief(value)}`);
+  return value;
+}
+
+function brief(value: Json): string {
+  if (value === undefined) return "nothing";
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 60 ? text.slice(0, 60) + "..." : text;
+}
+
+/** Every vocabulary entry must map to a token id (`tokenizers` rejects anything else). */
+function checkVocab(vocab: Map<string, number>): void {
+  for (const [token, id] of vocab) checkId(id, `model.vocab[${JSON.stringify(token)}]`);
+}
+
 /** A special token in tokenizer_config.json is a string or a serialized AddedToken object. */
 function tokenContent(value: Json): string | undefined {
   if (typeof value === "string") return value;
@@ -27,10 +66,17 @@ function tokenContent(value: Json): string | undefined {
 
 function configDefaults(config: Json): Pick<TokenizerSpec, "modelMaxLength" | "cleanUpTokenizationSpaces"> {
   const max = config?.model_max_length;
+  if (typeof max === "number" && !(max >= 0 && (Number.isInteger(max) || max >= 1e15))) {
+    fail(`model_max_length must be a non-negative integer, got ${brief(max)}`);
+  }
   return {
     // transformers stores int(1e30) when unknown; anything that large means "no limit".
     modelMaxLength: typeof max === "number" && max < 1e15 ? max : Infinity,
-    cleanUpTokenizationSpaces: config?.clean_up_tokenization_spaces ?? true,
+    cleanUpTokenizationSpaces: optionalBool(
+      config?.clean_up_tokenization_spaces,
+      true,
+      "clean_up_tokenization_spaces",
+    ),
   };
 }
 
@@ -45,31 +91,60 @@ function parseNormalizer(json: Json): NormalizerSpec | null {
   if (json.type !== "BertNormalizer") {
     fail(`unsupported normalizer type "${json.type}" (only BertNormalizer is implemented)`);
   }
-  const lowercase = json.lowercase ?? true;
+  const lowercase = optionalBool(json.lowercase, true, "normalizer.lowercase");
   return {
-    cleanText: json.clean_text ?? true,
-    handleChineseChars: json.handle_chinese_chars ?? true,
+    cleanText: optionalBool(json.clean_text, true, "normalizer.clean_text"),
+    handleChineseChars: optionalBool(json.handle_chinese_chars, true, "normalizer.handle_chinese_chars"),
     // tokenizers: strip_accents unset means "strip when lowercasing".
-    stripAccents: json.strip_accents ?? lowercase,
+    stripAccents: optionalBool(json.strip_accents, lowercase, "normalizer.strip_accents"),
     lowercase,
   };
 }
 
-function parseTemplate(items: Json[], specials: Json, vocab: Map<string, number>): TemplatePiece[] {
+function parseTemplate(
+  items: Json,
+  specials: Json,
+  vocab: Map<string, number>,
+  what: string,
+): TemplatePiece[] {
+  if (!Array.isArray(items)) fail(`post_processor.${what} must be an array, got ${brief(items)}`);
+  if (specials !== undefined && specials !== null && !isObject(specials)) {
+    fail(`post_processor.special_tokens must be an object, got ${brief(specials)}`);
+  }
+  const typeId = (piece: Json) => piece.type_id === undefined ? 0 : checkId(piece.type_id, "template type_id");
   return items.map((item): TemplatePiece => {
-    if (item.Sequence) {
+    if (isObject(item) && isObject(item.Sequence)) {
       const which = item.Sequence.id === "A" ? 0 : item.Sequence.id === "B" ? 1 : fail("bad template sequence");
-      return { kind: "sequence", which, typeId: item.Sequence.type_id ?? 0 };
+      return { kind: "sequence", which, typeId: typeId(item.Sequence) };
     }
-    if (item.SpecialToken) {
-      const name = item.SpecialToken.id;
-      const special = specials?.[name];
-      const ids: number[] = special?.ids ?? [vocab.get(name) ?? fail(`template token "${name}" is unknown`)];
-      const tokens: string[] = special?.tokens ?? [name];
-      return { kind: "special", ids, tokens, typeId: item.SpecialToken.type_id ?? 0 };
+    if (isObject(item) && isObject(item.SpecialToken)) {
+      const name = checkString(item.SpecialToken.id, "template special token id");
+      const special = specials && Object.hasOwn(specials, name) ? specials[name] : undefined;
+      if (special === undefined) {
+        const id = vocab.get(name) ?? fail(`template token "${name}" is unknown`);
+        return { kind: "special", ids: [id], tokens: [name], typeId: typeId(item.SpecialToken) };
+      }
+      const where = `post_processor.special_tokens[${JSON.stringify(name)}]`;
+      if (!isObject(special) || !Array.isArray(special.ids) || !Array.isArray(special.tokens)) {
+        fail(`${where} must be { ids: [...], tokens: [...] }`);
+      }
+      if (special.ids.length !== special.tokens.length) {
+        fail(`${where} has ${special.ids.length} ids but ${special.tokens.length} tokens`);
+      }
+      const ids = special.ids.map((id: Json) => checkId(id, `${where}.ids`));
+      const tokens = special.tokens.map((t: Json) => checkString(t, `${where}.tokens`));
+      return { kind: "special", ids, tokens, typeId: typeId(item.SpecialToken) };
     }
-    return fail(`unsupported template item ${JSON.stringify(item)}`);
+    return fail(`unsupported template item ${brief(item)}`);
   });
+}
+
+/** BertProcessing's `cls` / `sep`: a `[token, id]` pair. */
+function tokenPair(value: Json, what: string): [string, number] {
+  if (!Array.isArray(value) || value.length !== 2) {
+    fail(`post_processor.${what} must be a [token, id] pair, got ${brief(value)}`);
+  }
+  return [checkString(value[0], `post_processor.${what}[0]`), checkId(value[1], `post_processor.${what}[1]`)];
 }
 
 function bertTemplates(cls: [string, number], sep: [string, number]): Pick<
@@ -105,11 +180,13 @@ function parsePostProcessor(json: Json, vocab: Map<string, number>): Pick<
       pairTemplate: [{ kind: "sequence", which: 0, typeId: 0 }, { kind: "sequence", which: 1, typeId: 1 }],
     };
   }
-  if (json.type === "BertProcessing") return bertTemplates(json.cls, json.sep);
+  if (json.type === "BertProcessing") {
+    return bertTemplates(tokenPair(json.cls, "cls"), tokenPair(json.sep, "sep"));
+  }
   if (json.type === "TemplateProcessing") {
     return {
-      singleTemplate: parseTemplate(json.single, json.special_tokens, vocab),
-      pairTemplate: parseTemplate(json.pair, json.special_tokens, vocab),
+      singleTemplate: parseTemplate(json.single, json.special_tokens, vocab, "single"),
+      pairTemplate: parseTemplate(json.pair, json.special_tokens, vocab, "pair"),
     };
   }
   return fail(`unsupported post_processor type "${json.type}"`);
@@ -132,9 +209,18 @@ export function specFromTokenizerJson(tokenizerJson: Json, config: Json = {}): T
   if (decoder && decoder.type !== "WordPiece") {
     fail(`unsupported decoder type "${decoder.type}" (only WordPiece is implemented)`);
   }
+  if (!isObject(model.vocab)) {
+    fail(`model.vocab must be an object mapping tokens to ids, got ${brief(model.vocab)}`);
+  }
   const vocab = new Map<string, number>(Object.entries(model.vocab as Record<string, number>));
+  checkVocab(vocab);
   const normalizer = parseNormalizer(tokenizerJson.normalizer);
-  const addedTokens: AddedTokenSpec[] = (tokenizerJson.added_tokens ?? []).map((t: Json): AddedTokenSpec => {
+  const added = tokenizerJson.added_tokens ?? [];
+  if (!Array.isArray(added)) fail(`added_tokens must be an array, got ${brief(added)}`);
+  const addedTokens: AddedTokenSpec[] = added.map((t: Json, i: number): AddedTokenSpec => {
+    if (!isObject(t)) fail(`added_tokens[${i}] must be an object, got ${brief(t)}`);
+    checkString(t.content, `added_tokens[${i}].content`);
+    checkId(t.id, `added_tokens[${i}].id`);
     if (t.normalized && normalizer) {
       // tokenizers matches these against the normalized text; that path is not implemented.
       fail(`added token "${t.content}" has normalized: true, which is not supported`);
@@ -150,13 +236,21 @@ export function specFromTokenizerJson(tokenizerJson: Json, config: Json = {}): T
   });
   return {
     vocab,
-    unkToken: model.unk_token ?? "[UNK]",
-    continuingSubwordPrefix: model.continuing_subword_prefix ?? "##",
-    maxInputCharsPerWord: model.max_input_chars_per_word ?? 100,
+    unkToken: checkString(model.unk_token ?? "[UNK]", "model.unk_token"),
+    continuingSubwordPrefix: checkString(
+      model.continuing_subword_prefix ?? "##",
+      "model.continuing_subword_prefix",
+    ),
+    maxInputCharsPerWord: checkId(model.max_input_chars_per_word ?? 100, "model.max_input_chars_per_word"),
     normalizer,
     addedTokens,
     ...parsePostProcessor(tokenizerJson.post_processor, vocab),
-    decoder: decoder ? { prefix: decoder.prefix ?? "##", cleanup: decoder.cleanup ?? true } : null,
+    decoder: decoder
+      ? {
+        prefix: checkString(decoder.prefix ?? "##", "decoder.prefix"),
+        cleanup: optionalBool(decoder.cleanup, true, "decoder.cleanup"),
+      }
+      : null,
     padToken: resolvePad(config, vocab, addedTokens),
     ...configDefaults(config),
   };
@@ -179,12 +273,19 @@ export function parseVocabTxt(text: string): Map<string, number> {
  * BertTokenizer into the fast one `AutoTokenizer` returns.
  */
 export function specFromVocab(vocabText: string, config: Json = {}): TokenizerSpec {
+  if (typeof vocabText !== "string") fail(`vocab.txt text must be a string, got ${brief(vocabText)}`);
+  config ??= {};
+  if (!isObject(config)) fail(`tokenizer_config.json must be an object, got ${brief(config)}`);
   const cls = config.tokenizer_class;
   if (cls !== undefined && !BERT_LIKE_CLASSES.test(cls)) {
     fail(`tokenizer_class "${cls}" is not a BERT WordPiece tokenizer`);
   }
   const vocab = parseVocabTxt(vocabText);
-  const lowercase = config.do_lower_case ?? true;
+  const lowercase = optionalBool(config.do_lower_case, true, "do_lower_case");
+  const extraSpecials = config.additional_special_tokens ?? [];
+  if (!Array.isArray(extraSpecials)) {
+    fail(`additional_special_tokens must be an array, got ${brief(extraSpecials)}`);
+  }
   const name = (key: string, fallback: string) => tokenContent(config[key]) ?? fallback;
   const specialNames = [
     name("unk_token", "[UNK]"),
@@ -192,7 +293,7 @@ export function specFromVocab(vocabText: string, config: Json = {}): TokenizerSp
     name("pad_token", "[PAD]"),
     name("cls_token", "[CLS]"),
     name("mask_token", "[MASK]"),
-    ...((config.additional_special_tokens ?? []) as Json[]).map((t) => tokenContent(t) ?? fail("bad token")),
+    ...extraSpecials.map((t: Json) => tokenContent(t) ?? fail(`bad additional_special_tokens entry ${brief(t)}`)),
   ];
   // transformers gives special tokens missing from the vocabulary the next free ids.
   let nextId = Math.max(-1, ...vocab.values()) + 1;
@@ -213,8 +314,8 @@ export function specFromVocab(vocabText: string, config: Json = {}): TokenizerSp
     maxInputCharsPerWord: 100,
     normalizer: {
       cleanText: true,
-      handleChineseChars: config.tokenize_chinese_chars ?? true,
-      stripAccents: config.strip_accents ?? lowercase,
+      handleChineseChars: optionalBool(config.tokenize_chinese_chars, true, "tokenize_chinese_chars"),
+      stripAccents: optionalBool(config.strip_accents, lowercase, "strip_accents"),
       lowercase,
     },
     addedTokens,

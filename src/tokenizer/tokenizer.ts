@@ -24,6 +24,46 @@ import type {
 } from "./types.ts";
 import { WordPiece } from "./wordpiece.ts";
 
+const TRUNCATION_VALUES: readonly unknown[] = [
+  undefined,
+  true,
+  false,
+  "longest_first",
+  "only_first",
+  "only_second",
+];
+const PADDING_VALUES: readonly unknown[] = [undefined, true, false, "longest", "max_length"];
+
+/**
+ * Rejects option values transformers rejects (or that would make no sense): a NaN, fractional or infinite
+ * `maxLength` would loop forever in truncation or padding, a negative `stride` would silently skip tokens.
+ */
+function checkOptions(options: EncodeOptions): void {
+  if (typeof options !== "object" || options === null) {
+    throw new TypeError("Tokenizer: options must be an object");
+  }
+  const count = (name: string, value: unknown) => {
+    if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) {
+      throw new RangeError(`Tokenizer: ${name} must be a non-negative integer, got ${String(value)}`);
+    }
+  };
+  count("maxLength", options.maxLength);
+  count("stride", options.stride);
+  count("padToMultipleOf", options.padToMultipleOf);
+  if (!TRUNCATION_VALUES.includes(options.truncation)) {
+    throw new RangeError(
+      `Tokenizer: truncation must be a boolean, "longest_first", "only_first" or "only_second", got ${
+        String(options.truncation)
+      }`,
+    );
+  }
+  if (!PADDING_VALUES.includes(options.padding)) {
+    throw new RangeError(
+      `Tokenizer: padding must be a boolean, "longest" or "max_length", got ${String(options.padding)}`,
+    );
+  }
+}
+
 /** Truncation and padding after transformers' defaults and argument rules are applied. */
 interface ResolvedOptions {
   addSpecialTokens: boolean;
@@ -156,10 +196,16 @@ export class Tokenizer {
    */
   encodeBatch(inputs: readonly (string | readonly [string, string])[], options: EncodeOptions = {}): BatchEncoding {
     const resolved = this.resolve(options, true);
+    if (!Array.isArray(inputs)) {
+      throw new TypeError("Tokenizer: encodeBatch takes an array of texts or [text, pair] pairs");
+    }
     const encodings: Encoding[] = [];
     const mapping: number[] = [];
     for (let i = 0; i < inputs.length; i++) {
       const input = inputs[i];
+      if (typeof input !== "string" && !(Array.isArray(input) && input.length === 2)) {
+        throw new TypeError(`Tokenizer: encodeBatch input ${i} is neither a string nor a [text, pair] pair`);
+      }
       const rows = typeof input === "string"
         ? this.encodeRows(input, null, resolved)
         : this.encodeRows(input[0], input[1], resolved);
@@ -232,6 +278,12 @@ export class Tokenizer {
 
   /** One text (or pair) to its rows: tokenized, truncated into windows, special tokens added. */
   private encodeRows(text: string, pair: string | null, options: ResolvedOptions): Encoding[] {
+    if (typeof text !== "string") {
+      throw new TypeError(`Tokenizer: the text must be a string, got ${typeof text}`);
+    }
+    if (pair !== null && typeof pair !== "string") {
+      throw new TypeError(`Tokenizer: the pair text must be a string, got ${typeof pair}`);
+    }
     const first = this.tokenizeSequence(text);
     const second = pair === null ? null : this.tokenizeSequence(pair);
     const template = options.addSpecialTokens
@@ -252,6 +304,7 @@ export class Tokenizer {
 
   /** Applies transformers' `_get_padding_truncation_strategies` rules. */
   private resolve(options: EncodeOptions, batch: boolean): ResolvedOptions {
+    checkOptions(options);
     const paddingOption = options.padding ?? (batch ? "longest" : false);
     let padding: PaddingStrategy | null = paddingOption === true ? "longest" : paddingOption || null;
     let truncation: TruncationStrategy | null = options.truncation === true
