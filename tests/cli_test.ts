@@ -171,3 +171,91 @@ Deno.test("cli: empty stdin writes nothing and exits 0", async () => {
   assert.equal(r.code, 0, r.stderr);
   assert.equal(r.stdout, "");
 });
+
+Deno.test("cli: the other tasks on synth checkpoints (fill-mask, embeddings, ner, question-answering)", async () => {
+  const { ensureSynthModel } = await import("./helpers/synth_cache.ts");
+  const tokenizer = new URL("fixtures/tokenizer/bert-base-uncased/", import.meta.url).pathname;
+  const root = await Deno.makeTempDir({ prefix: "cli-synth-" });
+  const dir = async (head: "mlm" | "qa" | "tokcls") => {
+    const synth = await ensureSynthModel("base", head);
+    const d = `${root}/${head}`;
+    await Deno.mkdir(d);
+    await Deno.copyFile(`${synth}/config.json`, `${d}/config.json`);
+    await Deno.symlink(`${synth}/model.safetensors`, `${d}/model.safetensors`);
+    for (const f of ["tokenizer.json", "tokenizer_config.json", "vocab.txt"]) {
+      await Deno.copyFile(tokenizer + f, `${d}/${f}`);
+    }
+    return d;
+  };
+  try {
+    const mlm = await dir("mlm");
+    const fill = await cli(
+      ["fill-mask", "-m", mlm, "--top-k", "3", "--threads", "1"],
+      '{"text": "Paris is the [MASK] of France."}\n',
+    );
+    assert.equal(fill.code, 0, fill.stderr);
+    const [cands] = fill.lines as { score: number; token_str: string; sequence: string }[][];
+    assert.equal(cands.length, 3);
+    assert.ok(cands[0].score >= cands[1].score && cands[0].sequence.startsWith("paris is the "));
+    const noMask = await cli(["fill-mask", "-m", mlm, "--threads", "1"], "has [MASK]\nno mask\n");
+    assert.equal(noMask.code, 1);
+    assert.equal(noMask.lines.length, 1); // the good line before the bad one
+    assert.match(noMask.stderr, /line 2: no \[MASK\] token/);
+
+    const emb = await cli([
+      "embeddings",
+      "-m",
+      mlm,
+      "--pooling",
+      "mean",
+      "--normalize",
+      "--threads",
+      "1",
+      "hi",
+      "there",
+    ]);
+    assert.equal(emb.code, 0, emb.stderr);
+    const vecs = emb.lines as number[][];
+    assert.equal(vecs.length, 2);
+    assert.equal(vecs[0].length, 768);
+    assert.ok(Math.abs(Math.hypot(...vecs[0]) - 1) < 1e-5);
+    const tokens = await cli(["feature-extraction", "-m", mlm, "--threads", "1", "hello world"]);
+    assert.deepEqual([(tokens.lines[0] as number[][]).length, (tokens.lines[0] as number[][])[0].length], [
+      4,
+      768,
+    ]);
+
+    const ner = await cli([
+      "ner",
+      "-m",
+      await dir("tokcls"),
+      "--aggregation-strategy",
+      "simple",
+      "--ignore-labels",
+      "",
+      "--threads",
+      "1",
+      "Angela Merkel visited Paris",
+    ]);
+    assert.equal(ner.code, 0, ner.stderr);
+    const groups = ner.lines[0] as { entity_group: string; start: number; end: number }[];
+    assert.ok(groups.length > 0 && groups[0].start === 0 && groups[groups.length - 1].end === 27);
+
+    const qa = await dir("qa");
+    const context = "It happened in Paris in 1900.";
+    const a = await cli(["question-answering", "-m", qa, "--question", "Where?", "--threads", "1", context]);
+    assert.equal(a.code, 0, a.stderr);
+    const b = await cli(
+      ["question-answering", "-m", qa, "--threads", "1"],
+      JSON.stringify({ question: "Where?", context }),
+    );
+    assert.deepEqual(a.lines, b.lines);
+    const ans = a.lines[0] as { answer: string; start: number; end: number };
+    assert.equal(ans.answer, context.slice(ans.start, ans.end));
+    const noQuestion = await cli(["question-answering", "-m", qa, "--threads", "1"], "just a context\n");
+    assert.equal(noQuestion.code, 1);
+    assert.match(noQuestion.stderr, /line 1: .*--question/);
+  } finally {
+    await Deno.remove(root, { recursive: true });
+  }
+});

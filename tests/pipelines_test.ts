@@ -98,7 +98,10 @@ Deno.test("pipelines: task names, aliases and unknown tasks", async () => {
   // deno-lint-ignore no-explicit-any
   await assert.rejects(pipeline("summarization" as any), /unknown task "summarization"/);
   await assert.rejects(pipeline("fill-mask", null as unknown as string), /has no default model/);
-  await assert.rejects(pipeline("text-classification", "./no/such/folder"), /model folder .\/no\/such\/folder does not exist/);
+  await assert.rejects(
+    pipeline("text-classification", "./no/such/folder"),
+    /model folder .\/no\/such\/folder does not exist/,
+  );
 });
 
 Deno.test("pipelines: transformers' function_to_apply rules", () => {

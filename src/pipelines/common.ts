@@ -203,7 +203,12 @@ export class PipelineInputError extends TypeError {
   /** The problem, without the input's position. */
   readonly reason: string;
 
-  /** @param index the input's position in the call's array (undefined for a single input) */
+  /**
+   * Creates the error; the message is `input <index>: <reason>` (`the input: <reason>` for a single input).
+   *
+   * @param index the input's position in the call's array (undefined for a single input)
+   * @param reason what is wrong with the input
+   */
   constructor(index: number | undefined, reason: string) {
     super(`${index === undefined ? "the input" : `input ${index}`}: ${reason}`);
     this.name = "PipelineInputError";
