@@ -17,6 +17,8 @@ export const CFLAGS: readonly string[] = [
   "-fPIC",
   "-shared",
   "-fno-math-errno",
+  "-ffp-contract=fast",
+  "-pthread",
   "-Wall",
   "-Wextra",
 ];
@@ -24,6 +26,9 @@ export const CFLAGS: readonly string[] = [
 /** The C sources, relative to this module. */
 export const KERNEL_SOURCES: readonly string[] = [
   "kernels.h",
+  "vecmath.h",
+  "pool.h",
+  "pool.c",
   "embedding.c",
   "layernorm.c",
   "activation.c",

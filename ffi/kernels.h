@@ -3,18 +3,37 @@
 // Conventions shared by every function here:
 // - Activations are packed: T rows (real tokens of every sequence, padding removed), row-major.
 // - Sizes are int32_t because that is what V8's fast FFI path passes without conversion.
-// - The TypeScript layer (src/kernels.ts) is the only caller. It checks, before every call, that each
-//   buffer holds at least the number of elements the shape comment says, that every index array's
-//   values are in range, and that sizes are positive. These functions trust that and do no checks,
-//   so a bad call from anywhere else is undefined behaviour.
+// - The TypeScript layer (src/backend.ts, class Backend) is the only caller. These functions trust their
+//   arguments and do no checks, so a bad call from anywhere else is undefined behaviour. Before every
+//   call Backend checks:
+//   1. every size argument (T, dim, n, n_seqs, n_heads, head_dim) is an integer in [1, 2^31 - 1], and
+//      so are the products the C side forms as 32-bit values (n_heads * head_dim, n_seqs * n_heads);
+//   2. every buffer holds at least the number of elements its shape comment below says (T from
+//      seq_starts[n_seqs] for attention), float buffers as Float32Array, index buffers as Int32Array;
+//   3. every index is in range: ids[t] < vocab, positions[t] < max_pos, rows[t] < R, all >= 0;
+//   4. seq_starts starts at >= 0 and never decreases (zero-length sequences are allowed);
+//   5. attention's scratch_floats is at most scratch's length and at least
+//      dbk_attention_scratch_floats(longest sequence, head_dim) (one thread's share) whenever some
+//      sequence is non-empty.
+//   Buffers may alias only where a comment says so.
+// - Threads: dbk_set_threads(n) (process-wide, like OpenBLAS's setting) lets the row-wise kernels and
+//   attention split large jobs over n threads, the caller's included. Every call still returns only
+//   when all of its work is done, so calls never overlap each other or an OpenBLAS call as long as the
+//   caller makes them one at a time (the JS thread does). The default, 1, runs everything on the caller.
 #ifndef DISTILBERT_KERNELS_H
 #define DISTILBERT_KERNELS_H
 
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 1
+#define DBK_ABI_VERSION 2
 int32_t dbk_abi_version(void);
+
+// Sets the kernels' thread count (n - 1 pool workers plus the caller; clamped to [1, 256]) and returns
+// the count actually in use (fewer if a thread could not be started). Not to be called while another
+// kernel call runs.
+int32_t dbk_set_threads(int32_t n);
+int32_t dbk_get_threads(void);
 
 // out[t] = LayerNorm(word_emb[ids[t]] + pos_emb[positions[t]])
 // ids, positions: [T]; word_emb: [vocab, dim]; pos_emb: [max_pos, dim]; out: [T, dim]
@@ -44,14 +63,17 @@ void dbk_bias_relu(float *x, int32_t T, int32_t n, const float *bias);
 // Multi-head self-attention over packed sequences, with the Q/K/V projection bias and the 1/sqrt(head_dim)
 // query scaling applied here.
 // qkv: [T, 3*dim] as [q | k | v] per row (dim = n_heads * head_dim); qkv_bias: [3*dim]
-// seq_starts: [n_seqs + 1], sequence s owns rows [seq_starts[s], seq_starts[s+1])
+// seq_starts: [n_seqs + 1], sequence s owns rows [seq_starts[s], seq_starts[s+1]); T = seq_starts[n_seqs]
 // uniform: [n_seqs], 1 where every key of the sequence was masked: Hugging Face then fills every score
 //   with the float32 minimum, so the softmax is uniform and each output is the mean of V.
-// scratch: at least dbk_attention_scratch_floats(max_len, head_dim) floats
-// out: [T, dim]
+// scratch: [scratch_floats], scratch_floats >= dbk_attention_scratch_floats(max_len, head_dim) for the
+//   longest sequence; each multiple of that is one more thread's share (threads used: at most
+//   min(dbk_get_threads(), scratch_floats / that)).
+// out: [T, dim]; rows of empty sequences are untouched.
 void dbk_attention(const float *qkv, const float *qkv_bias, const int32_t *seq_starts,
                    const uint8_t *uniform, int32_t n_seqs, int32_t n_heads, int32_t head_dim,
-                   float *scratch, float *out);
+                   float *scratch, int32_t scratch_floats, float *out);
+// Scratch floats one thread needs for sequences of up to max_len tokens.
 int64_t dbk_attention_scratch_floats(int32_t max_len, int32_t head_dim);
 
 // dst[rows[t]] = src[t]. src: [T, dim]; rows: [T]; dst: [R, dim] with every rows[t] < R

@@ -51,6 +51,11 @@ export const OPENBLAS_SYMBOLS = {
 /** Our kernels; see `ffi/kernels.h` for the shape of every buffer. */
 export const KERNEL_SYMBOLS = {
   dbk_abi_version: { parameters: [], result: "i32" },
+  dbk_set_threads: {
+    parameters: ["i32"], // int32_t n
+    result: "i32", // int32_t threads in use
+  },
+  dbk_get_threads: { parameters: [], result: "i32" },
   dbk_embed_layernorm: {
     parameters: [
       "buffer", // const int32_t *ids [T]
@@ -128,7 +133,8 @@ export const KERNEL_SYMBOLS = {
       "i32", // int32_t n_seqs
       "i32", // int32_t n_heads
       "i32", // int32_t head_dim
-      "buffer", // float *scratch [dbk_attention_scratch_floats(max_len, head_dim)]
+      "buffer", // float *scratch [scratch_floats]
+      "i32", // int32_t scratch_floats, >= dbk_attention_scratch_floats(max_len, head_dim)
       "buffer", // float *out [T, dim]
     ],
     result: "void",
@@ -163,4 +169,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 1;
+export const KERNEL_ABI_VERSION = 2;

@@ -24,7 +24,10 @@ function dimsOk(...n: number[]): boolean {
 
 /** Options for opening the native back end. */
 export interface BackendOptions {
-  /** OpenBLAS thread count (process-wide). Default: leave OpenBLAS's own setting. */
+  /**
+   * Thread count (process-wide) for OpenBLAS and for our kernels' pool. Default: leave OpenBLAS's own
+   * setting and run our kernels on the calling thread.
+   */
   threads?: number;
 }
 
@@ -33,6 +36,7 @@ export class Backend {
   #blas: OpenBlasLibrary;
   #kernels: KernelLibrary;
   #closed = false;
+  #kernelThreads = 1;
   #sgemm: OpenBlasLibrary["symbols"]["cblas_sgemm"];
   #k: KernelLibrary["symbols"];
 
@@ -58,12 +62,22 @@ export class Backend {
     return backend;
   }
 
-  /** Sets OpenBLAS's thread count (process-wide), when the library exposes it. */
+  /**
+   * Sets OpenBLAS's thread count (process-wide, when the library exposes it) and our kernels' pool to the
+   * same count. Kernel calls are synchronous, so the pool never runs alongside an OpenBLAS call.
+   */
   setThreads(threads: number): void {
+    this.#check();
     if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
       throw new RangeError(`threads must be an integer from 1 to 1024, got ${threads}`);
     }
     this.#blas.symbols.openblas_set_num_threads?.(threads);
+    this.#kernelThreads = this.#k.dbk_set_threads(threads);
+  }
+
+  /** Threads our kernels use (the pool plus the calling thread). */
+  get kernelThreads(): number {
+    return this.#kernelThreads;
   }
 
   /** OpenBLAS's build configuration and the kernel set it chose for this CPU, when it tells. */
@@ -179,10 +193,19 @@ export class Backend {
     this.#k.dbk_bias_add(x, t, n, bias);
   }
 
-  /** Scratch floats `attention` needs for sequences of up to `maxLen` tokens. */
-  attentionScratchSize(maxLen: number, headDim: number): number {
+  /** Scratch floats one thread of `attention` needs for sequences of up to `maxLen` tokens. */
+  #attentionScratchPerThread(maxLen: number, headDim: number): number {
     need(dimsOk(maxLen, headDim), "attention scratch sizes");
     return Number(this.#k.dbk_attention_scratch_floats(maxLen, headDim));
+  }
+
+  /**
+   * Scratch floats `attention` needs for sequences of up to `maxLen` tokens, with a share for each of the
+   * kernel threads set now. A smaller scratch (at least one share) still works, on fewer threads.
+   */
+  attentionScratchSize(maxLen: number, headDim: number): number {
+    this.#check();
+    return this.#attentionScratchPerThread(maxLen, headDim) * this.#kernelThreads;
   }
 
   /**
@@ -201,7 +224,7 @@ export class Backend {
     out: Float32Array,
   ): void {
     this.#check();
-    need(dimsOk(nSeqs, nHeads, headDim), "attention sizes");
+    need(dimsOk(nSeqs, nHeads, headDim, nHeads * headDim, nSeqs * nHeads), "attention sizes");
     const dim = nHeads * headDim;
     need(seqStarts.length >= nSeqs + 1 && uniform.length >= nSeqs, "attention sequence tables");
     need(qkvBias.length >= 3 * dim, "attention bias");
@@ -213,8 +236,24 @@ export class Backend {
     }
     const t = seqStarts[nSeqs];
     need(qkv.length >= t * 3 * dim && out.length >= t * dim, "attention activations");
-    need(maxLen === 0 || scratch.length >= this.attentionScratchSize(maxLen, headDim), "attention scratch");
-    this.#k.dbk_attention(qkv, qkvBias, seqStarts, uniform, nSeqs, nHeads, headDim, scratch, out);
+    // The C side uses as many threads as whole per-thread shares fit in scratchFloats.
+    const scratchFloats = Math.min(scratch.length, I32_MAX);
+    need(
+      maxLen === 0 || scratchFloats >= this.#attentionScratchPerThread(maxLen, headDim),
+      "attention scratch",
+    );
+    this.#k.dbk_attention(
+      qkv,
+      qkvBias,
+      seqStarts,
+      uniform,
+      nSeqs,
+      nHeads,
+      headDim,
+      scratch,
+      scratchFloats,
+      out,
+    );
   }
 
   /** dst[rows[t]] = src[t] for t < T; dst holds `dstRows` rows of `dim`. */

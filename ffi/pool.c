@@ -1,0 +1,154 @@
+// A small persistent thread pool for our kernels. dbk_set_threads(n) starts n - 1 workers (the caller is
+// the n-th); jobs come from one thread at a time (the JS thread, synchronously), and every job is
+// finished before dbk_parallel returns, so a job never overlaps another one or an OpenBLAS call.
+//
+// Between jobs a worker spins briefly (yielding the CPU every few checks, so it does not starve
+// OpenBLAS's own threads), then sleeps on a condition variable.
+#include <pthread.h>
+#include <sched.h>
+#include <stdatomic.h>
+#include <stdint.h>
+
+#include "kernels.h"
+#include "pool.h"
+
+#define MAX_THREADS 256
+#define SPIN_CHECKS 2000
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    __asm__ __volatile__("yield");
+#endif
+}
+
+// The job word: generation << 32 | closed << 31 | allowed workers << 16 | joined workers.
+#define CLOSED (1ull << 31)
+#define JOINED_MASK 0xffffull
+#define ALLOWED_SHIFT 16
+#define ALLOWED_MASK 0x7fffull
+
+static struct {
+    pthread_mutex_t mu;
+    pthread_cond_t wake;
+    pthread_t threads[MAX_THREADS];
+    int32_t n_workers; // written only by the controlling thread while no worker runs
+    atomic_int stop;
+    _Atomic uint64_t job;
+    // The current job, written before `job` is published (release) and read only by workers that
+    // joined it (acquire); the controller rewrites them only after every joined worker finished.
+    dbk_task_fn fn;
+    void *ctx;
+    int32_t n_tasks;
+    atomic_int next;     // next task to claim
+    atomic_int finished; // joined workers done with the current job
+} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+
+static void run_tasks(int32_t slot) {
+    for (;;) {
+        const int32_t t = atomic_fetch_add_explicit(&pool.next, 1, memory_order_relaxed);
+        if (t >= pool.n_tasks) return;
+        pool.fn(pool.ctx, t, slot);
+    }
+}
+
+// Joins the job in word w if it is open and has room; returns the slot (>= 1) or 0.
+static int32_t try_join(uint64_t w) {
+    for (;;) {
+        const uint64_t joined = w & JOINED_MASK, allowed = (w >> ALLOWED_SHIFT) & ALLOWED_MASK;
+        if ((w & CLOSED) || joined >= allowed) return 0;
+        if (atomic_compare_exchange_weak_explicit(&pool.job, &w, w + 1, memory_order_acq_rel,
+                                                  memory_order_acquire)) {
+            return (int32_t)joined + 1;
+        }
+        // w now holds the current word; a different generation means this job is gone.
+    }
+}
+
+static void *worker_main(void *arg) {
+    (void)arg;
+    uint32_t seen = (uint32_t)(atomic_load_explicit(&pool.job, memory_order_acquire) >> 32);
+    for (;;) {
+        uint64_t w = 0;
+        int fresh = 0;
+        for (int i = 0; i < SPIN_CHECKS && !fresh; i++) {
+            w = atomic_load_explicit(&pool.job, memory_order_acquire);
+            fresh = (uint32_t)(w >> 32) != seen || atomic_load_explicit(&pool.stop, memory_order_relaxed);
+            if (fresh) break;
+            if ((i & 15) == 15) sched_yield();
+            else cpu_relax();
+        }
+        if (!fresh) {
+            pthread_mutex_lock(&pool.mu);
+            for (;;) {
+                w = atomic_load_explicit(&pool.job, memory_order_acquire);
+                if ((uint32_t)(w >> 32) != seen || atomic_load_explicit(&pool.stop, memory_order_relaxed)) break;
+                pthread_cond_wait(&pool.wake, &pool.mu);
+            }
+            pthread_mutex_unlock(&pool.mu);
+        }
+        if (atomic_load_explicit(&pool.stop, memory_order_acquire)) return NULL;
+        seen = (uint32_t)(w >> 32);
+        const int32_t slot = try_join(w);
+        if (slot == 0) continue; // finished (or full) before this worker woke: nothing to do
+        run_tasks(slot);
+        atomic_fetch_add_explicit(&pool.finished, 1, memory_order_release);
+    }
+}
+
+static void stop_workers(void) {
+    if (pool.n_workers == 0) return;
+    pthread_mutex_lock(&pool.mu);
+    atomic_store_explicit(&pool.stop, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    for (int32_t i = 0; i < pool.n_workers; i++) pthread_join(pool.threads[i], NULL);
+    pool.n_workers = 0;
+    atomic_store_explicit(&pool.stop, 0, memory_order_relaxed);
+}
+
+int32_t dbk_set_threads(int32_t n) {
+    if (n < 1) n = 1;
+    if (n > MAX_THREADS) n = MAX_THREADS;
+    if (n - 1 == pool.n_workers) return n;
+    stop_workers();
+    for (int32_t i = 0; i < n - 1; i++) {
+        if (pthread_create(&pool.threads[i], NULL, worker_main, (void *)(intptr_t)(i + 1)) != 0) break;
+        pool.n_workers = i + 1;
+    }
+    return pool.n_workers + 1;
+}
+
+int32_t dbk_get_threads(void) { return pool.n_workers + 1; }
+int32_t dbk_pool_threads(void) { return pool.n_workers + 1; }
+
+void dbk_parallel(dbk_task_fn fn, void *ctx, int32_t n_tasks, int32_t max_slots) {
+    int32_t helpers = max_slots - 1;
+    if (helpers > pool.n_workers) helpers = pool.n_workers;
+    if (helpers > n_tasks - 1) helpers = n_tasks - 1;
+    if (helpers <= 0) {
+        for (int32_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
+        return;
+    }
+    pool.fn = fn;
+    pool.ctx = ctx;
+    pool.n_tasks = n_tasks;
+    atomic_store_explicit(&pool.next, 0, memory_order_relaxed);
+    atomic_store_explicit(&pool.finished, 0, memory_order_relaxed);
+    const uint64_t gen = (atomic_load_explicit(&pool.job, memory_order_relaxed) >> 32) + 1;
+    pthread_mutex_lock(&pool.mu);
+    atomic_store_explicit(&pool.job, (gen << 32) | ((uint64_t)helpers << ALLOWED_SHIFT), memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    run_tasks(0);
+    // Close the job so no late worker joins, then wait only for those that did: a worker the OS has
+    // not scheduled yet costs nothing.
+    const uint64_t w = atomic_fetch_or_explicit(&pool.job, CLOSED, memory_order_acq_rel);
+    const int32_t joined = (int32_t)(w & JOINED_MASK);
+    while (atomic_load_explicit(&pool.finished, memory_order_acquire) < joined) cpu_relax();
+}
+
+// Joins the workers when the library is unloaded (dlclose) or the process exits, so no thread is left
+// running code that is about to be unmapped.
+__attribute__((destructor)) static void pool_shutdown(void) { stop_workers(); }
