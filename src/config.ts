@@ -121,7 +121,8 @@ export function parseConfig(raw: unknown, source = "config.json"): DistilBertCon
       fail(source, `"id2label" must be an object`);
     }
     for (const [k, v] of Object.entries(r.id2label)) {
-      const i = Number(k);
+      // Keys are decimal integers ("0", "1"); Number() would also take "", " 1 " or "0x1".
+      const i = /^[0-9]{1,9}$/.test(k) ? Number(k) : NaN;
       if (!Number.isInteger(i) || i < 0 || typeof v !== "string") {
         fail(source, `"id2label" must map non-negative integers to strings (bad entry ${JSON.stringify(k)})`);
       }
