@@ -87,6 +87,7 @@ export {
   type ClassificationResult,
   DEFAULT_SENTIMENT_MODEL_URL,
   defaultSentimentModelDir,
+  ensureDefaultSentimentModel,
   type EntityGroup,
   type FeatureExtractionOptions,
   type FeatureExtractionPipeline,

@@ -26,7 +26,7 @@ import {
   specialTokenNames,
   TASK_ALIASES,
 } from "./common.ts";
-import { defaultSentimentModelDir } from "./default_model.ts";
+import { ensureDefaultSentimentModel } from "./default_model.ts";
 import { type FeatureExtractionPipeline, featureExtractionPipeline } from "./feature_extraction.ts";
 import { type FillMaskPipeline, fillMaskPipeline } from "./fill_mask.ts";
 import { type QuestionAnsweringPipeline, questionAnsweringPipeline } from "./question_answering.ts";
@@ -42,7 +42,11 @@ export {
   type PipelineTask,
   type PipelineTaskName,
 } from "./common.ts";
-export { DEFAULT_SENTIMENT_MODEL_URL, defaultSentimentModelDir } from "./default_model.ts";
+export {
+  DEFAULT_SENTIMENT_MODEL_URL,
+  defaultSentimentModelDir,
+  ensureDefaultSentimentModel,
+} from "./default_model.ts";
 export type {
   ClassificationDetail,
   ClassificationFunction,
@@ -101,7 +105,7 @@ export function canonicalTask(name: string): PipelineTask | undefined {
 
 async function resolveDir(task: PipelineTask, model: string | null | undefined, options: PipelineOptions) {
   if (model === undefined || model === null || model === "") {
-    if (task === "text-classification") return defaultSentimentModelDir();
+    if (task === "text-classification") return await ensureDefaultSentimentModel();
     throw new Error(`the ${task} pipeline has no default model: pass a model folder or Hugging Face hub id`);
   }
   if (typeof model !== "string") {
