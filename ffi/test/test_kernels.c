@@ -1,0 +1,366 @@
+// Checks every kernel in ffi/ against a naive double-precision reference on random shapes (edge sizes
+// included), the vectorised exp/erf/gelu against libm over dense sweeps, NaN/Inf behaviour, and that
+// the thread pool gives bit-identical results. Buffers are malloc'd to their exact size so that
+// AddressSanitizer catches any overrun. Needs no OpenBLAS. Build and run: ffi/test/run.sh.
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../kernels.h"
+#include "../vecmath.h"
+
+static int failures = 0;
+#define CHECK(cond, ...)                                                                             \
+    do {                                                                                             \
+        if (!(cond)) {                                                                               \
+            failures++;                                                                              \
+            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                     \
+            fprintf(stderr, __VA_ARGS__);                                                            \
+            fprintf(stderr, "\n");                                                                   \
+        }                                                                                            \
+    } while (0)
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t next_u32(void) {
+    rng ^= rng << 13;
+    rng ^= rng >> 7;
+    rng ^= rng << 17;
+    return (uint32_t)(rng >> 16);
+}
+static int32_t rand_int(int32_t lo, int32_t hi) { return lo + (int32_t)(next_u32() % (uint32_t)(hi - lo + 1)); }
+static float rand_float(float scale) { return ((float)next_u32() / 4294967296.0f * 2.0f - 1.0f) * scale; }
+
+static float *falloc(int64_t n) {
+    float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));
+    if (!p) abort();
+    return p;
+}
+static float *frand(int64_t n, float scale) {
+    float *p = falloc(n);
+    for (int64_t i = 0; i < n; i++) p[i] = rand_float(scale);
+    return p;
+}
+static float *fcopy(const float *src, int64_t n) {
+    float *p = falloc(n);
+    memcpy(p, src, sizeof(float) * (size_t)n);
+    return p;
+}
+
+// max |got - want| / (atol + rtol * |want|) over n values; > 1 fails.
+static double worst(const float *got, const double *want, int64_t n, double atol, double rtol) {
+    double w = 0.0;
+    for (int64_t i = 0; i < n; i++) {
+        const double e = fabs((double)got[i] - want[i]) / (atol + rtol * fabs(want[i]));
+        if (!(e <= w)) w = e; // NaN counts as worst
+    }
+    return w;
+}
+
+// The kernel subtracts a float-rounded mean, as torch does: half an ulp of the mean, amplified by
+// rstd * |gamma|, is the error to allow on top of float rounding. Set by ref_layernorm_row.
+static double ln_row_tol;
+static void ref_layernorm_row(const double *x, int32_t dim, const float *g, const float *b, double eps,
+                              double *out) {
+    double mean = 0, var = 0;
+    for (int32_t i = 0; i < dim; i++) mean += x[i];
+    mean /= dim;
+    for (int32_t i = 0; i < dim; i++) var += (x[i] - mean) * (x[i] - mean);
+    var /= dim;
+    const double r = 1.0 / sqrt(var + eps);
+    double gmax = 0;
+    for (int32_t i = 0; i < dim; i++) out[i] = (x[i] - mean) * r * g[i] + b[i], gmax = fmax(gmax, fabs(g[i]));
+    ln_row_tol = 2e-5 + 2.0 * fabs(mean) * 6e-8 * r * gmax;
+}
+
+static double ref_gelu(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
+
+// ---- elementwise and LayerNorm kernels ----------------------------------------------------------
+static void test_rows_kernels(int32_t T, int32_t n) {
+    const int64_t tn = (int64_t)T * n;
+    float *bias = frand(n, 0.5f), *x0 = frand(tn, 4.0f);
+    double *want = calloc((size_t)tn, sizeof(double));
+
+    float *x = fcopy(x0, tn);
+    dbk_bias_gelu(x, T, n, bias);
+    for (int64_t i = 0; i < tn; i++) want[i] = ref_gelu((double)x0[i] + bias[i % n]);
+    CHECK(worst(x, want, tn, 1e-6, 1e-6) <= 1.0, "bias_gelu T=%d n=%d err %g", T, n, worst(x, want, tn, 1e-6, 1e-6));
+    free(x);
+
+    x = fcopy(x0, tn);
+    dbk_bias_add(x, T, n, bias);
+    for (int64_t i = 0; i < tn; i++) want[i] = (double)x0[i] + bias[i % n];
+    CHECK(worst(x, want, tn, 1e-30, 1e-7) <= 1.0, "bias_add T=%d n=%d", T, n);
+    free(x);
+
+    x = fcopy(x0, tn);
+    dbk_bias_relu(x, T, n, bias);
+    for (int64_t i = 0; i < tn; i++) want[i] = fmax((double)x0[i] + bias[i % n], 0.0);
+    CHECK(worst(x, want, tn, 1e-30, 1e-7) <= 1.0, "bias_relu T=%d n=%d", T, n);
+    free(x);
+
+    // LayerNorm family, dim = n. Offsets make the mean large against the spread, as a drifting residual.
+    float *g = frand(n, 1.5f), *b = frand(n, 0.5f), *res = frand(tn, 3.0f);
+    for (int64_t i = 0; i < tn; i++) x0[i] += 20.0f;
+    double *row = malloc(sizeof(double) * (size_t)n);
+    const float eps = 1e-12f;
+    float *out = falloc(tn);
+    dbk_layernorm(x0, T, n, g, b, eps, out);
+    for (int32_t t = 0; t < T; t++) {
+        for (int32_t i = 0; i < n; i++) row[i] = x0[(int64_t)t * n + i];
+        ref_layernorm_row(row, n, g, b, eps, want + (int64_t)t * n);
+        const double e = worst(out + (int64_t)t * n, want + (int64_t)t * n, n, ln_row_tol, 2e-5);
+        CHECK(e <= 1.0, "layernorm T=%d dim=%d row %d err %g", T, n, t, e);
+    }
+    dbk_bias_residual_layernorm(x0, bias, res, T, n, g, b, eps, out);
+    for (int32_t t = 0; t < T; t++) {
+        for (int32_t i = 0; i < n; i++) {
+            const int64_t k = (int64_t)t * n + i;
+            row[i] = (double)((x0[k] + bias[i]) + res[k]);
+        }
+        ref_layernorm_row(row, n, g, b, eps, want + (int64_t)t * n);
+        const double e = worst(out + (int64_t)t * n, want + (int64_t)t * n, n, ln_row_tol, 2e-5);
+        CHECK(e <= 1.0, "bias_residual_layernorm T=%d dim=%d row %d err %g", T, n, t, e);
+    }
+    float *alias = fcopy(x0, tn); // out aliasing x
+    dbk_bias_residual_layernorm(alias, bias, res, T, n, g, b, eps, alias);
+    CHECK(memcmp(alias, out, sizeof(float) * (size_t)tn) == 0, "bias_residual_layernorm out=x T=%d dim=%d", T, n);
+    free(alias);
+    alias = fcopy(res, tn); // out aliasing residual
+    dbk_bias_residual_layernorm(x0, bias, alias, T, n, g, b, eps, alias);
+    CHECK(memcmp(alias, out, sizeof(float) * (size_t)tn) == 0, "bias_residual_layernorm out=residual");
+    free(alias);
+
+    free(out), free(row), free(g), free(b), free(res), free(bias), free(x0), free(want);
+}
+
+static void test_embed_and_rows(int32_t T, int32_t dim) {
+    const int32_t vocab = rand_int(1, 50), max_pos = rand_int(1, 20);
+    int32_t *ids = malloc(sizeof(int32_t) * (size_t)T), *pos = malloc(sizeof(int32_t) * (size_t)T);
+    for (int32_t t = 0; t < T; t++) ids[t] = rand_int(0, vocab - 1), pos[t] = rand_int(0, max_pos - 1);
+    float *we = frand((int64_t)vocab * dim, 1.0f), *pe = frand((int64_t)max_pos * dim, 1.0f);
+    float *g = frand(dim, 1.0f), *b = frand(dim, 1.0f), *out = falloc((int64_t)T * dim);
+    double *want = malloc(sizeof(double) * (size_t)T * dim), *row = malloc(sizeof(double) * (size_t)dim);
+    dbk_embed_layernorm(ids, pos, T, we, pe, dim, g, b, 1e-12f, out);
+    for (int32_t t = 0; t < T; t++) {
+        for (int32_t i = 0; i < dim; i++) row[i] = (double)(we[(int64_t)ids[t] * dim + i] + pe[(int64_t)pos[t] * dim + i]);
+        ref_layernorm_row(row, dim, g, b, 1e-12, want + (int64_t)t * dim);
+    }
+    CHECK(worst(out, want, (int64_t)T * dim, 2e-5, 2e-5) <= 1.0, "embed_layernorm T=%d dim=%d", T, dim);
+
+    // scatter then gather with a random injective map into R >= T rows.
+    const int32_t R = T + rand_int(0, 5);
+    int32_t *perm = malloc(sizeof(int32_t) * (size_t)R);
+    for (int32_t i = 0; i < R; i++) perm[i] = i;
+    for (int32_t i = R - 1; i > 0; i--) {
+        const int32_t j = rand_int(0, i), tmp = perm[i];
+        perm[i] = perm[j], perm[j] = tmp;
+    }
+    float *dst = falloc((int64_t)R * dim), *back = falloc((int64_t)T * dim);
+    for (int64_t i = 0; i < (int64_t)R * dim; i++) dst[i] = -7.0f;
+    dbk_scatter_rows(out, T, dim, perm, dst);
+    for (int32_t t = 0; t < T; t++) CHECK(memcmp(dst + (int64_t)perm[t] * dim, out + (int64_t)t * dim, sizeof(float) * (size_t)dim) == 0, "scatter row %d", t);
+    for (int32_t r = T; r < R; r++) CHECK(dst[(int64_t)perm[r] * dim] == -7.0f, "scatter touched an unlisted row");
+    dbk_gather_rows(dst, T, dim, perm, back);
+    CHECK(memcmp(back, out, sizeof(float) * (size_t)T * dim) == 0, "gather T=%d dim=%d", T, dim);
+    free(perm), free(dst), free(back), free(ids), free(pos), free(we), free(pe), free(g), free(b), free(out), free(want), free(row);
+}
+
+// ---- attention ----------------------------------------------------------------------------------
+static void ref_attention(const float *qkv, const float *bias, const int32_t *starts, const uint8_t *uniform,
+                          int32_t n_seqs, int32_t heads, int32_t hd, double *out) {
+    const int32_t dim = heads * hd;
+    const int64_t row = 3 * (int64_t)dim;
+    for (int32_t s = 0; s < n_seqs; s++) {
+        const int32_t st = starts[s], n = starts[s + 1] - st;
+        double *sc = malloc(sizeof(double) * (size_t)(n > 0 ? n : 1));
+        for (int32_t h = 0; h < heads; h++) {
+            const int32_t off = h * hd;
+            for (int32_t i = 0; i < n; i++) {
+                double mx = -INFINITY, sum = 0;
+                for (int32_t j = 0; j < n; j++) {
+                    double d = 0;
+                    for (int32_t k = 0; k < hd; k++) {
+                        const double q = ((double)qkv[(st + i) * row + off + k] + bias[off + k]) / sqrt((double)hd);
+                        d += q * ((double)qkv[(st + j) * row + dim + off + k] + bias[dim + off + k]);
+                    }
+                    sc[j] = uniform[s] ? 0.0 : d;
+                    if (sc[j] > mx) mx = sc[j];
+                }
+                for (int32_t j = 0; j < n; j++) sum += (sc[j] = exp(sc[j] - mx));
+                for (int32_t k = 0; k < hd; k++) {
+                    double o = 0;
+                    for (int32_t j = 0; j < n; j++) o += sc[j] / sum * ((double)qkv[(st + j) * row + 2 * dim + off + k] + bias[2 * dim + off + k]);
+                    out[(int64_t)(st + i) * dim + off + k] = o;
+                }
+            }
+        }
+        free(sc);
+    }
+}
+
+static void test_attention(int32_t n_seqs, int32_t max_len, int32_t heads, int32_t hd, int32_t threads, int zero_len, float qscale) {
+    int32_t *starts = malloc(sizeof(int32_t) * (size_t)(n_seqs + 1));
+    uint8_t *uniform = malloc((size_t)n_seqs);
+    starts[0] = 0;
+    int32_t longest = 0;
+    for (int32_t s = 0; s < n_seqs; s++) {
+        int32_t n = rand_int(1, max_len);
+        if (zero_len && rand_int(0, 3) == 0) n = 0;
+        if (s == 0) n = max_len;
+        if (n > longest) longest = n;
+        starts[s + 1] = starts[s] + n;
+        uniform[s] = rand_int(0, 5) == 0;
+    }
+    const int32_t T = starts[n_seqs], dim = heads * hd;
+    float *qkv = frand((int64_t)T * 3 * dim, qscale), *bias = frand(3 * dim, 0.3f);
+    float *out = falloc((int64_t)T * dim), *out1 = falloc((int64_t)T * dim);
+    for (int64_t i = 0; i < (int64_t)T * dim; i++) out[i] = out1[i] = NAN; // every row must be written
+    double *want = malloc(sizeof(double) * (size_t)((int64_t)T * dim > 0 ? (int64_t)T * dim : 1));
+    const int64_t per = longest > 0 ? dbk_attention_scratch_floats(longest, hd) : 0;
+    float *scratch = falloc(per * threads);
+    for (int64_t i = 0; i < per * threads; i++) scratch[i] = NAN; // stale scratch must not leak in
+    dbk_set_threads(1);
+    dbk_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)per, out1);
+    dbk_set_threads(threads);
+    dbk_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)(per * threads), out);
+    dbk_set_threads(1);
+    ref_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, want);
+    const double e = worst(out, want, (int64_t)T * dim, 2e-6, 2e-5);
+    CHECK(e <= 1.0, "attention seqs=%d max_len=%d heads=%d hd=%d threads=%d: err %g", n_seqs, max_len, heads, hd, threads, e);
+    CHECK(memcmp(out, out1, sizeof(float) * (size_t)T * dim) == 0, "attention with %d threads differs from 1 thread", threads);
+    free(starts), free(uniform), free(qkv), free(bias), free(out), free(out1), free(want), free(scratch);
+}
+
+// ---- exp / erf / gelu accuracy and special values -----------------------------------------------
+static float vexp1(float x) { return dbk_vexp(dbk_splat(x))[0]; }
+static float verf1(float x) { return dbk_verf(dbk_splat(x))[0]; }
+static float vgelu1(float x) { return dbk_vgelu(dbk_splat(x))[0]; }
+
+static double ulp_error(float got, double want) {
+    const float w = (float)want;
+    const float u = nextafterf(fabsf(w), INFINITY) - fabsf(w);
+    return fabs((double)got - want) / u;
+}
+
+static void test_math(void) {
+    // exp: every 7th float in the normal-result range, then the subnormal-result range.
+    double max_ulp = 0, worst_x = 0;
+    int64_t count = 0;
+    // Every 1021st float of each sign (all exponents, about 2 million points), within range.
+    for (uint32_t bits = 0; bits < 0x7f800000u; bits += 1021) {
+        for (int sign = 0; sign < 2; sign++) {
+        const uint32_t b = bits | (sign ? 0x80000000u : 0);
+        float x;
+        memcpy(&x, &b, 4);
+        if (!(x > -87.33f && x < 88.72f)) continue;
+        const double u = ulp_error(vexp1(x), exp((double)x));
+        count++;
+        if (u > max_ulp) max_ulp = u, worst_x = x;
+        }
+    }
+    printf("exp: max %.3f ulp over %lld points of (-87.33, 88.72) (at x = %.9g)\n", max_ulp, (long long)count, worst_x);
+    CHECK(max_ulp <= 2.0, "exp max ulp %g", max_ulp);
+    double sub_abs = 0;
+    for (float x = -104.0f; x < -87.33f; x += 1e-3f) {
+        const double e = fabs((double)vexp1(x) - exp((double)x));
+        if (e > sub_abs) sub_abs = e;
+    }
+    printf("exp: max abs error %.3g for subnormal results (smallest subnormal 1.4e-45)\n", sub_abs);
+    CHECK(sub_abs <= 1.5e-45, "exp subnormal error %g", sub_abs);
+
+    double erf_abs = 0, erf_x = 0, gelu_abs = 0, gelu_rel = 0, gelu_x = 0;
+    for (float x = -12.0f; x <= 12.0f; x += 1.0f / 16384.0f) {
+        const double e = fabs((double)verf1(x) - erf((double)x));
+        if (e > erf_abs) erf_abs = e, erf_x = x;
+        const double g = ref_gelu((double)x), ge = fabs((double)vgelu1(x) - g);
+        if (ge > gelu_abs) gelu_abs = ge, gelu_x = x;
+        if (fabs(g) > 1e-3 && ge / fabs(g) > gelu_rel) gelu_rel = ge / fabs(g);
+    }
+    printf("erf: max abs error %.3g on [-12, 12] (at x = %.6g)\n", erf_abs, erf_x);
+    printf("gelu: max abs error %.3g (at x = %.6g), max rel error %.3g where |gelu| > 1e-3\n", gelu_abs, gelu_x, gelu_rel);
+    // Abramowitz-Stegun 7.1.26 (as torch's vectorised erf): 1.5e-7 from the formula, plus float rounding
+    // of 1 - small near x = 0; the relative gelu error in the far negative tail is the formula's own.
+    CHECK(erf_abs <= 6e-7, "erf abs error %g", erf_abs);
+    CHECK(gelu_abs <= 6e-7, "gelu abs error %g", gelu_abs);
+
+    CHECK(isnan(vexp1(NAN)), "exp(NaN)");
+    CHECK(vexp1(INFINITY) == INFINITY, "exp(inf)");
+    CHECK(vexp1(-INFINITY) == 0.0f, "exp(-inf)");
+    CHECK(vexp1(89.0f) == INFINITY && vexp1(1e30f) == INFINITY, "exp overflow");
+    CHECK(vexp1(-200.0f) == 0.0f && vexp1(-1e30f) == 0.0f, "exp underflow");
+    CHECK(vexp1(0.0f) == 1.0f && vexp1(-0.0f) == 1.0f, "exp(0)");
+    CHECK(isnan(verf1(NAN)), "erf(NaN)");
+    CHECK(verf1(INFINITY) == 1.0f && verf1(-INFINITY) == -1.0f, "erf(+-inf)");
+    CHECK(verf1(0.0f) == 0.0f, "erf(0)");
+    CHECK(isnan(vgelu1(NAN)), "gelu(NaN)");
+    CHECK(vgelu1(INFINITY) == INFINITY, "gelu(inf)");
+    CHECK(vgelu1(-INFINITY) == 0.0f, "gelu(-inf)");
+    CHECK(vgelu1(1e30f) == 1e30f && vgelu1(-1e30f) == 0.0f && vgelu1(3.4e38f) == 3.4e38f, "gelu of huge values");
+
+    // The same through the kernel, in every lane position and the scalar tail.
+    const int32_t n = 2 * DBK_VW + 5;
+    float x[2 * DBK_VW + 5], zero[2 * DBK_VW + 5] = {0};
+    for (int32_t lane = 0; lane < n; lane++) {
+        for (int32_t i = 0; i < n; i++) x[i] = 0.5f;
+        x[lane] = NAN;
+        dbk_bias_gelu(x, 1, n, zero);
+        CHECK(isnan(x[lane]), "bias_gelu NaN lane %d", lane);
+        for (int32_t i = 0; i < n; i++) CHECK(i == lane || fabsf(x[i] - 0.345731f) < 1e-5f, "bias_gelu lane %d spoiled lane %d", lane, i);
+    }
+}
+
+// ---- softmax edge cases through attention --------------------------------------------------------
+static void test_attention_specials(void) {
+    // A NaN query poisons its own row (every head dim of that head), nothing else.
+    const int32_t n = 5, hd = 4, dim = hd;
+    float *qkv = frand(n * 3 * dim, 1.0f), *bias = frand(3 * dim, 0.1f), *out = falloc(n * dim);
+    int32_t starts[2] = {0, n};
+    uint8_t uni[1] = {0};
+    const int64_t per = dbk_attention_scratch_floats(n, hd);
+    float *scratch = falloc(per);
+    qkv[2 * 3 * dim + 1] = NAN;
+    dbk_attention(qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
+    for (int32_t i = 0; i < n; i++)
+        for (int32_t d = 0; d < hd; d++) CHECK((i == 2) == (isnan(out[i * dim + d]) != 0), "NaN query row %d dim %d", i, d);
+    // Huge score gaps: softmax saturates to one-hot without NaN or Inf.
+    qkv[2 * 3 * dim + 1] = 0.0f;
+    for (int32_t d = 0; d < hd; d++) qkv[0 * 3 * dim + d] = 1e18f, qkv[3 * 3 * dim + dim + d] = 1e18f;
+    dbk_attention(qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
+    for (int32_t d = 0; d < hd; d++) CHECK(fabsf(out[d] - (qkv[3 * 3 * dim + 2 * dim + d] + bias[2 * dim + d])) < 1e-6f, "one-hot row");
+    free(qkv), free(bias), free(out), free(scratch);
+}
+
+int main(void) {
+    test_math();
+    const int32_t sizes[] = {1, 2, 3, 7, 15, 16, 17, 31, 33, 37, 64, 100, 129, 768};
+    for (size_t a = 0; a < sizeof sizes / sizeof *sizes; a++) {
+        for (size_t b = 0; b < sizeof sizes / sizeof *sizes; b += 3) test_rows_kernels(sizes[b], sizes[a]);
+        test_embed_and_rows(rand_int(1, 40), sizes[a]);
+    }
+    // Large enough to cross the threading thresholds, run with the pool on.
+    dbk_set_threads(3);
+    test_rows_kernels(300, 300);
+    test_rows_kernels(129, 1000);
+    dbk_set_threads(1);
+
+    const int32_t hds[] = {1, 2, 3, 5, 8, 9, 16, 17, 32, 33, 64};
+    for (size_t i = 0; i < sizeof hds / sizeof *hds; i++) {
+        test_attention(1, 1, 1, hds[i], 1, 0, 1.0f);                      // one token
+        test_attention(3, rand_int(1, 40), rand_int(1, 4), hds[i], 1, 1, 2.0f); // zero-length sequences
+        test_attention(rand_int(1, 6), rand_int(33, 130), rand_int(1, 3), hds[i], 3, 1, 1.0f);
+    }
+    test_attention(8, 128, 4, 8, 2, 0, 1.0f);   // tiny model shape, threaded
+    test_attention(2, 64, 12, 64, 2, 0, 0.5f);  // base head size
+    test_attention(2, 200, 2, 32, 4, 1, 3.0f);  // more threads than tasks need
+    test_attention(1, 1, 1, 1, 2, 0, 1.0f);     // pool on, a single task
+    test_attention_specials();
+
+    if (failures) {
+        fprintf(stderr, "%d check(s) failed\n", failures);
+        return 1;
+    }
+    printf("all kernel checks passed\n");
+    return 0;
+}

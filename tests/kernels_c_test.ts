@@ -1,0 +1,62 @@
+// Builds ffi/test/test_kernels.c with every kernel source under AddressSanitizer + UBSan and runs it: every
+// kernel against a double-precision reference on edge shapes, exp/erf/gelu accuracy sweeps, NaN/Inf, and
+// the thread pool giving bit-identical results. Any failed check or sanitizer report fails the test.
+
+import assert from "node:assert/strict";
+
+const FFI = new URL("../ffi/", import.meta.url).pathname;
+
+async function cSources(): Promise<string[]> {
+  const out: string[] = [];
+  for await (const e of Deno.readDir(FFI)) if (e.isFile && e.name.endsWith(".c")) out.push(`${FFI}${e.name}`);
+  return out.sort();
+}
+
+Deno.test("C kernels: reference checks under ASan + UBSan", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denobert-ctest-" });
+  try {
+    const cc = Deno.env.get("CC") ?? "gcc";
+    const exe = `${dir}/test_kernels`;
+    const build = await new Deno.Command(cc, {
+      args: [
+        "-std=c11",
+        "-O2",
+        "-g",
+        "-march=native",
+        "-ffp-contract=fast",
+        "-pthread",
+        "-fno-math-errno",
+        "-Wall",
+        "-Wextra",
+        "-Werror",
+        "-fsanitize=address,undefined",
+        "-fno-sanitize-recover=all",
+        "-fno-omit-frame-pointer",
+        "-o",
+        exe,
+        `${FFI}test/test_kernels.c`,
+        ...await cSources(),
+        "-lm",
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const dec = new TextDecoder();
+    assert.ok(build.success, `compiling the C kernel tests failed:\n${dec.decode(build.stderr)}`);
+    const run = await new Deno.Command(exe, {
+      env: {
+        ASAN_OPTIONS: "halt_on_error=1:detect_leaks=1",
+        UBSAN_OPTIONS: "halt_on_error=1:print_stacktrace=1",
+      },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stdout = dec.decode(run.stdout), stderr = dec.decode(run.stderr);
+    console.log(stdout.trimEnd());
+    assert.ok(run.success, `C kernel tests failed (exit ${run.code}):\n${stdout}\n${stderr}`);
+    assert.ok(!/runtime error|AddressSanitizer|LeakSanitizer/.test(stderr), `sanitizer report:\n${stderr}`);
+    assert.match(stdout, /all kernel checks passed/);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
