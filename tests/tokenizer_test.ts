@@ -25,7 +25,9 @@ Deno.test("reference cases: all 758 are present", () => {
 
 Deno.test("vocab.txt loading: every SST-2 dev line gives HF's input_ids", async () => {
   const tok = await Tokenizer.fromDir(SST2_DIR);
-  const lines = (await Deno.readTextFile(new URL("dev-reference.jsonl", SST2_DIR))).split("\n").filter(Boolean);
+  const lines = (await Deno.readTextFile(new URL("dev-reference.jsonl", SST2_DIR))).split("\n").filter(
+    Boolean,
+  );
   assert.equal(lines.length, 872);
   let mismatches = 0;
   for (const line of lines) {
@@ -46,7 +48,21 @@ Deno.test("offsets are UTF-16 indices: slicing the input gives each token's sour
   const enc = bert.encode(text);
   const sources = enc.offsets.map(([s, e]) => text.slice(s, e));
   // The zero-width space is removed, so it belongs to no piece of "naïve\u200bcafé".
-  assert.deepEqual(sources, ["", "Ça", "va", "?", "😀", "Naïve", "ca", "fé", ",", "中", "文", "İstanbul", ""]);
+  assert.deepEqual(sources, [
+    "",
+    "Ça",
+    "va",
+    "?",
+    "😀",
+    "Naïve",
+    "ca",
+    "fé",
+    ",",
+    "中",
+    "文",
+    "İstanbul",
+    "",
+  ]);
   assert.deepEqual(enc.tokens.slice(1, 8), ["ca", "va", "?", "[UNK]", "naive", "##ca", "##fe"]);
   assert.deepEqual(enc.wordIds, [null, 0, 1, 2, 3, 4, 4, 4, 5, 6, 7, 8, null]);
   assert.deepEqual(enc.specialTokensMask, [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1]);
@@ -86,7 +102,12 @@ const LONG_TEXT = Array.from({ length: 40 }, (_, i) => `word${i}`).join(" ");
 
 Deno.test("overflow windows with stride: each window re-covers the last `stride` tokens", () => {
   const full = bert.encode(LONG_TEXT, null, { addSpecialTokens: false }).inputIds;
-  const enc = bert.encode(LONG_TEXT, null, { truncation: true, maxLength: 16, stride: 4, returnOverflowing: true });
+  const enc = bert.encode(LONG_TEXT, null, {
+    truncation: true,
+    maxLength: 16,
+    stride: 4,
+    returnOverflowing: true,
+  });
   const rows = [enc, ...enc.overflowing!];
   const body = 14; // 16 minus [CLS] and [SEP]
   const step = body - 4;
@@ -98,7 +119,10 @@ Deno.test("overflow windows with stride: each window re-covers the last `stride`
   });
   assert.equal(rows.at(-1)!.inputIds.at(-2), full.at(-1));
   // Without returnOverflowing the windows are dropped.
-  assert.equal(bert.encode(LONG_TEXT, null, { truncation: true, maxLength: 16, stride: 4 }).overflowing, undefined);
+  assert.equal(
+    bert.encode(LONG_TEXT, null, { truncation: true, maxLength: 16, stride: 4 }).overflowing,
+    undefined,
+  );
 });
 
 Deno.test("question answering: only_second windows over the context, padded to the longest", () => {
@@ -133,8 +157,14 @@ Deno.test("question answering: only_second windows over the context, padded to t
 });
 
 Deno.test("truncation errors are thrown as the fast tokenizer raises them", () => {
-  assert.throws(() => bert.encode("a b c", null, { truncation: "only_second", maxLength: 3 }), /second sequence/);
-  assert.throws(() => bert.encode("a b c d e", "x", { truncation: "only_second", maxLength: 5 }), /too short/);
+  assert.throws(
+    () => bert.encode("a b c", null, { truncation: "only_second", maxLength: 3 }),
+    /second sequence/,
+  );
+  assert.throws(
+    () => bert.encode("a b c d e", "x", { truncation: "only_second", maxLength: 5 }),
+    /too short/,
+  );
   assert.throws(() => bert.encode(LONG_TEXT, null, { truncation: true, maxLength: 8, stride: 6 }), /stride/);
 });
 
@@ -165,7 +195,10 @@ Deno.test("encodeBatch: tensors match the rows, pairs get type ids 0/1", () => {
   assert.deepEqual(batch.inputIds.dims, [2, 9]);
   for (let r = 0; r < 2; r++) {
     assert.deepEqual([...batch.inputIds.data.subarray(r * 9, r * 9 + 9)], batch.encodings[r].inputIds);
-    assert.deepEqual([...batch.tokenTypeIds.data.subarray(r * 9, r * 9 + 9)], batch.encodings[r].tokenTypeIds);
+    assert.deepEqual(
+      [...batch.tokenTypeIds.data.subarray(r * 9, r * 9 + 9)],
+      batch.encodings[r].tokenTypeIds,
+    );
   }
   assert.deepEqual(batch.encodings[1].tokenTypeIds, [0, 0, 0, 0, 0, 1, 1, 1, 1]);
   assert.throws(() => bert.encodeBatch(["a", "b c"], { padding: false }), /different lengths/);
@@ -182,14 +215,31 @@ Deno.test("decode: WordPiece joining and transformers' clean-up", () => {
     bert.decode(ids, { skipSpecialTokens: true, cleanUpTokenizationSpaces: false }),
     "i don ' t know, do not ask me. it ' s fine!",
   );
-  assert.equal(bert.decode(bert.encode("tokenization").inputIds, { skipSpecialTokens: true }), "tokenization");
+  assert.equal(
+    bert.decode(bert.encode("tokenization").inputIds, { skipSpecialTokens: true }),
+    "tokenization",
+  );
 });
 
 // ---------------------------------------------------------------------------------------------------
 // tokenizer.json with non-default options, and what cannot be honoured.
 
 function tinyTokenizerJson(normalizer: Record<string, unknown> | null, extra: Record<string, unknown> = {}) {
-  const vocab = ["[PAD]", "[UNK]", "<s>", "</s>", "Hello", "hello", "café", "cafe", "中文", "中", "文", "a\u0001b", "##s"];
+  const vocab = [
+    "[PAD]",
+    "[UNK]",
+    "<s>",
+    "</s>",
+    "Hello",
+    "hello",
+    "café",
+    "cafe",
+    "中文",
+    "中",
+    "文",
+    "a\u0001b",
+    "##s",
+  ];
   return {
     added_tokens: [
       { id: 0, content: "[PAD]", special: true, normalized: false },

@@ -55,8 +55,8 @@ export class AddedTokenMatcher {
         const after = end < text.length && WORD_CHAR.test(String.fromCodePoint(text.codePointAt(end)!));
         if (before || after) continue;
       }
-      if (token.lstrip) while (start > done && isWhitespaceAt(text, start - 1)) start--;
-      if (token.rstrip) while (end < text.length && isWhitespaceAt(text, end)) end++;
+      if (token.lstrip) { while (start > done && isWhitespaceAt(text, start - 1)) start--; }
+      if (token.rstrip) { while (end < text.length && isWhitespaceAt(text, end)) end++; }
       if (start > done) onText(done, start);
       onToken(token, start, end);
       done = end;

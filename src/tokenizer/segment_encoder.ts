@@ -237,7 +237,16 @@ export class SegmentEncoder {
       const start = this.sliceStart;
       this.sliceStart = -1;
       if (end - start > limit) {
-        model.tokenizeUnknown(end - start, this.wordId++, this.sink, OffsetMode.Contiguous, start, end, null, null);
+        model.tokenizeUnknown(
+          end - start,
+          this.wordId++,
+          this.sink,
+          OffsetMode.Contiguous,
+          start,
+          end,
+          null,
+          null,
+        );
       } else {
         let word = this.text.slice(start, end);
         // Safe on the whole slice: only ASCII letters can be uppercase in a verbatim word.

@@ -117,7 +117,12 @@ export class Tokenizer {
   constructor(spec: TokenizerSpec) {
     this.spec = spec;
     this.modelMaxLength = spec.modelMaxLength;
-    this.model = new WordPiece(spec.vocab, spec.unkToken, spec.continuingSubwordPrefix, spec.maxInputCharsPerWord);
+    this.model = new WordPiece(
+      spec.vocab,
+      spec.unkToken,
+      spec.continuingSubwordPrefix,
+      spec.maxInputCharsPerWord,
+    );
     this.segments = new SegmentEncoder(this.model, spec.normalizer);
     this.matcher = new AddedTokenMatcher(spec.addedTokens);
     const table: string[] = [];
@@ -194,7 +199,10 @@ export class Tokenizer {
    * Tokenizes many texts or pairs into rows of equal length (padding defaults to `"longest"`) with the
    * ids, attention mask and type ids also as `[rows, length]` int32 tensors for `model.forward`.
    */
-  encodeBatch(inputs: readonly (string | readonly [string, string])[], options: EncodeOptions = {}): BatchEncoding {
+  encodeBatch(
+    inputs: readonly (string | readonly [string, string])[],
+    options: EncodeOptions = {},
+  ): BatchEncoding {
     const resolved = this.resolve(options, true);
     if (!Array.isArray(inputs)) {
       throw new TypeError("Tokenizer: encodeBatch takes an array of texts or [text, pair] pairs");
@@ -295,7 +303,9 @@ export class Tokenizer {
       const specials = template === null ? 0 : second ? this.specialsPair : this.specialsSingle;
       const budget = options.maxLength - specials;
       if (budget < 0) {
-        throw new Error(`Tokenizer: maxLength ${options.maxLength} leaves no room for ${specials} special tokens`);
+        throw new Error(
+          `Tokenizer: maxLength ${options.maxLength} leaves no room for ${specials} special tokens`,
+        );
       }
       [firstWindows, secondWindows] = truncate(first, second, budget, options.truncation, options.stride);
     }
@@ -321,7 +331,9 @@ export class Tokenizer {
       truncation = null;
       maxLength = 0;
     }
-    if (padding && !this.spec.padToken) throw new Error("Tokenizer: padding requested but there is no pad token");
+    if (padding && !this.spec.padToken) {
+      throw new Error("Tokenizer: padding requested but there is no pad token");
+    }
     const padToMultipleOf = options.padToMultipleOf ?? 0;
     if (truncation && padding === "max_length" && padToMultipleOf > 0 && maxLength % padToMultipleOf !== 0) {
       throw new Error(

@@ -110,7 +110,9 @@ export class WordPiece {
       const table = start === 0 ? this.vocab : this.continuation;
       let end = Math.min(length, start + (start === 0 ? this.maxStartLength : this.maxContinuationLength));
       // Never start the search between the halves of a surrogate pair.
-      if (end < length && isLowSurrogate(word.charCodeAt(end)) && isHighSurrogate(word.charCodeAt(end - 1))) end--;
+      if (end < length && isLowSurrogate(word.charCodeAt(end)) && isHighSurrogate(word.charCodeAt(end - 1))) {
+        end--;
+      }
       let found = -1;
       while (end > start) {
         const id = table.get(word.slice(start, end));
@@ -151,7 +153,9 @@ export class WordPiece {
     starts: Int32Array | null,
     ends: Int32Array | null,
   ): void {
-    if (this.unkId < 0) throw new Error(`Tokenizer: unknown token "${this.unkToken}" is not in the vocabulary`);
+    if (this.unkId < 0) {
+      throw new Error(`Tokenizer: unknown token "${this.unkToken}" is not in the vocabulary`);
+    }
     this.push(sink, this.unkId, 0, length, wordId, mode, base, baseEnd, starts, ends);
   }
 

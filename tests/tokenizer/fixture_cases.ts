@@ -43,18 +43,25 @@ export function codePointToUtf16(text: string): number[] {
 /** Returns a description of the mismatch, or null when the case passes. */
 export function checkCase(tok: Tokenizer, c: FixtureCase): string | null {
   const diff = (what: string, got: unknown, want: unknown) =>
-    isDeepStrictEqual(got, want) ? null : `${c.id} ${what}: got ${JSON.stringify(got)} want ${JSON.stringify(want)}`;
+    isDeepStrictEqual(got, want)
+      ? null
+      : `${c.id} ${what}: got ${JSON.stringify(got)} want ${JSON.stringify(want)}`;
   try {
     switch (c.kind) {
       case "single": {
         const enc = tok.encode(c.text!);
         const map = codePointToUtf16(c.text!);
         const offsets = c.expected.offsets.map(([s, e]: [number, number]) => [map[s], map[e]]);
-        return diff("input_ids", enc.inputIds, c.expected.input_ids) ?? diff("tokens", enc.tokens, c.expected.tokens) ??
+        return diff("input_ids", enc.inputIds, c.expected.input_ids) ??
+          diff("tokens", enc.tokens, c.expected.tokens) ??
           diff("offsets", enc.offsets, offsets);
       }
       case "no_special":
-        return diff("input_ids", tok.encode(c.text!, null, { addSpecialTokens: false }).inputIds, c.expected.input_ids);
+        return diff(
+          "input_ids",
+          tok.encode(c.text!, null, { addSpecialTokens: false }).inputIds,
+          c.expected.input_ids,
+        );
       case "truncate16":
         return diff(
           "input_ids",
