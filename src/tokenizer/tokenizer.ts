@@ -75,7 +75,7 @@ interface ResolvedOptions {
   returnOverflowing: boolean;
 }
 
-async function readOptionalJson(path: string): Promise<unknown> {
+async function readOptionalJson(path: string | URL): Promise<unknown> {
   try {
     return JSON.parse(await Deno.readTextFile(path));
   } catch (error) {
@@ -84,9 +84,9 @@ async function readOptionalJson(path: string): Promise<unknown> {
   }
 }
 
-function joinPath(dir: string | URL, name: string): string {
-  const base = dir instanceof URL ? dir.pathname : dir;
-  return base.endsWith("/") ? base + name : `${base}/${name}`;
+function joinPath(dir: string | URL, name: string): string | URL {
+  if (dir instanceof URL) return new URL(name, dir.href.endsWith("/") ? dir : `${dir.href}/`);
+  return dir.endsWith("/") ? dir + name : `${dir}/${name}`;
 }
 
 /**
