@@ -89,6 +89,33 @@ function tokenLinear(
   return { data, dims: [p.batch, p.seqLen, n] };
 }
 
+/** Opens the encoder, then builds the head on it; the encoder is closed again if the head cannot be built. */
+async function buildHead<T>(
+  ckpt: Checkpoint,
+  options: LoadOptions,
+  make: (core: EncoderCore, reader: TensorReader) => T,
+): Promise<T> {
+  const core = await EncoderCore.create(ckpt, options);
+  try {
+    return make(core, new TensorReader(ckpt.file, ""));
+  } catch (err) {
+    core.close();
+    throw err;
+  }
+}
+
+/** The label count of a `classifier.weight` of shape [num_labels, dim]. */
+function classifierLabelCount(r: TensorReader, dim: number): number {
+  const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
+  if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
+    throw new Error(
+      `${r.file.source}: "classifier.weight" must exist with shape [num_labels, ${dim}]` +
+        (info ? `, got [${info.shape.join(", ")}]` : ""),
+    );
+  }
+  return info.shape[0];
+}
+
 // ---------------------------------------------------------------------------------------------------
 // Masked LM: vocab_transform -> activation -> vocab_layer_norm -> vocab_projector (tied to the embeddings)
 
@@ -129,14 +156,7 @@ export class DistilBertForMaskedLM extends DistilBertHeadModel {
 
   /** Builds the model from an opened checkpoint. */
   static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
-    const reader = new TensorReader(ckpt.file, "");
-    const core = await EncoderCore.create(ckpt, options);
-    try {
-      return new DistilBertForMaskedLM(core, reader);
-    } catch (err) {
-      core.close();
-      throw err;
-    }
+    return await buildHead(ckpt, options, (core, reader) => new DistilBertForMaskedLM(core, reader));
   }
 
   /** logits: `[B, S, V]`, zeros at padded positions. */
@@ -172,14 +192,7 @@ export class DistilBertForSequenceClassification extends DistilBertHeadModel {
     super(core.config, () => core.close());
     this.#core = core;
     const dim = core.config.dim;
-    const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
-    if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
-      throw new Error(
-        `${r.file.source}: "classifier.weight" must exist with shape [num_labels, ${dim}]` +
-          (info ? `, got [${info.shape.join(", ")}]` : ""),
-      );
-    }
-    this.numLabels = info.shape[0];
+    this.numLabels = classifierLabelCount(r, dim);
     this.#preW = r.get("pre_classifier.weight", [dim, dim]);
     this.#preB = r.get("pre_classifier.bias", [dim]);
     this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
@@ -196,14 +209,11 @@ export class DistilBertForSequenceClassification extends DistilBertHeadModel {
     ckpt: Checkpoint,
     options: LoadOptions = {},
   ): Promise<DistilBertForSequenceClassification> {
-    const reader = new TensorReader(ckpt.file, "");
-    const core = await EncoderCore.create(ckpt, options);
-    try {
-      return new DistilBertForSequenceClassification(core, reader);
-    } catch (err) {
-      core.close();
-      throw err;
-    }
+    return await buildHead(
+      ckpt,
+      options,
+      (core, reader) => new DistilBertForSequenceClassification(core, reader),
+    );
   }
 
   /** Label names by class index. */
@@ -266,14 +276,7 @@ export class DistilBertForQuestionAnswering extends DistilBertHeadModel {
     ckpt: Checkpoint,
     options: LoadOptions = {},
   ): Promise<DistilBertForQuestionAnswering> {
-    const reader = new TensorReader(ckpt.file, "");
-    const core = await EncoderCore.create(ckpt, options);
-    try {
-      return new DistilBertForQuestionAnswering(core, reader);
-    } catch (err) {
-      core.close();
-      throw err;
-    }
+    return await buildHead(ckpt, options, (core, reader) => new DistilBertForQuestionAnswering(core, reader));
   }
 
   /** startLogits, endLogits: `[B, S]`, zeros at padded positions. */
@@ -309,14 +312,7 @@ export class DistilBertForTokenClassification extends DistilBertHeadModel {
     super(core.config, () => core.close());
     this.#core = core;
     const dim = core.config.dim;
-    const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
-    if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
-      throw new Error(
-        `${r.file.source}: "classifier.weight" must exist with shape [num_labels, ${dim}]` +
-          (info ? `, got [${info.shape.join(", ")}]` : ""),
-      );
-    }
-    this.numLabels = info.shape[0];
+    this.numLabels = classifierLabelCount(r, dim);
     this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
     this.#clsB = r.get("classifier.bias", [this.numLabels]);
   }
@@ -331,14 +327,11 @@ export class DistilBertForTokenClassification extends DistilBertHeadModel {
     ckpt: Checkpoint,
     options: LoadOptions = {},
   ): Promise<DistilBertForTokenClassification> {
-    const reader = new TensorReader(ckpt.file, "");
-    const core = await EncoderCore.create(ckpt, options);
-    try {
-      return new DistilBertForTokenClassification(core, reader);
-    } catch (err) {
-      core.close();
-      throw err;
-    }
+    return await buildHead(
+      ckpt,
+      options,
+      (core, reader) => new DistilBertForTokenClassification(core, reader),
+    );
   }
 
   /** Label names by class index. */
