@@ -34,6 +34,7 @@ export const KERNEL_SOURCES: readonly string[] = [
   "activation.c",
   "attention.c",
   "rows.c",
+  "linear.c",
 ];
 
 const LIB_EXT = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";

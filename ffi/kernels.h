@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 2
+#define DBK_ABI_VERSION 3
 int32_t dbk_abi_version(void);
 
 // Sets the kernels' thread count (n - 1 pool workers plus the caller; clamped to [1, 256]) and returns
@@ -75,6 +75,11 @@ void dbk_attention(const float *qkv, const float *qkv_bias, const int32_t *seq_s
                    float *scratch, int32_t scratch_floats, float *out);
 // Scratch floats one thread needs for sequences of up to max_len tokens.
 int64_t dbk_attention_scratch_floats(int32_t max_len, int32_t head_dim);
+
+// y = x . w^T without bias, for few rows: reads w in place once (see linear.c for when it beats BLAS).
+// x: [M, K]; w: [N, K]; scratch: dbk_linear_scratch_floats(M, K); y: [M, N] (must not alias x or w)
+void dbk_linear(const float *x, int32_t M, int32_t K, const float *w, int32_t N, float *scratch, float *y);
+int64_t dbk_linear_scratch_floats(int32_t M, int32_t K);
 
 // dst[rows[t]] = src[t]. src: [T, dim]; rows: [T]; dst: [R, dim] with every rows[t] < R
 void dbk_scatter_rows(const float *src, int32_t T, int32_t dim, const int32_t *rows, float *dst);

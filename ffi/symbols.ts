@@ -146,6 +146,25 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "i64", // int64_t
   },
+  dbk_linear: {
+    parameters: [
+      "buffer", // const float *x [M, K]
+      "i32", // int32_t M
+      "i32", // int32_t K
+      "buffer", // const float *w [N, K]
+      "i32", // int32_t N
+      "buffer", // float *scratch [dbk_linear_scratch_floats(M, K)]
+      "buffer", // float *y [M, N]
+    ],
+    result: "void",
+  },
+  dbk_linear_scratch_floats: {
+    parameters: [
+      "i32", // int32_t M
+      "i32", // int32_t K
+    ],
+    result: "i64", // int64_t
+  },
   dbk_scatter_rows: {
     parameters: [
       "buffer", // const float *src [T, dim]
@@ -169,4 +188,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 2;
+export const KERNEL_ABI_VERSION = 3;

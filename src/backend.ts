@@ -12,9 +12,17 @@ const CBLAS_ROW_MAJOR = 101;
 const CBLAS_NO_TRANS = 111;
 const CBLAS_TRANS = 112;
 const I32_MAX = 0x7fffffff;
+/** Row counts for which dbk_linear beat OpenBLAS on every base-model weight shape in a sweep of M. */
+const SMALL_M_MIN = 4;
+const SMALL_M_MAX = 40;
 
 function need(cond: boolean, what: string): void {
   if (!cond) throw new RangeError(`internal size check failed before a native call: ${what}`);
+}
+
+function overlaps(x: Float32Array, y: Float32Array): boolean {
+  if (x.buffer !== y.buffer) return false;
+  return x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
 
 function dimsOk(...n: number[]): boolean {
@@ -37,6 +45,7 @@ export class Backend {
   #kernels: KernelLibrary;
   #closed = false;
   #kernelThreads = 1;
+  #linearScratch = new Float32Array(0);
   #sgemm: OpenBlasLibrary["symbols"]["cblas_sgemm"];
   #k: KernelLibrary["symbols"];
 
@@ -107,6 +116,15 @@ export class Backend {
     this.#check();
     need(dimsOk(m, n, k), `sgemm sizes ${m}x${n}x${k}`);
     need(a.length >= m * k && b.length >= n * k && c.length >= m * n, `sgemm buffers for ${m}x${n}x${k}`);
+    if (m >= SMALL_M_MIN && m <= SMALL_M_MAX) {
+      // A few rows: our kernel reads the weights once in place, where BLAS would first copy all of them
+      // into its packed layout (ffi/linear.c). Measured faster than OpenBLAS from 4 to about 40 rows.
+      const floats = Number(this.#k.dbk_linear_scratch_floats(m, k));
+      if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
+      need(!overlaps(c, a) && !overlaps(c, b), "linear output must not overlap its inputs");
+      this.#k.dbk_linear(a, m, k, b, n, this.#linearScratch, c);
+      return;
+    }
     this.#sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1, a, k, b, k, 0, c, n);
   }
 

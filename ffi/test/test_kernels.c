@@ -332,6 +332,30 @@ static void test_attention_specials(void) {
     free(qkv), free(bias), free(out), free(scratch);
 }
 
+// y = x . w^T against a double reference, with scratch and output allocated at exactly their sizes
+// and pre-filled with NaN, so a read of anything the kernel should have written shows up.
+static void test_linear(int32_t M, int32_t K, int32_t N, int32_t threads) {
+    dbk_set_threads(threads);
+    float *x = frand((int64_t)M * K, 1.0f), *w = frand((int64_t)N * K, 1.0f);
+    const int64_t sf = dbk_linear_scratch_floats(M, K);
+    float *scratch = falloc(sf), *y = falloc((int64_t)M * N);
+    for (int64_t i = 0; i < sf; i++) scratch[i] = NAN;
+    for (int64_t i = 0; i < (int64_t)M * N; i++) y[i] = NAN;
+    dbk_linear(x, M, K, w, N, scratch, y);
+    double *want = malloc(sizeof(double) * (size_t)M * (size_t)N);
+    if (!want) abort();
+    for (int32_t m = 0; m < M; m++)
+        for (int32_t n = 0; n < N; n++) {
+            double acc = 0.0;
+            for (int32_t k = 0; k < K; k++) acc += (double)x[(int64_t)m * K + k] * w[(int64_t)n * K + k];
+            want[(int64_t)m * N + n] = acc;
+        }
+    const double e = worst(y, want, (int64_t)M * N, 1e-5 * sqrt((double)K), 1e-5);
+    CHECK(e <= 1.0, "linear M=%d K=%d N=%d threads=%d: error %.3g of tolerance", M, K, N, threads, e);
+    free(x), free(w), free(scratch), free(y), free(want);
+    dbk_set_threads(1);
+}
+
 int main(void) {
     test_math();
     const int32_t sizes[] = {1, 2, 3, 7, 15, 16, 17, 31, 33, 37, 64, 100, 129, 768};
@@ -356,6 +380,14 @@ int main(void) {
     test_attention(2, 200, 2, 32, 4, 1, 3.0f);  // more threads than tasks need
     test_attention(1, 1, 1, 1, 2, 0, 1.0f);     // pool on, a single task
     test_attention_specials();
+
+    const int32_t ms[] = {1, 2, 3, 4, 15, 16, 17, 31, 32, 33, 40, 64, 65};
+    const int32_t ns[] = {1, 2, 11, 12, 13, 25, 37, 96};
+    for (size_t i = 0; i < sizeof ms / sizeof *ms; i++)
+        for (size_t j = 0; j < sizeof ns / sizeof *ns; j++) test_linear(ms[i], rand_int(1, 70), ns[j], 1);
+    test_linear(32, 768, 2304, 2); // base QKV shape, threaded
+    test_linear(33, 300, 301, 3);
+    test_linear(5, 3072, 13, 2); // fewer weight blocks than tasks would want
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
