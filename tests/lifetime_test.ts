@@ -60,6 +60,27 @@ async function measureLoadClose(count: number): Promise<Record<string, number>> 
   return { start, before, after, ms };
 }
 
+/** `calls` forward calls on the tiny model after a warm-up; RSS before and after, with GC in between. */
+async function measureForwardCalls(calls: number): Promise<Record<string, number>> {
+  const dir = await tinyModelDir();
+  try {
+    using model = await DistilBertModel.load(dir);
+    const inputs = randomIds(new Rng(35), 8, 32, 1124);
+    // Warm-up: glibc's allocator keeps the freed backing stores of per-call output arrays pooled, so
+    // RSS climbs by a few tens of MB over the first few thousand calls, then levels off.
+    for (let i = 0; i < 3000; i++) model.forward(inputs);
+    gc();
+    const before = rss();
+    for (let i = 0; i < calls; i++) model.forward(inputs);
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    gc();
+    return { before, after: rss() };
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
 /** `calls` sequential pipeline calls; RSS after a warm-up and at the end, time of the first and last 1,000. */
 async function measureLongRun(calls: number): Promise<Record<string, number>> {
   const sentences = sst2Sentences(872);
@@ -168,6 +189,8 @@ if (Deno.env.get(CHILD_ENV)) {
     ? await measureLoadClose(Number(n))
     : mode === "workers"
     ? await measureWorkers()
+    : mode === "forward"
+    ? await measureForwardCalls(Number(n))
     : await measureLongRun(Number(n));
   console.log(JSON.stringify(result));
   Deno.exit(0);
@@ -318,4 +341,13 @@ Deno.test("long run: 10,000 pipeline calls grow RSS by under 10 MB with no slowd
   assert.ok(grown < 10, `RSS grew ${grown.toFixed(1)} MB`);
   // Medians, not sums: a shared CI machine's noise hits a few calls hard, a real slowdown hits them all.
   assert.ok(lastMedian < firstMedian * 1.5 + 0.1, `slowdown: median ${firstMedian} -> ${lastMedian} ms/call`);
+});
+
+Deno.test("memory: 1,000 forward calls on tiny (batch 8 x 32) keep RSS flat after GC (child process)", async () => {
+  const { before, after } = await runChild("forward:1000");
+  const growth = (after - before) / MB;
+  console.log(
+    `  RSS ${(before / MB).toFixed(1)} -> ${(after / MB).toFixed(1)} MiB (${growth.toFixed(2)} MiB)`,
+  );
+  assert.ok(growth < 5, `RSS grew ${growth.toFixed(2)} MiB over 1,000 forward calls`);
 });
