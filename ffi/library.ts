@@ -53,8 +53,29 @@ function envPath(name: string): string | undefined {
   }
 }
 
+/**
+ * OpenBLAS's idle workers spin (yielding) for up to 2^28 cycles, about 0.1 s, after every sgemm. Our kernels
+ * run their own threads right after each GEMM, and on a machine with as many cores as threads those spinning
+ * workers take cores from them: measured on 2 cores, attention and GELU then ran no faster on 2 threads than
+ * on 1, and the base 8x128 forward took 7% longer. 2^4 cycles makes the workers sleep at once; waking them
+ * costs microseconds per GEMM, which the GEMMs that go to OpenBLAS (more than 40 rows) do not notice. Read by
+ * OpenBLAS when it is loaded, so set only if the user has not, and before the first dlopen.
+ */
+export const OPENBLAS_THREAD_TIMEOUT = "4";
+
+function preferSleepingBlasWorkers(): void {
+  try {
+    if (Deno.env.get("OPENBLAS_THREAD_TIMEOUT") === undefined) {
+      Deno.env.set("OPENBLAS_THREAD_TIMEOUT", OPENBLAS_THREAD_TIMEOUT);
+    }
+  } catch {
+    // no --allow-env: OpenBLAS keeps its default
+  }
+}
+
 /** Opens OpenBLAS: `$DENOBERT_OPENBLAS_PATH` if set (and nothing else), else the usual names and paths. */
 export function openOpenBlas(): OpenBlasLibrary {
+  preferSleepingBlasWorkers();
   const override = envPath(OPENBLAS_PATH_ENV);
   const candidates = override ? [override] : openBlasCandidates();
   const failures: string[] = [];
