@@ -71,6 +71,22 @@ function raggedTable(rows: Row[]): string {
   ].join("\n");
 }
 
+function tokenizerTable(rows: Row[]): string {
+  const lines = [
+    "| tokenizer | 1 sentence | batch of 8 | 1 MB of text | load tokenizer.json (30,522) |",
+    "|---|---|---|---|---|",
+  ];
+  for (const r of rows.filter((x) => x.kind === "tokenizer")) {
+    const ms = (v: unknown) => `${(v as number).toFixed(4)} ms`;
+    lines.push(
+      `| ${r.tokenizer} | ${ms(r.sentence_ms)} | ${ms(r.batch8_ms)} | ${
+        (r.megabyte_ms as number).toFixed(0)
+      } ms | ${(r.load_ms as number).toFixed(1)} ms |`,
+    );
+  }
+  return lines.join("\n");
+}
+
 const sections: string[] = [];
 const envCoretype = Deno.env.get("OPENBLAS_CORETYPE");
 const variants = envCoretype ? [false, true] : [false];
@@ -79,6 +95,7 @@ for (const unset of variants) {
   sections.push(table(rows) + raggedTable(rows));
 }
 
+const tokenizerRows = await run("tokenizer_cases.ts", false);
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const md = `# Benchmarks
 
@@ -90,6 +107,13 @@ masks, medians. small = dim 32, 5 layers; base = distilbert-base-uncased's shape
 The machine is shared: compare figures within one run, not across runs.
 
 ${sections.join("\n\n")}
+
+## Tokenizer
+
+Medians; sentences of 15-40 words, padding to the longest and truncation at 128 (\`bench/sentences.ts\`).
+\`deno run -A --no-lock bench/tokenizer_cases.ts --transformers-js\` adds Transformers.js in the same run.
+
+${tokenizerTable(tokenizerRows)}
 `;
 await Deno.writeTextFile(new URL("../BENCHMARKS.md", import.meta.url), md);
 console.log(md);
