@@ -5,116 +5,269 @@
 #include "pool.h"
 #include "vecmath.h"
 
-// Attention for one (sequence, head) pair at a time, QR query rows per step:
-//   scores[QR, n] = q_block . K^T      register-blocked: QR rows x 2 vectors of keys, over head_dim
-//   p = exp(scores - rowmax)            vectorised exp (vecmath.h), padding keys at -inf -> 0
-//   out[QR, hd] = (p . V) / rowsum      register-blocked: QR rows x up to 4 chunks of 8 dims, over keys
-// One slot of scratch (a thread's share) holds, for n = max_len, np = n rounded up to KB keys and
-// hdp = head_dim rounded up to 8:
-//   kT [hd, np]  K^T with bias, zero in the padding keys
-//   v  [n, hdp]  V with bias, zero in the padding dims
-//   p  [QR, np]  scores, then unnormalised probabilities
-//   q  [QR, hd]  the query block, biased and scaled
-//   acc[QR, hdp] p . V before normalisation
-#define QR 4
-#define KB (2 * DBK_VW)
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+// Attention for one (sequence, head) pair at a time, in blocks of QB queries held across vector lanes
+// (QV vectors of DBK_VW lanes; the last block may use one vector). Working on the transposed scores
+// S^T[key, query] keeps the softmax free of horizontal reductions and of key masking:
+//   S^T[n, QB] = K . Q_block^T     register-blocked: KR keys x QV vectors of queries, over head_dim;
+//                                  the per-query max is kept in registers while the scores are stored
+//   P^T = exp(S^T - max)           exp specialised for x <= 0 (exp_nonpos below); sum per lane
+//   out = P . V / sum              head_dim >= DBK_VW: R query rows x CV vectors of dims, over keys;
+//                                  smaller heads: O^T[hd, QB] = V^T . P^T (dims x query vectors), then
+//                                  transposed into out
+// One slot of scratch (a thread's share) holds, for n = max_len, nk = n rounded up to KR and
+// hdv = head_dim (< DBK_VW) or head_dim rounded up to DBK_VW:
+//   k   [nk, hd]   K with bias, zero rows past n
+//   v   [n, hdv]   V with bias, zero in the padding dims
+//   qt  [hd, QB]   the query block transposed, biased and scaled; lanes past the block's rows zero
+//   st  [nk, QB]   scores, then unnormalised probabilities
+//   inv [QB]       1 / (sum of the probabilities) per query
+//   ot  [hd, QB]   O^T before the write-out (small heads); the mean of V (uniform sequences)
+//   q   [n, hd]    Q with bias, scaled
+#define QV 2
+#define QB (QV * DBK_VW)
+#define KR 8
+#define PREFETCH_ROWS 8 // how far ahead the copy of Q, K and V prefetches rows
+// -DDBK_ATTN_PROFILE keeps the stages below out of line, so that perf attributes time to each one.
+#ifdef DBK_ATTN_PROFILE
+#define AI static __attribute__((noinline))
+#else
+#define AI static inline __attribute__((always_inline))
+#endif
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
+static int32_t padded_head(int32_t hd) { return hd < DBK_VW ? hd : (int32_t)round_up(hd, DBK_VW); }
 
 int64_t dbk_attention_scratch_floats(int32_t max_len, int32_t head_dim) {
-    const int64_t np = round_up(max_len, KB), hdp = round_up(head_dim, 8);
-    return (int64_t)head_dim * np + (int64_t)max_len * hdp + QR * np + QR * (int64_t)head_dim + QR * hdp;
+    const int64_t nk = round_up(max_len, KR), hd = head_dim, hdv = padded_head(head_dim);
+    return nk * hd + (int64_t)max_len * hdv + hd * QB + nk * QB + QB + hd * QB + (int64_t)max_len * hd;
 }
 
-static void qk_block(const float *q, const float *kT, int32_t hd, int32_t np, float *p) {
-    for (int32_t j0 = 0; j0 < np; j0 += KB) {
-        dbk_vf acc[QR][2];
-        for (int r = 0; r < QR; r++) acc[r][0] = acc[r][1] = dbk_splat(0.0f);
-        const float *k = kT + j0;
-        for (int32_t d = 0; d < hd; d++, k += np) {
-            const dbk_vf k0 = dbk_loadu(k), k1 = dbk_loadu(k + DBK_VW);
-            for (int r = 0; r < QR; r++) {
-                const float qd = q[r * hd + d];
-                acc[r][0] += k0 * qd;
-                acc[r][1] += k1 * qd;
+// Walks the cache lines of another (sequence, head) pair's Q, K and V slices, a few per call, to pull
+// them towards this core (into L2) while the current pair computes: a head's slices are hd floats in
+// rows 3*dim floats apart, a pattern the hardware prefetchers do not follow.
+struct prefetcher {
+    const char *row, *at, *end;
+    int64_t row_bytes;
+    int32_t dim_bytes, slice_bytes, rows_left, part;
+};
+
+static void pf_start(struct prefetcher *p, const char *first_row, int64_t row_bytes, int32_t dim_bytes,
+                     int32_t slice_bytes, int32_t rows) {
+    p->row = first_row, p->row_bytes = row_bytes, p->dim_bytes = dim_bytes, p->slice_bytes = slice_bytes;
+    p->rows_left = rows, p->part = 0;
+    p->at = (const char *)((uintptr_t)first_row & ~(uintptr_t)63);
+    p->end = first_row + slice_bytes - 1;
+}
+
+static inline void pf_step(struct prefetcher *p, int32_t count) {
+    while (count > 0 && p->rows_left > 0) {
+        if (p->at > p->end) {
+            if (++p->part == 3) {
+                p->part = 0;
+                p->row += p->row_bytes;
+                if (--p->rows_left == 0) return;
+            }
+            const char *slice = p->row + (int64_t)p->part * p->dim_bytes;
+            p->at = (const char *)((uintptr_t)slice & ~(uintptr_t)63);
+            p->end = slice + p->slice_bytes - 1;
+        }
+        __builtin_prefetch(p->at, 0, 2);
+        p->at += 64;
+        count--;
+    }
+}
+
+// exp(x) for x <= 0 or NaN (scores minus their max): Cephes expf (split ln2, degree-6 polynomial) with
+// one 2^n scale, <= 2 ulp. Below -87 (exp < 1.7e-38, nothing next to the max's own 1 in a float sum)
+// the result is 0, so no subnormal is ever formed; -inf -> 0; NaN -> NaN.
+AI dbk_vf exp_nonpos(dbk_vf x) {
+    const dbk_vf magic = dbk_splat(12582912.0f); // 1.5 * 2^23: t's low mantissa bits are round(x / ln2)
+    const dbk_vf t = x * 1.44269504088896341f + magic;
+    const dbk_vf n = t - magic;
+    dbk_vf r = x - n * 0.693359375f;
+    r = r - n * -2.12194440e-4f;
+    const dbk_vf z = r * r;
+    dbk_vf y = dbk_splat(1.9875691500e-4f);
+    y = y * r + 1.3981999507e-3f;
+    y = y * r + 8.3334519073e-3f;
+    y = y * r + 4.1665795894e-2f;
+    y = y * r + 1.6666665459e-1f;
+    y = y * r + 5.0000001201e-1f;
+    y = y * z + r + 1.0f;
+    // 2^n from t's bits: (magic bits + n + 127) << 23 keeps only n + 127 in the exponent field.
+    const dbk_vf s = (dbk_vf)(((dbk_vu)t + 127u) << 23);
+    return dbk_select(x < -87.0f, dbk_splat(0.0f), y * s);
+}
+
+// st[j, :] = k[j, :] . qt for keys j in [0, nk) (nk = n rounded up to KR; k is zero past n), and mx =
+// the per-lane max over the n real keys. NaN scores never win the max; their exp is NaN anyway.
+AI void qk_block(const float *k, int32_t hd, int32_t n, const float *qt, float *st, const int NV, dbk_vf *mx,
+                struct prefetcher *pf, int32_t pf_lines) {
+    dbk_vf m[QV];
+    for (int v = 0; v < NV; v++) m[v] = dbk_splat(-INFINITY);
+    for (int32_t j0 = 0; j0 < n; j0 += KR) {
+        dbk_vf acc[KR][QV];
+        for (int r = 0; r < KR; r++)
+            for (int v = 0; v < NV; v++) acc[r][v] = dbk_splat(0.0f);
+        const float *kj = k + (int64_t)j0 * hd;
+        for (int32_t d = 0; d < hd; d++) {
+            if ((d & 7) == 0) pf_step(pf, pf_lines); // a few lines at a time: a burst would stall
+            dbk_vf q[QV];
+            for (int v = 0; v < NV; v++) q[v] = dbk_loadu(qt + (int64_t)d * QB + v * DBK_VW);
+            for (int r = 0; r < KR; r++) {
+                const float kd = kj[(int64_t)r * hd + d];
+                for (int v = 0; v < NV; v++) acc[r][v] += q[v] * kd;
             }
         }
-        for (int r = 0; r < QR; r++) {
-            dbk_storeu(p + (int64_t)r * np + j0, acc[r][0]);
-            dbk_storeu(p + (int64_t)r * np + j0 + DBK_VW, acc[r][1]);
-        }
-    }
-}
-
-// Softmax numerators in place over np keys (the padding ones already -inf); returns 1 / rowsum in inv.
-static void softmax_rows(float *p, int32_t np, float *inv) {
-    for (int r = 0; r < QR; r++) {
-        float *row = p + (int64_t)r * np;
-        dbk_vf m = dbk_loadu(row);
-        for (int32_t j = DBK_VW; j < np; j += DBK_VW) {
-            const dbk_vf s = dbk_loadu(row + j);
-            m = dbk_select(s > m, s, m);
-        }
-        const float max = dbk_hmax(m);
-        dbk_vf sum = dbk_splat(0.0f);
-        for (int32_t j = 0; j < np; j += DBK_VW) {
-            const dbk_vf e = dbk_vexp(dbk_loadu(row + j) - max);
-            dbk_storeu(row + j, e);
-            sum += e;
-        }
-        inv[r] = 1.0f / dbk_hsum(sum);
-    }
-}
-
-// acc[r, c0 : c0 + 8*CG] = sum_j p[r, j] v[j, c0 : c0 + 8*CG]. With few chunks, two key streams
-// (even and odd j) keep enough independent FMA chains in flight.
-static inline __attribute__((always_inline)) void pv_chunks(const float *p, int32_t np, const float *v,
-                                                            int32_t n, int32_t hdp, int32_t c0,
-                                                            const int CG, float *acc_out) {
-    enum { U = 2 };
-    const int streams = CG >= 4 ? 1 : U;
-    dbk_v8 acc[U][QR][4];
-    for (int u = 0; u < U; u++)
-        for (int r = 0; r < QR; r++)
-            for (int c = 0; c < CG; c++) acc[u][r][c] = (dbk_v8){0};
-    int32_t j = 0;
-    for (; j + streams <= n; j += streams) {
-        for (int u = 0; u < streams; u++) {
-            const float *vj = v + (int64_t)(j + u) * hdp + c0;
-            dbk_v8 vv[4];
-            for (int c = 0; c < CG; c++) vv[c] = dbk_loadu8(vj + 8 * c);
-            for (int r = 0; r < QR; r++) {
-                const float pr = p[(int64_t)r * np + j + u];
-                for (int c = 0; c < CG; c++) acc[u][r][c] += vv[c] * pr;
+        const int32_t valid = n - j0;
+        for (int r = 0; r < KR; r++) {
+            for (int v = 0; v < NV; v++) {
+                dbk_storeu(st + (int64_t)(j0 + r) * QB + v * DBK_VW, acc[r][v]);
+                if (r < valid) m[v] = dbk_select(acc[r][v] > m[v], acc[r][v], m[v]);
             }
         }
     }
-    for (; j < n; j++) {
-        const float *vj = v + (int64_t)j * hdp + c0;
-        for (int r = 0; r < QR; r++) {
-            const float pr = p[(int64_t)r * np + j];
-            for (int c = 0; c < CG; c++) acc[0][r][c] += dbk_loadu8(vj + 8 * c) * pr;
+    for (int v = 0; v < NV; v++) mx[v] = m[v];
+}
+
+// st[j, :] = exp(st[j, :] - mx) for j < n; inv = 1 / the per-lane sums.
+AI void softmax_block(float *st, int32_t n, const dbk_vf *mx, const int NV, float *inv) {
+    dbk_vf sum[QV];
+    for (int v = 0; v < NV; v++) sum[v] = dbk_splat(0.0f);
+    for (int32_t j = 0; j < n; j++) {
+        for (int v = 0; v < NV; v++) {
+            float *p = st + (int64_t)j * QB + v * DBK_VW;
+            const dbk_vf e = exp_nonpos(dbk_loadu(p) - mx[v]);
+            dbk_storeu(p, e);
+            sum[v] += e;
         }
     }
-    for (int r = 0; r < QR; r++)
-        for (int c = 0; c < CG; c++) {
-            dbk_v8 a = acc[0][r][c];
-            if (streams > 1) a += acc[1][r][c];
-            dbk_storeu8(acc_out + (int64_t)r * hdp + c0 + 8 * c, a);
+    for (int v = 0; v < NV; v++) dbk_storeu(inv + v * DBK_VW, 1.0f / sum[v]);
+}
+
+// out[r0 + r, c0 : c0 + CV*DBK_VW] = inv[r0 + r] * sum_j pt[j, r0 + r] v[j, c0 : ...] for r < R with
+// r0 + r < rows; only the first hd dims of a row are written.
+AI void pv_rows(const float *pt, const float *v, int32_t n, int32_t hdv, int32_t hd, int32_t c0, int32_t r0,
+                int32_t rows, const float *inv, float *out, int32_t dim, const int R, const int CV) {
+    dbk_vf acc[8][2];
+    for (int r = 0; r < R; r++)
+        for (int c = 0; c < CV; c++) acc[r][c] = dbk_splat(0.0f);
+    const float *vj = v + c0, *pj = pt + r0;
+    for (int32_t j = 0; j < n; j++, vj += hdv, pj += QB) {
+        dbk_vf vv[2];
+        for (int c = 0; c < CV; c++) vv[c] = dbk_loadu(vj + c * DBK_VW);
+        for (int r = 0; r < R; r++) {
+            const float p = pj[r];
+            for (int c = 0; c < CV; c++) acc[r][c] += vv[c] * p;
         }
+    }
+    for (int r = 0; r < R && r0 + r < rows; r++) {
+        float *o = out + (int64_t)(r0 + r) * dim + c0;
+        const float s = inv[r0 + r];
+        for (int c = 0; c < CV; c++) {
+            const int32_t left = hd - c0 - c * DBK_VW;
+            if (left >= DBK_VW)
+                dbk_storeu(o + c * DBK_VW, acc[r][c] * s);
+            else
+                dbk_store_partial(o + c * DBK_VW, acc[r][c] * s, left);
+        }
+    }
+}
+
+// ot[d0 + r, :] = (sum_j v[j, d0 + r] pt[j, :]) * inv for r < DR (small heads, v's row stride hdv).
+AI void pv_transposed(const float *pt, const float *v, int32_t n, int32_t hdv, int32_t d0, const float *inv,
+                      float *ot, const int DR, const int NV) {
+    dbk_vf acc[8][QV];
+    for (int r = 0; r < DR; r++)
+        for (int c = 0; c < NV; c++) acc[r][c] = dbk_splat(0.0f);
+    const float *vj = v + d0, *pj = pt;
+    for (int32_t j = 0; j < n; j++, vj += hdv, pj += QB) {
+        dbk_vf p[QV];
+        for (int c = 0; c < NV; c++) p[c] = dbk_loadu(pj + c * DBK_VW);
+        for (int r = 0; r < DR; r++) {
+            const float x = vj[r];
+            for (int c = 0; c < NV; c++) acc[r][c] += p[c] * x;
+        }
+    }
+    for (int r = 0; r < DR; r++)
+        for (int c = 0; c < NV; c++)
+            dbk_storeu(ot + (int64_t)(d0 + r) * QB + c * DBK_VW, acc[r][c] * dbk_loadu(inv + c * DBK_VW));
+}
+
+#define PVT_CASE(DR)                                                                                        \
+    case DR:                                                                                                \
+        if (NV == 1)                                                                                        \
+            pv_transposed(pt, v, n, hdv, d0, inv, ot, DR, 1);                                               \
+        else                                                                                                \
+            pv_transposed(pt, v, n, hdv, d0, inv, ot, DR, 2);                                               \
+        break;
+
+static void pv_small(const float *pt, const float *v, int32_t n, int32_t hd, int32_t hdv, const float *inv,
+                     float *ot, int NV) {
+    for (int32_t d0 = 0; d0 < hd; d0 += 8) {
+        switch (hd - d0 < 8 ? hd - d0 : 8) {
+            PVT_CASE(1)
+            PVT_CASE(2)
+            PVT_CASE(3)
+            PVT_CASE(4)
+            PVT_CASE(5)
+            PVT_CASE(6)
+            PVT_CASE(7)
+            PVT_CASE(8)
+        }
+    }
+}
+
+static void pv_wide(const float *pt, const float *v, int32_t n, int32_t hd, int32_t hdv, int32_t rows,
+                    const float *inv, float *out, int32_t dim) {
+    int32_t c0 = 0;
+    for (; c0 + 2 * DBK_VW <= hdv; c0 += 2 * DBK_VW)
+        for (int32_t r0 = 0; r0 < rows; r0 += 8) pv_rows(pt, v, n, hdv, hd, c0, r0, rows, inv, out, dim, 8, 2);
+    if (c0 < hdv)
+        for (int32_t r0 = 0; r0 < rows; r0 += 8) pv_rows(pt, v, n, hdv, hd, c0, r0, rows, inv, out, dim, 8, 1);
+}
+
+// qt[d, l] = q[l, d] for l < rows (the block's queries, q: [rows, hd]); lanes from rows to the block's
+// vector width are zero.
+static void load_qt(const float *q, int32_t hd, int32_t rows, float *qt) {
+    const int32_t lanes = rows > DBK_VW ? QB : DBK_VW;
+#if defined(__AVX512F__)
+    if ((int64_t)hd * QB < INT32_MAX) {
+        // One gather per 16 lanes and head dim; lanes past rows read row 0 again (zeroed below).
+        int32_t idx[QB];
+        for (int32_t l = 0; l < QB; l++) idx[l] = l < rows ? l * hd : 0;
+        for (int32_t v = 0; v < lanes; v += 16) {
+            const __m512i vi = _mm512_loadu_si512(idx + v);
+            for (int32_t d = 0; d < hd; d++)
+                dbk_storeu(qt + (int64_t)d * QB + v, (dbk_vf)_mm512_i32gather_ps(vi, q + d, 4));
+        }
+    } else
+#endif
+    {
+        for (int32_t l = 0; l < rows; l++)
+            for (int32_t d = 0; d < hd; d++) qt[(int64_t)d * QB + l] = q[(int64_t)l * hd + d];
+    }
+    if (rows < lanes)
+        for (int32_t d = 0; d < hd; d++)
+            for (int32_t l = rows; l < lanes; l++) qt[(int64_t)d * QB + l] = 0.0f;
 }
 
 struct attn_job {
     const float *qkv, *qkv_bias;
     const int32_t *seq_starts;
     const uint8_t *uniform;
-    int32_t n_heads, head_dim, dim;
+    int32_t n_heads, head_dim, dim, n_tasks, slots;
     float *scratch;
     int64_t slot_floats;
     float *out;
 };
 
-static void attend_one_head(const struct attn_job *job, int32_t s, int32_t head, float *scratch) {
+static void attend_one_head(const struct attn_job *job, int32_t s, int32_t head, float *scratch,
+                            struct prefetcher *pf) {
     const int32_t start = job->seq_starts[s], n = job->seq_starts[s + 1] - start;
     if (n <= 0) return;
     const int32_t dim = job->dim, hd = job->head_dim;
@@ -123,69 +276,95 @@ static void attend_one_head(const struct attn_job *job, int32_t s, int32_t head,
     const float *qkv = job->qkv + (int64_t)start * row;
     float *out = job->out + (int64_t)start * dim + off;
     const float *bq = job->qkv_bias + off, *bk = job->qkv_bias + dim + off, *bv = job->qkv_bias + 2 * dim + off;
-    const int32_t np = (int32_t)round_up(n, KB), hdp = (int32_t)round_up(hd, 8);
-    float *kT = scratch;                     // [hd, np]
-    float *v = kT + (int64_t)hd * np;        // [n, hdp]
-    float *p = v + (int64_t)n * hdp;         // [QR, np]
-    float *q = p + (int64_t)QR * np;         // [QR, hd]
-    float *acc = q + (int64_t)QR * hd;       // [QR, hdp]
+    const int32_t nk = (int32_t)round_up(n, KR), hdv = padded_head(hd);
+    float *k = scratch;                   // [nk, hd]
+    float *v = k + (int64_t)nk * hd;      // [n, hdv]
+    float *qt = v + (int64_t)n * hdv;     // [hd, QB]
+    float *st = qt + (int64_t)hd * QB;    // [nk, QB]
+    float *inv = st + (int64_t)nk * QB;   // [QB]
+    float *ot = inv + QB;                 // [hd, QB]
+    float *q = ot + (int64_t)hd * QB;     // [n, hd]
 
-    for (int32_t j = 0; j < n; j++) {
-        const float *r = qkv + j * row + 2 * dim + off;
-        float *vr = v + (int64_t)j * hdp;
-        for (int32_t d = 0; d < hd; d++) vr[d] = r[d] + bv[d];
-        for (int32_t d = hd; d < hdp; d++) vr[d] = 0.0f;
-    }
     if (job->uniform[s]) {
         // Every key masked: softmax over equal scores is 1/n each, so each output row is the mean of V.
+        float *acc = ot;
         for (int32_t d = 0; d < hd; d++) acc[d] = 0.0f;
         for (int32_t j = 0; j < n; j++)
-            for (int32_t d = 0; d < hd; d++) acc[d] += v[(int64_t)j * hdp + d];
-        const float inv = 1.0f / (float)n;
+            for (int32_t d = 0; d < hd; d++) acc[d] += qkv[j * row + 2 * dim + off + d] + bv[d];
+        const float inv_n = 1.0f / (float)n;
         for (int32_t i = 0; i < n; i++)
-            for (int32_t d = 0; d < hd; d++) out[(int64_t)i * dim + d] = acc[d] * inv;
+            for (int32_t d = 0; d < hd; d++) out[(int64_t)i * dim + d] = acc[d] * inv_n;
         return;
     }
-    for (int32_t d = 0; d < hd; d++) {
-        float *kd = kT + (int64_t)d * np;
-        for (int32_t j = n; j < np; j++) kd[j] = 0.0f;
-    }
-    for (int32_t j = 0; j < n; j++) {
-        const float *r = qkv + j * row + dim + off;
-        for (int32_t d = 0; d < hd; d++) kT[(int64_t)d * np + j] = r[d] + bk[d];
-    }
-
+    // One pass over the sequence's rows for Q, K and V (a head's slices are strided by 3*dim floats, so
+    // the next rows are prefetched).
     const float scale = 1.0f / sqrtf((float)hd);
-    float inv[QR];
-    for (int32_t i0 = 0; i0 < n; i0 += QR) {
-        const int32_t rows = n - i0 < QR ? n - i0 : QR;
-        for (int32_t r = 0; r < QR; r++) {
-            float *qb = q + r * hd;
-            if (r >= rows) {
-                for (int32_t d = 0; d < hd; d++) qb[d] = 0.0f; // a row past the end: harmless zeros
-                continue;
+    for (int32_t j = 0; j < n; j++) {
+        const float *r = qkv + j * row + off;
+        if (j + PREFETCH_ROWS < n) {
+            const char *pr = (const char *)(r + PREFETCH_ROWS * row);
+            for (int32_t b = 0; b < hd * 4; b += 64) {
+                __builtin_prefetch(pr + b);
+                __builtin_prefetch(pr + 4 * dim + b);
+                __builtin_prefetch(pr + 8 * dim + b);
             }
-            const float *qr = qkv + (int64_t)(i0 + r) * row + off;
-            for (int32_t d = 0; d < hd; d++) qb[d] = (qr[d] + bq[d]) * scale;
         }
-        qk_block(q, kT, hd, np, p);
-        for (int r = 0; r < QR; r++)
-            for (int32_t j = n; j < np; j++) p[(int64_t)r * np + j] = -INFINITY;
-        softmax_rows(p, np, inv);
-        int32_t c0 = 0;
-        for (; c0 + 32 <= hdp; c0 += 32) pv_chunks(p, np, v, n, hdp, c0, 4, acc);
-        for (; c0 < hdp; c0 += 8) pv_chunks(p, np, v, n, hdp, c0, 1, acc);
-        for (int32_t r = 0; r < rows; r++) {
-            float *o = out + (int64_t)(i0 + r) * dim;
-            const float *a = acc + (int64_t)r * hdp;
-            for (int32_t d = 0; d < hd; d++) o[d] = a[d] * inv[r];
+        float *qr = q + (int64_t)j * hd, *kr = k + (int64_t)j * hd, *vr = v + (int64_t)j * hdv;
+        int32_t d = 0;
+        for (; d + DBK_VW <= hd; d += DBK_VW) {
+            dbk_storeu(qr + d, (dbk_loadu(r + d) + dbk_loadu(bq + d)) * scale);
+            dbk_storeu(kr + d, dbk_loadu(r + dim + d) + dbk_loadu(bk + d));
+            dbk_storeu(vr + d, dbk_loadu(r + 2 * dim + d) + dbk_loadu(bv + d));
+        }
+        for (; d < hd; d++) {
+            qr[d] = (r[d] + bq[d]) * scale;
+            kr[d] = r[dim + d] + bk[d];
+            vr[d] = r[2 * dim + d] + bv[d];
+        }
+        for (; d < hdv; d++) vr[d] = 0.0f;
+    }
+    for (int64_t i = (int64_t)n * hd; i < (int64_t)nk * hd; i++) k[i] = 0.0f;
+
+    // Spread the next pair's lines (about 3 * n * (hd / 16 + 1) of them) over this pair's QK steps.
+    const int64_t steps = (int64_t)((n + QB - 1) / QB) * (nk / KR) * ((hd + 7) / 8);
+    const int32_t pf_lines = (int32_t)((3 * (int64_t)pf->rows_left * (hd / 16 + 1) + steps - 1) / steps);
+    for (int32_t i0 = 0; i0 < n; i0 += QB) {
+        const int32_t rows = n - i0 < QB ? n - i0 : QB;
+        const int NV = rows > DBK_VW ? 2 : 1;
+        load_qt(q + (int64_t)i0 * hd, hd, rows, qt);
+        dbk_vf mx[QV];
+        if (NV == 2) {
+            qk_block(k, hd, n, qt, st, 2, mx, pf, pf_lines);
+            softmax_block(st, n, mx, 2, inv);
+        } else {
+            qk_block(k, hd, n, qt, st, 1, mx, pf, pf_lines);
+            softmax_block(st, n, mx, 1, inv);
+        }
+        float *o = out + (int64_t)i0 * dim;
+        if (hd >= DBK_VW) {
+            pv_wide(st, v, n, hd, hdv, rows, inv, o, dim);
+        } else {
+            pv_small(st, v, n, hd, hdv, inv, ot, NV);
+            for (int32_t l = 0; l < rows; l++)
+                for (int32_t d = 0; d < hd; d++) o[(int64_t)l * dim + d] = ot[(int64_t)d * QB + l];
         }
     }
 }
 
 static void attn_task(void *ctx, int32_t task, int32_t slot) {
     const struct attn_job *job = ctx;
-    attend_one_head(job, task / job->n_heads, task % job->n_heads, job->scratch + slot * job->slot_floats);
+    // The task this slot probably runs next (exactly so with one slot; tasks are claimed in order).
+    struct prefetcher pf = {0};
+    const int32_t next = task + job->slots;
+    if (next < job->n_tasks) {
+        const int32_t s = next / job->n_heads, h = next % job->n_heads;
+        const int32_t start = job->seq_starts[s], n = job->seq_starts[s + 1] - start;
+        const int64_t row = 3 * (int64_t)job->dim;
+        if (n > 0)
+            pf_start(&pf, (const char *)(job->qkv + start * row + (int64_t)h * job->head_dim), row * 4,
+                     job->dim * 4, job->head_dim * 4, n);
+    }
+    attend_one_head(job, task / job->n_heads, task % job->n_heads, job->scratch + slot * job->slot_floats, &pf);
 }
 
 // Below this many multiply-adds in the two products, waking a thread costs more than it saves.
@@ -202,10 +381,11 @@ void dbk_attention(const float *qkv, const float *qkv_bias, const int32_t *seq_s
         macs += 2 * (int64_t)n * n * head_dim * n_heads;
     }
     if (max_len == 0) return;
-    struct attn_job job = {qkv,     qkv_bias, seq_starts, uniform, n_heads, head_dim, n_heads * head_dim,
-                           scratch, dbk_attention_scratch_floats(max_len, head_dim), out};
-    int64_t slots = scratch_floats / job.slot_floats;
+    const int64_t slot_floats = dbk_attention_scratch_floats(max_len, head_dim);
+    int64_t slots = scratch_floats / slot_floats;
     if (slots > dbk_pool_threads()) slots = dbk_pool_threads();
     if (macs < ATTN_MIN_PARALLEL_MACS) slots = 1;
+    struct attn_job job = {qkv,         qkv_bias,       seq_starts,      uniform, n_heads, head_dim,
+                           n_heads * head_dim, n_seqs * n_heads, (int32_t)slots, scratch, slot_floats, out};
     dbk_parallel(attn_task, &job, n_seqs * n_heads, (int32_t)slots);
 }

@@ -379,6 +379,12 @@ int main(void) {
     test_attention(2, 64, 12, 64, 2, 0, 0.5f);  // base head size
     test_attention(2, 200, 2, 32, 4, 1, 3.0f);  // more threads than tasks need
     test_attention(1, 1, 1, 1, 2, 0, 1.0f);     // pool on, a single task
+    // attention.c's blocking: query blocks of 2 vectors (tail of one), key blocks of 8, head dims in pairs
+    // of vectors plus one, small heads through the transposed P.V; lengths just off every block edge.
+    const int32_t lens[] = {7, 8, 9, 15, 16, 17, 31, 32, 33, 47, 48, 49, 63, 65, 97};
+    const int32_t hds2[] = {4, 7, 15, 16, 31, 48, 64, 80};
+    for (size_t i = 0; i < sizeof lens / sizeof *lens; i++)
+        for (size_t j = 0; j < sizeof hds2 / sizeof *hds2; j++) test_attention(1, lens[i], 2, hds2[j], 1, 0, 2.0f);
     test_attention_specials();
 
     const int32_t ms[] = {1, 2, 3, 4, 15, 16, 17, 31, 32, 33, 40, 64, 65};
