@@ -14,7 +14,7 @@ const CBLAS_TRANS = 112;
 const I32_MAX = 0x7fffffff;
 /** Row counts for which dbk_linear beat OpenBLAS on every base-model weight shape in a sweep of M. */
 const SMALL_M_MIN = 4;
-const SMALL_M_MAX = 40;
+const SMALL_M_MAX = 64;
 
 function need(cond: boolean, what: string): void {
   if (!cond) throw new RangeError(`internal size check failed before a native call: ${what}`);
@@ -118,7 +118,7 @@ export class Backend {
     need(a.length >= m * k && b.length >= n * k && c.length >= m * n, `sgemm buffers for ${m}x${n}x${k}`);
     if (m >= SMALL_M_MIN && m <= SMALL_M_MAX) {
       // A few rows: our kernel reads the weights once in place, where BLAS would first copy all of them
-      // into its packed layout (ffi/linear.c). Measured faster than OpenBLAS from 4 to about 40 rows.
+      // into its packed layout (ffi/linear.c). Measured faster than OpenBLAS from 4 to 64 rows.
       const floats = Number(this.#k.dbk_linear_scratch_floats(m, k));
       if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
       need(!overlaps(c, a) && !overlaps(c, b), "linear output must not overlap its inputs");
