@@ -64,7 +64,7 @@ function raggedTable(rows: Row[]): string {
   const r = rows.find((x) => x.kind === "ragged");
   if (!r) return "";
   return [
-    "",
+    "\n",
     `Ragged batch (${r.sentences} sequences of ${r.min_len}-${r.max_len} tokens, base model): packed ` +
     `${(r.packed_ms as number).toFixed(1)} ms vs the same batch run padded to its longest ` +
     `${(r.padded_ms as number).toFixed(1)} ms: **${(r.speedup as number).toFixed(2)}x** faster.`,
