@@ -96,6 +96,7 @@ for (const unset of variants) {
 }
 
 const tokenizerRows = await run("tokenizer_cases.ts", false);
+const load = (await run("load_cases.ts", false)).find((r) => r.kind === "load")!;
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const md = `# Benchmarks
 
@@ -107,6 +108,13 @@ masks, medians. small = dim 32, 5 layers; base = distilbert-base-uncased's shape
 The machine is shared: compare figures within one run, not across runs.
 
 ${sections.join("\n\n")}
+
+Loading the base checkpoint (page cache warm, median of 5): **${
+  (load.load_ms as number).toFixed(0)
+} ms**. Peak RSS of a
+process that loads it and runs one 8x128 forward: **${
+  (load.peak_rss_mb as number).toFixed(0)
+} MB** (Linux VmHWM).
 
 ## Tokenizer
 
