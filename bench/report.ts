@@ -43,9 +43,10 @@ function table(rows: Row[]): string {
     `OpenBLAS kernels: **${peak.openblas_core}** (OPENBLAS_CORETYPE=${
       peak.openblas_coretype_env ?? "unset"
     }), ` +
-    `${peak.threads} threads; sgemm peak measured in this run (1024x3072x768): **${
-      peak.gflops!.toFixed(0)
-    } GFLOP/s**`,
+    `${peak.threads} threads; sgemm peak measured in this run (1024x3072x768, the better of a measurement ` +
+    `before and after the cases: ${(peak.gflops_before as number).toFixed(0)} / ${
+      (peak.gflops_after as number).toFixed(0)
+    }): **${peak.gflops!.toFixed(0)} GFLOP/s**`,
     "",
     "| model | B,S | median ms | GFLOP/s | % of sgemm peak |",
     "|---|---|---|---|---|",
@@ -97,6 +98,19 @@ for (const unset of variants) {
 
 const tokenizerRows = await run("tokenizer_cases.ts", false);
 const load = (await run("load_cases.ts", false)).find((r) => r.kind === "load")!;
+// The peer comparison, when bench/peers/run.sh has left one (it is not run here: it needs PyTorch and
+// onnxruntime-node installed).
+let peers = "";
+try {
+  const table = await Deno.readTextFile(new URL("peers/out/table.md", import.meta.url));
+  const env = await Deno.readTextFile(new URL("peers/out/env.txt", import.meta.url)).catch(() => "");
+  const date = /date: (\S+)/.exec(env)?.[1] ?? "unknown date";
+  peers =
+    `\n## Against PyTorch and ONNX Runtime\n\nFrom \`bash bench/peers/run.sh\` (${date}; all three in one run, ` +
+    `same environment; ratios are peer time / ours, above 1 means we are faster):\n\n${table.trim()}\n`;
+} catch {
+  peers = "";
+}
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const md = `# Benchmarks
 
@@ -122,6 +136,6 @@ Medians; sentences of 15-40 words, padding to the longest and truncation at 128 
 \`deno run -A --no-lock bench/tokenizer_cases.ts --transformers-js\` adds Transformers.js in the same run.
 
 ${tokenizerTable(tokenizerRows)}
-`;
+${peers}`;
 await Deno.writeTextFile(new URL("../BENCHMARKS.md", import.meta.url), md);
 console.log(md);
