@@ -6,7 +6,7 @@
 
 import type { DistilBertModel } from "../model.ts";
 import type { FloatTensor } from "../tensor.ts";
-import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
+import type { Tokenizer } from "../tokenizer/mod.ts";
 import {
   asList,
   type BatchOptions,
@@ -16,7 +16,7 @@ import {
   type PipelineOptions,
   runBatched,
 } from "./common.ts";
-import { modelMaxLength, type TextInput } from "./text_classification.ts";
+import { encodeTexts, isTextInput, modelMaxLength, type TextInput } from "./text_classification.ts";
 
 /** How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token). */
 export type Pooling = "none" | "mean" | "cls";
@@ -48,13 +48,6 @@ export interface FeatureExtractionPipeline extends PipelineBase {
   readonly model: DistilBertModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
-}
-
-function isTextInput(x: unknown): x is TextInput {
-  if (typeof x === "string") return true;
-  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
-  const o = x as { text?: unknown; textPair?: unknown };
-  return typeof o.text === "string" && (o.textPair === undefined || typeof o.textPair === "string");
 }
 
 /**
@@ -115,10 +108,7 @@ export function featureExtractionPipeline(
     }
     const normalize = options.normalize ?? false;
     const truncation = options.truncation ?? true;
-    const encodings: Encoding[] = items.map((x) => {
-      const [text, pair] = typeof x === "string" ? [x, null] : [x.text, x.textPair ?? null];
-      return tokenizer.encode(text, pair, truncation ? { truncation: true, maxLength } : {});
-    });
+    const encodings = encodeTexts(tokenizer, items, truncation, maxLength);
     const out: FloatTensor[] = new Array(items.length);
     await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {
       const { lastHiddenState } = model.forward(batch);

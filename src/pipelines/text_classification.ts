@@ -122,11 +122,25 @@ export function applyClassificationFunction(logits: ArrayLike<number>, fn: Class
   return Array.from(logits);
 }
 
-function isTextInput(x: unknown): x is TextInput {
+/** Whether `x` is a text or a `{ text, textPair }` pair. */
+export function isTextInput(x: unknown): x is TextInput {
   if (typeof x === "string") return true;
   if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
   const o = x as { text?: unknown; textPair?: unknown };
   return typeof o.text === "string" && (o.textPair === undefined || typeof o.textPair === "string");
+}
+
+/** Tokenizes texts and pairs, truncated at `maxLength` unless `truncation` is false. */
+export function encodeTexts(
+  tokenizer: Tokenizer,
+  items: readonly TextInput[],
+  truncation: boolean,
+  maxLength: number,
+): Encoding[] {
+  return items.map((x) => {
+    const [text, pair] = typeof x === "string" ? [x, null] : [x.text, x.textPair ?? null];
+    return tokenizer.encode(text, pair, truncation ? { truncation: true, maxLength } : {});
+  });
 }
 
 /** The longest row the model and tokenizer accept. */
@@ -158,10 +172,7 @@ export function textClassificationPipeline(
       );
     }
     const truncation = options.truncation ?? true;
-    const encodings: Encoding[] = items.map((x) => {
-      const [text, pair] = typeof x === "string" ? [x, null] : [x.text, x.textPair ?? null];
-      return tokenizer.encode(text, pair, truncation ? { truncation: true, maxLength } : {});
-    });
+    const encodings = encodeTexts(tokenizer, items, truncation, maxLength);
     const out: ClassificationDetail[] = new Array(items.length);
     await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {
       const { logits } = model.forward(batch);
