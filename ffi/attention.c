@@ -85,19 +85,8 @@ static inline void pf_step(struct prefetcher *p, int32_t count) {
 // one 2^n scale, <= 2 ulp. Below -87 (exp < 1.7e-38, nothing next to the max's own 1 in a float sum)
 // the result is 0, so no subnormal is ever formed; -inf -> 0; NaN -> NaN.
 AI dbk_vf exp_nonpos(dbk_vf x) {
-    const dbk_vf magic = dbk_splat(12582912.0f); // 1.5 * 2^23: t's low mantissa bits are round(x / ln2)
-    const dbk_vf t = x * 1.44269504088896341f + magic;
-    const dbk_vf n = t - magic;
-    dbk_vf r = x - n * 0.693359375f;
-    r = r - n * -2.12194440e-4f;
-    const dbk_vf z = r * r;
-    dbk_vf y = dbk_splat(1.9875691500e-4f);
-    y = y * r + 1.3981999507e-3f;
-    y = y * r + 8.3334519073e-3f;
-    y = y * r + 4.1665795894e-2f;
-    y = y * r + 1.6666665459e-1f;
-    y = y * r + 5.0000001201e-1f;
-    y = y * z + r + 1.0f;
+    dbk_vf t;
+    const dbk_vf y = dbk_exp_mantissa(x, &t);
     // 2^n from t's bits: (magic bits + n + 127) << 23 keeps only n + 127 in the exponent field.
     const dbk_vf s = (dbk_vf)(((dbk_vu)t + 127u) << 23);
     return dbk_select(x < -87.0f, dbk_splat(0.0f), y * s);

@@ -71,16 +71,13 @@ static inline float dbk_hmax(dbk_vf v) {
     return m;
 }
 
-// exp(x). Comparisons are written so that NaN lanes keep their NaN through the clamps.
-static inline dbk_vf dbk_vexp(dbk_vf x) {
-    const dbk_vf hi = dbk_splat(88.8f), lo = dbk_splat(-104.0f);
-    x = dbk_select(x > hi, hi, x);
-    x = dbk_select(x < lo, lo, x);
-    // n = round(x / ln2) by the 1.5 * 2^23 trick: its low mantissa bits are n in two's complement.
+// The shared core of the exp variants: y = exp(r) for r = x - n ln2 (Cephes expf: split ln2, degree-6
+// polynomial), with n = round(x / ln2) left in the low mantissa bits of *t by the 1.5 * 2^23 trick
+// (*t = 12582912 + n). The caller scales y by 2^n in the way its input range needs.
+static inline dbk_vf dbk_exp_mantissa(dbk_vf x, dbk_vf *t) {
     const dbk_vf magic = dbk_splat(12582912.0f);
-    const dbk_vf t = x * 1.44269504088896341f + magic;
-    const dbk_vf n = t - magic;
-    const dbk_vi ni = (dbk_vi)t - (dbk_vi)magic; // in [-150, 128]
+    *t = x * 1.44269504088896341f + magic;
+    const dbk_vf n = *t - magic;
     dbk_vf r = x - n * 0.693359375f;
     r = r - n * -2.12194440e-4f;
     const dbk_vf z = r * r;
@@ -90,7 +87,17 @@ static inline dbk_vf dbk_vexp(dbk_vf x) {
     y = y * r + 4.1665795894e-2f;
     y = y * r + 1.6666665459e-1f;
     y = y * r + 5.0000001201e-1f;
-    y = y * z + r + 1.0f;
+    return y * z + r + 1.0f;
+}
+
+// exp(x). Comparisons are written so that NaN lanes keep their NaN through the clamps.
+static inline dbk_vf dbk_vexp(dbk_vf x) {
+    const dbk_vf hi = dbk_splat(88.8f), lo = dbk_splat(-104.0f);
+    x = dbk_select(x > hi, hi, x);
+    x = dbk_select(x < lo, lo, x);
+    dbk_vf t;
+    const dbk_vf y = dbk_exp_mantissa(x, &t);
+    const dbk_vi ni = (dbk_vi)t - (dbk_vi)dbk_splat(12582912.0f); // n, in [-150, 128]
     // 2^n as 2^n1 * 2^n2 with n1 = floor(n / 2), so both halves are normal floats down to n = -150.
     // Unsigned arithmetic: a NaN lane carries garbage here but its NaN y decides the result.
     const dbk_vu m = (dbk_vu)ni + 256u;
