@@ -35,6 +35,7 @@ export const KERNEL_SOURCES: readonly string[] = [
   "attention.c",
   "rows.c",
   "linear.c",
+  "packed_linear.c",
 ];
 
 const LIB_EXT = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";

@@ -165,6 +165,39 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "i64", // int64_t
   },
+  dbk_packed_panel_width: {
+    parameters: [],
+    result: "i32", // int32_t
+  },
+  dbk_pack_weights: {
+    parameters: [
+      "buffer", // const float *w [N, K]
+      "i32", // int32_t N (a multiple of the panel width)
+      "i32", // int32_t K
+      "buffer", // float *packed [N * K]
+    ],
+    result: "void",
+  },
+  dbk_packed_linear: {
+    parameters: [
+      "buffer", // const float *x [M, K]
+      "i32", // int32_t M
+      "i32", // int32_t K
+      "buffer", // const float *wp [N * K], packed by dbk_pack_weights
+      "i32", // int32_t N
+      "buffer", // const float *bias [N] or NULL
+      "buffer", // float *scratch [dbk_packed_linear_scratch_floats(M, K)]
+      "buffer", // float *y [M, N]
+    ],
+    result: "void",
+  },
+  dbk_packed_linear_scratch_floats: {
+    parameters: [
+      "i32", // int32_t M
+      "i32", // int32_t K
+    ],
+    result: "i64", // int64_t
+  },
   dbk_scatter_rows: {
     parameters: [
       "buffer", // const float *src [T, dim]

@@ -128,6 +128,47 @@ export class Backend {
     this.#sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1, a, k, b, k, 0, c, n);
   }
 
+  /** Output features per panel of the packed weight layout (32 with AVX-512); see `ffi/packed_linear.c`. */
+  get panelWidth(): number {
+    this.#check();
+    return this.#k.dbk_packed_panel_width();
+  }
+
+  /** packed = w [n, k] rearranged into panels of `panelWidth` output features, for `linearPacked`. */
+  packWeights(w: Float32Array, n: number, k: number, packed: Float32Array): void {
+    this.#check();
+    need(dimsOk(n, k) && n % this.panelWidth === 0, `packed weight shape ${n}x${k}`);
+    need(w.length >= n * k && packed.length >= n * k, `packed weight buffers for ${n}x${k}`);
+    need(!overlaps(w, packed), "packed weights must not overlap the source");
+    this.#k.dbk_pack_weights(w, n, k, packed);
+  }
+
+  /** c[M, N] = a[M, K] x w[N, K]^T (+ bias) with w packed by `packWeights`: every linear layer of the encoder. */
+  linearPacked(
+    a: Float32Array,
+    packed: Float32Array,
+    bias: Float32Array | null,
+    c: Float32Array,
+    m: number,
+    n: number,
+    k: number,
+  ): void {
+    this.#check();
+    need(dimsOk(m, n, k) && n % this.panelWidth === 0, `packed linear sizes ${m}x${n}x${k}`);
+    need(
+      a.length >= m * k && packed.length >= n * k && c.length >= m * n,
+      `packed linear buffers ${m}x${n}x${k}`,
+    );
+    need(bias === null || bias.length >= n, `packed linear bias for ${n} outputs`);
+    need(
+      !overlaps(c, a) && !overlaps(c, packed) && (bias === null || !overlaps(c, bias)),
+      "linear output overlaps an input",
+    );
+    const floats = Number(this.#k.dbk_packed_linear_scratch_floats(m, k));
+    if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
+    this.#k.dbk_packed_linear(a, m, k, packed, n, bias, this.#linearScratch, c);
+  }
+
   /** out[T, dim] = LayerNorm(wordEmb[ids[t]] + posEmb[positions[t]]). Index ranges checked by the caller. */
   embedLayerNorm(
     ids: Int32Array,

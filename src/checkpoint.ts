@@ -17,6 +17,22 @@ export interface Checkpoint {
   file: SafetensorsFile;
 }
 
+// Files read by a model's own `load(dir)`: no one else holds them, so their weights may be rearranged in
+// place at load (src/weights.ts) instead of copied.
+const exclusiveFiles = new WeakSet<SafetensorsFile>();
+
+/** Whether nothing outside this library can see `file`'s bytes (so they may be rewritten in place). */
+export function isExclusive(file: SafetensorsFile): boolean {
+  return exclusiveFiles.has(file);
+}
+
+/** `openCheckpoint` for a model's own `load(dir)`: the returned checkpoint must not be handed to users. */
+export async function openExclusiveCheckpoint(dir: string): Promise<Checkpoint> {
+  const ckpt = await openCheckpoint(dir);
+  exclusiveFiles.add(ckpt.file);
+  return ckpt;
+}
+
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;

@@ -78,9 +78,11 @@ function transformerBlock(
   ws: Workspace,
 ) {
   const T = p.tokens, D = cfg.dim, H = cfg.hidden_dim, heads = cfg.n_heads;
-  be.matmulTransposed(ws.x, l.qkvWeight, ws.qkv, T, 3 * D, D); // qkv: [T, 3D], bias added in attention
+  const linear = (x: Float32Array, w: Float32Array, y: Float32Array, n: number, k: number) =>
+    l.packed ? be.linearPacked(x, w, null, y, T, n, k) : be.matmulTransposed(x, w, y, T, n, k);
+  linear(ws.x, l.qkvWeight, ws.qkv, 3 * D, D); // qkv: [T, 3D], bias added in attention
   be.attention(ws.qkv, l.qkvBias, p.seqStarts, p.uniform, p.batch, heads, D / heads, ws.scratch, ws.context);
-  be.matmulTransposed(ws.context, l.outWeight, ws.projected, T, D, D); // [T, D]
+  linear(ws.context, l.outWeight, ws.projected, D, D); // [T, D]
   be.biasResidualLayerNorm(
     ws.projected,
     l.outBias,
@@ -92,10 +94,10 @@ function transformerBlock(
     LAYER_NORM_EPS,
     ws.attended,
   );
-  be.matmulTransposed(ws.attended, l.ffn1Weight, ws.ffn, T, H, D); // [T, H]
+  linear(ws.attended, l.ffn1Weight, ws.ffn, H, D); // [T, H]
   if (cfg.activation === "gelu") be.biasGelu(ws.ffn, T, H, l.ffn1Bias);
   else be.biasRelu(ws.ffn, T, H, l.ffn1Bias);
-  be.matmulTransposed(ws.ffn, l.ffn2Weight, ws.projected, T, D, H); // [T, D]
+  linear(ws.ffn, l.ffn2Weight, ws.projected, D, H); // [T, D]
   be.biasResidualLayerNorm(
     ws.projected,
     l.ffn2Bias,

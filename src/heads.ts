@@ -9,7 +9,7 @@
  */
 
 import type { DistilBertConfig } from "./config.ts";
-import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
+import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
 import { LAYER_NORM_EPS } from "./encoder.ts";
 import type { PackedBatch } from "./inputs.ts";
 import { DistilBertModel, EncoderCore, type LoadOptions, type ModelInputs } from "./model.ts";
@@ -151,7 +151,7 @@ export class DistilBertForMaskedLM extends DistilBertHeadModel {
 
   /** Loads a `DistilBertForMaskedLM` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
-    return DistilBertForMaskedLM.fromCheckpoint(await openCheckpoint(dir), options);
+    return DistilBertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -201,7 +201,7 @@ export class DistilBertForSequenceClassification extends DistilBertHeadModel {
 
   /** Loads a `DistilBertForSequenceClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForSequenceClassification> {
-    return DistilBertForSequenceClassification.fromCheckpoint(await openCheckpoint(dir), options);
+    return DistilBertForSequenceClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -268,7 +268,7 @@ export class DistilBertForQuestionAnswering extends DistilBertHeadModel {
 
   /** Loads a `DistilBertForQuestionAnswering` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForQuestionAnswering> {
-    return DistilBertForQuestionAnswering.fromCheckpoint(await openCheckpoint(dir), options);
+    return DistilBertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -319,7 +319,7 @@ export class DistilBertForTokenClassification extends DistilBertHeadModel {
 
   /** Loads a `DistilBertForTokenClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForTokenClassification> {
-    return DistilBertForTokenClassification.fromCheckpoint(await openCheckpoint(dir), options);
+    return DistilBertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -362,7 +362,7 @@ export type AnyDistilBertModel =
 export class AutoModel {
   /** Loads the architecture named first in `config.architectures` (the bare encoder when there is none). */
   static async load(dir: string, options: LoadOptions = {}): Promise<AnyDistilBertModel> {
-    const ckpt = await openCheckpoint(dir);
+    const ckpt = await openExclusiveCheckpoint(dir);
     const arch = ckpt.config.architectures[0] ?? "DistilBertModel";
     switch (arch) {
       case "DistilBertForMaskedLM":

@@ -6,7 +6,7 @@
 
 import { Backend } from "./backend.ts";
 import type { DistilBertConfig } from "./config.ts";
-import { type Checkpoint, openCheckpoint } from "./checkpoint.ts";
+import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
 import { runEncoder, Workspace } from "./encoder.ts";
 import { packBatch, type PackedBatch } from "./inputs.ts";
 import type { FloatTensor, IntTensor } from "./tensor.ts";
@@ -60,9 +60,13 @@ export class EncoderCore {
   /** Opens the back end and reads the encoder weights of a checkpoint. */
   static async create(ckpt: Checkpoint, options: LoadOptions = {}): Promise<EncoderCore> {
     const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file));
-    const weights = loadEncoderWeights(reader, ckpt.config);
     const backend = await Backend.open({ threads: options.threads ?? navigator.hardwareConcurrency });
-    return new EncoderCore(ckpt.config, backend, weights);
+    try {
+      return new EncoderCore(ckpt.config, backend, loadEncoderWeights(reader, ckpt.config, backend));
+    } catch (err) {
+      backend.close();
+      throw err;
+    }
   }
 
   /** Validates and packs inputs; throws on closed models and bad inputs before any native call. */
@@ -108,7 +112,7 @@ export class DistilBertModel {
 
   /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `distilbert.` prefix). */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertModel> {
-    return DistilBertModel.fromCheckpoint(await openCheckpoint(dir), options);
+    return DistilBertModel.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
   }
 
   /** Builds the model from an opened checkpoint (`openCheckpoint`). */

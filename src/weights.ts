@@ -5,11 +5,16 @@
  * @module
  */
 
+import { isExclusive } from "./checkpoint.ts";
 import type { DistilBertConfig } from "./config.ts";
 import type { SafetensorsFile } from "./safetensors.ts";
 
-/** One transformer block, weights stored [out, in] as in PyTorch. */
+/**
+ * One transformer block. The four weight matrices are [out, in] as in PyTorch, or, when `packed`, the same
+ * numbers rearranged into the panel layout of `Backend.packWeights` (what the kernel streams fastest).
+ */
 export interface LayerWeights {
+  packed: boolean;
   qkvWeight: Float32Array; // [3*dim, dim]: q_lin, k_lin, v_lin stacked
   qkvBias: Float32Array; // [3*dim]
   outWeight: Float32Array; // [dim, dim]
@@ -84,23 +89,74 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Reads and prepares the encoder's weights. */
-export function loadEncoderWeights(reader: TensorReader, config: DistilBertConfig): EncoderWeights {
+/** What packs weights for the kernels: the back end (`Backend.packWeights`). */
+export interface WeightPacker {
+  readonly panelWidth: number;
+  packWeights(w: Float32Array, n: number, k: number, packed: Float32Array): void;
+}
+
+// Tensors of a file already packed, by key: a second model built from the same checkpoint reuses them
+// (and never packs bytes that were packed in place a second time).
+const packedTensors = new WeakMap<SafetensorsFile, Map<string, Float32Array>>();
+
+function packInPlace(packer: WeightPacker, w: Float32Array, n: number, k: number): Float32Array {
+  packer.packWeights(w.slice(), n, k, w);
+  return w;
+}
+
+// w [n, k] packed. In place when no one else can see the bytes (a buffer of our own, or a file opened by
+// a model's own load()); otherwise into a copy, so a user's checkpoint is never modified.
+function packed(
+  packer: WeightPacker,
+  file: SafetensorsFile,
+  key: string,
+  w: Float32Array,
+  n: number,
+  k: number,
+) {
+  let done = packedTensors.get(file);
+  if (!done) packedTensors.set(file, done = new Map());
+  const hit = done.get(key);
+  if (hit) return hit;
+  const ours = w.buffer !== file.bytes.buffer || isExclusive(file);
+  const out = ours ? packInPlace(packer, w, n, k) : new Float32Array(w.length);
+  if (!ours) packer.packWeights(w, n, k, out);
+  done.set(key, out);
+  return out;
+}
+
+/**
+ * Reads and prepares the encoder's weights; with a packer, the linear layers' weights are packed for it
+ * (when every width is a multiple of its panel width, as in every released DistilBERT).
+ */
+export function loadEncoderWeights(
+  reader: TensorReader,
+  config: DistilBertConfig,
+  packer?: WeightPacker,
+): EncoderWeights {
   const { dim, hidden_dim: hidden, vocab_size: vocab, max_position_embeddings: maxPos } = config;
+  const pack = packer !== undefined && dim % packer.panelWidth === 0 && hidden % packer.panelWidth === 0;
+  const file = reader.file;
+  const prepare = (key: string, w: Float32Array, n: number, k: number) =>
+    pack ? packed(packer!, file, key, w, n, k) : w;
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.n_layers; i++) {
     const p = `transformer.layer.${i}.`;
     const att = `${p}attention.`;
+    const qkv = concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.weight`, [dim, dim])));
+    const weight = (key: string, n: number, k: number) => prepare(key, reader.get(key, [n, k]), n, k);
     layers.push({
-      qkvWeight: concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.weight`, [dim, dim]))),
+      packed: pack,
+      // The fused copy is always ours: packed in place, never cached.
+      qkvWeight: pack ? packInPlace(packer!, qkv, 3 * dim, dim) : qkv,
       qkvBias: concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.bias`, [dim]))),
-      outWeight: reader.get(`${att}out_lin.weight`, [dim, dim]),
+      outWeight: weight(`${att}out_lin.weight`, dim, dim),
       outBias: reader.get(`${att}out_lin.bias`, [dim]),
       saGamma: reader.get(`${p}sa_layer_norm.weight`, [dim]),
       saBeta: reader.get(`${p}sa_layer_norm.bias`, [dim]),
-      ffn1Weight: reader.get(`${p}ffn.lin1.weight`, [hidden, dim]),
+      ffn1Weight: weight(`${p}ffn.lin1.weight`, hidden, dim),
       ffn1Bias: reader.get(`${p}ffn.lin1.bias`, [hidden]),
-      ffn2Weight: reader.get(`${p}ffn.lin2.weight`, [dim, hidden]),
+      ffn2Weight: weight(`${p}ffn.lin2.weight`, dim, hidden),
       ffn2Bias: reader.get(`${p}ffn.lin2.bias`, [dim]),
       outGamma: reader.get(`${p}output_layer_norm.weight`, [dim]),
       outBeta: reader.get(`${p}output_layer_norm.bias`, [dim]),

@@ -2,7 +2,7 @@
 // every kind of bad checkpoint or input it must refuse with a clear error.
 
 import assert from "node:assert/strict";
-import { DistilBertModel } from "../mod.ts";
+import { DistilBertModel, openCheckpoint } from "../mod.ts";
 import { SafetensorsFile, serializeSafetensors, type TensorToWrite } from "../src/safetensors.ts";
 import { ensureSynthModel } from "./helpers/synth_cache.ts";
 import { fixturePath, loadReference, maxDiffUnpadded, REF_CASES } from "./helpers/reference.ts";
@@ -362,3 +362,33 @@ Deno.test("bad checkpoints: each a thrown Error naming the problem", async (t) =
 });
 
 // The RSS check over 1,000 forward calls runs with GC in a child process: tests/lifetime_test.ts.
+
+Deno.test("packed weights: a user's checkpoint is left as read, two models from it agree with load()", async () => {
+  // sst2-distilbert-small (dim 128, hidden 512) takes the packed path, unlike tiny (hidden 37); stored as F32
+  // here so its tensors are views of the file's bytes (F16 would be widened into fresh arrays).
+  const sst2 = new URL("../weights/sst2-distilbert-small", import.meta.url).pathname;
+  const src = await SafetensorsFile.open(`${sst2}/model.safetensors`);
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [name, info] of src.tensors) {
+    tensors[name] = { dtype: "F32", shape: info.shape, data: src.getFloat32(name) };
+  }
+  const dir = await Deno.makeTempDir();
+  try {
+    await Deno.copyFile(`${sst2}/config.json`, `${dir}/config.json`);
+    await Deno.writeFile(`${dir}/model.safetensors`, serializeSafetensors(tensors));
+    const ckpt = await openCheckpoint(dir);
+    const key = "distilbert.transformer.layer.0.ffn.lin1.weight";
+    const before = ckpt.file.getFloat32(key).slice();
+    using a = await DistilBertModel.fromCheckpoint(ckpt);
+    using b = await DistilBertModel.fromCheckpoint(ckpt);
+    using c = await DistilBertModel.load(dir);
+    const after = ckpt.file.getFloat32(key);
+    assert.ok(after.every((v, i) => Object.is(v, before[i])), "the user's checkpoint bytes were modified");
+    const ids = new Int32Array(2 * 9).map((_, i) => 1000 + 37 * i);
+    const inputs = { inputIds: { data: ids, dims: [2, 9] } };
+    const [ya, yb, yc] = [a, b, c].map((m) => m.forward(inputs).lastHiddenState.data);
+    assert.ok(yb.every((v, i) => v === ya[i]) && yc.every((v, i) => v === ya[i]), "models disagree");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

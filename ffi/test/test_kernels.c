@@ -356,6 +356,34 @@ static void test_linear(int32_t M, int32_t K, int32_t N, int32_t threads) {
     dbk_set_threads(1);
 }
 
+// Packed weights: exact-size buffers pre-filled with NaN, with and without bias; M across the token tiles
+// (MR = 12 or 6) and blocks (96), K across the slices (128), N across the tasks (4 panels each).
+static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads, int with_bias) {
+    dbk_set_threads(threads);
+    float *x = frand((int64_t)M * K, 1.0f), *w = frand((int64_t)N * K, 1.0f), *bias = frand(N, 1.0f);
+    float *wp = falloc((int64_t)N * K);
+    for (int64_t i = 0; i < (int64_t)N * K; i++) wp[i] = NAN;
+    dbk_pack_weights(w, N, K, wp);
+    const int64_t sf = dbk_packed_linear_scratch_floats(M, K);
+    float *scratch = falloc(sf), *y = falloc((int64_t)M * N);
+    for (int64_t i = 0; i < sf; i++) scratch[i] = NAN;
+    for (int64_t i = 0; i < (int64_t)M * N; i++) y[i] = NAN;
+    dbk_packed_linear(x, M, K, wp, N, with_bias ? bias : NULL, scratch, y);
+    double *want = malloc(sizeof(double) * (size_t)M * (size_t)N);
+    if (!want) abort();
+    for (int32_t m = 0; m < M; m++)
+        for (int32_t n = 0; n < N; n++) {
+            double acc = with_bias ? bias[n] : 0.0;
+            for (int32_t k = 0; k < K; k++) acc += (double)x[(int64_t)m * K + k] * w[(int64_t)n * K + k];
+            want[(int64_t)m * N + n] = acc;
+        }
+    const double e = worst(y, want, (int64_t)M * N, 1e-5 * sqrt((double)K), 1e-5);
+    CHECK(e <= 1.0, "packed linear M=%d K=%d N=%d threads=%d bias=%d: error %.3g of tolerance", M, K, N, threads,
+          with_bias, e);
+    free(x), free(w), free(bias), free(wp), free(scratch), free(y), free(want);
+    dbk_set_threads(1);
+}
+
 int main(void) {
     test_math();
     const int32_t sizes[] = {1, 2, 3, 7, 15, 16, 17, 31, 33, 37, 64, 100, 129, 768};
@@ -394,6 +422,16 @@ int main(void) {
     test_linear(32, 768, 2304, 2); // base QKV shape, threaded
     test_linear(33, 300, 301, 3);
     test_linear(5, 3072, 13, 2); // fewer weight blocks than tasks would want
+
+    const int32_t pw = dbk_packed_panel_width();
+    const int32_t pms[] = {1, 2, 5, 6, 7, 11, 12, 13, 24, 25, 32, 95, 96, 97, 200};
+    const int32_t pks[] = {1, 3, 127, 128, 129, 300};
+    for (size_t i = 0; i < sizeof pms / sizeof *pms; i++)
+        for (size_t j = 0; j < sizeof pks / sizeof *pks; j++)
+            test_packed_linear(pms[i], pks[j], pw * rand_int(1, 9), 1, (int)((i + j) % 2));
+    test_packed_linear(32, 768, 2304, 2, 1); // base QKV shape, threaded
+    test_packed_linear(130, 3072, 768, 2, 0);
+    test_packed_linear(200, 257, 5 * pw, 3, 1); // more threads than tasks
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
