@@ -3,9 +3,11 @@
 //
 //   deno run --allow-read bench/peers/compare.ts FILE...
 //
-// Each line of interest is {"peer","model","batch","seq","median_ms","runs"}; other lines are ignored, and so
-// are missing files (a warning goes to stderr). Our rows are those with "peer":"denobert"; when there are
-// none, the table shows the peers only.
+// Each line of interest is {"peer","model","batch","seq","median_ms","runs"} and, from run.sh, "round"; other
+// lines are ignored, and so are missing files (a warning goes to stderr). Our rows are those with
+// "peer":"denobert"; when there are none, the table shows the peers only. With several rounds a cell shows
+// the median over rounds of each peer's median, and the ratio is the median of the per-round ratios (a
+// peer's round r against our round r), so both sides of every ratio were measured minutes apart at most.
 
 const OURS = "denobert";
 const MODEL_ORDER = ["small", "base"];
@@ -18,12 +20,31 @@ export interface Row {
   seq: number;
   median_ms: number;
   runs?: number;
+  round?: number;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** Median of peer_r / ours_r over the rounds both have (round 1 when untagged); NaN when none match. */
+export function roundRatio(peer: Row[], ours: Row[]): number {
+  const mine = new Map(ours.map((r) => [r.round ?? 1, r.median_ms]));
+  const ratios = peer.flatMap((r) => {
+    const m = mine.get(r.round ?? 1);
+    return m && m > 0 ? [r.median_ms / m] : [];
+  });
+  return ratios.length ? median(ratios) : NaN;
 }
 
 function isRow(x: unknown): x is Row {
   const r = x as Row;
-  return typeof r === "object" && r !== null && typeof r.peer === "string" && typeof r.model === "string" &&
-    typeof r.batch === "number" && typeof r.seq === "number" && typeof r.median_ms === "number";
+  return typeof r === "object" && r !== null && typeof r.peer === "string" &&
+    typeof r.model === "string" &&
+    typeof r.batch === "number" && typeof r.seq === "number" &&
+    typeof r.median_ms === "number";
 }
 
 export function parseLines(text: string): Row[] {
@@ -41,30 +62,44 @@ export function parseLines(text: string): Row[] {
   return rows;
 }
 
-const fmtMs = (ms: number) => ms >= 100 ? ms.toFixed(1) : ms >= 10 ? ms.toFixed(2) : ms.toFixed(3);
+const fmtMs = (ms: number) =>
+  ms >= 100 ? ms.toFixed(1) : ms >= 10 ? ms.toFixed(2) : ms.toFixed(3);
 
 export function table(rows: Row[]): string {
-  const key = (r: { model: string; batch: number; seq: number }) => `${r.model}|${r.batch}|${r.seq}`;
-  // the last line wins when a file holds a cell twice
-  const byPeer = new Map<string, Map<string, Row>>();
-  const cells = new Map<string, { model: string; batch: number; seq: number }>();
+  const key = (r: { model: string; batch: number; seq: number }) =>
+    `${r.model}|${r.batch}|${r.seq}`;
+  // every round of a cell; within one round the last line wins
+  const byPeer = new Map<string, Map<string, Map<number, Row>>>();
+  const cells = new Map<
+    string,
+    { model: string; batch: number; seq: number }
+  >();
   for (const r of rows) {
     if (!byPeer.has(r.peer)) byPeer.set(r.peer, new Map());
-    byPeer.get(r.peer)!.set(key(r), r);
+    const peerCells = byPeer.get(r.peer)!;
+    if (!peerCells.has(key(r))) peerCells.set(key(r), new Map());
+    peerCells.get(key(r))!.set(r.round ?? 1, r);
     cells.set(key(r), { model: r.model, batch: r.batch, seq: r.seq });
   }
-  const ours = byPeer.get(OURS);
+  const get = (
+    peer: string,
+    k: string,
+  ) => [...(byPeer.get(peer)?.get(k)?.values() ?? [])];
+  const ours = byPeer.has(OURS);
   const rank = (p: string) => {
     const i = PEER_ORDER.indexOf(p);
     return i < 0 ? PEER_ORDER.length : i;
   };
-  const peers = [...byPeer.keys()].filter((p) => p !== OURS).sort((a, b) => rank(a) - rank(b));
+  const peers = [...byPeer.keys()].filter((p) => p !== OURS).sort((a, b) =>
+    rank(a) - rank(b)
+  );
   const order = (m: string) => {
     const i = MODEL_ORDER.indexOf(m);
     return i < 0 ? MODEL_ORDER.length : i;
   };
   const sorted = [...cells.values()].sort((a, b) =>
-    order(a.model) - order(b.model) || a.model.localeCompare(b.model) || a.batch - b.batch || a.seq - b.seq
+    order(a.model) - order(b.model) || a.model.localeCompare(b.model) ||
+    a.batch - b.batch || a.seq - b.seq
   );
 
   const head = ["model", "batch x seq"];
@@ -73,27 +108,44 @@ export function table(rows: Row[]): string {
     head.push(`${p} ms`);
     if (ours) head.push(`${p} / ours`);
   }
-  const lines = [`| ${head.join(" | ")} |`, `|${head.map((_, i) => i < 2 ? " --- " : " ---: ").join("|")}|`];
+  const lines = [
+    `| ${head.join(" | ")} |`,
+    `|${head.map((_, i) => i < 2 ? " --- " : " ---: ").join("|")}|`,
+  ];
+  const cellMs = (rs: Row[]) =>
+    rs.length ? fmtMs(median(rs.map((r) => r.median_ms))) : "-";
+  const rounds = (rs: Row[]) => rs.length > 1 ? ` (${rs.length})` : "";
   for (const c of sorted) {
     const k = key(c);
-    const mine = ours?.get(k);
+    const mine = get(OURS, k);
     const cols = [c.model, `${c.batch}x${c.seq}`];
-    if (ours) cols.push(mine ? fmtMs(mine.median_ms) : "-");
+    if (ours) cols.push(cellMs(mine) + rounds(mine));
     for (const p of peers) {
-      const r = byPeer.get(p)!.get(k);
-      cols.push(r ? fmtMs(r.median_ms) : "-");
+      const theirs = get(p, k);
+      cols.push(cellMs(theirs) + rounds(theirs));
       if (ours) {
-        cols.push(r && mine && mine.median_ms > 0 ? `${(r.median_ms / mine.median_ms).toFixed(2)}x` : "-");
+        const ratio = roundRatio(theirs, mine);
+        cols.push(Number.isFinite(ratio) ? `${ratio.toFixed(2)}x` : "-");
       }
     }
     lines.push(`| ${cols.join(" | ")} |`);
+  }
+  if (
+    [...byPeer.values()].some((m) => [...m.values()].some((r) => r.size > 1))
+  ) {
+    lines.push(
+      "",
+      "(n): medians over n rounds; ratios: median over rounds of the peer's round-r median / ours in round r.",
+    );
   }
   return lines.join("\n");
 }
 
 if (import.meta.main) {
   if (Deno.args.length === 0) {
-    console.error("usage: deno run --allow-read bench/peers/compare.ts RESULTS.jsonl...");
+    console.error(
+      "usage: deno run --allow-read bench/peers/compare.ts RESULTS.jsonl...",
+    );
     Deno.exit(2);
   }
   const rows: Row[] = [];
@@ -101,7 +153,9 @@ if (import.meta.main) {
     try {
       rows.push(...parseLines(await Deno.readTextFile(f)));
     } catch (e) {
-      console.error(`compare: skipping ${f}: ${e instanceof Error ? e.message : e}`);
+      console.error(
+        `compare: skipping ${f}: ${e instanceof Error ? e.message : e}`,
+      );
     }
   }
   if (rows.length === 0) {
@@ -114,7 +168,9 @@ if (import.meta.main) {
   console.log(table(rows));
   for (const f of Deno.args) {
     // context lines such as our {"peer":"denobert","kind":"sgemm_peak",...}
-    for (const line of (await Deno.readTextFile(f).catch(() => "")).split("\n")) {
+    for (
+      const line of (await Deno.readTextFile(f).catch(() => "")).split("\n")
+    ) {
       try {
         const x = JSON.parse(line);
         if (x && typeof x === "object" && typeof x.kind === "string") {

@@ -2,7 +2,12 @@
 # Runs the forward-pass benchmark cases on PyTorch, ONNX Runtime and on us, and prints one table with ratios
 # (peer / ours). Optional, not in CI; see bench/peers/README.md.
 #
-#   bash bench/peers/run.sh [--skip-install] [--quick] [--models small,base]
+#   bash bench/peers/run.sh [--skip-install] [--quick] [--models small,base] [--rounds N]
+#
+# --rounds N (default 3): after the first full pass, ONNX Runtime and ours are timed N - 1 more times,
+# alternating, and the table gives per-cell medians over the rounds and the median of the per-round ratios.
+# On a shared machine whose speed drifts from minute to minute, a ratio of two runs minutes apart says
+# little; alternating short rounds put both in the same minutes.
 #
 # Results (JSON lines), the ONNX exports and the table go to bench/peers/out/ (git-ignored), or $PEERS_OUT.
 # The environment is passed through unchanged to all three (OPENBLAS_CORETYPE in particular): run it the
@@ -16,12 +21,14 @@ PY=/usr/bin/python3 # Debian's python: python3-torch lives there, not in a pyenv
 INSTALL=1
 EXTRA=()
 MODELS=small,base
+ROUNDS=3
 while [ $# -gt 0 ]; do
   case "$1" in
     --skip-install) INSTALL=0 ;;
     --quick) EXTRA+=(--min-runs 10 --max-seconds 2) ;;
     --models) MODELS="$2"; shift ;;
-    *) echo "usage: $0 [--skip-install] [--quick] [--models small,base]" >&2; exit 2 ;;
+    --rounds) ROUNDS="$2"; shift ;;
+    *) echo "usage: $0 [--skip-install] [--quick] [--models small,base] [--rounds N]" >&2; exit 2 ;;
   esac
   shift
 done
@@ -74,16 +81,28 @@ node "$PEERS/ort_distilbert.mjs" "$OUT" --models "$MODELS" "${EXTRA[@]}" \
 head -1 "$OUT/onnxruntime.log" >&2
 grep -c ' ok$' "$OUT/onnxruntime.log" | xargs -I{} echo "run.sh: onnxruntime parity checks passed: {}" >&2
 
-# ---- 5. ours (when bench/forward_cases.ts exists)
+# ---- 5. ours (when bench/forward_cases.ts exists), then the alternating rounds
+# Every result line is tagged with its round, so compare.ts can pair each peer's round with ours.
+tag() { sed "s/^{/{\"round\":$1,/"; }
 rm -f "$OUT/denobert.jsonl"
+tag 1 <"$OUT/onnxruntime.jsonl" >"$OUT/onnxruntime.rounds.jsonl"
+tag 1 <"$OUT/pytorch.jsonl" >"$OUT/pytorch.rounds.jsonl"
 if [ -f "$ROOT/bench/forward_cases.ts" ]; then
   echo "run.sh: our engine (bench/forward_cases.ts; log: $OUT/denobert.log)" >&2
   # setup.sh: pinned deno into .tools/, OpenBLAS, our C kernels built
   bash "$ROOT/scripts/setup.sh" >"$OUT/setup.log" 2>&1 || { cat "$OUT/setup.log" >&2; exit 1; }
   DENO="$ROOT/.tools/node_modules/.bin/deno"
-  "$DENO" run -A "$ROOT/bench/forward_cases.ts" --threads 2 --models "$MODELS" \
-    >"$OUT/denobert.jsonl" 2>"$OUT/denobert.log" ||
+  ours() {
+    "$DENO" run -A "$ROOT/bench/forward_cases.ts" --threads 2 --models "$MODELS" 2>>"$OUT/denobert.log" | tag "$1"
+  }
+  ours 1 >"$OUT/denobert.jsonl" ||
     { echo "run.sh: our benchmark failed, see $OUT/denobert.log" >&2; rm -f "$OUT/denobert.jsonl"; }
+  for r in $(seq 2 "$ROUNDS"); do
+    echo "run.sh: round $r of $ROUNDS (ONNX Runtime, then ours)" >&2
+    node "$PEERS/ort_distilbert.mjs" "$OUT" --models "$MODELS" "${EXTRA[@]}" 2>>"$OUT/onnxruntime.log" |
+      tag "$r" >>"$OUT/onnxruntime.rounds.jsonl"
+    ours "$r" >>"$OUT/denobert.jsonl" || { echo "run.sh: our benchmark failed, see $OUT/denobert.log" >&2; exit 1; }
+  done
 else
   echo "run.sh: bench/forward_cases.ts not found: showing the peers only" >&2
 fi
@@ -94,5 +113,5 @@ if [ -z "$DENO" ]; then
   echo "run.sh: no deno found (run scripts/setup.sh); raw results are in $OUT/*.jsonl" >&2
   exit 1
 fi
-"$DENO" run --allow-read "$PEERS/compare.ts" "$OUT/denobert.jsonl" "$OUT/pytorch.jsonl" \
-  "$OUT/onnxruntime.jsonl" 2>/dev/null | tee "$OUT/table.md"
+"$DENO" run --allow-read "$PEERS/compare.ts" "$OUT/denobert.jsonl" "$OUT/pytorch.rounds.jsonl" \
+  "$OUT/onnxruntime.rounds.jsonl" 2>/dev/null | tee "$OUT/table.md"
