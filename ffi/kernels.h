@@ -84,13 +84,16 @@ int64_t dbk_linear_scratch_floats(int32_t M, int32_t K);
 // Linear layers with weights packed once at load (packed_linear.c): w [N, K] -> panels of PW features,
 // packed[p][k][j] = w[p * PW + j][k]. PW = dbk_packed_panel_width() (32 with AVX-512, else 16).
 // dbk_pack_weights: w: [N, K], N a multiple of PW; packed: [N * K] (must not alias w).
-// dbk_packed_linear: y = x . w^T (+ bias when bias is not NULL). x: [M, K]; wp: packed [N * K];
-//   bias: [N] or NULL; scratch: dbk_packed_linear_scratch_floats(M, K); y: [M, N] (must not alias
+// dbk_packed_linear: y = act(x . w^T (+ bias when bias is not NULL)), act one of DBK_ACT_*.
+//   x: [M, K]; wp: packed [N * K]; bias: [N] or NULL; scratch: dbk_packed_linear_scratch_floats(M, K); y: [M, N] (must not alias
 //   x, wp, bias or scratch). Every M from 1 up; threads as for the other kernels.
+#define DBK_ACT_NONE 0
+#define DBK_ACT_GELU 1 // exact (erf) GELU, as dbk_bias_gelu
+#define DBK_ACT_RELU 2
 int32_t dbk_packed_panel_width(void);
 void dbk_pack_weights(const float *w, int32_t N, int32_t K, float *packed);
 void dbk_packed_linear(const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
-                       float *scratch, float *y);
+                       int32_t activation, float *scratch, float *y);
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
 
 // dst[rows[t]] = src[t]. src: [T, dim]; rows: [T]; dst: [R, dim] with every rows[t] < R

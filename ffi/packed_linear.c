@@ -4,7 +4,7 @@
 #include "pool.h"
 #include "vecmath.h"
 
-// y[M, N] = x[M, K] . w[N, K]^T + bias, with w packed once at load into panels of PW output features:
+// y[M, N] = act(x[M, K] . w[N, K]^T + bias), with w packed once at load into panels of PW output features:
 //   packed[p][k][j] = w[p * PW + j][k]     (p < N / PW, k < K, j < PW)
 // so the kernel reads every weight as part of one contiguous stream, and no call repacks it (a BLAS call
 // copies the whole weight matrix into its own panel layout every time, which at a few dozen tokens costs
@@ -77,8 +77,16 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
 struct packed_job {
     const float *x, *wp, *bias;
     float *xp, *y;
-    int32_t M, K, N;
+    int32_t M, K, N, activation;
 };
+
+// The epilogue: bias, then the activation, on one vector of sums on their way to y.
+static inline dbk_vf activate(dbk_vf v, int32_t activation) {
+    if (activation == DBK_ACT_GELU) return dbk_vgelu(v);
+    // NaN propagates as in torch.relu (a comparison-based max would turn it into 0).
+    if (activation == DBK_ACT_RELU) return dbk_select(v < 0.0f, dbk_splat(0.0f), v);
+    return v;
+}
 
 // Tokens m_first .. m_last (at most MC, a multiple of MR apart unless m_last = M) against panels
 // p_first .. p_last over K slice k0 .. k0 + kc, into cbuf[p - p_first][m - m_first][PW].
@@ -138,8 +146,8 @@ static void packed_task(void *ctx, int32_t task, int32_t slot) {
             for (int32_t m = m_block; m < m_end; m++) {
                 const float *c = cbuf + ((int64_t)(p - p_first) * MC + (m - m_block)) * PW;
                 float *y = j->y + (int64_t)m * j->N + (int64_t)p * PW;
-                dbk_storeu(y, dbk_loadu(c) + b0);
-                dbk_storeu(y + DBK_VW, dbk_loadu(c + DBK_VW) + b1);
+                dbk_storeu(y, activate(dbk_loadu(c) + b0, j->activation));
+                dbk_storeu(y + DBK_VW, activate(dbk_loadu(c + DBK_VW) + b1, j->activation));
             }
         }
     }
@@ -161,8 +169,8 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
 #define PACKED_MIN_PARALLEL_MACS 1048576
 
 void dbk_packed_linear(const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
-                       float *scratch, float *y) {
-    struct packed_job job = {x, wp, bias, scratch, y, M, K, N};
+                       int32_t activation, float *scratch, float *y) {
+    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation};
     const int32_t x_panels = (M + MR - 1) / MR, tasks = (N / PW + GROUP - 1) / GROUP;
     int32_t threads = dbk_pool_threads();
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;

@@ -186,6 +186,7 @@ export const KERNEL_SYMBOLS = {
       "buffer", // const float *wp [N * K], packed by dbk_pack_weights
       "i32", // int32_t N
       "buffer", // const float *bias [N] or NULL
+      "i32", // int32_t activation: DBK_ACT_NONE 0, DBK_ACT_GELU 1, DBK_ACT_RELU 2
       "buffer", // float *scratch [dbk_packed_linear_scratch_floats(M, K)]
       "buffer", // float *y [M, N]
     ],

@@ -143,7 +143,10 @@ export class Backend {
     this.#k.dbk_pack_weights(w, n, k, packed);
   }
 
-  /** c[M, N] = a[M, K] x w[N, K]^T (+ bias) with w packed by `packWeights`: every linear layer of the encoder. */
+  /**
+   * c[M, N] = act(a[M, K] x w[N, K]^T (+ bias)) with w packed by `packWeights`: every linear layer of the
+   * encoder, the activation (exact GELU or ReLU, as `biasGelu` / `biasRelu`) applied on the way out.
+   */
   linearPacked(
     a: Float32Array,
     packed: Float32Array,
@@ -152,6 +155,7 @@ export class Backend {
     m: number,
     n: number,
     k: number,
+    activation: "none" | "gelu" | "relu" = "none",
   ): void {
     this.#check();
     need(dimsOk(m, n, k) && n % this.panelWidth === 0, `packed linear sizes ${m}x${n}x${k}`);
@@ -166,7 +170,8 @@ export class Backend {
     );
     const floats = Number(this.#k.dbk_packed_linear_scratch_floats(m, k));
     if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
-    this.#k.dbk_packed_linear(a, m, k, packed, n, bias, this.#linearScratch, c);
+    const act = activation === "gelu" ? 1 : activation === "relu" ? 2 : 0; // DBK_ACT_* in ffi/kernels.h
+    this.#k.dbk_packed_linear(a, m, k, packed, n, bias, act, this.#linearScratch, c);
   }
 
   /** out[T, dim] = LayerNorm(wordEmb[ids[t]] + posEmb[positions[t]]). Index ranges checked by the caller. */

@@ -94,9 +94,13 @@ function transformerBlock(
     LAYER_NORM_EPS,
     ws.attended,
   );
-  linear(ws.attended, l.ffn1Weight, ws.ffn, H, D); // [T, H]
-  if (cfg.activation === "gelu") be.biasGelu(ws.ffn, T, H, l.ffn1Bias);
-  else be.biasRelu(ws.ffn, T, H, l.ffn1Bias);
+  if (l.packed) {
+    be.linearPacked(ws.attended, l.ffn1Weight, l.ffn1Bias, ws.ffn, T, H, D, cfg.activation); // [T, H]
+  } else {
+    be.matmulTransposed(ws.attended, l.ffn1Weight, ws.ffn, T, H, D); // [T, H]
+    if (cfg.activation === "gelu") be.biasGelu(ws.ffn, T, H, l.ffn1Bias);
+    else be.biasRelu(ws.ffn, T, H, l.ffn1Bias);
+  }
   linear(ws.ffn, l.ffn2Weight, ws.projected, D, H); // [T, D]
   be.biasResidualLayerNorm(
     ws.projected,

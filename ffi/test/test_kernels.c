@@ -358,7 +358,7 @@ static void test_linear(int32_t M, int32_t K, int32_t N, int32_t threads) {
 
 // Packed weights: exact-size buffers pre-filled with NaN, with and without bias; M across the token tiles
 // (MR = 12 or 6) and blocks (96), K across the slices (128), N across the tasks (4 panels each).
-static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads, int with_bias) {
+static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads, int with_bias, int32_t act) {
     dbk_set_threads(threads);
     float *x = frand((int64_t)M * K, 1.0f), *w = frand((int64_t)N * K, 1.0f), *bias = frand(N, 1.0f);
     float *wp = falloc((int64_t)N * K);
@@ -368,18 +368,18 @@ static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads,
     float *scratch = falloc(sf), *y = falloc((int64_t)M * N);
     for (int64_t i = 0; i < sf; i++) scratch[i] = NAN;
     for (int64_t i = 0; i < (int64_t)M * N; i++) y[i] = NAN;
-    dbk_packed_linear(x, M, K, wp, N, with_bias ? bias : NULL, scratch, y);
+    dbk_packed_linear(x, M, K, wp, N, with_bias ? bias : NULL, act, scratch, y);
     double *want = malloc(sizeof(double) * (size_t)M * (size_t)N);
     if (!want) abort();
     for (int32_t m = 0; m < M; m++)
         for (int32_t n = 0; n < N; n++) {
             double acc = with_bias ? bias[n] : 0.0;
             for (int32_t k = 0; k < K; k++) acc += (double)x[(int64_t)m * K + k] * w[(int64_t)n * K + k];
-            want[(int64_t)m * N + n] = acc;
+            want[(int64_t)m * N + n] = act == DBK_ACT_GELU ? ref_gelu(acc) : act == DBK_ACT_RELU && acc < 0 ? 0 : acc;
         }
     const double e = worst(y, want, (int64_t)M * N, 1e-5 * sqrt((double)K), 1e-5);
-    CHECK(e <= 1.0, "packed linear M=%d K=%d N=%d threads=%d bias=%d: error %.3g of tolerance", M, K, N, threads,
-          with_bias, e);
+    CHECK(e <= 1.0, "packed linear M=%d K=%d N=%d threads=%d bias=%d act=%d: error %.3g of tolerance", M, K, N,
+          threads, with_bias, act, e);
     free(x), free(w), free(bias), free(wp), free(scratch), free(y), free(want);
     dbk_set_threads(1);
 }
@@ -428,10 +428,11 @@ int main(void) {
     const int32_t pks[] = {1, 3, 127, 128, 129, 300};
     for (size_t i = 0; i < sizeof pms / sizeof *pms; i++)
         for (size_t j = 0; j < sizeof pks / sizeof *pks; j++)
-            test_packed_linear(pms[i], pks[j], pw * rand_int(1, 9), 1, (int)((i + j) % 2));
-    test_packed_linear(32, 768, 2304, 2, 1); // base QKV shape, threaded
-    test_packed_linear(130, 3072, 768, 2, 0);
-    test_packed_linear(200, 257, 5 * pw, 3, 1); // more threads than tasks
+            test_packed_linear(pms[i], pks[j], pw * rand_int(1, 9), 1, (int)((i + j) % 2), (int32_t)((i + 2 * j) % 3));
+    test_packed_linear(32, 768, 2304, 2, 1, DBK_ACT_NONE); // base QKV shape, threaded
+    test_packed_linear(130, 768, 3072, 2, 1, DBK_ACT_GELU); // base lin1
+    test_packed_linear(130, 3072, 768, 2, 0, DBK_ACT_NONE);
+    test_packed_linear(200, 257, 5 * pw, 3, 1, DBK_ACT_RELU); // more threads than tasks
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
