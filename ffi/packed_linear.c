@@ -28,14 +28,31 @@
 
 int32_t dbk_packed_panel_width(void) { return PW; }
 
-void dbk_pack_weights(const float *w, int32_t N, int32_t K, float *packed) {
-    for (int32_t p = 0; p < N / PW; p++) {
-        float *dst = packed + (int64_t)p * K * PW;
-        for (int32_t j = 0; j < PW; j++) {
-            const float *src = w + ((int64_t)p * PW + j) * K;
-            for (int32_t k = 0; k < K; k++) dst[(int64_t)k * PW + j] = src[k];
+struct pack_job {
+    const float *w;
+    float *packed;
+    int32_t K;
+};
+
+static void pack_panel_task(void *ctx, int32_t p, int32_t slot) {
+    (void)slot;
+    const struct pack_job *j = ctx;
+    const int32_t K = j->K;
+    float *dst = j->packed + (int64_t)p * K * PW;
+    // In blocks of 64 k, so the 8 KB of the panel being written stays in L1 (as in pack_x_task).
+    for (int32_t k0 = 0; k0 < K; k0 += 64) {
+        const int32_t k1 = k0 + 64 < K ? k0 + 64 : K;
+        for (int32_t r = 0; r < PW; r++) {
+            const float *src = j->w + ((int64_t)p * PW + r) * K;
+            for (int32_t k = k0; k < k1; k++) dst[(int64_t)k * PW + r] = src[k];
         }
     }
+}
+
+// Once per weight matrix at load, split over the pool's threads by panel.
+void dbk_pack_weights(const float *w, int32_t N, int32_t K, float *packed) {
+    struct pack_job job = {w, packed, K};
+    dbk_parallel(pack_panel_task, &job, N / PW, dbk_pool_threads());
 }
 
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K) {

@@ -99,30 +99,41 @@ export interface WeightPacker {
 // (and never packs bytes that were packed in place a second time).
 const packedTensors = new WeakMap<SafetensorsFile, Map<string, Float32Array>>();
 
-function packInPlace(packer: WeightPacker, w: Float32Array, n: number, k: number): Float32Array {
-  packer.packWeights(w.slice(), n, k, w);
-  return w;
-}
+// Packs the weights of one load. One scratch copy serves every in-place pack: a fresh copy per matrix
+// left 170 MB of garbage behind for the base model before the GC ran (peak RSS 550 MB instead of 400).
+class Packing {
+  #scratch = new Float32Array(0);
+  constructor(readonly packer: WeightPacker, readonly file: SafetensorsFile) {}
 
-// w [n, k] packed. In place when no one else can see the bytes (a buffer of our own, or a file opened by
-// a model's own load()); otherwise into a copy, so a user's checkpoint is never modified.
-function packed(
-  packer: WeightPacker,
-  file: SafetensorsFile,
-  key: string,
-  w: Float32Array,
-  n: number,
-  k: number,
-) {
-  let done = packedTensors.get(file);
-  if (!done) packedTensors.set(file, done = new Map());
-  const hit = done.get(key);
-  if (hit) return hit;
-  const ours = w.buffer !== file.bytes.buffer || isExclusive(file);
-  const out = ours ? packInPlace(packer, w, n, k) : new Float32Array(w.length);
-  if (!ours) packer.packWeights(w, n, k, out);
-  done.set(key, out);
-  return out;
+  /** w [n, k] packed in place; w must be ours. */
+  inPlace(w: Float32Array, n: number, k: number): Float32Array {
+    if (this.#scratch.length < w.length) this.#scratch = new Float32Array(w.length);
+    const copy = this.#scratch.subarray(0, w.length);
+    copy.set(w);
+    this.packer.packWeights(copy, n, k, w);
+    return w;
+  }
+
+  /**
+   * The file's tensor `key` (= w, [n, k]) packed: in place when no one else can see its bytes (a buffer of
+   * our own, or a file opened by a model's own load()), otherwise into a copy so a user's checkpoint is
+   * never modified.
+   */
+  tensor(key: string, w: Float32Array, n: number, k: number): Float32Array {
+    let done = packedTensors.get(this.file);
+    if (!done) packedTensors.set(this.file, done = new Map());
+    const hit = done.get(key);
+    if (hit) return hit;
+    let out: Float32Array;
+    if (w.buffer !== this.file.bytes.buffer || isExclusive(this.file)) {
+      out = this.inPlace(w, n, k);
+    } else {
+      out = new Float32Array(w.length);
+      this.packer.packWeights(w, n, k, out);
+    }
+    done.set(key, out);
+    return out;
+  }
 }
 
 /**
@@ -136,19 +147,20 @@ export function loadEncoderWeights(
 ): EncoderWeights {
   const { dim, hidden_dim: hidden, vocab_size: vocab, max_position_embeddings: maxPos } = config;
   const pack = packer !== undefined && dim % packer.panelWidth === 0 && hidden % packer.panelWidth === 0;
-  const file = reader.file;
-  const prepare = (key: string, w: Float32Array, n: number, k: number) =>
-    pack ? packed(packer!, file, key, w, n, k) : w;
+  const packing = pack ? new Packing(packer!, reader.file) : undefined;
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.n_layers; i++) {
     const p = `transformer.layer.${i}.`;
     const att = `${p}attention.`;
     const qkv = concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.weight`, [dim, dim])));
-    const weight = (key: string, n: number, k: number) => prepare(key, reader.get(key, [n, k]), n, k);
+    const weight = (key: string, n: number, k: number) => {
+      const w = reader.get(key, [n, k]);
+      return packing ? packing.tensor(key, w, n, k) : w;
+    };
     layers.push({
       packed: pack,
       // The fused copy is always ours: packed in place, never cached.
-      qkvWeight: pack ? packInPlace(packer!, qkv, 3 * dim, dim) : qkv,
+      qkvWeight: packing ? packing.inPlace(qkv, 3 * dim, dim) : qkv,
       qkvBias: concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.bias`, [dim]))),
       outWeight: weight(`${att}out_lin.weight`, dim, dim),
       outBias: reader.get(`${att}out_lin.bias`, [dim]),
