@@ -54,6 +54,15 @@ export function timeMedian(fn: () => void, runs: number, warmup = 3, budgetMs = 
   return median(times);
 }
 
+/** The sgemm of the peak measurement: 1024x3072x768 (the base FFN at 8x128) through OpenBLAS. */
+export function sgemmPeakCase(be: Backend): { run: () => void; flops: number } {
+  const M = 1024, N = 3072, K = 768;
+  const a = new Float32Array(M * K).fill(0.01),
+    b = new Float32Array(N * K).fill(0.02),
+    c = new Float32Array(M * N);
+  return { run: () => be.matmulTransposed(a, b, c, M, N, K), flops: 2 * M * N * K };
+}
+
 /** sgemm GFLOP/s at 1024x3072x768 (the shape of the base FFN at 8x128), median of runs. */
 export async function measureSgemmPeak(
   threads?: number,

@@ -58,6 +58,19 @@ function table(rows: Row[]): string {
       }% |`,
     );
   }
+  const inter = rows.find((r) => r.kind === "peak_ratio_interleaved");
+  if (inter) {
+    const ratios = (inter.ratios as number[]).map((x) => `${(100 * x).toFixed(0)}%`).join(", ");
+    lines.push(
+      "",
+      `${inter.cell} against the sgemm peak measured interleaved with it (each round times the sgemm, then ` +
+        `the forward pass; ${inter.rounds} rounds): **${
+          (100 * (inter.median_ratio as number)).toFixed(0)
+        }%** ` +
+        `median (rounds: ${ratios}). The column above divides by the best of two separate peak measurements, ` +
+        `which on a machine whose speed drifts can land in a faster minute than the cases.`,
+    );
+  }
   return lines.join("\n");
 }
 
