@@ -134,6 +134,12 @@ Deno ${Deno.version.deno}. One forward pass of the encoder (last hidden state), 
 masks, medians. small = dim 32, 5 layers; base = distilbert-base-uncased's shape (dim 768, 6 layers).
 The machine is shared: compare figures within one run, not across runs.
 
+Which code runs the linear layers: base's go through our own kernel on weights packed at load
+(\`ffi/packed_linear.c\`, built with \`-march=native\`, so AVX-512 here whatever OPENBLAS_CORETYPE says);
+small's (hidden width 37, not a multiple of the 32-wide panels) through OpenBLAS, or our small-row kernel
+for 4-64 rows. The sgemm peak is OpenBLAS's, so under OPENBLAS_CORETYPE=Haswell (its AVX2 kernels) base can
+run above 100% of it.
+
 ${sections.join("\n\n")}
 
 Loading the base checkpoint (page cache warm, median of 5): **${

@@ -92,6 +92,9 @@ int64_t dbk_linear_scratch_floats(int32_t M, int32_t K);
 #define DBK_ACT_RELU 2
 int32_t dbk_packed_panel_width(void);
 void dbk_pack_weights(const float *w, int32_t N, int32_t K, float *packed);
+// The same in place: w [N, K] becomes its packed form. scratch: [scratch_floats], at least PW * K (one
+// panel); each further PW * K lets one more thread help. Does nothing when scratch_floats < PW * K.
+void dbk_pack_weights_in_place(float *w, int32_t N, int32_t K, float *scratch, int64_t scratch_floats);
 void dbk_packed_linear(const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y);
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);

@@ -30,29 +30,46 @@ int32_t dbk_packed_panel_width(void) { return PW; }
 
 struct pack_job {
     const float *w;
-    float *packed;
+    float *packed, *scratch; // scratch: one panel (PW x K) per slot, for packing in place
     int32_t K;
 };
 
-static void pack_panel_task(void *ctx, int32_t p, int32_t slot) {
-    (void)slot;
-    const struct pack_job *j = ctx;
-    const int32_t K = j->K;
-    float *dst = j->packed + (int64_t)p * K * PW;
+// Panel p of packed from rows p * PW .. p * PW + PW of w (src, row stride K).
+static void pack_panel(const float *src, int32_t K, float *dst) {
     // In blocks of 64 k, so the 8 KB of the panel being written stays in L1 (as in pack_x_task).
     for (int32_t k0 = 0; k0 < K; k0 += 64) {
         const int32_t k1 = k0 + 64 < K ? k0 + 64 : K;
-        for (int32_t r = 0; r < PW; r++) {
-            const float *src = j->w + ((int64_t)p * PW + r) * K;
-            for (int32_t k = k0; k < k1; k++) dst[(int64_t)k * PW + r] = src[k];
-        }
+        for (int32_t r = 0; r < PW; r++)
+            for (int32_t k = k0; k < k1; k++) dst[(int64_t)k * PW + r] = src[(int64_t)r * K + k];
+    }
+}
+
+static void pack_panel_task(void *ctx, int32_t p, int32_t slot) {
+    const struct pack_job *j = ctx;
+    const int64_t panel = (int64_t)PW * j->K;
+    if (j->scratch) {
+        // Panel p of the packed matrix occupies exactly the bytes of rows p * PW .. of the original, so
+        // packing in place needs a copy of one panel's rows only.
+        float *copy = j->scratch + (int64_t)slot * panel;
+        memcpy(copy, j->packed + p * panel, sizeof(float) * (size_t)panel);
+        pack_panel(copy, j->K, j->packed + p * panel);
+    } else {
+        pack_panel(j->w + p * panel, j->K, j->packed + p * panel);
     }
 }
 
 // Once per weight matrix at load, split over the pool's threads by panel.
 void dbk_pack_weights(const float *w, int32_t N, int32_t K, float *packed) {
-    struct pack_job job = {w, packed, K};
+    struct pack_job job = {w, packed, NULL, K};
     dbk_parallel(pack_panel_task, &job, N / PW, dbk_pool_threads());
+}
+
+void dbk_pack_weights_in_place(float *w, int32_t N, int32_t K, float *scratch, int64_t scratch_floats) {
+    int64_t slots = scratch_floats / ((int64_t)PW * K);
+    if (slots < 1) return; // the caller checks the size; never write past the scratch
+    if (slots > dbk_pool_threads()) slots = dbk_pool_threads();
+    struct pack_job job = {w, w, scratch, K};
+    dbk_parallel(pack_panel_task, &job, N / PW, (int32_t)slots);
 }
 
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K) {

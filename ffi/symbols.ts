@@ -178,6 +178,16 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "void",
   },
+  dbk_pack_weights_in_place: {
+    parameters: [
+      "buffer", // float *w [N, K], packed in place
+      "i32", // int32_t N (a multiple of the panel width)
+      "i32", // int32_t K
+      "buffer", // float *scratch [scratch_floats]
+      "i64", // int64_t scratch_floats (>= panel width * K)
+    ],
+    result: "void",
+  },
   dbk_packed_linear: {
     parameters: [
       "buffer", // const float *x [M, K]

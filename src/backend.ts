@@ -143,6 +143,17 @@ export class Backend {
     this.#k.dbk_pack_weights(w, n, k, packed);
   }
 
+  /** w [n, k] packed in place (the layout of `packWeights`), through a scratch of one panel per thread. */
+  packWeightsInPlace(w: Float32Array, n: number, k: number): void {
+    this.#check();
+    const pw = this.panelWidth;
+    need(dimsOk(n, k) && n % pw === 0, `packed weight shape ${n}x${k}`);
+    need(w.length >= n * k, `packed weight buffer for ${n}x${k}`);
+    const floats = pw * k * Math.max(1, this.#kernelThreads);
+    if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
+    this.#k.dbk_pack_weights_in_place(w, n, k, this.#linearScratch, BigInt(this.#linearScratch.length));
+  }
+
   /**
    * c[M, N] = act(a[M, K] x w[N, K]^T (+ bias)) with w packed by `packWeights`: every linear layer of the
    * encoder, the activation (exact GELU or ReLU, as `biasGelu` / `biasRelu`) applied on the way out.

@@ -364,6 +364,15 @@ static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads,
     float *wp = falloc((int64_t)N * K);
     for (int64_t i = 0; i < (int64_t)N * K; i++) wp[i] = NAN;
     dbk_pack_weights(w, N, K, wp);
+    // In place, with scratch for one panel per thread (exact size, NaN-filled), must give the same bytes.
+    const int64_t panel = (int64_t)dbk_packed_panel_width() * K;
+    float *wq = fcopy(w, (int64_t)N * K), *pack_scratch = falloc(panel * threads);
+    for (int64_t i = 0; i < panel * threads; i++) pack_scratch[i] = NAN;
+    dbk_pack_weights_in_place(wq, N, K, pack_scratch, panel - 1); // too small: must not touch anything
+    CHECK(memcmp(wq, w, sizeof(float) * (size_t)N * (size_t)K) == 0, "in-place pack with short scratch wrote");
+    dbk_pack_weights_in_place(wq, N, K, pack_scratch, panel * threads);
+    CHECK(memcmp(wq, wp, sizeof(float) * (size_t)N * (size_t)K) == 0, "in-place pack M=%d K=%d N=%d differs", M, K, N);
+    free(wq), free(pack_scratch);
     const int64_t sf = dbk_packed_linear_scratch_floats(M, K);
     float *scratch = falloc(sf), *y = falloc((int64_t)M * N);
     for (int64_t i = 0; i < sf; i++) scratch[i] = NAN;
