@@ -26,7 +26,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 3
+#define DBK_ABI_VERSION 4
 int32_t dbk_abi_version(void);
 
 // Sets the kernels' thread count (n - 1 pool workers plus the caller; clamped to [1, 256]) and returns
