@@ -119,8 +119,9 @@ try {
   const env = await Deno.readTextFile(new URL("peers/out/env.txt", import.meta.url)).catch(() => "");
   const date = /date: (\S+)/.exec(env)?.[1] ?? "unknown date";
   peers =
-    `\n## Against PyTorch and ONNX Runtime\n\nFrom \`bash bench/peers/run.sh\` (${date}; all three in one run, ` +
-    `same environment; ratios are peer time / ours, above 1 means we are faster):\n\n${table.trim()}\n`;
+    `\n## Against PyTorch and ONNX Runtime\n\nFrom \`bash bench/peers/run.sh\` (${date}; one process per peer, ` +
+    `same environment; ONNX Runtime and ours alternate over the rounds, PyTorch runs once; ratios are peer ` +
+    `time / ours, above 1 means we are faster):\n\n${table.trim()}\n`;
 } catch {
   peers = "";
 }
