@@ -4,15 +4,6 @@
 #include "pool.h"
 #include "vecmath.h"
 
-typedef float dbk_v4 __attribute__((vector_size(16)));
-typedef int32_t dbk_v4i __attribute__((vector_size(16)));
-static inline dbk_v4 dbk_loadu4(const float *p) {
-    dbk_v4 v;
-    memcpy(&v, p, sizeof v);
-    return v;
-}
-static inline void dbk_storeu4(float *p, dbk_v4 v) { memcpy(p, &v, sizeof v); }
-
 // y[M, N] = act(x[M, K] . w[N, K]^T + bias), with w packed once at load into panels of PW output features:
 //   packed[p][k][j] = w[p * PW + j][k]     (p < N / PW, k < K, j < PW)
 // so the kernel reads every weight as part of one contiguous stream, and no call repacks it (a BLAS call

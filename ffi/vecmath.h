@@ -26,6 +26,8 @@ typedef float dbk_vf __attribute__((vector_size(DBK_VW * 4)));
 typedef int32_t dbk_vi __attribute__((vector_size(DBK_VW * 4)));
 typedef uint32_t dbk_vu __attribute__((vector_size(DBK_VW * 4)));
 typedef float dbk_v8 __attribute__((vector_size(32)));
+typedef float dbk_v4 __attribute__((vector_size(16)));
+typedef int32_t dbk_v4i __attribute__((vector_size(16)));
 
 static inline dbk_vf dbk_loadu(const float *p) {
     dbk_vf v;
@@ -39,6 +41,13 @@ static inline dbk_v8 dbk_loadu8(const float *p) {
     return v;
 }
 static inline void dbk_storeu8(float *p, dbk_v8 v) { memcpy(p, &v, sizeof v); }
+// 4-float vectors: packed_linear.c transposes 4 x 4 blocks with them.
+static inline dbk_v4 dbk_loadu4(const float *p) {
+    dbk_v4 v;
+    memcpy(&v, p, sizeof v);
+    return v;
+}
+static inline void dbk_storeu4(float *p, dbk_v4 v) { memcpy(p, &v, sizeof v); }
 
 // Loads the first n (< DBK_VW) floats of p, the other lanes set to fill.
 static inline dbk_vf dbk_load_partial(const float *p, int32_t n, float fill) {
