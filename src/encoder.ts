@@ -67,6 +67,21 @@ function embeddings(be: Backend, cfg: DistilBertConfig, w: EncoderWeights, p: Pa
   );
 }
 
+// y: [T, n] = x: [T, k] . w^T, w packed at load (l.packed) or in checkpoint layout [n, k].
+function linear(
+  be: Backend,
+  l: LayerWeights,
+  x: Float32Array,
+  w: Float32Array,
+  y: Float32Array,
+  T: number,
+  n: number,
+  k: number,
+) {
+  if (l.packed) be.linearPacked(x, w, null, y, T, n, k);
+  else be.matmulTransposed(x, w, y, T, n, k);
+}
+
 // x: [T, D] -> x: [T, D] through one post-LN block:
 //   attended = sa_layer_norm(out_lin(attention(q_lin x, k_lin x, v_lin x)) + x)
 //   x        = output_layer_norm(lin2(act(lin1(attended))) + attended)
@@ -78,11 +93,9 @@ function transformerBlock(
   ws: Workspace,
 ) {
   const T = p.tokens, D = cfg.dim, H = cfg.hidden_dim, heads = cfg.n_heads;
-  const linear = (x: Float32Array, w: Float32Array, y: Float32Array, n: number, k: number) =>
-    l.packed ? be.linearPacked(x, w, null, y, T, n, k) : be.matmulTransposed(x, w, y, T, n, k);
-  linear(ws.x, l.qkvWeight, ws.qkv, 3 * D, D); // qkv: [T, 3D], bias added in attention
+  linear(be, l, ws.x, l.qkvWeight, ws.qkv, T, 3 * D, D); // qkv: [T, 3D], bias added in attention
   be.attention(ws.qkv, l.qkvBias, p.seqStarts, p.uniform, p.batch, heads, D / heads, ws.scratch, ws.context);
-  linear(ws.context, l.outWeight, ws.projected, D, D); // [T, D]
+  linear(be, l, ws.context, l.outWeight, ws.projected, T, D, D); // [T, D]
   be.biasResidualLayerNorm(
     ws.projected,
     l.outBias,
@@ -101,7 +114,7 @@ function transformerBlock(
     if (cfg.activation === "gelu") be.biasGelu(ws.ffn, T, H, l.ffn1Bias);
     else be.biasRelu(ws.ffn, T, H, l.ffn1Bias);
   }
-  linear(ws.ffn, l.ffn2Weight, ws.projected, D, H); // [T, D]
+  linear(be, l, ws.ffn, l.ffn2Weight, ws.projected, T, D, H); // [T, D]
   be.biasResidualLayerNorm(
     ws.projected,
     l.ffn2Bias,
