@@ -48,12 +48,22 @@ export class Backend {
   #linearScratch = new Float32Array(0);
   #sgemm: OpenBlasLibrary["symbols"]["cblas_sgemm"];
   #k: KernelLibrary["symbols"];
+  #panelWidth: number;
+  #tokenPanelRows: number;
 
   private constructor(blas: OpenBlasLibrary, kernels: KernelLibrary) {
     this.#blas = blas;
     this.#kernels = kernels;
     this.#sgemm = blas.symbols.cblas_sgemm;
     this.#k = kernels.symbols;
+    // Constants of the built library, asked once: linearPacked runs 4x per layer and should cost one FFI call.
+    this.#panelWidth = this.#k.dbk_packed_panel_width();
+    this.#tokenPanelRows = Number(this.#k.dbk_packed_linear_scratch_floats(1, 1));
+    need(
+      Number(this.#k.dbk_packed_linear_scratch_floats(37, 5)) === Math.ceil(37 / this.#tokenPanelRows) *
+          this.#tokenPanelRows * 5,
+      "packed linear scratch formula",
+    );
   }
 
   /** Opens both libraries; see `ffi/library.ts` for how they are found. */
@@ -131,7 +141,7 @@ export class Backend {
   /** Output features per panel of the packed weight layout (32 with AVX-512); see `ffi/packed_linear.c`. */
   get panelWidth(): number {
     this.#check();
-    return this.#k.dbk_packed_panel_width();
+    return this.#panelWidth;
   }
 
   /** packed = w [n, k] rearranged into panels of `panelWidth` output features, for `linearPacked`. */
@@ -179,7 +189,8 @@ export class Backend {
       !overlaps(c, a) && !overlaps(c, packed) && (bias === null || !overlaps(c, bias)),
       "linear output overlaps an input",
     );
-    const floats = Number(this.#k.dbk_packed_linear_scratch_floats(m, k));
+    // dbk_packed_linear_scratch_floats(m, k): m rounded up to whole token panels, times k.
+    const floats = Math.ceil(m / this.#tokenPanelRows) * this.#tokenPanelRows * k;
     if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
     const act = activation === "gelu" ? 1 : activation === "relu" ? 2 : 0; // DBK_ACT_* in ffi/kernels.h
     this.#k.dbk_packed_linear(a, m, k, packed, n, bias, act, this.#linearScratch, c);
