@@ -36,6 +36,7 @@ export const KERNEL_SOURCES: readonly string[] = [
   "rows.c",
   "linear.c",
   "packed_linear.c",
+  "memory.c",
 ];
 
 const LIB_EXT = Deno.build.os === "darwin" ? "dylib" : Deno.build.os === "windows" ? "dll" : "so";

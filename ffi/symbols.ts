@@ -209,6 +209,13 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "i64", // int64_t
   },
+  dbk_advise_huge_pages: {
+    parameters: [
+      "buffer", // void *p
+      "i64", // int64_t bytes
+    ],
+    result: "i32", // int32_t 0 or -1
+  },
   dbk_scatter_rows: {
     parameters: [
       "buffer", // const float *src [T, dim]
@@ -232,4 +239,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 4;
+export const KERNEL_ABI_VERSION = 5;

@@ -6,6 +6,7 @@
 
 import { type DistilBertConfig, loadConfig } from "./config.ts";
 import { SafetensorsFile } from "./safetensors.ts";
+import { type KernelLibrary, openKernels } from "../ffi/library.ts";
 
 /** A checkpoint folder's config and weights file, read but not yet turned into a model. */
 export interface Checkpoint {
@@ -26,11 +27,31 @@ export function isExclusive(file: SafetensorsFile): boolean {
   return exclusiveFiles.has(file);
 }
 
-/** `openCheckpoint` for a model's own `load(dir)`: the returned checkpoint must not be handed to users. */
+/**
+ * `openCheckpoint` for a model's own `load(dir)`: the returned checkpoint must not be handed to users.
+ *
+ * The weights buffer is also asked to sit on 2 MB pages (Linux): every forward pass streams all of it, and
+ * on 4 KB pages the base model's 170 MB of linear weights span 43,000 TLB entries (measured: base forward
+ * 3% faster at batch 1). Best effort: without the kernel library the model's own open reports why.
+ */
 export async function openExclusiveCheckpoint(dir: string): Promise<Checkpoint> {
-  const ckpt = await openCheckpoint(dir);
-  exclusiveFiles.add(ckpt.file);
-  return ckpt;
+  let kernels: KernelLibrary | undefined;
+  try {
+    kernels = await openKernels();
+  } catch {
+    kernels = undefined;
+  }
+  try {
+    const advise = kernels?.symbols.dbk_advise_huge_pages;
+    const ckpt = await openCheckpoint(
+      dir,
+      advise && ((bytes) => void advise(bytes, BigInt(bytes.byteLength))),
+    );
+    exclusiveFiles.add(ckpt.file);
+    return ckpt;
+  } finally {
+    kernels?.close();
+  }
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -42,7 +63,10 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /** Reads `<dir>/config.json` and `<dir>/model.safetensors`, each failure naming the file and the problem. */
-export async function openCheckpoint(dir: string): Promise<Checkpoint> {
+export async function openCheckpoint(
+  dir: string,
+  beforeRead?: (bytes: Uint8Array) => void,
+): Promise<Checkpoint> {
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(dir);
@@ -59,6 +83,6 @@ export async function openCheckpoint(dir: string): Promise<Checkpoint> {
         (hasBin ? " (the folder has pytorch_model.bin: only safetensors checkpoints are supported)" : ""),
     );
   }
-  const file = await SafetensorsFile.open(weightsPath);
+  const file = await SafetensorsFile.open(weightsPath, { beforeRead });
   return { dir, config, file };
 }

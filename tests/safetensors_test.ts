@@ -148,6 +148,16 @@ Deno.test("reads every real fixture file", async () => {
   });
 });
 
+Deno.test("open's beforeRead sees the whole, still empty buffer the file is then read into", async () => {
+  const file = path("tests/fixtures/models/tiny/model.safetensors");
+  const seen: { length: number; zero: boolean }[] = [];
+  const st = await SafetensorsFile.open(file, {
+    beforeRead: (bytes) => seen.push({ length: bytes.length, zero: bytes.every((b) => b === 0) }),
+  });
+  assert.deepEqual(seen, [{ length: (await Deno.stat(file)).size, zero: true }]);
+  assert.deepEqual(st.bytes, await Deno.readFile(file));
+});
+
 Deno.test("F16 checkpoint widens exactly (checked against DataView.getFloat16)", async () => {
   const st = await SafetensorsFile.open(path("weights/sst2-distilbert-small/model.safetensors"));
   assert.equal(st.info("classifier.weight").dtype, "F16");

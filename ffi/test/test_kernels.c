@@ -393,8 +393,29 @@ static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads,
     dbk_set_threads(1);
 }
 
+// The advice leaves the bytes alone (it only changes how untouched pages are backed) and never fails on
+// ranges with no aligned 2 MB page inside.
+static void test_advise_huge_pages(void) {
+    const int64_t bytes = (int64_t)9 << 20;
+    unsigned char *p = malloc((size_t)bytes);
+    const int32_t whole = dbk_advise_huge_pages(p + 3, bytes - 3);
+#if defined(__linux__)
+    CHECK(whole == 0, "advise_huge_pages over 9 MB returned %d", whole);
+#else
+    CHECK(whole == -1, "advise_huge_pages off Linux returned %d", whole);
+#endif
+    for (int64_t i = 0; i < bytes; i++) p[i] = (unsigned char)(i * 7);
+    int64_t bad = 0;
+    for (int64_t i = 0; i < bytes; i++) bad += p[i] != (unsigned char)(i * 7);
+    CHECK(bad == 0, "advised memory lost %lld bytes", (long long)bad);
+    CHECK(dbk_advise_huge_pages(p + 1, 100) == whole && dbk_advise_huge_pages(p, 0) == whole,
+          "advise_huge_pages on a range without a whole huge page");
+    free(p);
+}
+
 int main(void) {
     test_math();
+    test_advise_huge_pages();
     const int32_t sizes[] = {1, 2, 3, 7, 15, 16, 17, 31, 33, 37, 64, 100, 129, 768};
     for (size_t a = 0; a < sizeof sizes / sizeof *sizes; a++) {
         for (size_t b = 0; b < sizeof sizes / sizeof *sizes; b += 3) test_rows_kernels(sizes[b], sizes[a]);
