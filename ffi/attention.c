@@ -103,6 +103,7 @@ AI void qk_block(const float *k, int32_t hd, int32_t n, const float *qt, float *
         for (int r = 0; r < KR; r++)
             for (int v = 0; v < NV; v++) acc[r][v] = dbk_splat(0.0f);
         const float *kj = k + (int64_t)j0 * hd;
+#pragma GCC unroll 8
         for (int32_t d = 0; d < hd; d++) {
             if ((d & 7) == 0) pf_step(pf, pf_lines); // a few lines at a time: a burst would stall
             dbk_vf q[QV];
@@ -146,6 +147,7 @@ AI void pv_rows(const float *pt, const float *v, int32_t n, int32_t hdv, int32_t
     for (int r = 0; r < R; r++)
         for (int c = 0; c < CV; c++) acc[r][c] = dbk_splat(0.0f);
     const float *vj = v + c0, *pj = pt + r0;
+#pragma GCC unroll 4
     for (int32_t j = 0; j < n; j++, vj += hdv, pj += QB) {
         dbk_vf vv[2];
         for (int c = 0; c < CV; c++) vv[c] = dbk_loadu(vj + c * DBK_VW);
