@@ -1,7 +1,11 @@
 // Benchmark peer: the DistilBERT encoder exported by torch_distilbert.py, run on onnxruntime-node (CPU EP).
 //
 //   node bench/peers/ort_distilbert.mjs DIR [--models small,base] [--threads 2] [--warmup 5]
-//        [--runs 200] [--min-runs 15] [--max-seconds 8]
+//        [--runs 200] [--min-runs 15] [--max-seconds 8] [--serve 1]
+//
+// --serve 1 (used by paired.ts): after the parity checks, prints {"ready":true} and then answers requests
+// read from stdin, one JSON object per line, {"model":"base","batch":1,"seq":32,"runs":8}, with
+// {"times":[ms, ...]}: that many forward passes, timed one by one.
 //
 // DIR holds small.onnx / base.onnx and the <model>.parity.safetensors samples written by
 // `torch_distilbert.py --export-onnx DIR`. Before timing, each model's output is checked against the torch
@@ -34,11 +38,14 @@ function parseArgs(argv) {
     "min-runs": 15,
     "max-seconds": 8,
     seed: 0,
+    serve: 0,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith("--")) {
-      const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]];
+      const [k, v] = a.includes("=")
+        ? a.slice(2).split("=", 2)
+        : [a.slice(2), argv[++i]];
       if (!(k in opts)) throw new Error(`unknown option --${k}`);
       opts[k] = typeof opts[k] === "number" ? Number(v) : v;
     } else opts.dir = a;
@@ -109,14 +116,23 @@ async function parity(model, session, dir) {
   const check = async (label, file, tol) => {
     const ref = readSafetensors(file);
     const shape = ref.input_ids.shape;
-    const res = await session.run(feeds(ref.input_ids.data, ref.attention_mask.data, shape));
+    const res = await session.run(
+      feeds(ref.input_ids.data, ref.attention_mask.data, shape),
+    );
     const out = res.last_hidden_state;
     const dim = out.dims[2];
-    const err = maxErr(out.data, ref.last_hidden_state.data, ref.attention_mask.data, dim);
+    const err = maxErr(
+      out.data,
+      ref.last_hidden_state.data,
+      ref.attention_mask.data,
+      dim,
+    );
     const good = err <= tol;
     ok &&= good;
     log(
-      `[${model}] parity vs ${label} ${shape.join("x")}: max abs err ${err.toExponential(2)} ` +
+      `[${model}] parity vs ${label} ${shape.join("x")}: max abs err ${
+        err.toExponential(2)
+      } ` +
         `(tol ${tol}) ${good ? "ok" : "FAIL"}`,
     );
   };
@@ -130,16 +146,26 @@ async function parity(model, session, dir) {
   return ok;
 }
 
-async function timeCase(session, vocab, batch, seq, opts) {
+function caseFeeds(vocab, batch, seq, opts) {
   const rand = rng(opts.seed + 1000 * batch + seq);
   const n = batch * seq;
-  const ids = BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rand() * vocab)));
+  const ids = BigInt64Array.from(
+    { length: n },
+    () => BigInt(Math.floor(rand() * vocab)),
+  );
   const mask = new BigInt64Array(n).fill(1n);
-  const f = feeds(ids, mask, [batch, seq]);
+  return feeds(ids, mask, [batch, seq]);
+}
+
+async function timeCase(session, vocab, batch, seq, opts) {
+  const f = caseFeeds(vocab, batch, seq, opts);
   for (let i = 0; i < opts.warmup; i++) await session.run(f);
   const times = [];
   const tEnd = performance.now() + opts["max-seconds"] * 1e3;
-  while (times.length < opts["min-runs"] || (times.length < opts.runs && performance.now() < tEnd)) {
+  while (
+    times.length < opts["min-runs"] ||
+    (times.length < opts.runs && performance.now() < tEnd)
+  ) {
     const t0 = performance.now();
     await session.run(f);
     times.push(performance.now() - t0);
@@ -150,32 +176,75 @@ async function timeCase(session, vocab, batch, seq, opts) {
   return { median, runs: times.length };
 }
 
+/** --serve: answers timing requests from stdin until it closes (see the header). */
+async function serve(sessions, opts) {
+  const { createInterface } = await import("node:readline");
+  console.log(JSON.stringify({ ready: true }));
+  const cache = new Map();
+  for await (const line of createInterface({ input: process.stdin })) {
+    if (!line.trim()) continue;
+    const { model, batch, seq, runs } = JSON.parse(line);
+    const s = sessions.get(model);
+    if (!s) throw new Error(`model ${model} not loaded`);
+    const k = `${model} ${batch} ${seq}`;
+    if (!cache.has(k)) cache.set(k, caseFeeds(s.vocab, batch, seq, opts));
+    const f = cache.get(k);
+    const times = [];
+    for (let i = 0; i < runs; i++) {
+      const t0 = performance.now();
+      await s.session.run(f);
+      times.push(performance.now() - t0);
+    }
+    console.log(JSON.stringify({ times }));
+  }
+}
+
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   log(
-    `onnxruntime-node ${ort.env.versions?.node ?? "?"}, node ${process.version}; intra-op threads ` +
+    `onnxruntime-node ${
+      ort.env.versions?.node ?? "?"
+    }, node ${process.version}; intra-op threads ` +
       `${opts.threads}, inter-op 1, sequential, graph optimization "all"; ` +
-      `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? "(unset)"} (ONNX Runtime uses its own MLAS ` +
+      `OPENBLAS_CORETYPE=${
+        process.env.OPENBLAS_CORETYPE ?? "(unset)"
+      } (ONNX Runtime uses its own MLAS ` +
       `kernels, not OpenBLAS)`,
   );
   let failed = false;
+  const sessions = new Map();
   for (const model of opts.models.split(",")) {
-    const config = JSON.parse(readFileSync(join(MODELS, FIXTURE[model], "config.mlm.json"), "utf8"));
-    const session = await ort.InferenceSession.create(join(opts.dir, `${model}.onnx`), {
-      executionProviders: ["cpu"],
-      intraOpNumThreads: opts.threads,
-      interOpNumThreads: 1,
-      executionMode: "sequential",
-      graphOptimizationLevel: "all",
-    });
+    const config = JSON.parse(
+      readFileSync(join(MODELS, FIXTURE[model], "config.mlm.json"), "utf8"),
+    );
+    const session = await ort.InferenceSession.create(
+      join(opts.dir, `${model}.onnx`),
+      {
+        executionProviders: ["cpu"],
+        intraOpNumThreads: opts.threads,
+        interOpNumThreads: 1,
+        executionMode: "sequential",
+        graphOptimizationLevel: "all",
+      },
+    );
     if (!(await parity(model, session, opts.dir))) {
       log(`[${model}] PARITY FAILED; not timing it`);
       failed = true;
       await session.release();
       continue;
     }
+    if (opts.serve) {
+      sessions.set(model, { session, vocab: config.vocab_size });
+      continue;
+    }
     for (const [batch, seq] of CASES) {
-      const { median, runs } = await timeCase(session, config.vocab_size, batch, seq, opts);
+      const { median, runs } = await timeCase(
+        session,
+        config.vocab_size,
+        batch,
+        seq,
+        opts,
+      );
       const line = {
         peer: "onnxruntime",
         model,
@@ -188,6 +257,7 @@ async function main() {
     }
     await session.release();
   }
+  if (opts.serve && !failed) await serve(sessions, opts);
   process.exit(failed ? 1 : 0);
 }
 

@@ -2,12 +2,15 @@
 # Runs the forward-pass benchmark cases on PyTorch, ONNX Runtime and on us, and prints one table with ratios
 # (peer / ours). Optional, not in CI; see bench/peers/README.md.
 #
-#   bash bench/peers/run.sh [--skip-install] [--quick] [--models small,base] [--rounds N]
+#   bash bench/peers/run.sh [--skip-install] [--quick] [--models small,base] [--rounds N] [--pairs N]
 #
 # --rounds N (default 3): after the first full pass, ONNX Runtime and ours are timed N - 1 more times,
 # alternating, and the table gives per-cell medians over the rounds and the median of the per-round ratios.
 # On a shared machine whose speed drifts from minute to minute, a ratio of two runs minutes apart says
 # little; alternating short rounds put both in the same minutes.
+#
+# --pairs N (default 20, 10 with --quick; 0 skips it): last, bench/peers/paired.ts runs ONNX Runtime and ours
+# in lockstep, bursts of ~120 ms taking turns, N pairs per cell: the comparison least moved by a busy machine.
 #
 # Results (JSON lines), the ONNX exports and the table go to bench/peers/out/ (git-ignored), or $PEERS_OUT.
 # The environment is passed through unchanged to all three (OPENBLAS_CORETYPE in particular): run it the
@@ -22,16 +25,22 @@ INSTALL=1
 EXTRA=()
 MODELS=small,base
 ROUNDS=3
+PAIRS=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --skip-install) INSTALL=0 ;;
     --quick) EXTRA+=(--min-runs 10 --max-seconds 2) ;;
     --models) MODELS="$2"; shift ;;
     --rounds) ROUNDS="$2"; shift ;;
-    *) echo "usage: $0 [--skip-install] [--quick] [--models small,base] [--rounds N]" >&2; exit 2 ;;
+    --pairs) PAIRS="$2"; shift ;;
+    *) echo "usage: $0 [--skip-install] [--quick] [--models small,base] [--rounds N] [--pairs N]" >&2; exit 2 ;;
   esac
   shift
 done
+if [ -z "$PAIRS" ]; then
+  PAIRS=20
+  [ "${#EXTRA[@]}" -gt 0 ] && PAIRS=10
+fi
 mkdir -p "$OUT"
 SUDO=""; [ "$(id -u)" -ne 0 ] && SUDO="sudo"
 
@@ -115,3 +124,12 @@ if [ -z "$DENO" ]; then
 fi
 "$DENO" run --allow-read "$PEERS/compare.ts" "$OUT/denobert.jsonl" "$OUT/pytorch.rounds.jsonl" \
   "$OUT/onnxruntime.rounds.jsonl" 2>/dev/null | tee "$OUT/table.md"
+
+# ---- 7. lockstep: ONNX Runtime and ours taking turns in short bursts
+if [ "$PAIRS" -gt 0 ] && [ -f "$ROOT/bench/forward_cases.ts" ]; then
+  echo "run.sh: lockstep pairs, $PAIRS per cell (bench/peers/paired.ts; log: $OUT/paired.log)" >&2
+  "$DENO" run -A "$PEERS/paired.ts" "$OUT" --models "$MODELS" --pairs "$PAIRS" >"$OUT/paired.out" \
+    2>"$OUT/paired.log" || { cat "$OUT/paired.log" >&2; exit 1; }
+  grep '^{' "$OUT/paired.out" >"$OUT/paired.jsonl"
+  grep -v '^{' "$OUT/paired.out" | tee "$OUT/paired.md"
+fi
