@@ -209,7 +209,8 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
         // (the scalar stores bounded packing, ~5% of a large-M linear).
         const float *src = j->x + (int64_t)q * MR * j->K;
         for (; k_done + 4 <= j->K; k_done += 4) {
-            for (int32_t r = 0; r < MR; r += 4) {
+            int32_t r = 0;
+            for (; r + 4 <= MR; r += 4) {
                 const float *s0 = src + (int64_t)r * j->K + k_done;
                 const dbk_v4 a = dbk_loadu4(s0), b = dbk_loadu4(s0 + j->K), c = dbk_loadu4(s0 + 2 * j->K),
                              d = dbk_loadu4(s0 + 3 * j->K);
@@ -223,6 +224,9 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
                 dbk_storeu4(o + 2 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){0, 1, 4, 5}));
                 dbk_storeu4(o + 3 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){2, 3, 6, 7}));
             }
+            // MR = 6 (AVX2 builds): the last two rows one value at a time.
+            for (; r < MR; r++)
+                for (int32_t k = k_done; k < k_done + 4; k++) dst[(int64_t)k * MR + r] = src[(int64_t)r * j->K + k];
         }
     }
     // The rest (a partial panel, or the last K % 4 columns) in blocks of 64 k: the block's 3 KB of the
