@@ -122,6 +122,13 @@ try {
     `\n## Against PyTorch and ONNX Runtime\n\nFrom \`bash bench/peers/run.sh\` (${date}; one process per peer, ` +
     `same environment; ONNX Runtime and ours alternate over the rounds, PyTorch runs once; ratios are peer ` +
     `time / ours, above 1 means we are faster):\n\n${table.trim()}\n`;
+  const paired = await Deno.readTextFile(new URL("peers/out/paired.md", import.meta.url)).catch(() => "");
+  if (paired.trim()) {
+    peers +=
+      `\nThe same run's last step, ONNX Runtime and ours in lockstep (\`bench/peers/paired.ts\`: short ` +
+      `bursts taking turns, so a busy moment of the machine falls on both sides; the figure to quote):\n\n` +
+      `${paired.trim()}\n`;
+  }
 } catch {
   peers = "";
 }
