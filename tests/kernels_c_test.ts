@@ -3,6 +3,7 @@
 // the thread pool giving bit-identical results. Any failed check or sanitizer report fails the test.
 
 import assert from "node:assert/strict";
+import { CFLAGS, KERNEL_SOURCES } from "../ffi/build.ts";
 
 const FFI = new URL("../ffi/", import.meta.url).pathname;
 
@@ -32,6 +33,40 @@ Deno.test({
   name: "C kernels: the AVX2 (8-wide) build, under ASan + UBSan",
   ignore: !cpuHas("avx2", "fma"),
   fn: () => runCTests("haswell"),
+});
+
+// The same, end to end: the library built 8-wide, loaded through DENOBERT_KERNELS_PATH by a child `deno test`
+// of the model parity tests (every layer against the PyTorch references) and the SST-2 model.
+Deno.test({
+  name: "the AVX2 (8-wide) build of the library passes the model parity tests",
+  ignore: !cpuHas("avx2", "fma"),
+  fn: async () => {
+    const dir = await Deno.makeTempDir({ prefix: "denobert-avx2-" });
+    try {
+      const lib = `${dir}/libdistilbert_kernels_avx2.so`;
+      const flags = CFLAGS.map((f) => f === "-march=native" ? "-march=haswell" : f);
+      const sources = KERNEL_SOURCES.filter((n) => n.endsWith(".c")).map((n) => `${FFI}${n}`);
+      const build = await new Deno.Command(Deno.env.get("CC") ?? "gcc", {
+        args: [...flags, "-o", lib, ...sources, "-lm"],
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const dec = new TextDecoder();
+      assert.ok(build.success, `building the AVX2 library failed:\n${dec.decode(build.stderr)}`);
+      const tests = ["model_test.ts", "sst2_test.ts"].map((f) => new URL(f, import.meta.url).pathname);
+      const run = await new Deno.Command(Deno.execPath(), {
+        args: ["test", "-A", ...tests],
+        env: { DENOBERT_KERNELS_PATH: lib },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const out = dec.decode(run.stdout) + dec.decode(run.stderr);
+      assert.ok(run.success, `model tests on the AVX2 library failed:\n${out}`);
+      assert.match(out, / 0 failed/);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
 });
 
 async function runCTests(march: string) {
