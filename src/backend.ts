@@ -49,6 +49,9 @@ export class Backend {
   #sgemm: OpenBlasLibrary["symbols"]["cblas_sgemm"];
   #k: KernelLibrary["symbols"];
   #panelWidth: number;
+  #attentionScratchKey = "";
+  #attentionScratchFloats = 0;
+  #linearScratchFloats = new Map<number, number>();
   #tokenPanelRows: number;
 
   private constructor(blas: OpenBlasLibrary, kernels: KernelLibrary) {
@@ -129,7 +132,14 @@ export class Backend {
     if (m >= SMALL_M_MIN && m <= SMALL_M_MAX) {
       // A few rows: our kernel reads the weights once in place, where BLAS would first copy all of them
       // into its packed layout (ffi/linear.c). Measured faster than OpenBLAS from 4 to 64 rows.
-      const floats = Number(this.#k.dbk_linear_scratch_floats(m, k));
+      // Asked once per shape (a forward has two or three), not once per layer: each native call counts.
+      const key = m * 2 ** 31 + k; // exact: m <= SMALL_M_MAX
+      let floats = this.#linearScratchFloats.get(key);
+      if (floats === undefined) {
+        if (this.#linearScratchFloats.size > 64) this.#linearScratchFloats.clear();
+        floats = Number(this.#k.dbk_linear_scratch_floats(m, k));
+        this.#linearScratchFloats.set(key, floats);
+      }
       if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
       need(!overlaps(c, a) && !overlaps(c, b), "linear output must not overlap its inputs");
       this.#k.dbk_linear(a, m, k, b, n, this.#linearScratch, c);
@@ -282,7 +292,13 @@ export class Backend {
   /** Scratch floats one thread of `attention` needs for sequences of up to `maxLen` tokens. */
   #attentionScratchPerThread(maxLen: number, headDim: number): number {
     need(dimsOk(maxLen, headDim), "attention scratch sizes");
-    return Number(this.#k.dbk_attention_scratch_floats(maxLen, headDim));
+    // The last answer is kept: a forward asks the same question once per layer, and each native call counts.
+    const key = `${maxLen},${headDim}`;
+    if (key !== this.#attentionScratchKey) {
+      this.#attentionScratchFloats = Number(this.#k.dbk_attention_scratch_floats(maxLen, headDim));
+      this.#attentionScratchKey = key;
+    }
+    return this.#attentionScratchFloats;
   }
 
   /**
