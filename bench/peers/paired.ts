@@ -2,7 +2,8 @@
 // moments of a shared machine. Our model runs in this process; ONNX Runtime in a node child
 // (ort_distilbert.mjs --serve) that sits idle, blocked on its stdin, while ours runs, and the other way round.
 //
-//   deno run -A bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40] [--burst-ms 120]
+//   deno run -A --config deno.json bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40] [--burst-ms 120]
+// (--config: bench/peers/ has its own package.json, which Deno would otherwise take as the project config)
 //
 // OUT_DIR holds the ONNX exports written by torch_distilbert.py (run.sh makes them). Prints one JSON line per
 // cell ({"peer":"paired",...}) and then a markdown table. Per pair, each side's burst median is taken (the
@@ -32,7 +33,7 @@ const { values, positionals } = parseArgs({
 const outDir = positionals[0];
 if (!outDir) {
   console.error(
-    "usage: deno run -A bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40]",
+    "usage: deno run -A --config deno.json bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40]",
   );
   Deno.exit(2);
 }

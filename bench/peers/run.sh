@@ -128,7 +128,7 @@ fi
 # ---- 7. lockstep: ONNX Runtime and ours taking turns in short bursts
 if [ "$PAIRS" -gt 0 ] && [ -f "$ROOT/bench/forward_cases.ts" ]; then
   echo "run.sh: lockstep pairs, $PAIRS per cell (bench/peers/paired.ts; log: $OUT/paired.log)" >&2
-  "$DENO" run -A "$PEERS/paired.ts" "$OUT" --models "$MODELS" --pairs "$PAIRS" >"$OUT/paired.out" \
+  "$DENO" run -A --config "$ROOT/deno.json" "$PEERS/paired.ts" "$OUT" --models "$MODELS" --pairs "$PAIRS" >"$OUT/paired.out" \
     2>"$OUT/paired.log" || { cat "$OUT/paired.log" >&2; exit 1; }
   grep '^{' "$OUT/paired.out" >"$OUT/paired.jsonl"
   grep -v '^{' "$OUT/paired.out" | tee "$OUT/paired.md"
