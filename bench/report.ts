@@ -63,8 +63,8 @@ function table(rows: Row[]): string {
     const ratios = (inter.ratios as number[]).map((x) => `${(100 * x).toFixed(0)}%`).join(", ");
     lines.push(
       "",
-      `${inter.cell} against the sgemm peak measured interleaved with it (each round times the sgemm, then ` +
-        `the forward pass; ${inter.rounds} rounds): **${
+      `${inter.cell} against the sgemm peak measured interleaved with it (each round times one forward pass ` +
+        `between 10 sgemms before and 10 after, against their median; ${inter.rounds} rounds): **${
           (100 * (inter.median_ratio as number)).toFixed(0)
         }%** ` +
         `median (rounds: ${ratios}). The column above divides by the best of two separate peak measurements, ` +
