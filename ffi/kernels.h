@@ -99,12 +99,12 @@ void dbk_packed_linear(const float *x, int32_t M, int32_t K, const float *wp, in
                        int32_t activation, float *scratch, float *y);
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
 
-// dst[rows[t]] = src[t]. src: [T, dim]; rows: [T]; dst: [R, dim] with every rows[t] < R
 // Asks the OS to back the 2 MB-aligned interior of [p, p + bytes) with huge pages (Linux transparent huge
 // pages, which the default "madvise" mode grants only where asked). Useful only before the memory is first
 // written. Returns 0 (also for a range with no aligned 2 MB page inside), -1 where unsupported or refused.
 int32_t dbk_advise_huge_pages(void *p, int64_t bytes);
 
+// dst[rows[t]] = src[t]. src: [T, dim]; rows: [T]; dst: [R, dim] with every rows[t] < R
 void dbk_scatter_rows(const float *src, int32_t T, int32_t dim, const int32_t *rows, float *dst);
 
 // dst[t] = src[rows[t]]. src: [R, dim]; rows: [T]; dst: [T, dim]

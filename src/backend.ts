@@ -49,7 +49,8 @@ export class Backend {
   #sgemm: OpenBlasLibrary["symbols"]["cblas_sgemm"];
   #k: KernelLibrary["symbols"];
   #panelWidth: number;
-  #attentionScratchKey = "";
+  #attentionScratchLen = 0;
+  #attentionScratchHeadDim = 0;
   #attentionScratchFloats = 0;
   #linearScratchFloats = new Map<number, number>();
   #tokenPanelRows: number;
@@ -293,10 +294,10 @@ export class Backend {
   #attentionScratchPerThread(maxLen: number, headDim: number): number {
     need(dimsOk(maxLen, headDim), "attention scratch sizes");
     // The last answer is kept: a forward asks the same question once per layer, and each native call counts.
-    const key = `${maxLen},${headDim}`;
-    if (key !== this.#attentionScratchKey) {
+    if (maxLen !== this.#attentionScratchLen || headDim !== this.#attentionScratchHeadDim) {
       this.#attentionScratchFloats = Number(this.#k.dbk_attention_scratch_floats(maxLen, headDim));
-      this.#attentionScratchKey = key;
+      this.#attentionScratchLen = maxLen;
+      this.#attentionScratchHeadDim = headDim;
     }
     return this.#attentionScratchFloats;
   }

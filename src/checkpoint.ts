@@ -43,7 +43,7 @@ export async function openExclusiveCheckpoint(dir: string): Promise<Checkpoint> 
   }
   try {
     const advise = kernels?.symbols.dbk_advise_huge_pages;
-    const ckpt = await openCheckpoint(
+    const ckpt = await readCheckpoint(
       dir,
       advise && ((bytes) => void advise(bytes, BigInt(bytes.byteLength))),
     );
@@ -63,10 +63,12 @@ async function isFile(path: string): Promise<boolean> {
 }
 
 /** Reads `<dir>/config.json` and `<dir>/model.safetensors`, each failure naming the file and the problem. */
-export async function openCheckpoint(
-  dir: string,
-  beforeRead?: (bytes: Uint8Array) => void,
-): Promise<Checkpoint> {
+export function openCheckpoint(dir: string): Promise<Checkpoint> {
+  return readCheckpoint(dir);
+}
+
+// beforeRead sees the buffer the weights file is about to be read into.
+async function readCheckpoint(dir: string, beforeRead?: (bytes: Uint8Array) => void): Promise<Checkpoint> {
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(dir);
