@@ -114,7 +114,7 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
 struct packed_job {
     const float *x, *wp, *bias;
     float *xp, *y;
-    int32_t M, K, N, activation;
+    int32_t M, K, N, activation, threads;
 };
 
 // The epilogue: bias, then the activation, on one vector of sums on their way to y.
@@ -146,9 +146,12 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
         // The weight slice used next (panel p + 1, or the next K slice), fetched from memory while this
         // one is multiplied: tile t of the panel prefetches lines [t kc, (t + 1) kc) of it, so with two
         // or more tiles the whole slice is in flight before it is needed (one tile: twice as fast).
-        const float *next = p + 1 < p_last                 ? wp + (int64_t)j->K * PW
+        // After the task's last slice: the first slice of the task this thread probably claims next.
+        const int32_t p_after = p_last + (j->threads - 1) * GROUP;
+        const float *next = p + 1 < p_last ? wp + (int64_t)j->K * PW
                             : k0 + KC < j->K ? j->wp + ((int64_t)p_first * j->K + k0 + KC) * PW
-                                                           : wp;
+                            : p_after < j->N / PW ? j->wp + (int64_t)p_after * j->K * PW
+                                                 : wp;
         for (int32_t m0 = m_first; m0 < m_last; m0 += MR) {
             const int32_t t = (m0 - m_first) / MR;
             const char *pf = (const char *)next + (n_tiles == 1 ? 0 : (int64_t)(t % 2) * kc * 64);
@@ -244,10 +247,10 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
 
 void dbk_packed_linear(const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y) {
-    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation};
     const int32_t x_panels = (M + MR - 1) / MR, tasks = (N / PW + GROUP - 1) / GROUP;
     int32_t threads = dbk_pool_threads();
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;
+    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads};
     if (threads == 1) {
         for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);
         for (int32_t t = 0; t < tasks; t++) packed_task(&job, t, 0);
