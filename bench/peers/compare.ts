@@ -62,12 +62,10 @@ export function parseLines(text: string): Row[] {
   return rows;
 }
 
-const fmtMs = (ms: number) =>
-  ms >= 100 ? ms.toFixed(1) : ms >= 10 ? ms.toFixed(2) : ms.toFixed(3);
+const fmtMs = (ms: number) => ms >= 100 ? ms.toFixed(1) : ms >= 10 ? ms.toFixed(2) : ms.toFixed(3);
 
 export function table(rows: Row[]): string {
-  const key = (r: { model: string; batch: number; seq: number }) =>
-    `${r.model}|${r.batch}|${r.seq}`;
+  const key = (r: { model: string; batch: number; seq: number }) => `${r.model}|${r.batch}|${r.seq}`;
   // every round of a cell; within one round the last line wins
   const byPeer = new Map<string, Map<string, Map<number, Row>>>();
   const cells = new Map<
@@ -90,9 +88,7 @@ export function table(rows: Row[]): string {
     const i = PEER_ORDER.indexOf(p);
     return i < 0 ? PEER_ORDER.length : i;
   };
-  const peers = [...byPeer.keys()].filter((p) => p !== OURS).sort((a, b) =>
-    rank(a) - rank(b)
-  );
+  const peers = [...byPeer.keys()].filter((p) => p !== OURS).sort((a, b) => rank(a) - rank(b));
   const order = (m: string) => {
     const i = MODEL_ORDER.indexOf(m);
     return i < 0 ? MODEL_ORDER.length : i;
@@ -112,8 +108,7 @@ export function table(rows: Row[]): string {
     `| ${head.join(" | ")} |`,
     `|${head.map((_, i) => i < 2 ? " --- " : " ---: ").join("|")}|`,
   ];
-  const cellMs = (rs: Row[]) =>
-    rs.length ? fmtMs(median(rs.map((r) => r.median_ms))) : "-";
+  const cellMs = (rs: Row[]) => rs.length ? fmtMs(median(rs.map((r) => r.median_ms))) : "-";
   const rounds = (rs: Row[]) => rs.length > 1 ? ` (${rs.length})` : "";
   for (const c of sorted) {
     const k = key(c);

@@ -43,9 +43,7 @@ function parseArgs(argv) {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a.startsWith("--")) {
-      const [k, v] = a.includes("=")
-        ? a.slice(2).split("=", 2)
-        : [a.slice(2), argv[++i]];
+      const [k, v] = a.includes("=") ? a.slice(2).split("=", 2) : [a.slice(2), argv[++i]];
       if (!(k in opts)) throw new Error(`unknown option --${k}`);
       opts[k] = typeof opts[k] === "number" ? Number(v) : v;
     } else opts.dir = a;
@@ -116,23 +114,14 @@ async function parity(model, session, dir) {
   const check = async (label, file, tol) => {
     const ref = readSafetensors(file);
     const shape = ref.input_ids.shape;
-    const res = await session.run(
-      feeds(ref.input_ids.data, ref.attention_mask.data, shape),
-    );
+    const res = await session.run(feeds(ref.input_ids.data, ref.attention_mask.data, shape));
     const out = res.last_hidden_state;
     const dim = out.dims[2];
-    const err = maxErr(
-      out.data,
-      ref.last_hidden_state.data,
-      ref.attention_mask.data,
-      dim,
-    );
+    const err = maxErr(out.data, ref.last_hidden_state.data, ref.attention_mask.data, dim);
     const good = err <= tol;
     ok &&= good;
     log(
-      `[${model}] parity vs ${label} ${shape.join("x")}: max abs err ${
-        err.toExponential(2)
-      } ` +
+      `[${model}] parity vs ${label} ${shape.join("x")}: max abs err ${err.toExponential(2)} ` +
         `(tol ${tol}) ${good ? "ok" : "FAIL"}`,
     );
   };
@@ -149,10 +138,7 @@ async function parity(model, session, dir) {
 function caseFeeds(vocab, batch, seq, opts) {
   const rand = rng(opts.seed + 1000 * batch + seq);
   const n = batch * seq;
-  const ids = BigInt64Array.from(
-    { length: n },
-    () => BigInt(Math.floor(rand() * vocab)),
-  );
+  const ids = BigInt64Array.from({ length: n }, () => BigInt(Math.floor(rand() * vocab)));
   const mask = new BigInt64Array(n).fill(1n);
   return feeds(ids, mask, [batch, seq]);
 }
@@ -162,10 +148,7 @@ async function timeCase(session, vocab, batch, seq, opts) {
   for (let i = 0; i < opts.warmup; i++) await session.run(f);
   const times = [];
   const tEnd = performance.now() + opts["max-seconds"] * 1e3;
-  while (
-    times.length < opts["min-runs"] ||
-    (times.length < opts.runs && performance.now() < tEnd)
-  ) {
+  while (times.length < opts["min-runs"] || (times.length < opts.runs && performance.now() < tEnd)) {
     const t0 = performance.now();
     await session.run(f);
     times.push(performance.now() - t0);
@@ -202,31 +185,22 @@ async function serve(sessions, opts) {
 async function main() {
   const opts = parseArgs(process.argv.slice(2));
   log(
-    `onnxruntime-node ${
-      ort.env.versions?.node ?? "?"
-    }, node ${process.version}; intra-op threads ` +
+    `onnxruntime-node ${ort.env.versions?.node ?? "?"}, node ${process.version}; intra-op threads ` +
       `${opts.threads}, inter-op 1, sequential, graph optimization "all"; ` +
-      `OPENBLAS_CORETYPE=${
-        process.env.OPENBLAS_CORETYPE ?? "(unset)"
-      } (ONNX Runtime uses its own MLAS ` +
+      `OPENBLAS_CORETYPE=${process.env.OPENBLAS_CORETYPE ?? "(unset)"} (ONNX Runtime uses its own MLAS ` +
       `kernels, not OpenBLAS)`,
   );
   let failed = false;
   const sessions = new Map();
   for (const model of opts.models.split(",")) {
-    const config = JSON.parse(
-      readFileSync(join(MODELS, FIXTURE[model], "config.mlm.json"), "utf8"),
-    );
-    const session = await ort.InferenceSession.create(
-      join(opts.dir, `${model}.onnx`),
-      {
-        executionProviders: ["cpu"],
-        intraOpNumThreads: opts.threads,
-        interOpNumThreads: 1,
-        executionMode: "sequential",
-        graphOptimizationLevel: "all",
-      },
-    );
+    const config = JSON.parse(readFileSync(join(MODELS, FIXTURE[model], "config.mlm.json"), "utf8"));
+    const session = await ort.InferenceSession.create(join(opts.dir, `${model}.onnx`), {
+      executionProviders: ["cpu"],
+      intraOpNumThreads: opts.threads,
+      interOpNumThreads: 1,
+      executionMode: "sequential",
+      graphOptimizationLevel: "all",
+    });
     if (!(await parity(model, session, opts.dir))) {
       log(`[${model}] PARITY FAILED; not timing it`);
       failed = true;
@@ -238,13 +212,7 @@ async function main() {
       continue;
     }
     for (const [batch, seq] of CASES) {
-      const { median, runs } = await timeCase(
-        session,
-        config.vocab_size,
-        batch,
-        seq,
-        opts,
-      );
+      const { median, runs } = await timeCase(session, config.vocab_size, batch, seq, opts);
       const line = {
         peer: "onnxruntime",
         model,

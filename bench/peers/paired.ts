@@ -2,23 +2,17 @@
 // moments of a shared machine. Our model runs in this process; ONNX Runtime in a node child
 // (ort_distilbert.mjs --serve) that sits idle, blocked on its stdin, while ours runs, and the other way round.
 //
-//   deno run -A --config deno.json bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40] [--burst-ms 120]
-// (--config: bench/peers/ has its own package.json, which Deno would otherwise take as the project config)
+//   deno run -A --config deno.json bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40]
+//        [--burst-ms 120] [--threads 2]
 //
+// --config: bench/peers/ has its own package.json, which Deno would otherwise take as the project config.
 // OUT_DIR holds the ONNX exports written by torch_distilbert.py (run.sh makes them). Prints one JSON line per
 // cell ({"peer":"paired",...}) and then a markdown table. Per pair, each side's burst median is taken (the
-// burst's first run, after the switch, not counted); the
-// ratio is the median over pairs of ONNX Runtime's burst median / ours, and "ours faster" counts the pairs
-// in which ours had the lower median.
+// burst's first run, after the switch, not counted); the ratio is the median over pairs of ONNX Runtime's
+// burst median / ours, and "ours faster" counts the pairs in which ours had the lower median.
 
 import { parseArgs } from "node:util";
-import {
-  benchInputs,
-  loadBenchModel,
-  median,
-  type ModelName,
-  TABLE,
-} from "../cases.ts";
+import { benchInputs, loadBenchModel, median, type ModelName, TABLE } from "../cases.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -33,13 +27,11 @@ const { values, positionals } = parseArgs({
 const outDir = positionals[0];
 if (!outDir) {
   console.error(
-    "usage: deno run -A --config deno.json bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40]",
+    "usage: deno run -A --config deno.json bench/peers/paired.ts OUT_DIR [--models ...] [--pairs N]",
   );
   Deno.exit(2);
 }
-const pairs = Number(values.pairs),
-  burstMs = Number(values["burst-ms"]),
-  threads = Number(values.threads);
+const pairs = Number(values.pairs), burstMs = Number(values["burst-ms"]), threads = Number(values.threads);
 const models = values.models!.split(",") as ModelName[];
 
 /** The node child, spoken to one JSON line at a time. */
@@ -51,47 +43,23 @@ class OrtServer {
   constructor() {
     const script = new URL("./ort_distilbert.mjs", import.meta.url).pathname;
     this.#child = new Deno.Command("node", {
-      args: [
-        script,
-        outDir,
-        "--models",
-        models.join(","),
-        "--threads",
-        String(threads),
-        "--serve",
-        "1",
-      ],
+      args: [script, outDir, "--models", models.join(","), "--threads", String(threads), "--serve", "1"],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
     }).spawn();
     this.#writer = this.#child.stdin.getWriter();
-    this.#lines = splitLines(
-      this.#child.stdout.pipeThrough(new TextDecoderStream()),
-    )[Symbol.asyncIterator]();
+    this.#lines = splitLines(this.#child.stdout.pipeThrough(new TextDecoderStream()))[Symbol.asyncIterator]();
   }
 
   async next(): Promise<Record<string, unknown>> {
     const r = await this.#lines.next();
-    if (r.done) {
-      throw new Error(
-        "the ONNX Runtime process ended (see its messages above)",
-      );
-    }
+    if (r.done) throw new Error("the ONNX Runtime process ended (see its messages above)");
     return JSON.parse(r.value);
   }
 
-  async time(
-    model: string,
-    batch: number,
-    seq: number,
-    runs: number,
-  ): Promise<number[]> {
-    await this.#writer.write(
-      new TextEncoder().encode(
-        JSON.stringify({ model, batch, seq, runs }) + "\n",
-      ),
-    );
+  async time(model: string, batch: number, seq: number, runs: number): Promise<number[]> {
+    await this.#writer.write(new TextEncoder().encode(JSON.stringify({ model, batch, seq, runs }) + "\n"));
     return (await this.next()).times as number[];
   }
 
@@ -101,9 +69,7 @@ class OrtServer {
   }
 }
 
-async function* splitLines(
-  text: ReadableStream<string>,
-): AsyncIterable<string> {
+async function* splitLines(text: ReadableStream<string>): AsyncIterable<string> {
   let rest = "";
   for await (const chunk of text) {
     rest += chunk;
@@ -117,9 +83,7 @@ async function* splitLines(
 }
 
 const ort = new OrtServer();
-if (!(await ort.next()).ready) {
-  throw new Error("ONNX Runtime did not get ready");
-}
+if (!(await ort.next()).ready) throw new Error("ONNX Runtime did not get ready");
 
 interface Cell {
   model: string;
@@ -149,10 +113,7 @@ for (const name of models) {
     // Warm-up, and the burst length: as many runs as the slower side fits in burstMs, at least 3. The first
     // run of every burst is not counted: the side that just stopped still has threads spinning for a moment
     // (measured: with single-run bursts, whichever side ran second was 5-20% slower).
-    const warm = Math.max(
-      median(ours(5)),
-      median(await ort.time(name, batch, seq, 5)),
-    );
+    const warm = Math.max(median(ours(5)), median(await ort.time(name, batch, seq, 5)));
     const runs = Math.max(3, Math.min(100, Math.round(burstMs / warm)));
     const oursAll: number[] = [], ortAll: number[] = [], ratios: number[] = [];
     let oursFaster = 0;
@@ -187,17 +148,14 @@ for (const name of models) {
 }
 await ort.close();
 
-const fmt = (ms: number) =>
-  ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
+const fmt = (ms: number) => ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) : ms.toFixed(0);
 console.log(
   [
     "",
     `| model | batch x seq | ours ms | onnxruntime ms | onnxruntime / ours | ours faster in |`,
     `| --- | --- | ---: | ---: | ---: | ---: |`,
     ...cells.map((c) =>
-      `| ${c.model} | ${c.batch}x${c.seq} | ${fmt(c.oursMs)} | ${
-        fmt(c.ortMs)
-      } | ${c.ratio.toFixed(2)}x | ` +
+      `| ${c.model} | ${c.batch}x${c.seq} | ${fmt(c.oursMs)} | ${fmt(c.ortMs)} | ${c.ratio.toFixed(2)}x | ` +
       `${c.oursFaster} of ${c.pairs} pairs |`
     ),
     "",
