@@ -32,9 +32,9 @@ static void gelu_task(void *ctx, int32_t task, int32_t slot) {
     bias_gelu_rows(j->x + (int64_t)t0 * j->n, rows, j->n, j->bias);
 }
 
-void dbk_bias_gelu(float *x, int32_t T, int32_t n, const float *bias) {
+void dbk_bias_gelu(int32_t threads, float *x, int32_t T, int32_t n, const float *bias) {
     const int64_t total = (int64_t)T * n;
-    const int32_t threads = dbk_pool_threads();
+    threads = dbk_clamp_threads(threads);
     if (threads <= 1 || total < 2 * GELU_MIN_ELEMS_PER_TASK || T < 2) {
         bias_gelu_rows(x, T, n, bias);
         return;
@@ -45,7 +45,7 @@ void dbk_bias_gelu(float *x, int32_t T, int32_t n, const float *bias) {
     if (tasks > T) tasks = T;
     const int32_t rows_per_task = (int32_t)((T + tasks - 1) / tasks);
     struct gelu_job job = {x, T, n, rows_per_task, bias};
-    dbk_parallel(gelu_task, &job, (T + rows_per_task - 1) / rows_per_task, threads);
+    dbk_parallel(threads, gelu_task, &job, (T + rows_per_task - 1) / rows_per_task);
 }
 
 void dbk_bias_add(float *x, int32_t T, int32_t n, const float *bias) {

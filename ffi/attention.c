@@ -361,7 +361,7 @@ static void attn_task(void *ctx, int32_t task, int32_t slot) {
 // Below this many multiply-adds in the two products, waking a thread costs more than it saves.
 #define ATTN_MIN_PARALLEL_MACS 262144
 
-void dbk_attention(const float *qkv, const float *qkv_bias, const int32_t *seq_starts,
+void dbk_attention(int32_t threads, const float *qkv, const float *qkv_bias, const int32_t *seq_starts,
                    const uint8_t *uniform, int32_t n_seqs, int32_t n_heads, int32_t head_dim,
                    float *scratch, int32_t scratch_floats, float *out) {
     int32_t max_len = 0;
@@ -374,9 +374,9 @@ void dbk_attention(const float *qkv, const float *qkv_bias, const int32_t *seq_s
     if (max_len == 0) return;
     const int64_t slot_floats = dbk_attention_scratch_floats(max_len, head_dim);
     int64_t slots = scratch_floats / slot_floats;
-    if (slots > dbk_pool_threads()) slots = dbk_pool_threads();
+    if (slots > dbk_clamp_threads(threads)) slots = dbk_clamp_threads(threads);
     if (macs < ATTN_MIN_PARALLEL_MACS) slots = 1;
     struct attn_job job = {qkv,         qkv_bias,       seq_starts,      uniform, n_heads, head_dim,
                            n_heads * head_dim, n_seqs * n_heads, (int32_t)slots, scratch, slot_floats, out};
-    dbk_parallel(attn_task, &job, n_seqs * n_heads, (int32_t)slots);
+    dbk_parallel((int32_t)slots, attn_task, &job, n_seqs * n_heads);
 }

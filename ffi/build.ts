@@ -23,12 +23,34 @@ export const CFLAGS: readonly string[] = [
   "-Wextra",
 ];
 
+/** Libraries the kernels link against: libm, and libdl for loading OpenBLAS (part of libc on newer glibc). */
+export const LDLIBS: readonly string[] = Deno.build.os === "linux" ? ["-lm", "-ldl"] : ["-lm"];
+
+/** Sanitizer builds of the C test harnesses (`ffi/test/`): which sanitizers, and their flags. */
+export type CTestSanitizer = "address" | "thread";
+
+/**
+ * Compiler flags for a C test harness: the library's own code-generation flags (so the tests run the code
+ * users get), with `march` in place of `-march=native` (to run the AVX2 build on an AVX-512 machine), a
+ * sanitizer, debug info, and warnings as errors.
+ */
+export function cTestFlags(sanitizer: CTestSanitizer, march = "native"): string[] {
+  const codegen = CFLAGS.filter((f) => f !== "-shared" && f !== "-fPIC" && !f.startsWith("-O"))
+    .map((f) => f === "-march=native" ? `-march=${march}` : f);
+  const sanitize = sanitizer === "address"
+    ? ["-fsanitize=address,undefined", "-fno-sanitize-recover=all"]
+    : ["-fsanitize=thread"];
+  return [...codegen, "-O2", "-g", "-Werror", "-fno-omit-frame-pointer", ...sanitize];
+}
+
 /** The C sources, relative to this module. */
 export const KERNEL_SOURCES: readonly string[] = [
   "kernels.h",
   "vecmath.h",
   "pool.h",
   "pool.c",
+  "blas.h",
+  "blas.c",
   "embedding.c",
   "layernorm.c",
   "activation.c",
@@ -146,7 +168,7 @@ export async function ensureKernelsBuilt(buildDir: string = defaultBuildDir()): 
     const cFiles = KERNEL_SOURCES.filter((n) => n.endsWith(".c")).map((n) => `${srcDir}/${n}`);
     let result: Deno.CommandOutput;
     try {
-      result = await new Deno.Command(cc, { args: [...CFLAGS, "-o", tmp, ...cFiles, "-lm"] }).output();
+      result = await new Deno.Command(cc, { args: [...CFLAGS, "-o", tmp, ...cFiles, ...LDLIBS] }).output();
     } catch (err) {
       throw new Error(
         `could not run the C compiler '${cc}' to build the DistilBERT kernels (${(err as Error).message}). ` +
@@ -166,6 +188,15 @@ export async function ensureKernelsBuilt(buildDir: string = defaultBuildDir()): 
 }
 
 if (import.meta.main) {
-  const path = await ensureKernelsBuilt();
-  console.log(path);
+  // For ffi/test/*.sh, so no script copies the flags: `--print-c-test-flags address|thread [march]`,
+  // `--print-cflags` (the library's, for an executable), `--print-ldlibs`.
+  if (Deno.args[0] === "--print-c-test-flags") {
+    console.log(cTestFlags(Deno.args[1] === "thread" ? "thread" : "address", Deno.args[2]).join(" "));
+  } else if (Deno.args[0] === "--print-cflags") {
+    console.log(CFLAGS.filter((f) => f !== "-shared").join(" "));
+  } else if (Deno.args[0] === "--print-ldlibs") {
+    console.log(LDLIBS.join(" "));
+  } else {
+    console.log(await ensureKernelsBuilt());
+  }
 }

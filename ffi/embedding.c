@@ -2,7 +2,7 @@
 
 int32_t dbk_abi_version(void) { return DBK_ABI_VERSION; }
 
-void dbk_embed_layernorm(const int32_t *ids, const int32_t *positions, int32_t T,
+void dbk_embed_layernorm(int32_t threads, const int32_t *ids, const int32_t *positions, int32_t T,
                          const float *word_emb, const float *pos_emb, int32_t dim,
                          const float *gamma, const float *beta, float eps, float *out) {
     for (int32_t t = 0; t < T; t++) {
@@ -11,5 +11,5 @@ void dbk_embed_layernorm(const int32_t *ids, const int32_t *positions, int32_t T
         float *o = out + (int64_t)t * dim;
         for (int32_t i = 0; i < dim; i++) o[i] = w[i] + p[i];
     }
-    dbk_layernorm(out, T, dim, gamma, beta, eps, out);
+    dbk_layernorm(threads, out, T, dim, gamma, beta, eps, out);
 }

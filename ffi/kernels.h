@@ -16,43 +16,58 @@
 //      dbk_attention_scratch_floats(longest sequence, head_dim) (one thread's share) whenever some
 //      sequence is non-empty.
 //   Buffers may alias only where a comment says so.
-// - Threads: dbk_set_threads(n) (process-wide, like OpenBLAS's setting) lets the row-wise kernels and
-//   attention split large jobs over n threads, the caller's included. Every call still returns only
-//   when all of its work is done, so calls never overlap each other or an OpenBLAS call as long as the
-//   caller makes them one at a time (the JS thread does). The default, 1, runs everything on the caller.
+// - Threads: a kernel whose first parameter is `threads` may split a large job over that many threads,
+//   the caller's included (1 runs everything on the caller; more than 256 counts as 256). Any number of
+//   threads may call any kernel at the same time, on buffers that do not overlap: jobs that use the
+//   process-wide pool take turns on it (pool.c), and the result is bit-identical for every thread count.
+//   Every call returns only when all of its work is done.
+// - OpenBLAS is opened by this library (dbk_blas_open) and called only through dbk_sgemm_nt, which
+//   serialises every call in the process (some OpenBLAS builds compute wrong results under concurrent
+//   sgemm calls) and sets OpenBLAS's thread count to the caller's for the duration of the call.
 #ifndef DISTILBERT_KERNELS_H
 #define DISTILBERT_KERNELS_H
 
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 5
+#define DBK_ABI_VERSION 6
 int32_t dbk_abi_version(void);
 
-// Sets the kernels' thread count (n - 1 pool workers plus the caller; clamped to [1, 256]) and returns
-// the count actually in use (fewer if a thread could not be started). Not to be called while another
-// kernel call runs.
-int32_t dbk_set_threads(int32_t n);
-int32_t dbk_get_threads(void);
+// Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
+// returns 0 when it is loaded (now or by an earlier call, whatever path that one named), else -1 with the
+// loader's message copied into err (NUL-terminated, at most err_len bytes).
+int32_t dbk_blas_open(const char *path, char *err, int32_t err_len);
+// c[M, N] = a[M, K] . b[N, K]^T on OpenBLAS's cblas_sgemm with `threads` threads (when OpenBLAS exposes
+// openblas_set_num_threads), serialised with every other call. Needs dbk_blas_open first (else c is left
+// untouched and -1 returned; 0 on success). a, b, c: must not alias.
+int32_t dbk_sgemm_nt(int32_t threads, int32_t M, int32_t N, int32_t K, const float *a, const float *b, float *c);
+// What OpenBLAS says of itself, copied into buf (NUL-terminated, at most len bytes): what = 0 its build
+// configuration, 1 the kernel set it chose for this CPU. Returns the string's length, or -1 when OpenBLAS
+// is not loaded or does not tell.
+int32_t dbk_blas_info(int32_t what, char *buf, int32_t len);
+
+// Activation codes of dbk_packed_linear, written to codes[0..2] as none, gelu, relu: the caller asks
+// instead of copying the numbers.
+void dbk_activation_codes(int32_t *codes);
 
 // out[t] = LayerNorm(word_emb[ids[t]] + pos_emb[positions[t]])
 // ids, positions: [T]; word_emb: [vocab, dim]; pos_emb: [max_pos, dim]; out: [T, dim]
-void dbk_embed_layernorm(const int32_t *ids, const int32_t *positions, int32_t T,
+void dbk_embed_layernorm(int32_t threads, const int32_t *ids, const int32_t *positions, int32_t T,
                          const float *word_emb, const float *pos_emb, int32_t dim,
                          const float *gamma, const float *beta, float eps, float *out);
 
 // out = LayerNorm(x) row by row. x, out: [T, dim] (out may alias x)
-void dbk_layernorm(const float *x, int32_t T, int32_t dim, const float *gamma, const float *beta,
+void dbk_layernorm(int32_t threads, const float *x, int32_t T, int32_t dim, const float *gamma, const float *beta,
                    float eps, float *out);
 
 // out = LayerNorm(x + bias + residual). x, residual, out: [T, dim]; bias: [dim].
 // out may alias x or residual.
-void dbk_bias_residual_layernorm(const float *x, const float *bias, const float *residual, int32_t T,
+void dbk_bias_residual_layernorm(int32_t threads, const float *x, const float *bias, const float *residual, int32_t T,
                                  int32_t dim, const float *gamma, const float *beta, float eps,
                                  float *out);
 
 // x = gelu(x + bias), exact erf form. x: [T, n]; bias: [n]
-void dbk_bias_gelu(float *x, int32_t T, int32_t n, const float *bias);
+void dbk_bias_gelu(int32_t threads, float *x, int32_t T, int32_t n, const float *bias);
 
 // x = x + bias. x: [T, n]; bias: [n]
 void dbk_bias_add(float *x, int32_t T, int32_t n, const float *bias);
@@ -68,9 +83,9 @@ void dbk_bias_relu(float *x, int32_t T, int32_t n, const float *bias);
 //   with the float32 minimum, so the softmax is uniform and each output is the mean of V.
 // scratch: [scratch_floats], scratch_floats >= dbk_attention_scratch_floats(max_len, head_dim) for the
 //   longest sequence; each multiple of that is one more thread's share (threads used: at most
-//   min(dbk_get_threads(), scratch_floats / that)).
+//   min(threads, scratch_floats / that)).
 // out: [T, dim]; rows of empty sequences are untouched.
-void dbk_attention(const float *qkv, const float *qkv_bias, const int32_t *seq_starts,
+void dbk_attention(int32_t threads, const float *qkv, const float *qkv_bias, const int32_t *seq_starts,
                    const uint8_t *uniform, int32_t n_seqs, int32_t n_heads, int32_t head_dim,
                    float *scratch, int32_t scratch_floats, float *out);
 // Scratch floats one thread needs for sequences of up to max_len tokens.
@@ -78,7 +93,7 @@ int64_t dbk_attention_scratch_floats(int32_t max_len, int32_t head_dim);
 
 // y = x . w^T without bias, for few rows: reads w in place once (see linear.c for when it beats BLAS).
 // x: [M, K]; w: [N, K]; scratch: dbk_linear_scratch_floats(M, K); y: [M, N] (must not alias x or w)
-void dbk_linear(const float *x, int32_t M, int32_t K, const float *w, int32_t N, float *scratch, float *y);
+void dbk_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *w, int32_t N, float *scratch, float *y);
 int64_t dbk_linear_scratch_floats(int32_t M, int32_t K);
 
 // Linear layers with weights packed once at load (packed_linear.c): w [N, K] -> panels of PW features,
@@ -91,11 +106,11 @@ int64_t dbk_linear_scratch_floats(int32_t M, int32_t K);
 #define DBK_ACT_GELU 1 // exact (erf) GELU, as dbk_bias_gelu
 #define DBK_ACT_RELU 2
 int32_t dbk_packed_panel_width(void);
-void dbk_pack_weights(const float *w, int32_t N, int32_t K, float *packed);
+void dbk_pack_weights(int32_t threads, const float *w, int32_t N, int32_t K, float *packed);
 // The same in place: w [N, K] becomes its packed form. scratch: [scratch_floats], at least PW * K (one
 // panel); each further PW * K lets one more thread help. Does nothing when scratch_floats < PW * K.
-void dbk_pack_weights_in_place(float *w, int32_t N, int32_t K, float *scratch, int64_t scratch_floats);
-void dbk_packed_linear(const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
+void dbk_pack_weights_in_place(int32_t threads, float *w, int32_t N, int32_t K, float *scratch, int64_t scratch_floats);
+void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y);
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
 

@@ -72,9 +72,9 @@ static void ln_task(void *ctx, int32_t task, int32_t slot) {
     ln_rows(j, t0, t1);
 }
 
-static void ln_run(struct ln_job *j) {
+static void ln_run(int32_t threads, struct ln_job *j) {
     const int64_t total = (int64_t)j->T * j->dim;
-    const int32_t threads = dbk_pool_threads();
+    threads = dbk_clamp_threads(threads);
     if (threads <= 1 || total < 2 * LN_MIN_ELEMS_PER_TASK || j->T < 2) {
         ln_rows(j, 0, j->T);
         return;
@@ -83,18 +83,18 @@ static void ln_run(struct ln_job *j) {
     if (tasks > 4 * threads) tasks = 4 * threads;
     if (tasks > j->T) tasks = j->T;
     j->rows_per_task = (int32_t)((j->T + tasks - 1) / tasks);
-    dbk_parallel(ln_task, j, (j->T + j->rows_per_task - 1) / j->rows_per_task, threads);
+    dbk_parallel(threads, ln_task, j, (j->T + j->rows_per_task - 1) / j->rows_per_task);
 }
 
-void dbk_layernorm(const float *x, int32_t T, int32_t dim, const float *gamma, const float *beta,
+void dbk_layernorm(int32_t threads, const float *x, int32_t T, int32_t dim, const float *gamma, const float *beta,
                    float eps, float *out) {
     struct ln_job j = {x, NULL, NULL, gamma, beta, out, T, dim, T, eps};
-    ln_run(&j);
+    ln_run(threads, &j);
 }
 
-void dbk_bias_residual_layernorm(const float *x, const float *bias, const float *residual, int32_t T,
+void dbk_bias_residual_layernorm(int32_t threads, const float *x, const float *bias, const float *residual, int32_t T,
                                  int32_t dim, const float *gamma, const float *beta, float eps,
                                  float *out) {
     struct ln_job j = {x, bias, residual, gamma, beta, out, T, dim, T, eps};
-    ln_run(&j);
+    ln_run(threads, &j);
 }

@@ -1,11 +1,13 @@
 /**
- * Finding and opening the two native libraries: OpenBLAS and our kernels. An environment variable
- * overrides each search; a failure names every path tried and how to fix it.
+ * Finding and opening the two native libraries, once per isolate (the main thread and each Worker; the OS
+ * maps each library once per process): our kernels through `Deno.dlopen`, and OpenBLAS through the
+ * kernels (`dbk_blas_open`), which call it under one process-wide lock. An environment variable overrides
+ * each search; a failure names every path tried and how to fix it.
  *
  * @module
  */
 
-import { KERNEL_ABI_VERSION, KERNEL_SYMBOLS, OPENBLAS_SYMBOLS } from "./symbols.ts";
+import { KERNEL_ABI_VERSION, KERNEL_SYMBOLS } from "./symbols.ts";
 import { defaultBuildDir, ensureKernelsBuilt, kernelLibraryPath } from "./build.ts";
 
 /** Environment variable naming the OpenBLAS shared library to load instead of searching. */
@@ -13,8 +15,6 @@ export const OPENBLAS_PATH_ENV = "DENOBERT_OPENBLAS_PATH";
 /** Environment variable naming our built kernel library to load instead of searching. */
 export const KERNELS_PATH_ENV = "DENOBERT_KERNELS_PATH";
 
-/** The opened OpenBLAS library. */
-export type OpenBlasLibrary = Deno.DynamicLibrary<typeof OPENBLAS_SYMBOLS>;
 /** The opened kernel library. */
 export type KernelLibrary = Deno.DynamicLibrary<typeof KERNEL_SYMBOLS>;
 
@@ -73,18 +73,18 @@ function preferSleepingBlasWorkers(): void {
   }
 }
 
-/** Opens OpenBLAS: `$DENOBERT_OPENBLAS_PATH` if set (and nothing else), else the usual names and paths. */
-export function openOpenBlas(): OpenBlasLibrary {
+/** Loads OpenBLAS into the kernel library: `$DENOBERT_OPENBLAS_PATH` if set (and nothing else), else the usual names and paths. */
+function loadOpenBlas(kernels: KernelLibrary): void {
   preferSleepingBlasWorkers();
   const override = envPath(OPENBLAS_PATH_ENV);
   const candidates = override ? [override] : openBlasCandidates();
   const failures: string[] = [];
+  const enc = new TextEncoder();
+  const err = new Uint8Array(1024);
   for (const path of candidates) {
-    try {
-      return Deno.dlopen(path, OPENBLAS_SYMBOLS);
-    } catch (err) {
-      failures.push(`  ${path}: ${(err as Error).message}`);
-    }
+    if (kernels.symbols.dbk_blas_open(enc.encode(`${path}\0`), err, err.length) === 0) return;
+    const end = err.indexOf(0);
+    failures.push(`  ${path}: ${new TextDecoder().decode(err.subarray(0, end < 0 ? err.length : end))}`);
   }
   throw new Error(
     `could not load OpenBLAS. Tried:\n${failures.join("\n")}\n` +
@@ -110,7 +110,7 @@ function openKernelsAt(path: string): KernelLibrary {
  * first when it is missing (needs a C compiler and --allow-run/--allow-write; `deno task build` does the
  * same ahead of time).
  */
-export async function openKernels(): Promise<KernelLibrary> {
+async function openKernels(): Promise<KernelLibrary> {
   const override = envPath(KERNELS_PATH_ENV);
   if (override) {
     try {
@@ -137,4 +137,28 @@ export async function openKernels(): Promise<KernelLibrary> {
     `could not load the DistilBERT kernel library. Tried:\n${failures.join("\n")}\n` +
       `Run \`deno task build\` (needs a C compiler: apt-get install gcc), or set ${KERNELS_PATH_ENV}.`,
   );
+}
+
+let opened: Promise<KernelLibrary> | undefined;
+
+/**
+ * The kernel library with OpenBLAS loaded into it, opened on the first call in this isolate and shared by
+ * every model of the isolate; never closed (a model's `close()` releases only what is its own). A failure
+ * is not remembered, so a later call (after installing what was missing) tries again.
+ */
+export function openNative(): Promise<KernelLibrary> {
+  opened ??= (async () => {
+    const kernels = await openKernels();
+    try {
+      loadOpenBlas(kernels);
+    } catch (err) {
+      kernels.close();
+      throw err;
+    }
+    return kernels;
+  })().catch((err) => {
+    opened = undefined;
+    throw err;
+  });
+  return opened;
 }

@@ -75,7 +75,7 @@ static void linear_task(void *ctx, int32_t task, int32_t slot) {
 // Below this many multiply-adds one thread finishes before a second would have started.
 #define LINEAR_MIN_PARALLEL_MACS 1048576
 
-void dbk_linear(const float *x, int32_t M, int32_t K, const float *w, int32_t N, float *scratch, float *y) {
+void dbk_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *w, int32_t N, float *scratch, float *y) {
     // x transposed in panels of MB tokens, panel p = [K, MB] holding xT[k][p*MB + j], so a tile reads
     // one contiguous stream; zero in the padding tokens (their outputs are computed and dropped).
     const int64_t mp = round_up(M, MB);
@@ -89,7 +89,7 @@ void dbk_linear(const float *x, int32_t M, int32_t K, const float *w, int32_t N,
         for (int32_t k = 0; k < K; k++) col[(int64_t)k * MB] = xr[k];
     }
     const int32_t blocks = (N + NR - 1) / NR;
-    int32_t threads = dbk_pool_threads();
+    threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < LINEAR_MIN_PARALLEL_MACS) threads = 1;
     // A few tasks per thread so one that starts late still gets a share.
     int32_t tasks = threads == 1 ? 1 : 4 * threads;
@@ -99,6 +99,6 @@ void dbk_linear(const float *x, int32_t M, int32_t K, const float *w, int32_t N,
     if (threads == 1) {
         for (int32_t t = 0; t < n_tasks; t++) linear_task(&job, t, 0);
     } else {
-        dbk_parallel(linear_task, &job, n_tasks, threads);
+        dbk_parallel(threads, linear_task, &job, n_tasks);
     }
 }

@@ -62,17 +62,17 @@ static void pack_panel_task(void *ctx, int32_t p, int32_t slot) {
 }
 
 // Once per weight matrix at load, split over the pool's threads by panel.
-void dbk_pack_weights(const float *w, int32_t N, int32_t K, float *packed) {
+void dbk_pack_weights(int32_t threads, const float *w, int32_t N, int32_t K, float *packed) {
     struct pack_job job = {w, packed, NULL, K};
-    dbk_parallel(pack_panel_task, &job, N / PW, dbk_pool_threads());
+    dbk_parallel(threads, pack_panel_task, &job, N / PW);
 }
 
-void dbk_pack_weights_in_place(float *w, int32_t N, int32_t K, float *scratch, int64_t scratch_floats) {
+void dbk_pack_weights_in_place(int32_t threads, float *w, int32_t N, int32_t K, float *scratch, int64_t scratch_floats) {
     int64_t slots = scratch_floats / ((int64_t)PW * K);
     if (slots < 1) return; // the caller checks the size; never write past the scratch
-    if (slots > dbk_pool_threads()) slots = dbk_pool_threads();
+    if (slots > dbk_clamp_threads(threads)) slots = dbk_clamp_threads(threads);
     struct pack_job job = {w, w, scratch, K};
-    dbk_parallel(pack_panel_task, &job, N / PW, (int32_t)slots);
+    dbk_parallel((int32_t)slots, pack_panel_task, &job, N / PW);
 }
 
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K) {
@@ -245,17 +245,23 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
 
 #define PACKED_MIN_PARALLEL_MACS 1048576
 
-void dbk_packed_linear(const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
+void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y) {
     const int32_t x_panels = (M + MR - 1) / MR, tasks = (N / PW + GROUP - 1) / GROUP;
-    int32_t threads = dbk_pool_threads();
+    threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;
     struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads};
     if (threads == 1) {
         for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);
         for (int32_t t = 0; t < tasks; t++) packed_task(&job, t, 0);
     } else {
-        dbk_parallel(pack_x_task, &job, x_panels, threads);
-        dbk_parallel(packed_task, &job, tasks, threads);
+        dbk_parallel(threads, pack_x_task, &job, x_panels);
+        dbk_parallel(threads, packed_task, &job, tasks);
     }
+}
+
+void dbk_activation_codes(int32_t *codes) {
+    codes[0] = DBK_ACT_NONE;
+    codes[1] = DBK_ACT_GELU;
+    codes[2] = DBK_ACT_RELU;
 }

@@ -1,9 +1,16 @@
-// A small persistent thread pool for our kernels. dbk_set_threads(n) starts n - 1 workers (the caller is
-// the n-th); jobs come from one thread at a time (the JS thread, synchronously), and every job is
-// finished before dbk_parallel returns, so a job never overlaps another one or an OpenBLAS call.
+// One persistent thread pool for the whole process, shared by every caller (the main thread and any
+// number of Deno Workers, each with its own thread count).
+//
+// - Jobs from different calling threads take turns: `job_mu` is held from publishing a job until its last
+//   joined worker finished, so the job fields below have one writer at a time. A caller asking for one
+//   thread (or a job of one task) runs inline and never waits for anyone.
+// - The pool grows (never shrinks) to the largest thread count any caller asked for; a job uses at most
+//   the slots its caller asked for, so one model's setting never changes another's.
+// - Results never depend on the number of slots: every kernel partitions its output so that each value
+//   is computed by one task in a fixed order.
 //
 // Between jobs a worker spins briefly (yielding the CPU every few checks, so it does not starve
-// OpenBLAS's own threads), then sleeps on a condition variable.
+// OpenBLAS's own threads or another caller), then sleeps on a condition variable.
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
@@ -30,20 +37,21 @@ static inline void cpu_relax(void) {
 #define ALLOWED_MASK 0x7fffull
 
 static struct {
-    pthread_mutex_t mu;
+    pthread_mutex_t job_mu; // held by the caller whose job owns the pool, from publish to last finish
+    pthread_mutex_t mu;     // guards the sleep/wake hand-off only
     pthread_cond_t wake;
     pthread_t threads[MAX_THREADS];
-    int32_t n_workers; // written only by the controlling thread while no worker runs
+    int32_t n_workers; // written under job_mu while no job runs
     atomic_int stop;
     _Atomic uint64_t job;
-    // The current job, written before `job` is published (release) and read only by workers that
-    // joined it (acquire); the controller rewrites them only after every joined worker finished.
+    // The current job, written under job_mu before `job` is published (release) and read only by workers
+    // that joined it (acquire); rewritten only after every joined worker finished.
     dbk_task_fn fn;
     void *ctx;
     int32_t n_tasks;
     atomic_int next;     // next task to claim
     atomic_int finished; // joined workers done with the current job
-} pool = {.mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
+} pool = {.job_mu = PTHREAD_MUTEX_INITIALIZER, .mu = PTHREAD_MUTEX_INITIALIZER, .wake = PTHREAD_COND_INITIALIZER};
 
 static void run_tasks(int32_t slot) {
     for (;;) {
@@ -67,8 +75,7 @@ static int32_t try_join(uint64_t w) {
 }
 
 static void *worker_main(void *arg) {
-    (void)arg;
-    uint32_t seen = (uint32_t)(atomic_load_explicit(&pool.job, memory_order_acquire) >> 32);
+    uint32_t seen = (uint32_t)(uintptr_t)arg; // the generation current when this worker was started
     for (;;) {
         uint64_t w = 0;
         int fresh = 0;
@@ -97,40 +104,29 @@ static void *worker_main(void *arg) {
     }
 }
 
-static void stop_workers(void) {
-    if (pool.n_workers == 0) return;
-    pthread_mutex_lock(&pool.mu);
-    atomic_store_explicit(&pool.stop, 1, memory_order_release);
-    pthread_cond_broadcast(&pool.wake);
-    pthread_mutex_unlock(&pool.mu);
-    for (int32_t i = 0; i < pool.n_workers; i++) pthread_join(pool.threads[i], NULL);
-    pool.n_workers = 0;
-    atomic_store_explicit(&pool.stop, 0, memory_order_relaxed);
-}
-
-int32_t dbk_set_threads(int32_t n) {
-    if (n < 1) n = 1;
-    if (n > MAX_THREADS) n = MAX_THREADS;
-    if (n - 1 == pool.n_workers) return n;
-    stop_workers();
-    for (int32_t i = 0; i < n - 1; i++) {
-        if (pthread_create(&pool.threads[i], NULL, worker_main, (void *)(intptr_t)(i + 1)) != 0) break;
-        pool.n_workers = i + 1;
+// Under job_mu. A worker that cannot be started leaves the pool smaller; jobs then get fewer slots.
+static void grow_to(int32_t n_workers) {
+    const uint32_t gen = (uint32_t)(atomic_load_explicit(&pool.job, memory_order_relaxed) >> 32);
+    while (pool.n_workers < n_workers) {
+        if (pthread_create(&pool.threads[pool.n_workers], NULL, worker_main, (void *)(uintptr_t)gen) != 0) return;
+        pool.n_workers++;
     }
-    return pool.n_workers + 1;
 }
 
-int32_t dbk_get_threads(void) { return pool.n_workers + 1; }
-int32_t dbk_pool_threads(void) { return pool.n_workers + 1; }
+int32_t dbk_clamp_threads(int32_t threads) {
+    return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
+}
 
-void dbk_parallel(dbk_task_fn fn, void *ctx, int32_t n_tasks, int32_t max_slots) {
-    int32_t helpers = max_slots - 1;
-    if (helpers > pool.n_workers) helpers = pool.n_workers;
+void dbk_parallel(int32_t threads, dbk_task_fn fn, void *ctx, int32_t n_tasks) {
+    int32_t helpers = dbk_clamp_threads(threads) - 1;
     if (helpers > n_tasks - 1) helpers = n_tasks - 1;
     if (helpers <= 0) {
         for (int32_t t = 0; t < n_tasks; t++) fn(ctx, t, 0);
         return;
     }
+    pthread_mutex_lock(&pool.job_mu);
+    grow_to(helpers);
+    if (helpers > pool.n_workers) helpers = pool.n_workers;
     pool.fn = fn;
     pool.ctx = ctx;
     pool.n_tasks = n_tasks;
@@ -143,12 +139,25 @@ void dbk_parallel(dbk_task_fn fn, void *ctx, int32_t n_tasks, int32_t max_slots)
     pthread_mutex_unlock(&pool.mu);
     run_tasks(0);
     // Close the job so no late worker joins, then wait only for those that did: a worker the OS has
-    // not scheduled yet costs nothing.
+    // not scheduled yet costs nothing. With more runnable threads than cores (several callers), a joined
+    // worker may be descheduled: yield now and then instead of spinning it out of its core.
     const uint64_t w = atomic_fetch_or_explicit(&pool.job, CLOSED, memory_order_acq_rel);
     const int32_t joined = (int32_t)(w & JOINED_MASK);
-    while (atomic_load_explicit(&pool.finished, memory_order_acquire) < joined) cpu_relax();
+    for (int i = 1; atomic_load_explicit(&pool.finished, memory_order_acquire) < joined; i++) {
+        if ((i & 63) == 0) sched_yield();
+        else cpu_relax();
+    }
+    pthread_mutex_unlock(&pool.job_mu);
 }
 
 // Joins the workers when the library is unloaded (dlclose) or the process exits, so no thread is left
-// running code that is about to be unmapped.
-__attribute__((destructor)) static void pool_shutdown(void) { stop_workers(); }
+// running code that is about to be unmapped. No job can be running then: every caller has returned.
+__attribute__((destructor)) static void pool_shutdown(void) {
+    if (pool.n_workers == 0) return;
+    pthread_mutex_lock(&pool.mu);
+    atomic_store_explicit(&pool.stop, 1, memory_order_release);
+    pthread_cond_broadcast(&pool.wake);
+    pthread_mutex_unlock(&pool.mu);
+    for (int32_t i = 0; i < pool.n_workers; i++) pthread_join(pool.threads[i], NULL);
+    pool.n_workers = 0;
+}

@@ -1,63 +1,49 @@
 /**
- * The FFI symbol tables: one for OpenBLAS, one for our kernels (`ffi/*.c`). Each parameter carries its C
- * type. Typed arrays are passed as `"buffer"`; sizes are i32 so V8's fast-call path needs no conversion.
+ * The FFI symbol table of our kernel library (`ffi/*.c`), the only native library Deno opens: OpenBLAS is
+ * loaded and called by that library (`ffi/blas.c`), which serialises its calls across threads. Each
+ * parameter carries its C type. Typed arrays are passed as `"buffer"`; sizes are i32 so V8's fast-call path needs no conversion.
  *
  * @module
  */
 
-/** OpenBLAS: only what the encoder needs. */
-export const OPENBLAS_SYMBOLS = {
-  cblas_sgemm: {
-    parameters: [
-      "i32", // enum CBLAS_ORDER order (101 = row-major)
-      "i32", // enum CBLAS_TRANSPOSE transA (111 = no, 112 = transpose)
-      "i32", // enum CBLAS_TRANSPOSE transB
-      "i32", // blasint M
-      "i32", // blasint N
-      "i32", // blasint K
-      "f32", // float alpha
-      "buffer", // const float *A
-      "i32", // blasint lda
-      "buffer", // const float *B
-      "i32", // blasint ldb
-      "f32", // float beta
-      "buffer", // float *C
-      "i32", // blasint ldc
-    ],
-    result: "void",
-  },
-  openblas_set_num_threads: {
-    parameters: ["i32"], // int num_threads
-    result: "void",
-    optional: true,
-  },
-  openblas_get_num_threads: {
-    parameters: [],
-    result: "i32", // int
-    optional: true,
-  },
-  openblas_get_config: {
-    parameters: [],
-    result: "pointer", // char * (static string)
-    optional: true,
-  },
-  openblas_get_corename: {
-    parameters: [],
-    result: "pointer", // char * (static string)
-    optional: true,
-  },
-} as const satisfies Deno.ForeignLibraryInterface;
-
 /** Our kernels; see `ffi/kernels.h` for the shape of every buffer. */
 export const KERNEL_SYMBOLS = {
   dbk_abi_version: { parameters: [], result: "i32" },
-  dbk_set_threads: {
-    parameters: ["i32"], // int32_t n
-    result: "i32", // int32_t threads in use
+  dbk_blas_open: {
+    parameters: [
+      "buffer", // const char *path, NUL-terminated
+      "buffer", // char *err
+      "i32", // int32_t err_len
+    ],
+    result: "i32", // int32_t 0 or -1
   },
-  dbk_get_threads: { parameters: [], result: "i32" },
+  dbk_sgemm_nt: {
+    parameters: [
+      "i32", // int32_t threads
+      "i32", // int32_t M
+      "i32", // int32_t N
+      "i32", // int32_t K
+      "buffer", // const float *a [M, K]
+      "buffer", // const float *b [N, K]
+      "buffer", // float *c [M, N]
+    ],
+    result: "i32", // int32_t 0, or -1 when OpenBLAS is not loaded
+  },
+  dbk_blas_info: {
+    parameters: [
+      "i32", // int32_t what: 0 config, 1 core name
+      "buffer", // char *buf
+      "i32", // int32_t len
+    ],
+    result: "i32", // int32_t length, or -1
+  },
+  dbk_activation_codes: {
+    parameters: ["buffer"], // int32_t *codes [3]: none, gelu, relu
+    result: "void",
+  },
   dbk_embed_layernorm: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // const int32_t *ids [T]
       "buffer", // const int32_t *positions [T]
       "i32", // int32_t T
@@ -73,6 +59,7 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_layernorm: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // const float *x [T, dim]
       "i32", // int32_t T
       "i32", // int32_t dim
@@ -85,6 +72,7 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_bias_residual_layernorm: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // const float *x [T, dim]
       "buffer", // const float *bias [dim]
       "buffer", // const float *residual [T, dim]
@@ -99,6 +87,7 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_bias_gelu: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // float *x [T, n]
       "i32", // int32_t T
       "i32", // int32_t n
@@ -126,6 +115,7 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_attention: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // const float *qkv [T, 3*dim]
       "buffer", // const float *qkv_bias [3*dim]
       "buffer", // const int32_t *seq_starts [n_seqs + 1]
@@ -148,6 +138,7 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_linear: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // const float *x [M, K]
       "i32", // int32_t M
       "i32", // int32_t K
@@ -171,6 +162,7 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_pack_weights: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // const float *w [N, K]
       "i32", // int32_t N (a multiple of the panel width)
       "i32", // int32_t K
@@ -180,6 +172,7 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_pack_weights_in_place: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // float *w [N, K], packed in place
       "i32", // int32_t N (a multiple of the panel width)
       "i32", // int32_t K
@@ -190,13 +183,14 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_packed_linear: {
     parameters: [
+      "i32", // int32_t threads
       "buffer", // const float *x [M, K]
       "i32", // int32_t M
       "i32", // int32_t K
       "buffer", // const float *wp [N * K], packed by dbk_pack_weights
       "i32", // int32_t N
       "buffer", // const float *bias [N] or NULL
-      "i32", // int32_t activation: DBK_ACT_NONE 0, DBK_ACT_GELU 1, DBK_ACT_RELU 2
+      "i32", // int32_t activation, a code from dbk_activation_codes
       "buffer", // float *scratch [dbk_packed_linear_scratch_floats(M, K)]
       "buffer", // float *y [M, N]
     ],
@@ -239,4 +233,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 5;
+export const KERNEL_ABI_VERSION = 6;

@@ -3,14 +3,15 @@
  * the shape the C function will touch, so no call from here can read or write out of bounds. The symbols
  * are destructured once so V8 can use its fast FFI path.
  *
+ * Threads: each Backend passes its own thread count to every call, so models with different `threads`
+ * never change each other's. Models in different Workers (or the main thread) may run at the same time:
+ * the C side shares one pool between them and serialises OpenBLAS (ffi/kernels.h, "Threads").
+ *
  * @module
  */
 
-import { type KernelLibrary, type OpenBlasLibrary, openKernels, openOpenBlas } from "../ffi/library.ts";
+import { type KernelLibrary, openNative } from "../ffi/library.ts";
 
-const CBLAS_ROW_MAJOR = 101;
-const CBLAS_NO_TRANS = 111;
-const CBLAS_TRANS = 112;
 const I32_MAX = 0x7fffffff;
 /** Row counts for which dbk_linear beat OpenBLAS on every base-model weight shape in a sweep of M. */
 const SMALL_M_MIN = 4;
@@ -30,88 +31,80 @@ function dimsOk(...n: number[]): boolean {
   return true;
 }
 
+/** The most threads a model may ask for; the C pool caps a job at 256. */
+export const MAX_THREADS = 256;
+
+/** Checks a `threads` option: an integer from 1 to {@link MAX_THREADS}. */
+export function validateThreads(threads: unknown, what = "threads"): number {
+  if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new RangeError(`${what} must be an integer from 1 to ${MAX_THREADS}, got ${String(threads)}`);
+  }
+  return threads;
+}
+
 /** Options for opening the native back end. */
 export interface BackendOptions {
   /**
-   * Thread count (process-wide) for OpenBLAS and for our kernels' pool. Default: leave OpenBLAS's own
-   * setting and run our kernels on the calling thread.
+   * Threads this back end's calls use, the calling thread included, for our kernels and for OpenBLAS
+   * (set for each of its calls). Default: the number of CPU cores.
    */
   threads?: number;
 }
 
-/** OpenBLAS plus our kernels, opened together and closed together. */
+/** What the DBK_ACT_* codes are, asked once per isolate (src/backend.ts never copies C's numbers). */
+let activationCodes: Int32Array | undefined;
+
+/** A handle on the native library with this back end's own thread count and scratch buffers. */
 export class Backend {
-  #blas: OpenBlasLibrary;
-  #kernels: KernelLibrary;
   #closed = false;
-  #kernelThreads = 1;
+  #threads: number;
   #linearScratch = new Float32Array(0);
-  #sgemm: OpenBlasLibrary["symbols"]["cblas_sgemm"];
   #k: KernelLibrary["symbols"];
   #panelWidth: number;
+  #act: Int32Array;
   #attentionScratchLen = 0;
   #attentionScratchHeadDim = 0;
   #attentionScratchFloats = 0;
   #linearScratchFloats = new Map<number, number>();
-  #tokenPanelRows: number;
+  #packedScratchFloats = new Map<number, number>();
 
-  private constructor(blas: OpenBlasLibrary, kernels: KernelLibrary) {
-    this.#blas = blas;
-    this.#kernels = kernels;
-    this.#sgemm = blas.symbols.cblas_sgemm;
+  private constructor(kernels: KernelLibrary, threads: number) {
     this.#k = kernels.symbols;
+    this.#threads = threads;
     // Constants of the built library, asked once: linearPacked runs 4x per layer and should cost one FFI call.
     this.#panelWidth = this.#k.dbk_packed_panel_width();
-    this.#tokenPanelRows = Number(this.#k.dbk_packed_linear_scratch_floats(1, 1));
-    need(
-      Number(this.#k.dbk_packed_linear_scratch_floats(37, 5)) === Math.ceil(37 / this.#tokenPanelRows) *
-          this.#tokenPanelRows * 5,
-      "packed linear scratch formula",
-    );
-  }
-
-  /** Opens both libraries; see `ffi/library.ts` for how they are found. */
-  static async open(options: BackendOptions = {}): Promise<Backend> {
-    const blas = openOpenBlas();
-    let kernels: KernelLibrary;
-    try {
-      kernels = await openKernels();
-    } catch (err) {
-      blas.close();
-      throw err;
+    if (activationCodes === undefined) {
+      activationCodes = new Int32Array(3);
+      this.#k.dbk_activation_codes(activationCodes);
     }
-    const backend = new Backend(blas, kernels);
-    if (options.threads !== undefined) backend.setThreads(options.threads);
-    return backend;
+    this.#act = activationCodes;
   }
 
-  /**
-   * Sets OpenBLAS's thread count (process-wide, when the library exposes it) and our kernels' pool to the
-   * same count. Kernel calls are synchronous, so the pool never runs alongside an OpenBLAS call.
-   */
+  /** Opens (once per isolate) the native library; see `ffi/library.ts` for how it is found. */
+  static async open(options: BackendOptions = {}): Promise<Backend> {
+    const threads = validateThreads(options.threads ?? navigator.hardwareConcurrency);
+    return new Backend(await openNative(), threads);
+  }
+
+  /** Changes this back end's thread count (no other model's). */
   setThreads(threads: number): void {
     this.#check();
-    if (!Number.isInteger(threads) || threads < 1 || threads > 1024) {
-      throw new RangeError(`threads must be an integer from 1 to 1024, got ${threads}`);
-    }
-    this.#blas.symbols.openblas_set_num_threads?.(threads);
-    this.#kernelThreads = this.#k.dbk_set_threads(threads);
+    this.#threads = validateThreads(threads);
   }
 
-  /** Threads our kernels use (the pool plus the calling thread). */
+  /** Threads this back end's native calls use, the calling thread included. */
   get kernelThreads(): number {
-    return this.#kernelThreads;
+    return this.#threads;
   }
 
   /** OpenBLAS's build configuration and the kernel set it chose for this CPU, when it tells. */
-  blasInfo(): { config: string | null; coreName: string | null; threads: number | null } {
-    const str = (p: Deno.PointerValue | undefined) => p ? Deno.UnsafePointerView.getCString(p) : null;
-    const s = this.#blas.symbols;
-    return {
-      config: str(s.openblas_get_config?.()),
-      coreName: str(s.openblas_get_corename?.()),
-      threads: s.openblas_get_num_threads?.() ?? null,
+  blasInfo(): { config: string | null; coreName: string | null; threads: number } {
+    const str = (what: number) => {
+      const buf = new Uint8Array(512);
+      const n = this.#k.dbk_blas_info(what, buf, buf.length);
+      return n < 0 ? null : new TextDecoder().decode(buf.subarray(0, Math.min(n, buf.length - 1)));
     };
+    return { config: str(0), coreName: str(1), threads: this.#threads };
   }
 
   #check(): void {
@@ -143,10 +136,13 @@ export class Backend {
       }
       if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
       need(!overlaps(c, a) && !overlaps(c, b), "linear output must not overlap its inputs");
-      this.#k.dbk_linear(a, m, k, b, n, this.#linearScratch, c);
+      this.#k.dbk_linear(this.#threads, a, m, k, b, n, this.#linearScratch, c);
       return;
     }
-    this.#sgemm(CBLAS_ROW_MAJOR, CBLAS_NO_TRANS, CBLAS_TRANS, m, n, k, 1, a, k, b, k, 0, c, n);
+    need(!overlaps(c, a) && !overlaps(c, b), "sgemm output must not overlap its inputs");
+    if (this.#k.dbk_sgemm_nt(this.#threads, m, n, k, a, b, c) !== 0) {
+      throw new Error("OpenBLAS is not loaded (internal error: the native library was opened without it)");
+    }
   }
 
   /** Output features per panel of the packed weight layout (32 with AVX-512); see `ffi/packed_linear.c`. */
@@ -161,7 +157,7 @@ export class Backend {
     need(dimsOk(n, k) && n % this.panelWidth === 0, `packed weight shape ${n}x${k}`);
     need(w.length >= n * k && packed.length >= n * k, `packed weight buffers for ${n}x${k}`);
     need(!overlaps(w, packed), "packed weights must not overlap the source");
-    this.#k.dbk_pack_weights(w, n, k, packed);
+    this.#k.dbk_pack_weights(this.#threads, w, n, k, packed);
   }
 
   /** w [n, k] packed in place (the layout of `packWeights`), through a scratch of one panel per thread. */
@@ -170,9 +166,16 @@ export class Backend {
     const pw = this.panelWidth;
     need(dimsOk(n, k) && n % pw === 0, `packed weight shape ${n}x${k}`);
     need(w.length >= n * k, `packed weight buffer for ${n}x${k}`);
-    const floats = pw * k * Math.max(1, this.#kernelThreads);
+    const floats = pw * k * this.#threads;
     if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
-    this.#k.dbk_pack_weights_in_place(w, n, k, this.#linearScratch, BigInt(this.#linearScratch.length));
+    this.#k.dbk_pack_weights_in_place(
+      this.#threads,
+      w,
+      n,
+      k,
+      this.#linearScratch,
+      BigInt(this.#linearScratch.length),
+    );
   }
 
   /**
@@ -200,11 +203,17 @@ export class Backend {
       !overlaps(c, a) && !overlaps(c, packed) && (bias === null || !overlaps(c, bias)),
       "linear output overlaps an input",
     );
-    // dbk_packed_linear_scratch_floats(m, k): m rounded up to whole token panels, times k.
-    const floats = Math.ceil(m / this.#tokenPanelRows) * this.#tokenPanelRows * k;
+    // Asked once per shape (a forward has two: k = dim and k = hidden), not once per layer.
+    const key = m * 2 ** 31 + k;
+    let floats = this.#packedScratchFloats.get(key);
+    if (floats === undefined) {
+      if (this.#packedScratchFloats.size > 64) this.#packedScratchFloats.clear();
+      floats = Number(this.#k.dbk_packed_linear_scratch_floats(m, k));
+      this.#packedScratchFloats.set(key, floats);
+    }
     if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
-    const act = activation === "gelu" ? 1 : activation === "relu" ? 2 : 0; // DBK_ACT_* in ffi/kernels.h
-    this.#k.dbk_packed_linear(a, m, k, packed, n, bias, act, this.#linearScratch, c);
+    const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
+    this.#k.dbk_packed_linear(this.#threads, a, m, k, packed, n, bias, act, this.#linearScratch, c);
   }
 
   /** out[T, dim] = LayerNorm(wordEmb[ids[t]] + posEmb[positions[t]]). Index ranges checked by the caller. */
@@ -231,7 +240,19 @@ export class Backend {
         throw new RangeError(`token ${i}: id ${id} or position ${pos} out of range`);
       }
     }
-    this.#k.dbk_embed_layernorm(ids, positions, t, wordEmb, posEmb, dim, gamma, beta, eps, out);
+    this.#k.dbk_embed_layernorm(
+      this.#threads,
+      ids,
+      positions,
+      t,
+      wordEmb,
+      posEmb,
+      dim,
+      gamma,
+      beta,
+      eps,
+      out,
+    );
   }
 
   /** out[T, dim] = LayerNorm(x). */
@@ -247,7 +268,7 @@ export class Backend {
     this.#check();
     need(dimsOk(t, dim) && x.length >= t * dim && out.length >= t * dim, "layernorm buffers");
     need(gamma.length >= dim && beta.length >= dim, "layernorm parameters");
-    this.#k.dbk_layernorm(x, t, dim, gamma, beta, eps, out);
+    this.#k.dbk_layernorm(this.#threads, x, t, dim, gamma, beta, eps, out);
   }
 
   /** out[T, dim] = LayerNorm(x + bias + residual). */
@@ -266,14 +287,14 @@ export class Backend {
     need(dimsOk(t, dim), "residual layernorm sizes");
     need(x.length >= t * dim && residual.length >= t * dim && out.length >= t * dim, "residual buffers");
     need(bias.length >= dim && gamma.length >= dim && beta.length >= dim, "residual layernorm parameters");
-    this.#k.dbk_bias_residual_layernorm(x, bias, residual, t, dim, gamma, beta, eps, out);
+    this.#k.dbk_bias_residual_layernorm(this.#threads, x, bias, residual, t, dim, gamma, beta, eps, out);
   }
 
   /** x[T, n] = gelu(x + bias). */
   biasGelu(x: Float32Array, t: number, n: number, bias: Float32Array): void {
     this.#check();
     need(dimsOk(t, n) && x.length >= t * n && bias.length >= n, "bias+gelu buffers");
-    this.#k.dbk_bias_gelu(x, t, n, bias);
+    this.#k.dbk_bias_gelu(this.#threads, x, t, n, bias);
   }
 
   /** x[T, n] = relu(x + bias). */
@@ -308,7 +329,7 @@ export class Backend {
    */
   attentionScratchSize(maxLen: number, headDim: number): number {
     this.#check();
-    return this.#attentionScratchPerThread(maxLen, headDim) * this.#kernelThreads;
+    return this.#attentionScratchPerThread(maxLen, headDim) * this.#threads;
   }
 
   /**
@@ -346,6 +367,7 @@ export class Backend {
       "attention scratch",
     );
     this.#k.dbk_attention(
+      this.#threads,
       qkv,
       qkvBias,
       seqStarts,
@@ -396,12 +418,20 @@ export class Backend {
     return this.#closed;
   }
 
-  /** Closes both libraries; harmless when repeated. */
+  /**
+   * Marks this back end closed and drops its scratch; harmless when repeated. The native library stays
+   * open for the isolate's other models (it is opened once per isolate).
+   */
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
-    this.#kernels.close();
-    this.#blas.close();
+    this.#linearScratch = new Float32Array(0);
+  }
+
+  /** Asks the OS to back `bytes` with 2 MB pages (see `dbk_advise_huge_pages`); false where it declines. */
+  static async adviseHugePages(bytes: Uint8Array): Promise<boolean> {
+    const k = (await openNative()).symbols;
+    return k.dbk_advise_huge_pages(bytes, BigInt(bytes.byteLength)) === 0;
   }
 
   [Symbol.dispose](): void {

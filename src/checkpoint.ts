@@ -6,7 +6,7 @@
 
 import { type DistilBertConfig, loadConfig } from "./config.ts";
 import { SafetensorsFile } from "./safetensors.ts";
-import { type KernelLibrary, openKernels } from "../ffi/library.ts";
+import { Backend } from "./backend.ts";
 
 /** A checkpoint folder's config and weights file, read but not yet turned into a model. */
 export interface Checkpoint {
@@ -35,23 +35,9 @@ export function isExclusive(file: SafetensorsFile): boolean {
  * 3% faster at batch 1). Best effort: without the kernel library the model's own open reports why.
  */
 export async function openExclusiveCheckpoint(dir: string): Promise<Checkpoint> {
-  let kernels: KernelLibrary | undefined;
-  try {
-    kernels = await openKernels();
-  } catch {
-    kernels = undefined;
-  }
-  try {
-    const advise = kernels?.symbols.dbk_advise_huge_pages;
-    const ckpt = await readCheckpoint(
-      dir,
-      advise && ((bytes) => void advise(bytes, BigInt(bytes.byteLength))),
-    );
-    exclusiveFiles.add(ckpt.file);
-    return ckpt;
-  } finally {
-    kernels?.close();
-  }
+  const ckpt = await readCheckpoint(dir, (bytes) => Backend.adviseHugePages(bytes).catch(() => false));
+  exclusiveFiles.add(ckpt.file);
+  return ckpt;
 }
 
 async function isFile(path: string): Promise<boolean> {
@@ -68,7 +54,10 @@ export function openCheckpoint(dir: string): Promise<Checkpoint> {
 }
 
 // beforeRead sees the buffer the weights file is about to be read into.
-async function readCheckpoint(dir: string, beforeRead?: (bytes: Uint8Array) => void): Promise<Checkpoint> {
+async function readCheckpoint(
+  dir: string,
+  beforeRead?: (bytes: Uint8Array) => Promise<unknown>,
+): Promise<Checkpoint> {
   let stat: Deno.FileInfo;
   try {
     stat = await Deno.stat(dir);

@@ -14,7 +14,11 @@ import { encoderPrefix, type EncoderWeights, loadEncoderWeights, TensorReader } 
 
 /** Options for loading a model. */
 export interface LoadOptions {
-  /** OpenBLAS threads (process-wide). Default: the number of CPU cores. */
+  /**
+   * Threads this model computes on, the calling thread included (our kernels and OpenBLAS alike), from 1
+   * to 256. Each model keeps its own: models in other Workers or on the main thread are not affected.
+   * Default: the number of CPU cores.
+   */
   threads?: number;
 }
 

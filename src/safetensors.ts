@@ -224,12 +224,12 @@ function halfToFloatBitsTable(): Uint32Array {
  */
 async function readWholeFile(
   path: string | URL,
-  beforeRead?: (bytes: Uint8Array) => void,
+  beforeRead?: (bytes: Uint8Array) => void | Promise<unknown>,
 ): Promise<Uint8Array> {
   using file = await Deno.open(path, { read: true });
   const size = (await file.stat()).size;
   const bytes = new Uint8Array(size);
-  beforeRead?.(bytes);
+  await beforeRead?.(bytes);
   let at = 0;
   while (at < size) {
     const n = await file.read(bytes.subarray(at, Math.min(size, at + (16 << 20))));
@@ -275,7 +275,7 @@ export class SafetensorsFile {
    */
   static async open(
     path: string | URL,
-    options: { beforeRead?: (bytes: Uint8Array) => void } = {},
+    options: { beforeRead?: (bytes: Uint8Array) => void | Promise<unknown> } = {},
   ): Promise<SafetensorsFile> {
     const label = path instanceof URL ? path.href : path;
     let bytes: Uint8Array;

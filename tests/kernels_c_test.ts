@@ -1,9 +1,11 @@
-// Builds ffi/test/test_kernels.c with every kernel source under AddressSanitizer + UBSan and runs it: every
-// kernel against a double-precision reference on edge shapes, exp/erf/gelu accuracy sweeps, NaN/Inf, and
-// the thread pool giving bit-identical results. Any failed check or sanitizer report fails the test.
+// Builds the C test harnesses with every kernel source and the library's own flags (ffi/build.ts) and runs
+// them: ffi/test/test_kernels.c under AddressSanitizer + UBSan (every kernel against a double-precision
+// reference on edge shapes, exp/erf/gelu accuracy sweeps, NaN/Inf, the pool giving bit-identical results),
+// and ffi/test/test_threads.c under ThreadSanitizer and under ASan (concurrent callers with different
+// thread counts, serialised sgemm). Any failed check or sanitizer report fails the test.
 
 import assert from "node:assert/strict";
-import { CFLAGS, KERNEL_SOURCES } from "../ffi/build.ts";
+import { CFLAGS, cTestFlags, type CTestSanitizer, KERNEL_SOURCES, LDLIBS } from "../ffi/build.ts";
 
 const FFI = new URL("../ffi/", import.meta.url).pathname;
 
@@ -30,7 +32,18 @@ async function cpuHas(...flags: string[]): Promise<boolean> {
 }
 const HAS_AVX2 = await cpuHas("avx2", "fma");
 
-Deno.test("C kernels: reference checks under ASan + UBSan", () => runCTests("native"));
+Deno.test("C kernels: reference checks under ASan + UBSan", () =>
+  runCTests("test_kernels", "address", "native"));
+
+Deno.test(
+  "C kernels: concurrent callers under ThreadSanitizer",
+  () => runCTests("test_threads", "thread", "native"),
+);
+
+Deno.test(
+  "C kernels: concurrent callers under ASan + UBSan",
+  () => runCTests("test_threads", "address", "native"),
+);
 
 // The kernels' vector width follows the build's instruction set (16 floats with AVX-512, 8 with AVX2): on an
 // AVX-512 machine the native build never runs the 8-wide code (6-token panels in the packed linear), which
@@ -38,7 +51,7 @@ Deno.test("C kernels: reference checks under ASan + UBSan", () => runCTests("nat
 Deno.test({
   name: "C kernels: the AVX2 (8-wide) build, under ASan + UBSan",
   ignore: !HAS_AVX2,
-  fn: () => runCTests("haswell"),
+  fn: () => runCTests("test_kernels", "address", "haswell"),
 });
 
 // The same, end to end: the library built 8-wide, loaded through DENOBERT_KERNELS_PATH by a child `deno test`
@@ -53,7 +66,7 @@ Deno.test({
       const flags = CFLAGS.map((f) => f === "-march=native" ? "-march=haswell" : f);
       const sources = KERNEL_SOURCES.filter((n) => n.endsWith(".c")).map((n) => `${FFI}${n}`);
       const build = await new Deno.Command(Deno.env.get("CC") ?? "gcc", {
-        args: [...flags, "-o", lib, ...sources, "-lm"],
+        args: [...flags, "-o", lib, ...sources, ...LDLIBS],
         stdout: "piped",
         stderr: "piped",
       }).output();
@@ -75,50 +88,42 @@ Deno.test({
   },
 });
 
-async function runCTests(march: string) {
+async function runCTests(harness: string, sanitizer: CTestSanitizer, march: string) {
   const dir = await Deno.makeTempDir({ prefix: "denobert-ctest-" });
   try {
     const cc = Deno.env.get("CC") ?? "gcc";
-    const exe = `${dir}/test_kernels`;
+    const exe = `${dir}/${harness}`;
     const build = await new Deno.Command(cc, {
       args: [
-        "-std=c11",
-        "-O2",
-        "-g",
-        `-march=${march}`,
-        "-ffp-contract=fast",
-        "-pthread",
-        "-fno-math-errno",
-        "-Wall",
-        "-Wextra",
-        "-Werror",
-        "-fsanitize=address,undefined",
-        "-fno-sanitize-recover=all",
-        "-fno-omit-frame-pointer",
+        ...cTestFlags(sanitizer, march),
         "-o",
         exe,
-        `${FFI}test/test_kernels.c`,
+        `${FFI}test/${harness}.c`,
         ...await cSources(),
-        "-lm",
+        ...LDLIBS,
       ],
       stdout: "piped",
       stderr: "piped",
     }).output();
     const dec = new TextDecoder();
-    assert.ok(build.success, `compiling the C kernel tests failed:\n${dec.decode(build.stderr)}`);
+    assert.ok(build.success, `compiling ${harness}.c (${sanitizer}) failed:\n${dec.decode(build.stderr)}`);
     const run = await new Deno.Command(exe, {
       env: {
         ASAN_OPTIONS: "halt_on_error=1:detect_leaks=1",
         UBSAN_OPTIONS: "halt_on_error=1:print_stacktrace=1",
+        TSAN_OPTIONS: "halt_on_error=1",
       },
       stdout: "piped",
       stderr: "piped",
     }).output();
     const stdout = dec.decode(run.stdout), stderr = dec.decode(run.stderr);
     console.log(stdout.trimEnd());
-    assert.ok(run.success, `C kernel tests failed (exit ${run.code}):\n${stdout}\n${stderr}`);
-    assert.ok(!/runtime error|AddressSanitizer|LeakSanitizer/.test(stderr), `sanitizer report:\n${stderr}`);
-    assert.match(stdout, /all kernel checks passed/);
+    assert.ok(run.success, `${harness} (${sanitizer}) failed (exit ${run.code}):\n${stdout}\n${stderr}`);
+    assert.ok(
+      !/runtime error|AddressSanitizer|LeakSanitizer|ThreadSanitizer/.test(stderr),
+      `sanitizer report:\n${stderr}`,
+    );
+    assert.match(stdout, /all (kernel|concurrency) checks passed/);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

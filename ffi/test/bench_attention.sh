@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Builds ffi/test/bench_attention.c with the library's flags (ffi/build.ts) and runs it.
+# Builds ffi/test/bench_attention.c with the library's flags (from ffi/build.ts) and runs it.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+deno="${DENO:-$here/../../.tools/deno}"
 cc="${CC:-gcc}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-"$cc" -std=c11 -O3 -march=native -fPIC -fno-math-errno -ffp-contract=fast -pthread -Wall -Wextra \
-  -o "$out/bench_attention" "$here/bench_attention.c" "$here"/../*.c -lm
+# shellcheck disable=SC2046
+"$cc" $("$deno" run --allow-read --allow-env "$here/../build.ts" --print-cflags) -o "$out/bench_attention" \
+  "$here/bench_attention.c" "$here"/../*.c $("$deno" run --allow-read --allow-env "$here/../build.ts" --print-ldlibs)
 "$out/bench_attention"

@@ -1,19 +1,25 @@
 #!/usr/bin/env bash
-# Builds ffi/test/test_kernels.c with every kernel source under AddressSanitizer + UBSan and runs it;
-# any failed check or sanitizer report fails the script. No OpenBLAS needed. tests/kernels_c_test.ts
-# does the same from `deno test`.
+# Builds the C test harnesses with every kernel source and runs them: test_kernels.c under AddressSanitizer
+# + UBSan (natively, then 8-wide AVX2 when the CPU has it), test_threads.c under ThreadSanitizer. Any failed
+# check or sanitizer report fails the script. No OpenBLAS needed. The flags come from ffi/build.ts (the
+# library's own); tests/kernels_c_test.ts does the same from `deno test`.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+deno="${DENO:-$here/../../.tools/deno}"
 cc="${CC:-gcc}"
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
-# native, then the 8-wide AVX2 build when the CPU has AVX2 (an AVX-512 machine never runs that code natively)
+flags() { "$deno" run --allow-read --allow-env "$here/../build.ts" --print-c-test-flags "$@"; }
+libs() { "$deno" run --allow-read --allow-env "$here/../build.ts" --print-ldlibs; }
 marches=(native)
 grep -qw avx2 /proc/cpuinfo 2>/dev/null && grep -qw fma /proc/cpuinfo && marches+=(haswell)
 for march in "${marches[@]}"; do
-  echo "== -march=$march"
-  "$cc" -std=c11 -O2 -g -march="$march" -ffp-contract=fast -pthread -fno-math-errno -Wall -Wextra -Werror \
-    -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer \
-    -o "$out/test_kernels" "$here/test_kernels.c" "$here"/../*.c -lm
+  echo "== test_kernels, -march=$march, ASan + UBSan"
+  # shellcheck disable=SC2046
+  "$cc" $(flags address "$march") -o "$out/test_kernels" "$here/test_kernels.c" "$here"/../*.c $(libs)
   ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$out/test_kernels"
 done
+echo "== test_threads, ThreadSanitizer"
+# shellcheck disable=SC2046
+"$cc" $(flags thread) -o "$out/test_threads" "$here/test_threads.c" "$here"/../*.c $(libs)
+TSAN_OPTIONS=halt_on_error=1 "$out/test_threads"

@@ -12,6 +12,8 @@
 #include "../vecmath.h"
 
 static int failures = 0;
+// Threads the row-wise kernels are called with (the tests of attention and the linears pass their own).
+static int32_t th = 1;
 #define CHECK(cond, ...)                                                                             \
     do {                                                                                             \
         if (!(cond)) {                                                                               \
@@ -83,7 +85,7 @@ static void test_rows_kernels(int32_t T, int32_t n) {
     double *want = calloc((size_t)tn, sizeof(double));
 
     float *x = fcopy(x0, tn);
-    dbk_bias_gelu(x, T, n, bias);
+    dbk_bias_gelu(th, x, T, n, bias);
     for (int64_t i = 0; i < tn; i++) want[i] = ref_gelu((double)x0[i] + bias[i % n]);
     CHECK(worst(x, want, tn, 1e-6, 1e-6) <= 1.0, "bias_gelu T=%d n=%d err %g", T, n, worst(x, want, tn, 1e-6, 1e-6));
     free(x);
@@ -106,14 +108,14 @@ static void test_rows_kernels(int32_t T, int32_t n) {
     double *row = malloc(sizeof(double) * (size_t)n);
     const float eps = 1e-12f;
     float *out = falloc(tn);
-    dbk_layernorm(x0, T, n, g, b, eps, out);
+    dbk_layernorm(th, x0, T, n, g, b, eps, out);
     for (int32_t t = 0; t < T; t++) {
         for (int32_t i = 0; i < n; i++) row[i] = x0[(int64_t)t * n + i];
         ref_layernorm_row(row, n, g, b, eps, want + (int64_t)t * n);
         const double e = worst(out + (int64_t)t * n, want + (int64_t)t * n, n, ln_row_tol, 2e-5);
         CHECK(e <= 1.0, "layernorm T=%d dim=%d row %d err %g", T, n, t, e);
     }
-    dbk_bias_residual_layernorm(x0, bias, res, T, n, g, b, eps, out);
+    dbk_bias_residual_layernorm(th, x0, bias, res, T, n, g, b, eps, out);
     for (int32_t t = 0; t < T; t++) {
         for (int32_t i = 0; i < n; i++) {
             const int64_t k = (int64_t)t * n + i;
@@ -124,11 +126,11 @@ static void test_rows_kernels(int32_t T, int32_t n) {
         CHECK(e <= 1.0, "bias_residual_layernorm T=%d dim=%d row %d err %g", T, n, t, e);
     }
     float *alias = fcopy(x0, tn); // out aliasing x
-    dbk_bias_residual_layernorm(alias, bias, res, T, n, g, b, eps, alias);
+    dbk_bias_residual_layernorm(th, alias, bias, res, T, n, g, b, eps, alias);
     CHECK(memcmp(alias, out, sizeof(float) * (size_t)tn) == 0, "bias_residual_layernorm out=x T=%d dim=%d", T, n);
     free(alias);
     alias = fcopy(res, tn); // out aliasing residual
-    dbk_bias_residual_layernorm(x0, bias, alias, T, n, g, b, eps, alias);
+    dbk_bias_residual_layernorm(th, x0, bias, alias, T, n, g, b, eps, alias);
     CHECK(memcmp(alias, out, sizeof(float) * (size_t)tn) == 0, "bias_residual_layernorm out=residual");
     free(alias);
 
@@ -142,7 +144,7 @@ static void test_embed_and_rows(int32_t T, int32_t dim) {
     float *we = frand((int64_t)vocab * dim, 1.0f), *pe = frand((int64_t)max_pos * dim, 1.0f);
     float *g = frand(dim, 1.0f), *b = frand(dim, 1.0f), *out = falloc((int64_t)T * dim);
     double *want = malloc(sizeof(double) * (size_t)T * dim), *row = malloc(sizeof(double) * (size_t)dim);
-    dbk_embed_layernorm(ids, pos, T, we, pe, dim, g, b, 1e-12f, out);
+    dbk_embed_layernorm(th, ids, pos, T, we, pe, dim, g, b, 1e-12f, out);
     for (int32_t t = 0; t < T; t++) {
         for (int32_t i = 0; i < dim; i++) row[i] = (double)(we[(int64_t)ids[t] * dim + i] + pe[(int64_t)pos[t] * dim + i]);
         ref_layernorm_row(row, dim, g, b, 1e-12, want + (int64_t)t * dim);
@@ -221,11 +223,8 @@ static void test_attention(int32_t n_seqs, int32_t max_len, int32_t heads, int32
     const int64_t per = longest > 0 ? dbk_attention_scratch_floats(longest, hd) : 0;
     float *scratch = falloc(per * threads);
     for (int64_t i = 0; i < per * threads; i++) scratch[i] = NAN; // stale scratch must not leak in
-    dbk_set_threads(1);
-    dbk_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)per, out1);
-    dbk_set_threads(threads);
-    dbk_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)(per * threads), out);
-    dbk_set_threads(1);
+    dbk_attention(1, qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)per, out1);
+    dbk_attention(threads, qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)(per * threads), out);
     ref_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, want);
     const double e = worst(out, want, (int64_t)T * dim, 2e-6, 2e-5);
     CHECK(e <= 1.0, "attention seqs=%d max_len=%d heads=%d hd=%d threads=%d: err %g", n_seqs, max_len, heads, hd, threads, e);
@@ -305,7 +304,7 @@ static void test_math(void) {
     for (int32_t lane = 0; lane < n; lane++) {
         for (int32_t i = 0; i < n; i++) x[i] = 0.5f;
         x[lane] = NAN;
-        dbk_bias_gelu(x, 1, n, zero);
+        dbk_bias_gelu(th, x, 1, n, zero);
         CHECK(isnan(x[lane]), "bias_gelu NaN lane %d", lane);
         for (int32_t i = 0; i < n; i++) CHECK(i == lane || fabsf(x[i] - 0.345731f) < 1e-5f, "bias_gelu lane %d spoiled lane %d", lane, i);
     }
@@ -321,13 +320,13 @@ static void test_attention_specials(void) {
     const int64_t per = dbk_attention_scratch_floats(n, hd);
     float *scratch = falloc(per);
     qkv[2 * 3 * dim + 1] = NAN;
-    dbk_attention(qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
+    dbk_attention(1, qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
     for (int32_t i = 0; i < n; i++)
         for (int32_t d = 0; d < hd; d++) CHECK((i == 2) == (isnan(out[i * dim + d]) != 0), "NaN query row %d dim %d", i, d);
     // Huge score gaps: softmax saturates to one-hot without NaN or Inf.
     qkv[2 * 3 * dim + 1] = 0.0f;
     for (int32_t d = 0; d < hd; d++) qkv[0 * 3 * dim + d] = 1e18f, qkv[3 * 3 * dim + dim + d] = 1e18f;
-    dbk_attention(qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
+    dbk_attention(1, qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
     for (int32_t d = 0; d < hd; d++) CHECK(fabsf(out[d] - (qkv[3 * 3 * dim + 2 * dim + d] + bias[2 * dim + d])) < 1e-6f, "one-hot row");
     free(qkv), free(bias), free(out), free(scratch);
 }
@@ -335,13 +334,13 @@ static void test_attention_specials(void) {
 // y = x . w^T against a double reference, with scratch and output allocated at exactly their sizes
 // and pre-filled with NaN, so a read of anything the kernel should have written shows up.
 static void test_linear(int32_t M, int32_t K, int32_t N, int32_t threads) {
-    dbk_set_threads(threads);
+    th = threads;
     float *x = frand((int64_t)M * K, 1.0f), *w = frand((int64_t)N * K, 1.0f);
     const int64_t sf = dbk_linear_scratch_floats(M, K);
     float *scratch = falloc(sf), *y = falloc((int64_t)M * N);
     for (int64_t i = 0; i < sf; i++) scratch[i] = NAN;
     for (int64_t i = 0; i < (int64_t)M * N; i++) y[i] = NAN;
-    dbk_linear(x, M, K, w, N, scratch, y);
+    dbk_linear(th, x, M, K, w, N, scratch, y);
     double *want = malloc(sizeof(double) * (size_t)M * (size_t)N);
     if (!want) abort();
     for (int32_t m = 0; m < M; m++)
@@ -353,31 +352,39 @@ static void test_linear(int32_t M, int32_t K, int32_t N, int32_t threads) {
     const double e = worst(y, want, (int64_t)M * N, 1e-5 * sqrt((double)K), 1e-5);
     CHECK(e <= 1.0, "linear M=%d K=%d N=%d threads=%d: error %.3g of tolerance", M, K, N, threads, e);
     free(x), free(w), free(scratch), free(y), free(want);
-    dbk_set_threads(1);
+    th = 1;
 }
 
 // Packed weights: exact-size buffers pre-filled with NaN, with and without bias; M across the token tiles
-// (MR = 12 or 6) and blocks (96), K across the slices (128), N across the tasks (4 panels each).
+// (MR = 12 or 6) and blocks (up to MC = 264 tokens, cut equally), K across the slices (128), N across the
+// tasks (4 panels each).
 static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads, int with_bias, int32_t act) {
-    dbk_set_threads(threads);
+    th = threads;
     float *x = frand((int64_t)M * K, 1.0f), *w = frand((int64_t)N * K, 1.0f), *bias = frand(N, 1.0f);
     float *wp = falloc((int64_t)N * K);
     for (int64_t i = 0; i < (int64_t)N * K; i++) wp[i] = NAN;
-    dbk_pack_weights(w, N, K, wp);
+    dbk_pack_weights(th, w, N, K, wp);
     // In place, with scratch for one panel per thread (exact size, NaN-filled), must give the same bytes.
     const int64_t panel = (int64_t)dbk_packed_panel_width() * K;
     float *wq = fcopy(w, (int64_t)N * K), *pack_scratch = falloc(panel * threads);
     for (int64_t i = 0; i < panel * threads; i++) pack_scratch[i] = NAN;
-    dbk_pack_weights_in_place(wq, N, K, pack_scratch, panel - 1); // too small: must not touch anything
+    dbk_pack_weights_in_place(th, wq, N, K, pack_scratch, panel - 1); // too small: must not touch anything
     CHECK(memcmp(wq, w, sizeof(float) * (size_t)N * (size_t)K) == 0, "in-place pack with short scratch wrote");
-    dbk_pack_weights_in_place(wq, N, K, pack_scratch, panel * threads);
+    dbk_pack_weights_in_place(th, wq, N, K, pack_scratch, panel * threads);
     CHECK(memcmp(wq, wp, sizeof(float) * (size_t)N * (size_t)K) == 0, "in-place pack M=%d K=%d N=%d differs", M, K, N);
     free(wq), free(pack_scratch);
     const int64_t sf = dbk_packed_linear_scratch_floats(M, K);
     float *scratch = falloc(sf), *y = falloc((int64_t)M * N);
     for (int64_t i = 0; i < sf; i++) scratch[i] = NAN;
     for (int64_t i = 0; i < (int64_t)M * N; i++) y[i] = NAN;
-    dbk_packed_linear(x, M, K, wp, N, with_bias ? bias : NULL, act, scratch, y);
+    dbk_packed_linear(th, x, M, K, wp, N, with_bias ? bias : NULL, act, scratch, y);
+    if (threads > 1) { // the same bits on one thread
+        float *y1 = falloc((int64_t)M * N);
+        dbk_packed_linear(1, x, M, K, wp, N, with_bias ? bias : NULL, act, scratch, y1);
+        CHECK(memcmp(y, y1, sizeof(float) * (size_t)M * (size_t)N) == 0, "packed linear M=%d K=%d N=%d: %d threads differ from 1",
+              M, K, N, threads);
+        free(y1);
+    }
     double *want = malloc(sizeof(double) * (size_t)M * (size_t)N);
     if (!want) abort();
     for (int32_t m = 0; m < M; m++)
@@ -390,7 +397,7 @@ static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads,
     CHECK(e <= 1.0, "packed linear M=%d K=%d N=%d threads=%d bias=%d act=%d: error %.3g of tolerance", M, K, N,
           threads, with_bias, act, e);
     free(x), free(w), free(bias), free(wp), free(scratch), free(y), free(want);
-    dbk_set_threads(1);
+    th = 1;
 }
 
 // The advice leaves the bytes alone (it only changes how untouched pages are backed) and never fails on
@@ -422,10 +429,10 @@ int main(void) {
         test_embed_and_rows(rand_int(1, 40), sizes[a]);
     }
     // Large enough to cross the threading thresholds, run with the pool on.
-    dbk_set_threads(3);
+    th = 3;
     test_rows_kernels(300, 300);
     test_rows_kernels(129, 1000);
-    dbk_set_threads(1);
+    th = 1;
 
     const int32_t hds[] = {1, 2, 3, 5, 8, 9, 16, 17, 32, 33, 64};
     for (size_t i = 0; i < sizeof hds / sizeof *hds; i++) {
@@ -463,6 +470,11 @@ int main(void) {
     test_packed_linear(130, 768, 3072, 2, 1, DBK_ACT_GELU); // base lin1
     test_packed_linear(130, 3072, 768, 2, 0, DBK_ACT_NONE);
     test_packed_linear(200, 257, 5 * pw, 3, 1, DBK_ACT_RELU); // more threads than tasks
+    // Several token blocks: one block edge either side, equal blocks of a ragged count, many blocks.
+    const int32_t block_ms[] = {263, 264, 265, 527, 528, 529, 793, 1031};
+    for (size_t i = 0; i < sizeof block_ms / sizeof *block_ms; i++)
+        test_packed_linear(block_ms[i], (int32_t)(i % 2 ? 129 : 40), pw * (int32_t)(1 + i % 5), (int32_t)(1 + i % 3),
+                           (int)(i % 2), (int32_t)(i % 3));
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);
