@@ -1,0 +1,31 @@
+// A Worker for tests/ffi_calls_test.ts: a fresh isolate, so the native library is opened here (once per
+// isolate) and every symbol can be wrapped with a counter before the model loads it.
+/// <reference lib="deno.worker" />
+
+const counts = new Map<string, number>();
+const dlopen = Deno.dlopen;
+// deno-lint-ignore no-explicit-any
+(Deno as any).dlopen = (path: string | URL, symbols: Deno.ForeignLibraryInterface) => {
+  const lib = dlopen(path, symbols);
+  const wrapped: Record<string, unknown> = {};
+  for (const [name, fn] of Object.entries(lib.symbols)) {
+    wrapped[name] = typeof fn === "function"
+      ? (...args: unknown[]) => {
+        counts.set(name, (counts.get(name) ?? 0) + 1);
+        return (fn as (...a: unknown[]) => unknown)(...args);
+      }
+      : fn;
+  }
+  return { symbols: wrapped, close: () => lib.close() };
+};
+
+self.onmessage = async (e: MessageEvent<{ dir: string }>) => {
+  const { DistilBertModel } = await import("../../mod.ts");
+  using model = await DistilBertModel.load(e.data.dir, { threads: 2 });
+  const ids = new Int32Array(2 * 16).fill(1000 % model.config.vocab_size);
+  model.forward({ inputIds: { data: ids, dims: [2, 16] } }); // the first pass sizes the buffers
+  counts.clear();
+  model.forward({ inputIds: { data: ids, dims: [2, 16] } });
+  self.postMessage({ counts: [...counts], layers: model.config.n_layers });
+  self.close();
+};
