@@ -1,0 +1,83 @@
+/**
+ * Messages between the HTTP thread (src/server/engine.ts) and the model's Worker (src/server/worker.ts).
+ * Requests arrive validated for shape (src/server/routes.ts); the Worker tokenizes, checks lengths, queues,
+ * batches and runs them.
+ *
+ * @module
+ */
+
+import type { TextInput } from "../pipelines/text_classification.ts";
+import type { PipelineTask } from "../pipelines/common.ts";
+
+/** Error kinds, as text-embeddings-inference names them (`error_type` of an error response). */
+export type ErrorType =
+  | "validation"
+  | "tokenizer"
+  | "overloaded"
+  | "backend"
+  | "unhealthy"
+  | "empty"
+  | "unauthorized"
+  | "payload"
+  | "not_found";
+
+/** What one request asks for, by route. Texts are as the client sent them. */
+export type Job =
+  | { route: "embed"; texts: string[]; normalize: boolean; truncate: boolean }
+  | { route: "predict"; inputs: TextInput[]; rawScores: boolean; truncate: boolean }
+  | { route: "rerank"; query: string; texts: string[]; rawScores: boolean; truncate: boolean }
+  | { route: "tokenize"; texts: string[]; addSpecialTokens: boolean }
+  | { route: "decode"; ids: number[][]; skipSpecialTokens: boolean }
+  | { route: "fill-mask"; texts: string[]; topK: number; truncate: boolean }
+  | {
+    route: "question-answering";
+    items: { question: string; context: string }[];
+    options: Record<string, number | boolean>;
+  }
+  | { route: "token-classification"; texts: string[]; options: Record<string, unknown>; truncate: boolean };
+
+/** Settings the Worker starts with. */
+export interface WorkerInit {
+  modelDir: string;
+  task: PipelineTask;
+  threads?: number;
+  maxBatchTokens: number;
+  maxBatchRequests: number;
+}
+
+/** HTTP thread -> Worker. */
+export type ToWorker =
+  | { type: "init"; init: WorkerInit }
+  | { type: "job"; id: number; job: Job }
+  | { type: "cancel"; id: number };
+
+/** Per-request timings and sizes, for the response headers and the metrics. */
+export interface JobTiming {
+  tokenizationMs: number;
+  queueMs: number;
+  inferenceMs: number;
+  /** Real tokens this request computed. */
+  computeTokens: number;
+}
+
+/** Facts about the loaded model, for `/info` and for validation on the HTTP thread. */
+export interface ModelInfo {
+  task: PipelineTask;
+  modelType: string;
+  architecture: string;
+  /** Longest input in tokens (special tokens included). */
+  maxInputLength: number;
+  /** Labels by class index (classification tasks). */
+  labels: string[] | null;
+  /** Pooling of `/embed` (feature-extraction). */
+  pooling: "mean" | "cls" | null;
+  hiddenSize: number;
+}
+
+/** Worker -> HTTP thread. */
+export type FromWorker =
+  | { type: "ready"; info: ModelInfo }
+  | { type: "init-error"; message: string }
+  | { type: "result"; id: number; result: unknown; timing: JobTiming }
+  | { type: "error"; id: number; errorType: ErrorType; message: string; timing?: JobTiming }
+  | { type: "batch"; size: number; tokens: number; ms: number; queued: number };

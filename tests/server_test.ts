@@ -1,0 +1,456 @@
+// The HTTP server (src/server/) on 127.0.0.1, free ports: every route against pipeline() on the same inputs,
+// batching never changing an answer, every error status, 429 under a full queue with every 200 still right,
+// a client that goes away, --api-key, and SIGTERM with requests in flight (a child `deno run serve.ts`).
+
+import assert from "node:assert/strict";
+import { pipeline } from "../mod.ts";
+import { type RunningServer, startServer } from "../src/server/mod.ts";
+import { tinyModelDir } from "./helpers/tiny_models.ts";
+
+const SST2 = new URL("../weights/sst2-distilbert-small", import.meta.url).pathname;
+const SENTENCES = [
+  "a gorgeous, witty, seductive movie.",
+  "the plot is nothing but tired clichés",
+  "it is a film that will have you at the edge of your seat",
+  "dull",
+  "an utterly charming and hilarious film that reminded me of the best of the genre's classics",
+];
+
+async function post(
+  server: RunningServer,
+  path: string,
+  body: unknown,
+  headers: Record<string, string> = {},
+) {
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: typeof body === "string" ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, body: text ? JSON.parse(text) : null };
+}
+
+async function get(server: RunningServer, path: string, headers: Record<string, string> = {}) {
+  const res = await fetch(`http://127.0.0.1:${server.addr.port}${path}`, { headers });
+  return { status: res.status, text: await res.text() };
+}
+
+function close(a: number, b: number, tol = 1e-5) {
+  assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
+}
+
+function deepClose(got: unknown, want: unknown, path = "$") {
+  if (typeof want === "number") {
+    assert.equal(typeof got, "number", path);
+    return close(got as number, want);
+  }
+  if (Array.isArray(want)) {
+    assert.ok(Array.isArray(got), `${path} is not a list`);
+    assert.equal((got as unknown[]).length, want.length, `${path} length`);
+    return want.forEach((w, i) => deepClose((got as unknown[])[i], w, `${path}[${i}]`));
+  }
+  if (want && typeof want === "object") {
+    assert.deepEqual(Object.keys(got as object).sort(), Object.keys(want).sort(), path);
+    for (const [k, v] of Object.entries(want)) {
+      deepClose((got as Record<string, unknown>)[k], v, `${path}.${k}`);
+    }
+    return;
+  }
+  assert.deepEqual(got, want, path);
+}
+
+Deno.test("server: /predict, /tokenize, /decode, /health, /info, /metrics on the SST-2 model", async () => {
+  const server = await startServer({ model: SST2, port: 0 });
+  using classify = await pipeline("sentiment-analysis", SST2, { threads: 1 });
+  try {
+    assert.equal(server.task, "text-classification");
+    assert.equal((await get(server, "/health")).status, 200);
+    // One string: every label, best first.
+    const one = await post(server, "/predict", { inputs: SENTENCES[0] });
+    assert.equal(one.status, 200);
+    deepClose(one.body, await classify(SENTENCES[0], { topK: null }));
+    for (const h of ["x-total-time", "x-tokenization-time", "x-queue-time", "x-inference-time"]) {
+      assert.ok(Number(one.headers.get(h)) >= 0, h);
+    }
+    assert.ok(Number(one.headers.get("x-compute-tokens")) > 0);
+    // A list, a pair, raw scores.
+    const many = await post(server, "/predict", {
+      inputs: [SENTENCES[1], [SENTENCES[2], SENTENCES[3]]],
+      raw_scores: true,
+    });
+    deepClose(
+      many.body,
+      await classify([SENTENCES[1], { text: SENTENCES[2], textPair: SENTENCES[3] }], {
+        topK: null,
+        functionToApply: "none",
+      }),
+    );
+    // Tokenize / decode against the tokenizer; offsets in characters (code points).
+    const text = "Héllo wörld 😀 ok!";
+    const tok = await post(server, "/tokenize", { inputs: text });
+    const enc = classify.tokenizer.encode(text);
+    assert.deepEqual(tok.body[0].map((t: { id: number }) => t.id), enc.inputIds);
+    const chars = [...text];
+    for (const t of tok.body[0]) {
+      if (!t.special) assert.equal(chars.slice(t.start, t.stop).join(""), t.text);
+    }
+    assert.deepEqual(tok.body[0][0], {
+      id: enc.inputIds[0],
+      text: "[CLS]",
+      special: true,
+      start: null,
+      stop: null,
+    });
+    const dec = await post(server, "/decode", {
+      ids: [enc.inputIds, enc.inputIds.slice(1, 3)],
+      skip_special_tokens: true,
+    });
+    assert.deepEqual(dec.body, [
+      classify.tokenizer.decode(enc.inputIds, { skipSpecialTokens: true }),
+      classify.tokenizer.decode(enc.inputIds.slice(1, 3), { skipSpecialTokens: true }),
+    ]);
+    const info = JSON.parse((await get(server, "/info")).text);
+    assert.equal(info.task, "text-classification");
+    assert.equal(info.max_input_length, 128);
+    assert.deepEqual(info.model_type.classifier.id2label, { 0: "NEGATIVE", 1: "POSITIVE" });
+    const metrics = (await get(server, "/metrics")).text;
+    assert.match(metrics, /te_request_success\{method="predict"\} 2/);
+    assert.match(metrics, /te_request_duration_count\{method="predict"\} 2/);
+    assert.match(metrics, /te_batch_next_size_count \d+/);
+    assert.match(metrics, /# TYPE te_queue_size gauge/);
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: batching never changes an answer; concurrent requests share passes", async () => {
+  const server = await startServer({ model: SST2, port: 0, maxBatchTokens: 200 });
+  using classify = await pipeline("sentiment-analysis", SST2, { threads: 1 });
+  try {
+    const inputs = Array.from(
+      { length: 60 },
+      (_, i) => `${SENTENCES[i % SENTENCES.length]} ${"very ".repeat(i % 7)}`,
+    );
+    const want = await classify(inputs, { topK: null, batchSize: 1 });
+    const got = await Promise.all(inputs.map((x) => post(server, "/predict", { inputs: x })));
+    got.forEach((g, i) => {
+      assert.equal(g.status, 200);
+      deepClose(g.body, want[i]);
+    });
+    const metrics = (await get(server, "/metrics")).text;
+    const passes = Number(/te_batch_next_size_count (\d+)/.exec(metrics)![1]);
+    const maxTokens = /te_batch_next_tokens_bucket\{le="256"\} (\d+)/.exec(metrics)![1];
+    assert.ok(passes < 60, `60 concurrent requests took ${passes} passes: nothing was batched`);
+    assert.equal(Number(maxTokens), passes, "a pass exceeded --max-batch-tokens 200");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: error statuses (404, 405, 413, 422, 401) and /rerank", async () => {
+  const dir = await tinyModelDir("seqcls", (c) => {
+    c.id2label = { 0: "LABEL_0" };
+    c.label2id = { LABEL_0: 0 };
+  });
+  const server = await startServer({
+    model: dir,
+    port: 0,
+    payloadLimit: 2000,
+    apiKey: "sekret",
+    maxClientBatchSize: 4,
+  });
+  using classify = await pipeline("text-classification", dir, { threads: 1 });
+  const auth = { authorization: "Bearer sekret" };
+  try {
+    assert.equal((await get(server, "/health")).status, 200, "/health needs no key");
+    assert.equal((await get(server, "/info")).status, 401);
+    assert.equal(
+      (await post(server, "/predict", { inputs: "x" }, { authorization: "Bearer wrong" })).status,
+      401,
+    );
+    const notFound = await post(server, "/nope", {}, auth);
+    assert.equal(notFound.status, 404);
+    assert.equal(notFound.body.error_type, "not_found");
+    assert.equal((await post(server, "/embed", { inputs: "x" }, auth)).status, 404, "not this model's route");
+    assert.equal((await get(server, "/predict", auth)).status, 405);
+    const big = await post(server, "/predict", { inputs: "x".repeat(3000) }, auth);
+    assert.equal(big.status, 413);
+    for (
+      const bad of [
+        "{not json",
+        { inputs: 5 },
+        { inputs: [] },
+        { inputs: ["a", 3] },
+        { inputs: "a", extra: 1 },
+        { inputs: "a", truncate: "yes" },
+        { inputs: ["a", "b", "c", "d", "e"] },
+      ]
+    ) {
+      const r = await post(server, "/predict", bad, auth);
+      assert.equal(r.status, 422, JSON.stringify(bad));
+      assert.equal(typeof r.body.error, "string");
+      assert.ok(["validation", "empty"].includes(r.body.error_type), r.body.error_type);
+    }
+    // Too long for the model (512 positions): 422 unless truncate.
+    const long = "word ".repeat(300);
+    const tooLong = await post(server, "/predict", { inputs: long.repeat(1) + long }, auth);
+    assert.equal(tooLong.status, 413, "over the payload limit first");
+    const server2 = await startServer({ model: dir, port: 0 });
+    try {
+      const r = await post(server2, "/predict", { inputs: long + long });
+      assert.equal(r.status, 422);
+      assert.match(r.body.error, /tokens, more than the model's 512/);
+      const t = await post(server2, "/predict", { inputs: long + long, truncate: true });
+      assert.equal(t.status, 200);
+      deepClose(t.body, await classify(long + long, { topK: null }));
+      // /rerank: (query, text) pairs through the one-label model, sigmoid scores, best first.
+      const texts = ["the cat sat", "a dog ran", "on the mat"];
+      const rr = await post(server2, "/rerank", { query: "where is the cat", texts, return_text: true });
+      assert.equal(rr.status, 200);
+      const details = await classify.classify(texts.map((t) => ({ text: "where is the cat", textPair: t })));
+      const want = details.map((d, index) => ({
+        index,
+        score: 1 / (1 + Math.exp(-d.logits[0])),
+        text: texts[index],
+      }))
+        .sort((a, b) => b.score - a.score);
+      deepClose(rr.body, want);
+    } finally {
+      await server2.shutdown();
+    }
+  } finally {
+    await server.shutdown();
+  }
+  const sst2 = await startServer({ model: SST2, port: 0 });
+  try {
+    const r = await post(sst2, "/rerank", { query: "q", texts: ["a"] });
+    assert.equal(r.status, 422);
+    assert.match(r.body.error, /one label/);
+  } finally {
+    await sst2.shutdown();
+  }
+});
+
+Deno.test("server: /embed and /v1/embeddings against feature-extraction", async () => {
+  const dir = await tinyModelDir("mlm");
+  const server = await startServer({ model: dir, port: 0, task: "feature-extraction" });
+  using fe = await pipeline("feature-extraction", dir, { threads: 1 });
+  try {
+    const want = await fe(SENTENCES, { pooling: "mean", normalize: true });
+    const r = await post(server, "/embed", { inputs: SENTENCES });
+    assert.equal(r.status, 200);
+    deepClose(r.body, want.map((t) => Array.from(t.data)));
+    const one = await post(server, "/embed", { inputs: SENTENCES[0], normalize: false });
+    deepClose(one.body, [Array.from((await fe(SENTENCES[0], { pooling: "mean" })).data)]);
+    const oa = await post(server, "/v1/embeddings", { input: SENTENCES.slice(0, 2), model: "m" });
+    assert.equal(oa.body.object, "list");
+    assert.equal(oa.body.model, "m");
+    deepClose(oa.body.data[1].embedding, Array.from(want[1].data));
+    assert.equal(oa.body.data[1].index, 1);
+    assert.ok(oa.body.usage.prompt_tokens > 0 && oa.body.usage.total_tokens === oa.body.usage.prompt_tokens);
+    const b64 = await post(server, "/v1/embeddings", { input: SENTENCES[2], encoding_format: "base64" });
+    const bytes = Uint8Array.from(atob(b64.body.data[0].embedding), (c) => c.charCodeAt(0));
+    deepClose(Array.from(new Float32Array(bytes.buffer)), Array.from(want[2].data));
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: /fill-mask, /question-answering, /token-classification against their pipelines", async () => {
+  const cases: [string, "mlm" | "qa" | "tokcls", string, unknown, (dir: string) => Promise<unknown>][] = [
+    ["fill-mask", "mlm", "/fill-mask", {
+      inputs: ["the [MASK] sat on the mat.", "[MASK] is a [MASK]."],
+      top_k: 3,
+    }, async (dir) => {
+      using p = await pipeline("fill-mask", dir, { threads: 1 });
+      return await p(["the [MASK] sat on the mat.", "[MASK] is a [MASK]."], { topK: 3 });
+    }],
+    ["question-answering", "qa", "/question-answering", {
+      inputs: {
+        question: "where did the cat sit?",
+        context: "the cat sat on the mat 😀 in the house. ".repeat(30),
+      },
+      top_k: 2,
+      doc_stride: 32,
+      max_seq_len: 64,
+    }, async (dir) => {
+      using p = await pipeline("question-answering", dir, { threads: 1 });
+      const context = "the cat sat on the mat 😀 in the house. ".repeat(30);
+      const r = await p({ question: "where did the cat sit?", context }, {
+        topK: 2,
+        docStride: 32,
+        maxSeqLen: 64,
+      });
+      // Over HTTP, offsets count characters, not UTF-16 units.
+      const cp = (i: number) => [...context.slice(0, i)].length;
+      return (r as { start: number; end: number }[]).map((a) => ({
+        ...a,
+        start: cp(a.start),
+        end: cp(a.end),
+      }));
+    }],
+    ["token-classification", "tokcls", "/token-classification", {
+      inputs: ["john smith lives in new york"],
+      aggregation_strategy: "simple",
+    }, async (dir) => {
+      using p = await pipeline("token-classification", dir, { threads: 1 });
+      return await p(["john smith lives in new york"], { aggregationStrategy: "simple" });
+    }],
+  ];
+  for (const [task, head, route, body, expected] of cases) {
+    const dir = await tinyModelDir(head);
+    const server = await startServer({ model: dir, port: 0 });
+    try {
+      assert.equal(server.task, task);
+      const r = await post(server, route, body);
+      assert.equal(r.status, 200, JSON.stringify(r.body));
+      deepClose(r.body, await expected(dir));
+    } finally {
+      await server.shutdown();
+    }
+  }
+});
+
+Deno.test("server: 429 at once under a full queue, every 200 still correct", async () => {
+  const server = await startServer({ model: SST2, port: 0, maxConcurrentRequests: 3, maxBatchTokens: 64 });
+  using classify = await pipeline("sentiment-analysis", SST2, { threads: 1 });
+  try {
+    const long = SENTENCES.join(" ").repeat(2);
+    const want = await classify(long, { topK: null, truncation: true });
+    const all = await Promise.all(
+      Array.from({ length: 40 }, () => post(server, "/predict", { inputs: long, truncate: true })),
+    );
+    const ok = all.filter((r) => r.status === 200), busy = all.filter((r) => r.status === 429);
+    assert.equal(ok.length + busy.length, 40, `statuses: ${all.map((r) => r.status)}`);
+    assert.ok(ok.length >= 3 && busy.length >= 1, `${ok.length} answered, ${busy.length} refused`);
+    for (const r of ok) deepClose(r.body, want);
+    for (const r of busy) assert.equal(r.body.error_type, "overloaded");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: a request whose client went away is dropped before it runs", async () => {
+  const server = await startServer({ model: SST2, port: 0, maxBatchTokens: 64 });
+  const long = SENTENCES.join(" ").repeat(2);
+  const metric = async (re: RegExp) => Number(re.exec((await get(server, "/metrics")).text)?.[1] ?? 0);
+  const PASSES = /te_batch_next_size_count (\d+)/, QUEUED = /te_queue_size (\d+)/;
+  const CANCELLED = /te_request_failure\{method="predict",err="cancelled"\} (\d+)/;
+  try {
+    // Six passes of 4096 tokens queue ahead of it (each runs alone: --max-batch-tokens 64).
+    const blockers = Array.from(
+      { length: 6 },
+      () => post(server, "/predict", { inputs: Array(32).fill(long), truncate: true }),
+    );
+    // A short body: Deno 2.9's HTTP server reports a client's disconnect (req.signal) only when the request
+    // arrived in one read (README, "Serving").
+    const ctl = new AbortController();
+    const gone = fetch(`http://127.0.0.1:${server.addr.port}/predict`, {
+      method: "POST",
+      body: JSON.stringify({ inputs: "dull" }),
+      signal: ctl.signal,
+    }).catch((e) => e);
+    // Abort once the request waits in the queue (not before it arrived).
+    while (await metric(QUEUED) < 7) await new Promise((r) => setTimeout(r, 1));
+    ctl.abort();
+    assert.ok((await gone) instanceof Error);
+    for (const r of await Promise.all(blockers)) assert.equal(r.status, 200);
+    for (let i = 0; i < 100 && await metric(CANCELLED) === 0; i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.equal(await metric(CANCELLED), 1, "the aborted request was not seen as cancelled");
+    assert.equal(
+      await metric(PASSES),
+      6,
+      "the aborted request still ran (only the six blockers should have)",
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: shutdown drains: /health 503 and new requests refused while the ones in flight finish", async () => {
+  const server = await startServer({ model: SST2, port: 0 });
+  try {
+    const body = { inputs: Array(32).fill(SENTENCES.join(" ").repeat(3)), truncate: true };
+    const inflight = Array.from({ length: 4 }, () => post(server, "/predict", body));
+    await new Promise((r) => setTimeout(r, 20));
+    const stopping = server.shutdown();
+    const health = await get(server, "/health");
+    assert.equal(health.status, 503);
+    assert.equal(JSON.parse(health.text).error_type, "unhealthy");
+    const late = await post(server, "/predict", { inputs: "x" });
+    assert.equal(late.status, 503);
+    for (const r of await Promise.all(inflight)) {
+      assert.equal(r.status, 200);
+      assert.equal(r.body.length, 32);
+    }
+    await stopping;
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: SIGTERM answers the requests in flight, then exits 0", async () => {
+  const serve = new URL("../serve.ts", import.meta.url).pathname;
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--unstable-no-legacy-abort", "-A", serve, "--model", SST2, "--port", "0"],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let out = "";
+  while (!/http:\/\/127\.0\.0\.1:(\d+)/.test(out)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    out += value;
+  }
+  const port = Number(/http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
+  assert.ok(port > 0, `no address printed: ${out}`);
+  const body = JSON.stringify({ inputs: Array(32).fill(SENTENCES.join(" ")) });
+  const inflight = Array.from(
+    { length: 6 },
+    () =>
+      fetch(`http://127.0.0.1:${port}/predict`, { method: "POST", body }).then(async (r) => ({
+        status: r.status,
+        body: await r.json(),
+      })),
+  );
+  await new Promise((r) => setTimeout(r, 30));
+  child.kill("SIGTERM");
+  const answers = await Promise.all(inflight);
+  for (const a of answers) {
+    assert.equal(a.status, 200, JSON.stringify(a.body));
+    assert.equal(a.body.length, 32);
+  }
+  const status = await child.status;
+  const stderr = await new Response(child.stderr).text();
+  await reader.cancel();
+  assert.equal(status.code, 0, stderr);
+  assert.match(stderr, /stopped/);
+});
+
+Deno.test("server: a bad model or flag exits non-zero with a clear message", async () => {
+  const serve = new URL("../serve.ts", import.meta.url).pathname;
+  const run = async (...args: string[]) => {
+    const r = await new Deno.Command(Deno.execPath(), {
+      args: ["run", "-A", serve, ...args],
+      stdout: "piped",
+      stderr: "piped",
+    })
+      .output();
+    return { code: r.code, stderr: new TextDecoder().decode(r.stderr) };
+  };
+  const missing = await run("--model", "/nonexistent/model/dir", "--port", "0", "--offline");
+  assert.notEqual(missing.code, 0);
+  assert.match(missing.stderr, /nonexistent/);
+  const flag = await run("--model", SST2, "--port", "99999");
+  assert.equal(flag.code, 2);
+  assert.match(flag.stderr, /--port/);
+  const unknown = await run("--model", SST2, "--bogus");
+  assert.equal(unknown.code, 2);
+  const task = await run("--model", SST2, "--task", "translation", "--port", "0");
+  assert.equal(task.code, 2);
+  assert.match(task.stderr, /unknown task/);
+});
