@@ -9,6 +9,8 @@
  * @module
  */
 
+import { exists } from "../src/fs/write.ts";
+
 /** Compiler flags. `-march=native` is right here: the library is always built on the machine that runs it. */
 export const CFLAGS: readonly string[] = [
   "-std=c11",
@@ -130,15 +132,6 @@ export async function kernelLibraryPath(buildDir: string = defaultBuildDir()): P
   const sources = await Promise.all(KERNEL_SOURCES.map(readSource));
   const hash = await sha256Hex([...sources, enc.encode(CFLAGS.join(" "))]);
   return `${buildDir}/libdistilbert_kernels-${hash.slice(0, 16)}.${LIB_EXT}`;
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 // Older builds are unlinked, never overwritten: a process that still has one open keeps its mapping.

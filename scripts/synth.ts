@@ -24,6 +24,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { atomicWriteFile } from "../src/fs/write.ts";
 import { writeSafetensors } from "../src/safetensors.ts";
 
 /** The DistilBERT `config.json` fields the generator reads (others are ignored and kept as they are). */
@@ -255,17 +256,6 @@ export function synthCheckpoint(config: SynthConfig): Map<string, SynthTensor> {
     out.set(key, { dtype: "F32", shape, data });
   }
   return out;
-}
-
-async function atomicWriteFile(path: string, bytes: Uint8Array): Promise<void> {
-  const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    await Deno.writeFile(tmp, bytes);
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
 }
 
 /**

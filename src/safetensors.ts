@@ -21,6 +21,8 @@
  * @module
  */
 
+import { atomicWriteFile } from "./fs/write.ts";
+
 /** Tensor element types defined by the safetensors format (sub-byte float types are not supported). */
 export type SafetensorsDtype =
   | "F64"
@@ -756,19 +758,5 @@ export async function writeSafetensors(
   metadata?: Readonly<Record<string, string>>,
 ): Promise<void> {
   const { prefix, chunks } = plan(tensors, metadata, path);
-  const tmp = `${path}.${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`;
-  try {
-    const file = await Deno.open(tmp, { write: true, create: true, truncate: true });
-    try {
-      for (const c of [prefix, ...chunks]) {
-        for (let done = 0; done < c.length;) done += await file.write(c.subarray(done));
-      }
-    } finally {
-      file.close();
-    }
-    await Deno.rename(tmp, path);
-  } catch (e) {
-    await Deno.remove(tmp).catch(() => {});
-    throw e;
-  }
+  await atomicWriteFile(path, [prefix, ...chunks]);
 }

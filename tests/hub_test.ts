@@ -16,9 +16,13 @@ import { main as cliMain } from "../scripts/download.ts";
 import {
   closedEndpoint,
   distilbertFiles,
+  dripBody,
+  endlessBody,
   fakeCommit,
   type FakeHub,
   gitBlobSha1,
+  halfBody,
+  noLengthBody,
   sha256,
   simpleRepo,
   startFakeHub,
@@ -432,6 +436,27 @@ Deno.test("invalid repo ids and revisions are rejected before any request", asyn
   }
   await rejectsWith(resolveModelDir("a/b/c"), "invalid_repo_id", "neither an existing folder");
   await rejectsWith(downloadModel(REPO, { revision: "../../etc" }), "invalid_revision");
+  for (
+    const revision of [
+      "a b",
+      "v1.lock",
+      ".hidden",
+      "x/.y",
+      "a~1",
+      "a:b",
+      "tab\t",
+      "nul\0",
+      "a\\b",
+      "a//b",
+      "x.",
+    ]
+  ) {
+    await rejectsWith(
+      downloadModel(REPO, { revision, endpoint: "http://127.0.0.1:9" }),
+      "invalid_revision",
+      JSON.stringify(revision),
+    );
+  }
 });
 
 Deno.test("offline or download:false on a cache miss says how to download", async () => {
@@ -515,4 +540,418 @@ Deno.test("scripts/download.ts as a process: stdout is only the snapshot dir", a
     assert.equal(usage.code, 2);
     assert.match(new TextDecoder().decode(usage.stderr), /usage:/);
   });
+});
+
+// ---- A hub that misbehaves on purpose (tests/helpers/fake_hub.ts `intercept`); the cache must stay sound. ----
+
+const STORAGE_NAME = "models--acme--tiny-distilbert";
+const WEIGHTS = FILES["model.safetensors"];
+
+/** A folder beside the cache standing for "the rest of the machine": nothing may ever be written there. */
+async function withOutside(fn: (outside: string) => Promise<void>): Promise<void> {
+  const outside = await Deno.makeTempDir({ prefix: "hub_test_outside_" });
+  try {
+    await fn(outside);
+  } finally {
+    await Deno.remove(outside, { recursive: true });
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+function listDir(dir: string): string[] {
+  return [...Deno.readDirSync(dir)].map((e) => e.name).sort();
+}
+
+/** `file` is not complete in the cache: no snapshot entry and no blob named `etag` (nor any for it). */
+async function assertNotComplete(cacheDir: string, file: string, etag: string): Promise<void> {
+  const storage = join(cacheDir, STORAGE_NAME);
+  assert.ok(!await exists(join(storage, "snapshots", COMMIT, file)), `snapshot has ${file}`);
+  const blobs = await exists(join(storage, "blobs")) ? listDir(join(storage, "blobs")) : [];
+  assert.ok(!blobs.includes(etag), `blobs/${etag} was marked complete`);
+  assert.equal(await findCachedModel(REPO, { cacheDir }), undefined);
+}
+
+/** Whether `url` asks the resolve endpoint for `file` (at any revision). */
+function resolves(url: URL, file: string): boolean {
+  return new RegExp(`^/${REPO}/resolve/[^/]+/${file.replaceAll(".", "\\.")}$`).test(url.pathname);
+}
+
+Deno.test("malicious hub: an LFS redirect to file:// is refused, at HEAD and at GET; nothing is copied", async () => {
+  await withOutside(async (outside) => {
+    const secretPath = join(outside, "secret.bin");
+    const secret = new TextEncoder().encode("a local file the hub should never see\n");
+    await Deno.writeFile(secretPath, secret);
+    // 1. The resolve endpoint's LFS redirect (which gives the download URL) points at a local file.
+    await withHub(async (hub, cacheDir) => {
+      hub.intercept = (_req, url) =>
+        resolves(url, "model.safetensors")
+          ? new Response(null, {
+            status: 302,
+            headers: {
+              "x-repo-commit": COMMIT,
+              "x-linked-etag": `"${sha256(secret)}"`,
+              "x-linked-size": String(secret.length),
+              location: `file://${secretPath}`,
+            },
+          })
+          : undefined;
+      await rejectsWith(
+        downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+        "http",
+        "model.safetensors",
+        `file://${secretPath}`,
+        "only http(s)",
+      );
+      await assertNotComplete(cacheDir, "model.safetensors", sha256(secret));
+    });
+    // 2. The CDN itself redirects the GET to a local file.
+    await withHub(async (hub, cacheDir) => {
+      hub.intercept = (_req, url) =>
+        url.pathname === `/cdn/${WEIGHTS_SHA}`
+          ? new Response(null, { status: 302, headers: { location: `file://${secretPath}` } })
+          : undefined;
+      await rejectsWith(
+        downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+        "http",
+        `file://${secretPath}`,
+        "only http(s)",
+      );
+      await assertNotComplete(cacheDir, "model.safetensors", WEIGHTS_SHA);
+    });
+    assert.deepEqual(listDir(outside), ["secret.bin"]);
+  });
+});
+
+Deno.test("malicious hub: redirects are capped at 10 hops; the token never follows a redirect off the hub", async () => {
+  const gated = simpleRepo(REPO, FILES, { token: "hf_secret" });
+  const other = startFakeHub([]);
+  try {
+    await withHub(async (hub, cacheDir) => {
+      // LFS download: hub -> other origin -> back to the hub's own /cdn/ (the token must not come back either).
+      hub.intercept = (_req, url) =>
+        resolves(url, "model.safetensors")
+          ? new Response(null, {
+            status: 302,
+            headers: {
+              "x-repo-commit": COMMIT,
+              "x-linked-etag": `"${WEIGHTS_SHA}"`,
+              "x-linked-size": String(WEIGHTS.length),
+              location: `${other.url}/bounce/${WEIGHTS_SHA}`,
+            },
+          })
+          : undefined;
+      // A plain file whose GET the hub redirects to another origin.
+      const vocabEtag = gitBlobSha1(FILES["vocab.txt"]);
+      const hubIntercept = hub.intercept;
+      hub.intercept = (req, url) =>
+        req.method === "GET" && resolves(url, "vocab.txt")
+          ? new Response(null, { status: 302, headers: { location: `${other.url}/vocab` } })
+          : hubIntercept(req, url);
+      other.intercept = (_req, url) =>
+        url.pathname === "/vocab"
+          ? new Response(FILES["vocab.txt"].slice(), { headers: { etag: `"${vocabEtag}"` } })
+          : new Response(null, { status: 307, headers: { location: `${hub.url}/cdn/${WEIGHTS_SHA}` } });
+      const dir = await downloadModel(REPO, { endpoint: hub.url, cacheDir, token: "hf_secret" });
+      assert.deepEqual(await Deno.readFile(join(dir, "model.safetensors")), WEIGHTS);
+      assert.deepEqual(await Deno.readFile(join(dir, "vocab.txt")), FILES["vocab.txt"]);
+      assert.deepEqual(other.requests.map((r) => r.path).sort(), ["/bounce/" + WEIGHTS_SHA, "/vocab"]);
+      assert.ok(other.requests.every((r) => r.authorization === null), "the token reached another origin");
+      const cdn = hub.requests.filter((r) => r.path.startsWith("/cdn/"));
+      assert.ok(cdn.length === 1 && cdn[0].authorization === null, "the token came back after leaving");
+      assert.ok(hub.requests.some((r) => r.authorization === "Bearer hf_secret"), "the hub itself got it");
+    }, [gated]);
+
+    await withHub(async (hub, cacheDir) => {
+      let hops = 0;
+      hub.intercept = (_req, url) => {
+        const m = /^\/cdn\/loop\/(\d+)$/.exec(url.pathname);
+        if (url.pathname !== `/cdn/${WEIGHTS_SHA}` && !m) return undefined;
+        hops++;
+        return new Response(null, {
+          status: 302,
+          headers: { location: `/cdn/loop/${Number(m?.[1] ?? 0) + 1}` },
+        });
+      };
+      await rejectsWith(
+        downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+        "http",
+        "model.safetensors",
+        "too many redirects",
+      );
+      assert.equal(hops, 11, "the first request and 10 redirects");
+      await assertNotComplete(cacheDir, "model.safetensors", WEIGHTS_SHA);
+    });
+  } finally {
+    await other.close();
+  }
+});
+
+Deno.test("malicious hub: a body longer than the announced size is cut off while streaming and refused", async () => {
+  // 1. Endless chunked body for a file announced (X-Linked-Size) at 96 KiB.
+  await withHub(async (hub, cacheDir) => {
+    const counter = { sent: 0, cancelled: false };
+    hub.intercept = (req, url) =>
+      req.method === "GET" && url.pathname === `/cdn/${WEIGHTS_SHA}`
+        ? new Response(endlessBody(WEIGHTS.subarray(0, 16 * 1024), counter))
+        : undefined;
+    await rejectsWith(
+      downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+      "http",
+      "model.safetensors",
+      `more than the ${WEIGHTS.length} bytes expected`,
+    );
+    // Reading stopped right after the expected size; what the server pushed beyond it sat in socket buffers.
+    assert.ok(counter.sent < 16 << 20, `the client kept reading: ${counter.sent} bytes sent`);
+    const blobs = listDir(join(cacheDir, STORAGE_NAME, "blobs"));
+    assert.ok(!blobs.some((b) => b.startsWith(WEIGHTS_SHA)), `partial download kept: ${blobs}`);
+    await assertNotComplete(cacheDir, "model.safetensors", WEIGHTS_SHA);
+  });
+  // 2. A Content-Length that disagrees with X-Linked-Size: refused before a byte is written.
+  await withHub(async (hub, cacheDir) => {
+    const doubled = new Uint8Array(WEIGHTS.length * 2);
+    hub.intercept = (req, url) =>
+      req.method === "GET" && url.pathname === `/cdn/${WEIGHTS_SHA}` ? new Response(doubled) : undefined;
+    await rejectsWith(
+      downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+      "http",
+      "model.safetensors",
+      String(WEIGHTS.length),
+      String(doubled.length),
+    );
+    await assertNotComplete(cacheDir, "model.safetensors", WEIGHTS_SHA);
+    const blobs = listDir(join(cacheDir, STORAGE_NAME, "blobs"));
+    assert.ok(!blobs.some((b) => b.startsWith(WEIGHTS_SHA)), `partial download kept: ${blobs}`);
+  });
+});
+
+Deno.test("malicious cache: a planted blobs/<sha>.incomplete symlink is never written through (200 or 206)", async () => {
+  for (const ignoreRange of [false, true]) {
+    await withOutside(async (outside) => {
+      const victim = join(outside, "victim.txt");
+      await Deno.writeTextFile(victim, "precious");
+      await withHub(async (hub, cacheDir) => {
+        hub.ignoreRange = ignoreRange; // true: the server answers 200, which would truncate and overwrite
+        const blobs = join(cacheDir, STORAGE_NAME, "blobs");
+        await Deno.mkdir(blobs, { recursive: true });
+        await Deno.symlink(victim, join(blobs, `${WEIGHTS_SHA}.incomplete`));
+        await rejectsWith(
+          downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+          "cache",
+          `${WEIGHTS_SHA}.incomplete`,
+          "symbolic link",
+        );
+        await assertNotComplete(cacheDir, "model.safetensors", WEIGHTS_SHA);
+      });
+      assert.equal(
+        await Deno.readTextFile(victim),
+        "precious",
+        `victim changed (ignoreRange ${ignoreRange})`,
+      );
+      assert.deepEqual(listDir(outside), ["victim.txt"]);
+    });
+  }
+});
+
+Deno.test("malicious cache: a planted folder symlink (repo, blobs, refs, snapshots, .no_exist, .locks) is refused", async () => {
+  const planted = [
+    [STORAGE_NAME],
+    [STORAGE_NAME, "blobs"],
+    [STORAGE_NAME, "refs"],
+    [STORAGE_NAME, "snapshots"],
+    [STORAGE_NAME, ".no_exist"],
+    [".locks"],
+    [".locks", STORAGE_NAME],
+  ];
+  for (const parts of planted) {
+    await withOutside(async (outside) => {
+      await withHub(async (hub, cacheDir) => {
+        await Deno.mkdir(join(cacheDir, ...parts.slice(0, -1)), { recursive: true });
+        await Deno.symlink(outside, join(cacheDir, ...parts));
+        await rejectsWith(
+          downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+          "cache",
+          join(...parts),
+          "symbolic link",
+        );
+      });
+      assert.deepEqual(listDir(outside), [], `written through ${parts.join("/")}`);
+    });
+  }
+});
+
+Deno.test("malicious cache: a snapshot entry leading outside the cache is refused when read, replaced on download", async () => {
+  await withOutside(async (outside) => {
+    const secretPath = join(outside, "secret.json");
+    await Deno.writeTextFile(secretPath, "{}");
+    await withHub(async (hub, cacheDir) => {
+      const dir = await downloadModel(REPO, { endpoint: hub.url, cacheDir });
+      for (const file of ["config.json", "model.safetensors"]) {
+        await Deno.remove(join(dir, file));
+        await Deno.symlink(secretPath, join(dir, file));
+      }
+      await rejectsWith(
+        findCachedModel(REPO, { cacheDir }),
+        "cache",
+        join(dir, "config.json"),
+        "outside the cache",
+      );
+      await rejectsWith(resolveModelDir(REPO, { cacheDir, offline: true }), "cache", "outside the cache");
+      await rejectsWith(resolveModelDir(REPO, { cacheDir, endpoint: hub.url }), "cache", "outside the cache");
+      // A download writes its own links over them (a rename replaces the link itself; nothing is followed).
+      assert.equal(await downloadModel(REPO, { endpoint: hub.url, cacheDir }), dir);
+      assert.equal(
+        await Deno.readLink(join(dir, "config.json")),
+        `../../blobs/${gitBlobSha1(FILES["config.json"])}`,
+      );
+      assert.equal(await Deno.readLink(join(dir, "model.safetensors")), `../../blobs/${WEIGHTS_SHA}`);
+      assert.equal(await findCachedModel(REPO, { cacheDir }), dir);
+    });
+    assert.equal(await Deno.readTextFile(secretPath), "{}");
+    assert.deepEqual(listDir(outside), ["secret.json"]);
+  });
+});
+
+Deno.test("malicious hub: a download verifiable neither by hash nor by size is not marked complete", async () => {
+  const vocab = FILES["vocab.txt"];
+  const answer = (req: Request, withSize: boolean) => {
+    const headers: Record<string, string> = { "x-repo-commit": COMMIT, etag: `"not-a-sha-1"` };
+    if (withSize) headers["content-length"] = String(vocab.length);
+    if (req.method === "HEAD") return new Response(withSize ? null : noLengthBody(), { headers });
+    return new Response(withSize ? vocab.slice() : halfBody(vocab), { headers });
+  };
+  // No size anywhere and half the body: the file cannot be checked, so it is refused.
+  await withHub(async (hub, cacheDir) => {
+    hub.intercept = (req, url) => resolves(url, "vocab.txt") ? answer(req, false) : undefined;
+    await rejectsWith(
+      downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+      "checksum",
+      "vocab.txt",
+      "not-a-sha-1",
+      "cannot be verified",
+    );
+    await assertNotComplete(cacheDir, "vocab.txt", "not-a-sha-1");
+    const blobs = listDir(join(cacheDir, STORAGE_NAME, "blobs"));
+    assert.ok(!blobs.some((b) => b.startsWith("not-a-sha-1")), `partial download kept: ${blobs}`);
+  });
+  // The same ETag with an exact size is accepted: the size is checked.
+  await withHub(async (hub, cacheDir) => {
+    hub.intercept = (req, url) => resolves(url, "vocab.txt") ? answer(req, true) : undefined;
+    const dir = await downloadModel(REPO, { endpoint: hub.url, cacheDir });
+    assert.deepEqual(await Deno.readFile(join(dir, "vocab.txt")), vocab);
+    assert.equal(await Deno.readLink(join(dir, "vocab.txt")), "../../blobs/not-a-sha-1");
+  });
+});
+
+Deno.test("malicious hub: an ETag that is not a plain file name (.., ., a/b) is refused", async () => {
+  for (const etag of ["..", ".", "../../outside", "a/b", "x\\y", "a b"]) {
+    await withHub(async (hub, cacheDir) => {
+      hub.intercept = (req, url) =>
+        resolves(url, "config.json")
+          ? new Response(req.method === "HEAD" ? null : FILES["config.json"].slice(), {
+            headers: { "x-repo-commit": COMMIT, etag: `"${etag}"` },
+          })
+          : undefined;
+      await rejectsWith(
+        downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+        "http",
+        "config.json",
+        `ETag ${JSON.stringify(etag)}`,
+      );
+      const storage = join(cacheDir, STORAGE_NAME);
+      assert.ok(!await exists(join(storage, "snapshots", COMMIT, "config.json")));
+      assert.equal(await findCachedModel(REPO, { cacheDir }), undefined);
+    });
+  }
+});
+
+Deno.test("an empty file downloads: a git-sha1 (e69de29...) and a sha256 (e3b0c44...) blob of 0 bytes", async () => {
+  const empty = new Uint8Array();
+  const plain = simpleRepo("acme/empty-plain", { ...FILES, "special_tokens_map.json": empty });
+  const lfs = simpleRepo("acme/empty-lfs", { ...FILES, "model.safetensors": empty });
+  await withHub(async (hub, cacheDir) => {
+    const opts = { endpoint: hub.url, cacheDir };
+    for (
+      const [id, file, etag] of [
+        ["acme/empty-plain", "special_tokens_map.json", "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"],
+        [
+          "acme/empty-lfs",
+          "model.safetensors",
+          "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855",
+        ],
+      ]
+    ) {
+      const dir = await downloadModel(id, opts);
+      assert.equal(await Deno.readLink(join(dir, file)), `../../blobs/${etag}`);
+      assert.equal((await Deno.stat(join(dir, file))).size, 0);
+      assert.equal(await findCachedModel(id, { cacheDir }), dir);
+      assert.equal(await downloadModel(id, opts), dir, "and again, from the cache");
+    }
+  }, [plain, lfs]);
+});
+
+Deno.test("a slow drip is stopped by minBytesPerSecond over minSpeedWindowMs; the part on disk resumes", async () => {
+  await withHub(async (hub, cacheDir) => {
+    const counter = { sent: 0, cancelled: false };
+    let drip = true;
+    hub.intercept = (req, url) =>
+      drip && req.method === "GET" && url.pathname === `/cdn/${WEIGHTS_SHA}`
+        ? new Response(dripBody(WEIGHTS, 50, counter), {
+          headers: { "content-length": String(WEIGHTS.length) },
+        })
+        : undefined;
+    // 1000 bytes/s over 1 s: the drip sends ~20, a local transfer of the small files thousands of times more.
+    const opts = { endpoint: hub.url, cacheDir, minBytesPerSecond: 1000, minSpeedWindowMs: 1000 };
+    await rejectsWith(
+      downloadModel(REPO, opts),
+      "network",
+      "model.safetensors",
+      "too slow",
+      "minBytesPerSecond",
+      "resume",
+    );
+    for (let waited = 0; !counter.cancelled && waited < 5000; waited += 10) await delay(10);
+    assert.ok(counter.cancelled, "the connection was dropped");
+    await assertNotComplete(cacheDir, "model.safetensors", WEIGHTS_SHA);
+    const part = (await Deno.stat(join(cacheDir, STORAGE_NAME, "blobs", `${WEIGHTS_SHA}.incomplete`))).size;
+    assert.ok(part > 0 && part <= counter.sent, `part of ${part} bytes, ${counter.sent} sent`);
+
+    drip = false;
+    const dir = await downloadModel(REPO, { endpoint: hub.url, cacheDir });
+    assert.deepEqual(await Deno.readFile(join(dir, "model.safetensors")), WEIGHTS);
+    assert.ok(hub.requests.some((r) => r.range === `bytes=${part}-`), "the next run resumed the part");
+
+    for (const bad of [{ minBytesPerSecond: -1 }, { minBytesPerSecond: NaN }, { minSpeedWindowMs: 0 }]) {
+      for (const call of [downloadModel, resolveModelDir]) {
+        const err = await call(REPO, { ...opts, ...bad }).then(() => undefined, (e) => e);
+        assert.ok(err instanceof RangeError && err.message.includes(Object.keys(bad)[0]), String(err));
+      }
+    }
+  });
+});
+
+Deno.test("revision v1, then v1/fix (and the other way round): a HubError naming the conflict in refs/", async () => {
+  const repo = simpleRepo(REPO, FILES);
+  repo.refs.v1 = COMMIT;
+  repo.refs["v1/fix"] = COMMIT;
+  for (const [first, second, what] of [["v1", "v1/fix", "is a file"], ["v1/fix", "v1", "is a folder"]]) {
+    await withHub(async (hub, cacheDir) => {
+      const opts = { endpoint: hub.url, cacheDir };
+      await downloadModel(REPO, { ...opts, revision: first });
+      await rejectsWith(
+        downloadModel(REPO, { ...opts, revision: second }),
+        "cache",
+        JSON.stringify(second),
+        join(STORAGE_NAME, "refs", "v1"),
+        what,
+      );
+      assert.equal(await findCachedModel(REPO, { cacheDir, revision: second }), undefined);
+      assert.equal(
+        await findCachedModel(REPO, { cacheDir, revision: first }),
+        join(cacheDir, STORAGE_NAME, "snapshots", COMMIT),
+      );
+    }, [repo]);
+  }
 });

@@ -19,6 +19,7 @@
 
 import { getHFHubCachePath, getRepoFolderName, REGEX_COMMIT_HASH } from "@huggingface/hub";
 import { join } from "node:path";
+import { CacheFs } from "./cache_fs.ts";
 import { HubError } from "./errors.ts";
 
 /** Default hub endpoint, overridden by `HF_ENDPOINT` or the `endpoint` option. */
@@ -75,19 +76,30 @@ export function isCommitHash(revision: string): boolean {
   return REGEX_COMMIT_HASH.test(revision);
 }
 
+// Characters git forbids in ref names (check-ref-format): controls, space, ~ ^ : ? * [ and backslash.
+const BAD_REVISION_CHAR = /[\p{Cc} ~^:?*[\\]/u;
+
 /**
- * Throws a `HubError` (`invalid_revision`) for revisions that cannot safely name a file under `refs/`
- * (branch and tag names may contain "/", e.g. `refs/pr/1`, but not "..", empty segments or backslashes).
+ * Throws a `HubError` (`invalid_revision`) for revisions that cannot safely name a file under `refs/`. Branch and
+ * tag names may contain "/" (e.g. `refs/pr/1`); like git, we refuse "..", empty segments, segments starting with
+ * "." or ending with ".lock", "@{", a trailing ".", and control characters, spaces, `~^:?*[` and backslashes.
  *
  * @param revision a branch, tag or commit sha
  */
 export function validateRevision(revision: string): void {
   const parts = revision.split("/");
   if (
-    revision.length === 0 || revision.length > 255 || revision.includes("\\") || revision.includes("\0") ||
-    parts.some((p) => p === "" || p === "." || p === "..")
+    revision.length === 0 || revision.length > 255 || BAD_REVISION_CHAR.test(revision) ||
+    revision.includes("..") || revision.includes("@{") || revision.endsWith(".") ||
+    parts.some((p) => p === "" || p.startsWith(".") || p.endsWith(".lock"))
   ) {
-    throw new HubError("invalid_revision", `invalid revision ${JSON.stringify(revision)}`);
+    throw new HubError(
+      "invalid_revision",
+      `invalid revision ${
+        JSON.stringify(revision)
+      }: expected a branch, tag or commit sha (segments separated ` +
+        `by "/", none empty or starting with ".", no "..", spaces, control characters or any of ~^:?*[\\)`,
+    );
   }
 }
 
@@ -155,22 +167,15 @@ export async function tokenFromEnv(): Promise<string | undefined> {
   }
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile; // follows the snapshot symlink into blobs/
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return false;
-    throw err;
-  }
-}
-
 /**
  * The commit a revision points to in the cache, without network: a commit sha is itself, a branch or tag is read
- * from `refs/<revision>`. Undefined when the ref was never recorded.
+ * from `refs/<revision>`. Undefined when the ref was never recorded (or `refs/<revision>` is a folder of refs
+ * below it).
  *
  * @param repoId a valid hub id
  * @param revision branch, tag or commit sha
  * @param cacheDir cache root; defaults to {@link hubCacheDir}
+ * @throws {HubError} `cache` when the ref leads outside the cache
  */
 export async function cachedCommit(
   repoId: string,
@@ -179,22 +184,24 @@ export async function cachedCommit(
 ): Promise<string | undefined> {
   validateRevision(revision);
   if (isCommitHash(revision)) return revision;
-  try {
-    const commit = (await Deno.readTextFile(join(repoCacheDir(repoId, cacheDir), "refs", revision))).trim();
-    return isCommitHash(commit) ? commit : undefined;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return undefined;
-    throw err;
-  }
+  validateRepoId(repoId);
+  const folder = getRepoFolderName({ name: repoId, type: "model" });
+  const fs = await CacheFs.existing(cacheDir ?? hubCacheDir());
+  const ref = [folder, "refs", ...revision.split("/")];
+  if (fs === undefined || !(await fs.resolve(ref))?.isFile) return undefined;
+  const commit = (await Deno.readTextFile(fs.path(ref))).trim();
+  return isCommitHash(commit) ? commit : undefined;
 }
 
 /**
  * Looks a model up in the cache without network: the snapshot folder of `revision` if it holds everything we need
  * (`config.json`, `model.safetensors`, and `tokenizer.json` or `vocab.txt`), else undefined. Works on caches filled
- * by Python transformers/huggingface_hub as well as by `downloadModel`.
+ * by Python transformers/huggingface_hub as well as by `downloadModel`. Snapshot entries are read through their
+ * links into `blobs/`, but one that leads outside the cache, or to a folder, is an error, not a hit.
  *
  * @param repoId a valid hub id
  * @param options `revision` (default "main") and `cacheDir` (default {@link hubCacheDir})
+ * @throws {HubError} `cache` for a snapshot entry or ref leading outside the cache or to a non-file
  */
 export async function findCachedModel(
   repoId: string,
@@ -202,12 +209,15 @@ export async function findCachedModel(
 ): Promise<string | undefined> {
   const commit = await cachedCommit(repoId, options.revision ?? DEFAULT_REVISION, options.cacheDir);
   if (commit === undefined) return undefined;
-  const snapshot = join(repoCacheDir(repoId, options.cacheDir), "snapshots", commit);
+  const fs = await CacheFs.existing(options.cacheDir ?? hubCacheDir());
+  if (fs === undefined) return undefined;
+  const snapshot = [getRepoFolderName({ name: repoId, type: "model" }), "snapshots", commit];
+  const has = async (file: string) => await fs.resolveFile([...snapshot, file]) !== undefined;
   for (const file of REQUIRED_FILES) {
-    if (!await isFile(join(snapshot, file))) return undefined;
+    if (!await has(file)) return undefined;
   }
   for (const file of TOKENIZER_VOCAB_FILES) {
-    if (await isFile(join(snapshot, file))) return snapshot;
+    if (await has(file)) return join(repoCacheDir(repoId, options.cacheDir), "snapshots", commit);
   }
   return undefined;
 }

@@ -12,8 +12,12 @@
  * - `not_found`: 404 — repo, revision or required file missing.
  * - `unsupported`: the repo has no `model.safetensors` (e.g. only `pytorch_model.bin`) or no tokenizer files.
  * - `network`: the hub could not be reached, timed out, or the connection dropped mid-download.
- * - `checksum`: the downloaded bytes do not match the hub's ETag (sha256 for LFS files, git sha1 otherwise).
+ * - `checksum`: the downloaded bytes do not match the hub's ETag (sha256 for LFS files, git sha1 otherwise), or
+ *   cannot be checked at all (an ETag that is no hash, and no size announced).
  * - `not_cached`: offline (or downloads disabled) and the model is not in the cache.
+ * - `cache`: the cache holds something we refuse to write through or read from: a symlink it did not create
+ *   (a folder, a `.incomplete` part), an entry resolving outside the cache, a file where a folder must be (e.g.
+ *   `refs/v1` when recording revision `v1/fix`).
  * - `http`: any other unexpected HTTP status.
  */
 export type HubErrorCode =
@@ -25,6 +29,7 @@ export type HubErrorCode =
   | "network"
   | "checksum"
   | "not_cached"
+  | "cache"
   | "http";
 
 /** Error raised by hub resolution and downloads; `message` is meant to be shown to the user as is. */

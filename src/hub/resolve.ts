@@ -5,7 +5,7 @@
  */
 
 import { DEFAULT_REVISION, findCachedModel, hubCacheDir, isValidRepoId, offlineFromEnv } from "./cache.ts";
-import { downloadModel, type DownloadOptions, notCachedError } from "./download.ts";
+import { downloadModel, type DownloadOptions, notCachedError, validateDownloadOptions } from "./download.ts";
 import { HubError } from "./errors.ts";
 
 /** Options of {@link resolveModelDir}: those of `downloadModel`, plus whether a cache miss may download. */
@@ -57,6 +57,7 @@ export async function resolveModelDir(modelOrId: string, options: ResolveModelOp
         `("name" or "org/name" of letters, digits, "-", "_", "."; write local paths as ./path)`,
     );
   }
+  validateDownloadOptions(options);
   const revision = options.revision ?? DEFAULT_REVISION;
   const cacheDir = options.cacheDir ?? hubCacheDir();
   const cached = await findCachedModel(modelOrId, { revision, cacheDir });

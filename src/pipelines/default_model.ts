@@ -7,6 +7,8 @@
  * @module
  */
 
+import { atomicWriteFile, exists } from "../fs/write.ts";
+
 /** `weights/sst2-distilbert-small/` next to this module, as a URL (file: when run from local files). */
 export const DEFAULT_SENTIMENT_MODEL_URL: URL = new URL(
   "../../weights/sst2-distilbert-small/",
@@ -36,15 +38,6 @@ export function defaultSentimentModelDir(): string {
 async function sha256Hex(text: string): Promise<string> {
   const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(text)));
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /**
@@ -84,9 +77,7 @@ export async function ensureModelFrom(base: URL, cacheRoot?: string): Promise<st
       await res.body?.cancel();
       throw new Error(`could not download the default model file ${url.href}: HTTP ${res.status}`);
     }
-    const tmp = `${target}.${Deno.pid}.tmp`;
-    await Deno.writeFile(tmp, new Uint8Array(await res.arrayBuffer()));
-    await Deno.rename(tmp, target);
+    await atomicWriteFile(target, new Uint8Array(await res.arrayBuffer()));
   }
   return dir;
 }

@@ -9,7 +9,9 @@
  * - `401` (X-Error-Code GatedRepo) for a gated repo without its token; `404` with X-Error-Code RepoNotFound,
  *   RevisionNotFound or EntryNotFound; relative `307` for a renamed repo.
  * Fault injection: `cutNextAfter` (the next CDN body stops after N bytes and the connection closes) and `corrupt`
- * (CDN bodies have one byte flipped). Every request is recorded in `requests`.
+ * (CDN bodies have one byte flipped). For a hub that misbehaves on purpose, `intercept` lets a test answer any
+ * request itself, with the body helpers below (`endlessBody`, `dripBody`, `halfBody`). Every request is recorded
+ * in `requests`.
  *
  * @module
  */
@@ -52,6 +54,8 @@ export interface FakeHub {
   ignoreRange: boolean;
   /** When set, the next CDN (LFS) body sends this many bytes and then stalls until the client gives up. */
   stallNextAfter: number | undefined;
+  /** When set, asked first about every request (after it is recorded); a Response it returns is the answer. */
+  intercept: ((req: Request, url: URL) => Response | undefined) | undefined;
   /** Stops the server and waits for it. */
   close(): Promise<void>;
 }
@@ -220,6 +224,7 @@ export function startFakeHub(repos: FakeRepo[]): FakeHub {
     corrupt: false,
     ignoreRange: false,
     stallNextAfter: undefined,
+    intercept: undefined,
     close: async () => {
       ac.abort();
       await server.finished;
@@ -237,6 +242,8 @@ export function startFakeHub(repos: FakeRepo[]): FakeHub {
       range: req.headers.get("range"),
       authorization: req.headers.get("authorization"),
     });
+    const intercepted = hub.intercept?.(req, url);
+    if (intercepted !== undefined) return intercepted;
     if (req.method !== "GET" && req.method !== "HEAD") return new Response(null, { status: 405 });
 
     const cdn = /^\/cdn\/([0-9a-f]{64})$/.exec(url.pathname);
@@ -294,6 +301,80 @@ export function startFakeHub(repos: FakeRepo[]): FakeHub {
   );
   hub.url = `http://127.0.0.1:${server.addr.port}`;
   return hub;
+}
+
+/** Bytes a body helper has handed to the server so far, and whether the client hung up. */
+export interface BodyCounter {
+  sent: number;
+  cancelled: boolean;
+}
+
+/**
+ * A body that repeats `data` without end (so without Content-Length), counting what it sends. It stops after
+ * `limit` bytes only so that a client that never stops cannot keep the test server busy for ever.
+ */
+export function endlessBody(
+  data: Uint8Array,
+  counter: BodyCounter,
+  limit = 64 << 20,
+): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      if (counter.sent >= limit) return controller.close();
+      controller.enqueue(data.slice());
+      counter.sent += data.length;
+    },
+    cancel() {
+      counter.cancelled = true;
+    },
+  }, { highWaterMark: 0 });
+}
+
+/**
+ * A body that sends `data` one byte every `intervalMs`, then closes; it also closes after `maxMs` (short of the
+ * data, like a dropped connection) so the server can always shut down.
+ */
+export function dripBody(
+  data: Uint8Array,
+  intervalMs: number,
+  counter: BodyCounter,
+  maxMs = 8000,
+): ReadableStream<Uint8Array> {
+  const started = Date.now();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let wake: () => void = () => {};
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      if (counter.sent >= data.length || Date.now() - started > maxMs) return controller.close();
+      await new Promise<void>((resolve) => {
+        wake = resolve;
+        timer = setTimeout(resolve, intervalMs);
+      });
+      if (counter.cancelled) return;
+      controller.enqueue(data.slice(counter.sent, counter.sent + 1));
+      counter.sent++;
+    },
+    cancel() {
+      counter.cancelled = true;
+      clearTimeout(timer);
+      wake();
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** A body of the first half of `data` that then ends cleanly, as a truncated chunked response does. */
+export function halfBody(data: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({
+    start(controller) {
+      controller.enqueue(data.slice(0, data.length >> 1));
+      controller.close();
+    },
+  });
+}
+
+/** An empty body that still leaves Content-Length out of the answer (Deno adds `content-length: 0` to `null`). */
+export function noLengthBody(): ReadableStream<Uint8Array> {
+  return new ReadableStream<Uint8Array>({ start: (controller) => controller.close() });
 }
 
 /** A base URL where nothing listens (a server started on port 0, then stopped), for "no network" tests. */
