@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Backend } from "./backend.ts";
+import { Backend, validateThreads } from "./backend.ts";
 import type { DistilBertConfig } from "./config.ts";
 import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
 import { runEncoder, Workspace } from "./encoder.ts";
@@ -20,6 +20,23 @@ export interface LoadOptions {
    * Default: the number of CPU cores.
    */
   threads?: number;
+}
+
+const LOAD_OPTIONS: readonly (keyof LoadOptions)[] = ["threads"];
+
+/** Throws for load options that are not objects, unknown names (a typo would otherwise be ignored) or bad values. */
+export function validateLoadOptions(options: unknown): asserts options is LoadOptions {
+  if (options === undefined) return;
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError("load options must be an object such as { threads: 2 }");
+  }
+  for (const key of Object.keys(options)) {
+    if (!(LOAD_OPTIONS as readonly string[]).includes(key)) {
+      throw new TypeError(`unknown load option "${key}" (options: ${LOAD_OPTIONS.join(", ")})`);
+    }
+  }
+  const { threads } = options as LoadOptions;
+  if (threads !== undefined) validateThreads(threads);
 }
 
 /** Encoder inputs: `[batch, sequence]` integer tensors. */
@@ -63,6 +80,7 @@ export class EncoderCore {
 
   /** Opens the back end and reads the encoder weights of a checkpoint. */
   static async create(ckpt: Checkpoint, options: LoadOptions = {}): Promise<EncoderCore> {
+    validateLoadOptions(options);
     const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file));
     const backend = await Backend.open({ threads: options.threads ?? navigator.hardwareConcurrency });
     try {

@@ -166,3 +166,25 @@ for (const workers of [2, 4]) {
     );
   }
 }
+
+Deno.test("load options: a bad or unknown option is an error naming it; threads belong to one model", async () => {
+  const { DistilBertModel } = await import("../mod.ts");
+  for (
+    const [options, re] of [
+      [{ threads: 0 }, /threads must be an integer from 1 to 256, got 0/],
+      [{ threads: 1.5 }, /threads/],
+      [{ threads: 257 }, /threads/],
+      [{ thread: 2 }, /unknown load option "thread"/],
+      [{ dtype: "q8" }, /unknown load option "dtype"/],
+    ] as const
+  ) {
+    await assert.rejects(() => DistilBertModel.load(DEFAULT_MODEL_DIR, options as never), re);
+  }
+  const { Backend } = await import("../src/backend.ts");
+  using a = await Backend.open({ threads: 1 });
+  using b = await Backend.open({ threads: 3 });
+  assert.equal(b.kernelThreads, 3);
+  assert.equal(a.kernelThreads, 1, "opening b changed a");
+  b.setThreads(2);
+  assert.equal(a.kernelThreads, 1, "b.setThreads changed a");
+});
