@@ -168,6 +168,54 @@ Deno.test("truncation errors are thrown as the fast tokenizer raises them", () =
   assert.throws(() => bert.encode(LONG_TEXT, null, { truncation: true, maxLength: 8, stride: 6 }), /stride/);
 });
 
+Deno.test("longest_first pairs split on the full token counts, and their windows cover both sequences", () => {
+  const words = (n: number, tag: string) => Array.from({ length: n }, (_, i) => `${tag}${i}`).join(" ");
+  const split = (a: string, b: string, maxLength: number) => {
+    const row = bert.encode(a, b, { truncation: "longest_first", maxLength });
+    return [row.sequenceIds.filter((s) => s === 0).length, row.sequenceIds.filter((s) => s === 1).length];
+  };
+  const count = (t: string) => bert.encode(t, null, { addSpecialTokens: false }).inputIds.length;
+  const [long, longer, short] = [words(40, "a"), words(60, "b"), "a short one"];
+  assert.ok(count(long) > 48 && count(longer) > count(long) && count(short) < 22);
+  // Both exceed the budget of 45 (48 minus [CLS] and 2 [SEP]): the longer one gets the odd token, whichever
+  // side it is on; a tie gives it to the second.
+  assert.deepEqual(split(longer, long, 48), [23, 22]);
+  assert.deepEqual(split(long, longer, 48), [22, 23]);
+  assert.deepEqual(split(long, long, 48), [22, 23]);
+  // The shorter fits in half the budget: it is kept whole and the longer gets the rest.
+  assert.deepEqual(split(long, short, 48), [45 - count(short), count(short)]);
+  assert.deepEqual(split(short, long, 48), [count(short), 45 - count(short)]);
+
+  // Overflow rows: every window of the first with every window of the second, so both sequences are covered
+  // to their last token.
+  const first = bert.encode(long, null, { addSpecialTokens: false }).inputIds;
+  const second = bert.encode(longer, null, { addSpecialTokens: false }).inputIds;
+  const enc = bert.encode(long, longer, {
+    truncation: "longest_first",
+    maxLength: 48,
+    stride: 5,
+    returnOverflowing: true,
+  });
+  const rows = [enc, ...enc.overflowing!];
+  const part = (row: typeof enc, seq: number) => row.inputIds.filter((_, i) => row.sequenceIds[i] === seq);
+  const windowsOf = (ids: number[], size: number) => {
+    const out: number[][] = [];
+    for (let start = 0;; start += size - 5) {
+      out.push(ids.slice(start, start + size));
+      if (start + size >= ids.length) return out;
+    }
+  };
+  const firstWindows = windowsOf(first, 22);
+  const secondWindows = windowsOf(second, 23);
+  assert.equal(rows.length, firstWindows.length * secondWindows.length);
+  const seen = new Set(rows.map((row) => JSON.stringify([part(row, 0), part(row, 1)])));
+  for (const a of firstWindows) {
+    for (const b of secondWindows) assert.ok(seen.has(JSON.stringify([a, b])), "a window pair is missing");
+  }
+  assert.equal(firstWindows.at(-1)!.at(-1), first.at(-1));
+  assert.equal(secondWindows.at(-1)!.at(-1), second.at(-1));
+});
+
 Deno.test("maxLength alone truncates longest_first; truncation: true uses model_max_length", () => {
   assert.equal(bert.encode(LONG_TEXT, null, { maxLength: 10 }).inputIds.length, 10);
   const long = "word ".repeat(600);

@@ -5,11 +5,20 @@
  * @module
  */
 
-import { NONSPACING_MARK_RANGES, OTHER_RANGES, PUNCTUATION_RANGES } from "./unicode_tables.ts";
+import {
+  DECOMPOSING_RANGES,
+  NONSPACING_MARK_RANGES,
+  OTHER_RANGES,
+  PUNCTUATION_RANGES,
+  WHITESPACE_RANGES,
+} from "./unicode_tables.ts";
 
 /** Cc, Cf or Co: dropped by clean_text (tab, LF and CR excepted, they are whitespace). */
 export const OTHER = 1;
-/** Rust's `char::is_whitespace` (the Unicode White_Space property). */
+/**
+ * Rust's `char::is_whitespace` (the Unicode White_Space property): U+0085 and U+2028/9 are in it,
+ * U+001C..U+001F (Python's isspace) are not.
+ */
 export const WHITESPACE = 2;
 /** BERT punctuation: Unicode P plus the ASCII symbol ranges. Each one becomes its own word. */
 export const PUNCTUATION = 4;
@@ -17,35 +26,8 @@ export const PUNCTUATION = 4;
 export const NONSPACING_MARK = 8;
 /** The CJK ideograph ranges the normalizer pads with spaces. */
 export const CJK = 16;
-
-// Rust's char::is_whitespace. Note U+0085 and U+2028/9 are in it; U+001C..U+001F (Python's isspace) are not.
-const WHITESPACE_CODE_POINTS = [
-  0x09,
-  0x0a,
-  0x0b,
-  0x0c,
-  0x0d,
-  0x20,
-  0x85,
-  0xa0,
-  0x1680,
-  0x2000,
-  0x2001,
-  0x2002,
-  0x2003,
-  0x2004,
-  0x2005,
-  0x2006,
-  0x2007,
-  0x2008,
-  0x2009,
-  0x200a,
-  0x2028,
-  0x2029,
-  0x202f,
-  0x205f,
-  0x3000,
-];
+/** Has a canonical decomposition in the normalization crate's Unicode version: NFD changes it. */
+export const DECOMPOSES = 32;
 
 // The Rust normalizer's ranges. 0x2B920 (not Python's 0x2B820) is deliberate: it is what Rust checks.
 const CJK_RANGES = [
@@ -106,16 +88,19 @@ const BMP_FLAGS: Uint8Array = (() => {
   fillRanges(table, PUNCTUATION_RANGES, PUNCTUATION);
   fillRanges(table, NONSPACING_MARK_RANGES, NONSPACING_MARK);
   fillRanges(table, CJK_RANGES, CJK);
-  for (const cp of WHITESPACE_CODE_POINTS) table[cp] |= WHITESPACE;
+  fillRanges(table, WHITESPACE_RANGES, WHITESPACE);
+  fillRanges(table, DECOMPOSING_RANGES, DECOMPOSES);
   for (let cp = 0; cp < 128; cp++) if (isAsciiPunctuation(cp)) table[cp] |= PUNCTUATION;
   return table;
 })();
 
-/** The class flags (OTHER | WHITESPACE | PUNCTUATION | NONSPACING_MARK | CJK) of one code point. */
+/** The class flags (OTHER | WHITESPACE | PUNCTUATION | NONSPACING_MARK | CJK | DECOMPOSES) of one code point. */
 export function charFlags(cp: number): number {
   if (cp < 0x10000) return BMP_FLAGS[cp];
   let flags = 0;
   if (inRanges(cp, OTHER_RANGES)) flags |= OTHER;
+  if (inRanges(cp, WHITESPACE_RANGES)) flags |= WHITESPACE;
+  if (inRanges(cp, DECOMPOSING_RANGES)) flags |= DECOMPOSES;
   if (inRanges(cp, PUNCTUATION_RANGES)) flags |= PUNCTUATION;
   if (inRanges(cp, NONSPACING_MARK_RANGES)) flags |= NONSPACING_MARK;
   if (isCjk(cp)) flags |= CJK;

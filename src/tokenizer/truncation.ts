@@ -60,22 +60,19 @@ export function truncate(
   const toRemove = total - maxLength;
   if (strategy === "longest_first") {
     if (!second) return [windows(first, n1 - toRemove, stride), null];
+    // On the full token counts: if the shorter sequence fits in half the budget it keeps all of itself and
+    // the longer gets the rest; otherwise the shorter gets the floor half and the longer the ceil half (on a
+    // tie the second counts as the longer). Where the words fall does not matter, unlike tokenizers 0.23.1+,
+    // which stops tokenizing at max_length and so splits on partial counts.
     const half = Math.floor(maxLength / 2);
-    const short = Math.min(n1, n2);
+    const firstIsLonger = n1 > n2;
+    const short = firstIsLonger ? n2 : n1;
     let len1: number;
     let len2: number;
-    if (short > maxLength) {
-      // Both are longer than the whole budget. The fast tokenizer transformers 4.31 ships then gives the
-      // first sequence the floor half and the second the ceil half, whichever is longer (the reference
-      // fixture shows it; Python's slow tokenizer would favour the longer one instead).
-      len1 = half;
-      len2 = half + (maxLength % 2);
-    } else if (short > half) {
-      // Both must be cut: halves, the odd token going to the longer one (the second on a tie).
-      [len1, len2] = n1 > n2 ? [half + (maxLength % 2), half] : [half, half + (maxLength % 2)];
+    if (short > half) {
+      [len1, len2] = firstIsLonger ? [half + (maxLength % 2), half] : [half, half + (maxLength % 2)];
     } else {
-      // Only the longer one is cut; the shorter keeps all of itself.
-      [len1, len2] = n1 > n2 ? [maxLength - n2, n2] : [n1, maxLength - n1];
+      [len1, len2] = firstIsLonger ? [maxLength - n2, n2] : [n1, maxLength - n1];
     }
     return [windows(first, len1, stride), windows(second, len2, stride)];
   }
