@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ensureSynthModel, type SynthHead } from "./helpers/synth_cache.ts";
 import {
   aggregateTokens,
+  answerOffsets,
   bestSpans,
   canonicalTask,
   pipeline,
@@ -324,7 +325,8 @@ Deno.test("question-answering: best span over all windows equals a brute force; 
     { question: "Who?", context: "Nobody knows." },
     { question: "What did she research?", context: context.slice(0, 120) },
   ];
-  const opts = { maxSeqLen: 48, docStride: 16, maxAnswerLen: 15 };
+  // The brute force reads the tokens' own offsets.
+  const opts = { maxSeqLen: 48, docStride: 16, maxAnswerLen: 15, alignToWords: false };
   const results = await p(inputs, { ...opts, batchSize: 2 });
   for (let i = 0; i < inputs.length; i++) {
     const ref = bruteForceQa(tok, model, inputs[i].question, inputs[i].context, opts);
@@ -354,6 +356,26 @@ Deno.test("question-answering: best span over all windows equals a brute force; 
     /question, context/,
   );
   assert.deepEqual(await p([]), []);
+});
+
+Deno.test("question-answering: answerOffsets widens a span to the words of its first and last tokens", async () => {
+  // The SST-2 vocabulary splits "rome" into "rom" + "##e".
+  const tok = await Tokenizer.fromDir(new URL("weights/sst2-distilbert-small/", ROOT).pathname);
+  const context = "Rome is lovely";
+  const w = tok.encode("which city?", context);
+  const at = (t: string) => w.tokens.indexOf(t);
+  assert.deepEqual([at("rom"), at("##e")], [at("[SEP]") + 1, at("[SEP]") + 2]);
+  assert.deepEqual(answerOffsets(w, at("##e"), at("##e"), true), [0, 4]);
+  assert.deepEqual(answerOffsets(w, at("##e"), at("##e"), false), [3, 4]);
+  assert.deepEqual(answerOffsets(w, at("rom"), at("is"), false), [0, 7]);
+  assert.deepEqual(answerOffsets(w, at("##e"), at("lovely"), true), [0, context.length]);
+  await assert.rejects(
+    (async () => {
+      using p = await pipeline("question-answering", await shared("qa"), { threads: 1 });
+      await p({ question: "q", context }, { alignToWords: "yes" as unknown as boolean });
+    })(),
+    /alignToWords must be a boolean/,
+  );
 });
 
 Deno.test("question-answering: bestSpans respects start <= end, maxAnswerLen and the context mask", () => {

@@ -59,6 +59,7 @@ export type {
 export type { FeatureExtractionOptions, FeatureExtractionPipeline, Pooling } from "./feature_extraction.ts";
 export type { FillMaskOptions, FillMaskOutput, FillMaskPipeline, FillMaskResult } from "./fill_mask.ts";
 export {
+  answerOffsets,
   bestSpans,
   type QuestionAnsweringInput,
   type QuestionAnsweringOptions,
