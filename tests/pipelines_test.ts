@@ -20,7 +20,7 @@ import {
   defaultClassificationFunction,
 } from "../src/pipelines/text_classification.ts";
 import { topKIndices } from "../src/pipelines/fill_mask.ts";
-import { joinTokens } from "../src/pipelines/token_classification.ts";
+import { wordPieceTokensToString } from "../src/pipelines/token_classification.ts";
 import {
   DistilBertForMaskedLM,
   DistilBertForQuestionAnswering,
@@ -470,7 +470,13 @@ Deno.test("token-classification: aggregation strategies on hand-built prediction
   ];
   assert.deepEqual(aggregateTokens(bb, LABELS, "simple").map((g) => g.word), ["a", "b", "d"]);
   assert.deepEqual(aggregateTokens(bb, LABELS, "simple", []).map((g) => g.word), ["a", "b", "c", "d"]);
-  assert.equal(joinTokens(["new", "york", "##er", "'", "s"]), "new yorker ' s");
+  // Words and groups are joined by the WordPiece decoder with its clean-up, as transformers' fast tokenizers do.
+  assert.equal(wordPieceTokensToString(["new", "york", "##er", "'", "s"]), "new yorker ' s");
+  assert.equal(wordPieceTokensToString(["the", "budget", "."]), "the budget.");
+  const dot = [pred("acme", 3, 0.9, 1, 0), pred("inc", 4, 0.9, 2, 5), pred(".", 4, 0.9, 3, 8)];
+  assert.deepEqual(aggregateTokens(dot, LABELS, "simple").map((g) => g.word), ["acme inc."]);
+  const upper = aggregateTokens(dot, LABELS, "simple", ["O"], (t) => t.join("|").toUpperCase());
+  assert.deepEqual(upper.map((g) => g.word), ["ACME|INC|."]);
   assert.throws(() => aggregateTokens(bb, LABELS, "bogus" as "none"), /aggregationStrategy must be one of/);
 });
 
