@@ -149,7 +149,9 @@ Deno.test("text-classification: scores are the softmax of the head's logits; bat
   assert.deepEqual(progress.map((x) => x.done), [2, 4, 6, 7]);
   assert.ok(progress.every((x) => x.total === 7));
   for (let i = 0; i < TEXTS.length; i++) {
-    const one = await p(TEXTS[i]);
+    // One string gives a one-element list, as transformers does.
+    const [one, ...rest] = await p(TEXTS[i]);
+    assert.deepEqual(rest, []);
     assert.equal(one.label, batched[i].label);
     close(one.score, batched[i].score, 1e-5);
   }
@@ -161,6 +163,9 @@ Deno.test("text-classification: scores are the softmax of the head's logits; bat
   assert.deepEqual(await p([]), []);
   const pair = await p.classify([{ text: "a question?", textPair: "an answer." }]);
   assert.deepEqual(pair[0].inputIds, tok.encode("a question?", "an answer.").inputIds);
+  // One pair gives the bare object, as transformers does.
+  const onePair = await p({ text: "a question?", textPair: "an answer." });
+  assert.deepEqual(onePair, { label: pair[0].label, score: pair[0].score });
   await assert.rejects(p(42 as unknown as string), /expected a string or \{ text, textPair \}/);
   await assert.rejects(p(TEXTS, { batchSize: 0 }), /batchSize must be a positive integer/);
 });

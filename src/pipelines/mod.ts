@@ -3,7 +3,7 @@
  *
  * ```ts
  * const classifier = await pipeline("sentiment-analysis"); // the embedded SST-2 model, offline
- * await classifier("a gorgeous, witty, seductive movie."); // { label: "POSITIVE", score: 0.98... }
+ * await classifier("a gorgeous, witty, seductive movie."); // [{ label: "POSITIVE", score: 0.98... }]
  * classifier.dispose();
  * ```
  *
