@@ -216,7 +216,11 @@ def npm_version(package):
 
 def main():
     args = parse_args()
-    scratch = tempfile.mkdtemp(prefix="hf-reference-")
+    with tempfile.TemporaryDirectory(prefix="hf-reference-") as scratch:
+        generate(args, scratch)
+
+
+def generate(args, scratch):
     transformers = setup_imports(args, scratch)
     import torch
 
