@@ -77,6 +77,7 @@ export {
   type TokenEntity,
   type TokenPrediction,
   tokenPredictions,
+  type TokensToString,
 } from "./token_classification.ts";
 
 /** Any pipeline `pipeline()` can return. */
