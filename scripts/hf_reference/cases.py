@@ -34,6 +34,8 @@ NER_TEXTS = [
     "Hi",
 ]
 STRATEGIES = ["none", "simple", "first", "average", "max"]
+# Punctuation after words, which the decoder's clean-up joins back ("inc ." -> "inc.").
+PUNCTUATED = "Acme, Inc. and Globex, Ltd. met Dr. Smith, Mr. Jones and Ms. Lee; they didn't agree, did they? No!"
 
 
 def qa(model, question, context, **options):
@@ -98,7 +100,9 @@ CASES = [
     ner("small-tokcls", NER_TEXTS[2], ignoreLabels=[]),
     {"pipeline": "token-classification", "model": "small-tokcls", "input": NER_TEXTS[:3],
      "options": {"aggregationStrategy": "average"}},
+    *[ner("small-tokcls", PUNCTUATED, aggregationStrategy=s, ignoreLabels=[]) for s in STRATEGIES[1:]],
     *[ner("sst2vocab-tokcls", t, aggregationStrategy=s) for t in NER_TEXTS[1:4] for s in STRATEGIES],
+    *[ner("sst2vocab-tokcls", PUNCTUATED, aggregationStrategy=s, ignoreLabels=[]) for s in STRATEGIES[1:]],
     ner("sst2vocab-tokcls", LONG_NER, aggregationStrategy="simple"),  # truncated at 128 tokens
     ner("sst2vocab-tokcls", LONG_NER, aggregationStrategy="average"),
     *[ner("base-tokcls", t, aggregationStrategy=s) for t in NER_TEXTS[1:3] for s in ["simple", "average"]],
