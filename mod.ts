@@ -78,6 +78,7 @@ export {
 export {
   aggregateTokens,
   type AggregationStrategy,
+  answerOffsets,
   type AnyPipeline,
   type BatchOptions,
   bestSpans,
@@ -118,4 +119,5 @@ export {
   type TokenEntity,
   type TokenPrediction,
   tokenPredictions,
+  type TokensToString,
 } from "./src/pipelines/mod.ts";

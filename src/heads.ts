@@ -159,19 +159,65 @@ export class DistilBertForMaskedLM extends DistilBertHeadModel {
     return await buildHead(ckpt, options, (core, reader) => new DistilBertForMaskedLM(core, reader));
   }
 
-  /** logits: `[B, S, V]`, zeros at padded positions. */
+  /**
+   * logits: `[B, S, V]`, zeros at padded positions. That is B x S x V floats (500 MB at 32 x 128 tokens of a
+   * 30,522-token vocabulary): to read a few positions, use {@link forwardAt}.
+   */
   forward(inputs: ModelInputs): LogitsOutput {
-    const core = this.#core, config = this.config;
-    const be = core.backend;
+    const core = this.#core;
     const p = core.pack(inputs);
-    const hidden = core.encode(p); // [T, D]
-    const T = p.tokens, D = config.dim, V = config.vocab_size;
+    const h = this.#transform(core.encode(p), p.tokens);
+    return { logits: tokenLinear(core, p, h, this.#projectorW, this.#projectorB, this.config.vocab_size) };
+  }
+
+  /**
+   * logits at the given positions only: `[N, V]`, row `i` for `positions[i]`, which indexes the `[B, S]` layout
+   * of the inputs (`b * S + s`) and must be a real (unmasked) token. The encoder runs on the whole batch; the
+   * head (transform, layer norm and the vocabulary projection) only on those rows, so memory and work grow with
+   * the positions read instead of B x S x V.
+   */
+  forwardAt(inputs: ModelInputs, positions: ArrayLike<number>): LogitsOutput {
+    const core = this.#core, config = this.config;
+    const p = core.pack(inputs);
+    const D = config.dim, V = config.vocab_size, n = positions.length;
+    const packedRow = new Int32Array(p.batch * p.seqLen).fill(-1);
+    for (let t = 0; t < p.tokens; t++) packedRow[p.rows[t]] = t;
+    const rows = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const at = positions[i];
+      if (!Number.isInteger(at) || at < 0 || at >= packedRow.length) {
+        throw new RangeError(
+          `positions[${i}] = ${at} is not a position of the [${p.batch}, ${p.seqLen}] inputs (0 to ${
+            packedRow.length - 1
+          })`,
+        );
+      }
+      if (packedRow[at] < 0) {
+        const b = Math.floor(at / p.seqLen);
+        throw new RangeError(`positions[${i}] = ${at} (row ${b}, token ${at - b * p.seqLen}) is masked out`);
+      }
+      rows[i] = packedRow[at];
+    }
+    if (n === 0) return { logits: { data: new Float32Array(0), dims: [0, V] } };
+    const be = core.backend;
+    const picked = new Float32Array(n * D);
+    be.gatherRows(core.encode(p), p.tokens, n, D, rows, picked);
+    const h = this.#transform(picked, n);
+    const logits = new Float32Array(n * V);
+    be.matmulTransposed(h, this.#projectorW, logits, n, V, D);
+    be.biasAdd(logits, n, V, this.#projectorB);
+    return { logits: { data: logits, dims: [n, V] } };
+  }
+
+  /** vocab_transform -> activation -> vocab_layer_norm of `[T, D]` hidden states, into a new `[T, D]`. */
+  #transform(hidden: Float32Array, T: number): Float32Array {
+    const be = this.#core.backend, config = this.config, D = config.dim;
     const h = new Float32Array(T * D);
     be.matmulTransposed(hidden, this.#transformW, h, T, D, D);
     if (config.activation === "gelu") be.biasGelu(h, T, D, this.#transformB);
     else be.biasRelu(h, T, D, this.#transformB);
     be.layerNorm(h, T, D, this.#normGamma, this.#normBeta, LAYER_NORM_EPS, h);
-    return { logits: tokenLinear(core, p, h, this.#projectorW, this.#projectorB, V) };
+    return h;
   }
 }
 

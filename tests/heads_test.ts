@@ -28,6 +28,42 @@ for (const size of ["tiny", "base"] as SynthSize[]) {
     }
   });
 
+  Deno.test(`${size}: masked LM logits at chosen positions (forwardAt) are the same rows`, async () => {
+    using model = await DistilBertForMaskedLM.load(await ensureSynthModel(size, "mlm"));
+    const c = size === "tiny" ? "b8-s32" : "b1-s32"; // the cases with MLM logits
+    const ref = await loadReference(size, c);
+    const inputs = { inputIds: ref.inputIds, attentionMask: ref.attentionMask };
+    const [B, S] = ref.dims;
+    const V = model.config.vocab_size;
+    // Real tokens of every row, in a scrambled order, one of them twice.
+    const real = Array.from({ length: B * S }, (_, i) => i).filter((i) => ref.attentionMask.data[i] === 1);
+    const positions = real.filter((_, k) => k % 5 === 0).reverse().concat(real[0]);
+    const { logits } = model.forwardAt(inputs, positions);
+    assert.deepEqual(logits.dims, [positions.length, V]);
+    const full = ref.float("mlm.logits");
+    let d = 0;
+    positions.forEach((at, i) => {
+      for (let v = 0; v < V; v++) d = Math.max(d, Math.abs(logits.data[i * V + v] - full.data[at * V + v]));
+    });
+    console.log(`  ${size} ${c} mlm.logits at ${positions.length} positions max|diff| ${d.toExponential(2)}`);
+    assert.ok(d <= TOL[size], `${d}`);
+    const padded = {
+      inputIds: { data: new Int32Array([5, 6, 7, 0, 8, 9, 0, 0]), dims: [2, 4] },
+      attentionMask: { data: new Int32Array([1, 1, 1, 0, 1, 1, 0, 0]), dims: [2, 4] },
+    };
+    assert.deepEqual(model.forwardAt(padded, []).logits.dims, [0, V]);
+    assert.deepEqual(model.forwardAt(padded, [5, 0]).logits.dims, [2, V]);
+    assert.throws(
+      () => model.forwardAt(padded, [0, 6]),
+      /positions\[1\] = 6 \(row 1, token 2\) is masked out/,
+    );
+    assert.throws(
+      () => model.forwardAt(padded, [8]),
+      /positions\[0\] = 8 is not a position of the \[2, 4\] inputs/,
+    );
+    assert.throws(() => model.forwardAt(padded, [1.5]), /positions\[0\] = 1.5 is not a position/);
+  });
+
   Deno.test(`${size}: sequence classification logits`, async () => {
     using model = await DistilBertForSequenceClassification.load(await ensureSynthModel(size, "seqcls"));
     assert.deepEqual(model.labelNames, ["NEGATIVE", "POSITIVE"]);

@@ -96,7 +96,7 @@ async function measureLongRun(calls: number): Promise<Record<string, number>> {
   for (let i = 0; i < calls; i++) {
     const k = i % sentences.length;
     const t0 = performance.now();
-    const { label, score } = await classifier(sentences[k]);
+    const [{ label, score }] = await classifier(sentences[k]);
     perCall[i] = performance.now() - t0;
     // Same sentence, same answer, every time.
     const key = `${label} ${score}`;
@@ -278,7 +278,7 @@ Deno.test("concurrency: Promise.all over interleaved models and pipelines equals
     // Sequential reference.
     const seq = batches.map((x) => m1.forward(x).lastHiddenState.data);
     const seqLabels = [];
-    for (const s of sentences) seqLabels.push(await classifier(s));
+    for (const s of sentences) seqLabels.push((await classifier(s))[0]);
     // Concurrent: async wrappers that yield between steps, alternating models, mixed with pipeline calls.
     const run = async (i: number) => {
       await new Promise((resolve) => setTimeout(resolve, r.int(3)));
@@ -290,7 +290,7 @@ Deno.test("concurrency: Promise.all over interleaved models and pipelines equals
     };
     const [results, labels, batched] = await Promise.all([
       Promise.all(batches.map((_, i) => run(i))),
-      Promise.all(sentences.map((s) => classifier(s))),
+      Promise.all(sentences.map(async (s) => (await classifier(s))[0])),
       Promise.all([classifier(sentences.slice(0, 24)), classifier(sentences.slice(24))]),
     ]);
     for (let i = 0; i < batches.length; i++) {

@@ -101,7 +101,8 @@ Deno.test("packaging: deno publish --dry-run passes, no slow types, ships the C 
   }
   const unwanted = names.filter((n) =>
     /^(tests|bench|dist|\.ci|\.tools|\.cache|ffi\/build)\//.test(n) || n.endsWith(".so") ||
-    n === "scripts/build_npm.ts" || /^weights\/.*\/(dev-reference\.jsonl|sst2-dev\.tsv)$/.test(n)
+    n === "scripts/build_npm.ts" || n.startsWith("scripts/hf_reference/") ||
+    /^weights\/.*\/(dev-reference\.jsonl|sst2-dev\.tsv)$/.test(n)
   );
   assert.deepEqual(unwanted, [], "files that must not be published");
   const total = [...files.values()].reduce((a, b) => a + b, 0);

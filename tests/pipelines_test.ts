@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { ensureSynthModel, type SynthHead } from "./helpers/synth_cache.ts";
 import {
   aggregateTokens,
+  answerOffsets,
   bestSpans,
   canonicalTask,
   pipeline,
@@ -19,7 +20,7 @@ import {
   defaultClassificationFunction,
 } from "../src/pipelines/text_classification.ts";
 import { topKIndices } from "../src/pipelines/fill_mask.ts";
-import { joinTokens } from "../src/pipelines/token_classification.ts";
+import { wordPieceTokensToString } from "../src/pipelines/token_classification.ts";
 import {
   DistilBertForMaskedLM,
   DistilBertForQuestionAnswering,
@@ -148,7 +149,9 @@ Deno.test("text-classification: scores are the softmax of the head's logits; bat
   assert.deepEqual(progress.map((x) => x.done), [2, 4, 6, 7]);
   assert.ok(progress.every((x) => x.total === 7));
   for (let i = 0; i < TEXTS.length; i++) {
-    const one = await p(TEXTS[i]);
+    // One string gives a one-element list, as transformers does.
+    const [one, ...rest] = await p(TEXTS[i]);
+    assert.deepEqual(rest, []);
     assert.equal(one.label, batched[i].label);
     close(one.score, batched[i].score, 1e-5);
   }
@@ -160,6 +163,9 @@ Deno.test("text-classification: scores are the softmax of the head's logits; bat
   assert.deepEqual(await p([]), []);
   const pair = await p.classify([{ text: "a question?", textPair: "an answer." }]);
   assert.deepEqual(pair[0].inputIds, tok.encode("a question?", "an answer.").inputIds);
+  // One pair gives the bare object, as transformers does.
+  const onePair = await p({ text: "a question?", textPair: "an answer." });
+  assert.deepEqual(onePair, { label: pair[0].label, score: pair[0].score });
   await assert.rejects(p(42 as unknown as string), /expected a string or \{ text, textPair \}/);
   await assert.rejects(p(TEXTS, { batchSize: 0 }), /batchSize must be a positive integer/);
 });
@@ -223,7 +229,12 @@ Deno.test("fill-mask: softmax over the vocabulary at the mask, sorted; multiple 
 
   // Batched in a different order: same as one by one.
   const inputs = [text, "I [MASK] you.", "A much longer sentence about the [MASK] of things in general."];
-  const batched = await p(inputs, { batchSize: 2, topK: 3 });
+  // The head runs at the masks only: the pipeline never builds the [B, S, V] logits of the whole batch.
+  const forward = p.model.forward;
+  p.model.forward = () => {
+    throw new Error("the fill-mask pipeline computed the head at every position");
+  };
+  const batched = await p(inputs, { batchSize: 2, topK: 3 }).finally(() => p.model.forward = forward);
   for (let i = 0; i < inputs.length; i++) {
     const one = await p(inputs[i], { topK: 3 }) as { token: number; score: number }[];
     const b = batched[i] as { token: number; score: number }[];
@@ -324,7 +335,8 @@ Deno.test("question-answering: best span over all windows equals a brute force; 
     { question: "Who?", context: "Nobody knows." },
     { question: "What did she research?", context: context.slice(0, 120) },
   ];
-  const opts = { maxSeqLen: 48, docStride: 16, maxAnswerLen: 15 };
+  // The brute force reads the tokens' own offsets.
+  const opts = { maxSeqLen: 48, docStride: 16, maxAnswerLen: 15, alignToWords: false };
   const results = await p(inputs, { ...opts, batchSize: 2 });
   for (let i = 0; i < inputs.length; i++) {
     const ref = bruteForceQa(tok, model, inputs[i].question, inputs[i].context, opts);
@@ -354,6 +366,26 @@ Deno.test("question-answering: best span over all windows equals a brute force; 
     /question, context/,
   );
   assert.deepEqual(await p([]), []);
+});
+
+Deno.test("question-answering: answerOffsets widens a span to the words of its first and last tokens", async () => {
+  // The SST-2 vocabulary splits "rome" into "rom" + "##e".
+  const tok = await Tokenizer.fromDir(new URL("weights/sst2-distilbert-small/", ROOT).pathname);
+  const context = "Rome is lovely";
+  const w = tok.encode("which city?", context);
+  const at = (t: string) => w.tokens.indexOf(t);
+  assert.deepEqual([at("rom"), at("##e")], [at("[SEP]") + 1, at("[SEP]") + 2]);
+  assert.deepEqual(answerOffsets(w, at("##e"), at("##e"), true), [0, 4]);
+  assert.deepEqual(answerOffsets(w, at("##e"), at("##e"), false), [3, 4]);
+  assert.deepEqual(answerOffsets(w, at("rom"), at("is"), false), [0, 7]);
+  assert.deepEqual(answerOffsets(w, at("##e"), at("lovely"), true), [0, context.length]);
+  await assert.rejects(
+    (async () => {
+      using p = await pipeline("question-answering", await shared("qa"), { threads: 1 });
+      await p({ question: "q", context }, { alignToWords: "yes" as unknown as boolean });
+    })(),
+    /alignToWords must be a boolean/,
+  );
 });
 
 Deno.test("question-answering: bestSpans respects start <= end, maxAnswerLen and the context mask", () => {
@@ -448,7 +480,13 @@ Deno.test("token-classification: aggregation strategies on hand-built prediction
   ];
   assert.deepEqual(aggregateTokens(bb, LABELS, "simple").map((g) => g.word), ["a", "b", "d"]);
   assert.deepEqual(aggregateTokens(bb, LABELS, "simple", []).map((g) => g.word), ["a", "b", "c", "d"]);
-  assert.equal(joinTokens(["new", "york", "##er", "'", "s"]), "new yorker ' s");
+  // Words and groups are joined by the WordPiece decoder with its clean-up, as transformers' fast tokenizers do.
+  assert.equal(wordPieceTokensToString(["new", "york", "##er", "'", "s"]), "new yorker ' s");
+  assert.equal(wordPieceTokensToString(["the", "budget", "."]), "the budget.");
+  const dot = [pred("acme", 3, 0.9, 1, 0), pred("inc", 4, 0.9, 2, 5), pred(".", 4, 0.9, 3, 8)];
+  assert.deepEqual(aggregateTokens(dot, LABELS, "simple").map((g) => g.word), ["acme inc."]);
+  const upper = aggregateTokens(dot, LABELS, "simple", ["O"], (t) => t.join("|").toUpperCase());
+  assert.deepEqual(upper.map((g) => g.word), ["ACME|INC|."]);
   assert.throws(() => aggregateTokens(bb, LABELS, "bogus" as "none"), /aggregationStrategy must be one of/);
 });
 

@@ -77,7 +77,7 @@ Deno.test("sst2: the high-level call returns the top label with softmax scores, 
     assert.equal(results[i].label, want.label);
     assert.ok(Math.abs(results[i].score - want.score) < 1e-4);
   }
-  const one = await classifier(refs[0].text);
+  const [one] = await classifier(refs[0].text);
   // One row alone vs inside a padded batch: the same up to float rounding.
   assert.equal(one.label, results[0].label);
   assert.ok(Math.abs(one.score - results[0].score) < 1e-5);

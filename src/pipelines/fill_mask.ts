@@ -113,11 +113,14 @@ export function fillMaskPipeline(
     });
     const out: FillMaskOutput[] = new Array(items.length);
     await runBatched(encodings, settings, padId, (batch) => {
-      const { logits } = model.forward(batch);
-      batch.rows.forEach((r, b) => {
+      // The head runs at the masks only: their rows of the batch, in batch order.
+      const positions = batch.rows.flatMap((r, b) => masks[r].map((s) => b * batch.seqLen + s));
+      const { logits } = model.forwardAt(batch, positions);
+      let row = 0;
+      batch.rows.forEach((r) => {
         const ids = encodings[r].inputIds;
         const perMask = masks[r].map((s) => {
-          const p = softmax(logits.data, (b * batch.seqLen + s) * vocab, vocab);
+          const p = softmax(logits.data, row++ * vocab, vocab);
           return topKIndices(p, topK).map((token): FillMaskResult => {
             const filled = ids.slice();
             filled[s] = token;

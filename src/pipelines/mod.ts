@@ -3,7 +3,7 @@
  *
  * ```ts
  * const classifier = await pipeline("sentiment-analysis"); // the embedded SST-2 model, offline
- * await classifier("a gorgeous, witty, seductive movie."); // { label: "POSITIVE", score: 0.98... }
+ * await classifier("a gorgeous, witty, seductive movie."); // [{ label: "POSITIVE", score: 0.98... }]
  * classifier.dispose();
  * ```
  *
@@ -59,6 +59,7 @@ export type {
 export type { FeatureExtractionOptions, FeatureExtractionPipeline, Pooling } from "./feature_extraction.ts";
 export type { FillMaskOptions, FillMaskOutput, FillMaskPipeline, FillMaskResult } from "./fill_mask.ts";
 export {
+  answerOffsets,
   bestSpans,
   type QuestionAnsweringInput,
   type QuestionAnsweringOptions,
@@ -76,6 +77,7 @@ export {
   type TokenEntity,
   type TokenPrediction,
   tokenPredictions,
+  type TokensToString,
 } from "./token_classification.ts";
 
 /** Any pipeline `pipeline()` can return. */

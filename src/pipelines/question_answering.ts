@@ -29,7 +29,10 @@ export interface QuestionAnsweringInput {
 
 /** Options of a question-answering call. */
 export interface QuestionAnsweringOptions extends BatchOptions {
-  /** Answers per input, best first: 1 gives one object, more give a list. Default 1. */
+  /**
+   * Answers per input, best first: 1 gives one object, more give a list, even when fewer answers exist
+   * (transformers returns the bare object when a single one is left). Default 1.
+   */
   topK?: number;
   /** Tokens shared by consecutive windows of a long context. Default min(maxSeqLen / 2, 128). */
   docStride?: number;
@@ -39,6 +42,12 @@ export interface QuestionAnsweringOptions extends BatchOptions {
   maxSeqLen?: number;
   /** Also consider the empty answer, scored by the `[CLS]` token (SQuAD 2.0 models). Default false. */
   handleImpossibleAnswer?: boolean;
+  /**
+   * Widen each answer to whole words: from the start of its first token's word to the end of its last token's
+   * word (transformers' `align_to_words`), so a span that starts or ends inside a word does not cut it. Scores
+   * are unchanged. Default true; false keeps the tokens' own offsets (for text written without spaces).
+   */
+  alignToWords?: boolean;
 }
 
 /** An answer: the context's text from `start` to `end` (UTF-16 offsets, end exclusive). */
@@ -140,6 +149,30 @@ export function bestSpans(
   return { spans, nullScore };
 }
 
+/**
+ * The context offsets of a span of window tokens `start..end` (inclusive), as transformers' `get_indices`: with
+ * `alignToWords`, from the first context token of the start token's word to the last context token of the end
+ * token's word within this window (a word cut by the window's edge keeps only the part inside it); otherwise the
+ * tokens' own offsets.
+ */
+export function answerOffsets(
+  window: Encoding,
+  start: number,
+  end: number,
+  alignToWords: boolean,
+): [start: number, end: number] {
+  const startWord = window.wordIds[start], endWord = window.wordIds[end];
+  if (!alignToWords || startWord === null || endWord === null) {
+    return [window.offsets[start][0], window.offsets[end][1]];
+  }
+  const inContext = (t: number, word: number) => window.sequenceIds[t] === 1 && window.wordIds[t] === word;
+  let first = 0;
+  while (!inContext(first, startWord)) first++;
+  let last = window.wordIds.length - 1;
+  while (!inContext(last, endWord)) last--;
+  return [window.offsets[first][0], window.offsets[last][1]];
+}
+
 function isQaInput(x: unknown): x is QuestionAnsweringInput {
   if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
   const o = x as { question?: unknown; context?: unknown };
@@ -182,6 +215,10 @@ export function questionAnsweringPipeline(
       0,
     );
     const impossible = options.handleImpossibleAnswer ?? false;
+    const alignToWords = options.alignToWords ?? true;
+    if (typeof alignToWords !== "boolean") {
+      throw new TypeError(`alignToWords must be a boolean, got ${typeof alignToWords}`);
+    }
 
     // Every window of every input, and the input it belongs to.
     const windows: Encoding[] = [];
@@ -225,7 +262,7 @@ export function questionAnsweringPipeline(
         nullScores[i] = Math.min(nullScores[i], nullScore);
         const context = items[i].context;
         for (const span of spans) {
-          const start = w.offsets[span.start][0], end = w.offsets[span.end][1];
+          const [start, end] = answerOffsets(w, span.start, span.end, alignToWords);
           candidates[i].push({
             result: { answer: context.slice(start, end), score: span.score, start, end },
             window: r,

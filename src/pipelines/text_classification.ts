@@ -29,8 +29,9 @@ export type ClassificationFunction = "softmax" | "sigmoid" | "none";
 /** Options of a text-classification call. */
 export interface TextClassificationOptions extends BatchOptions {
   /**
-   * Omitted: only the best label, `{ label, score }` per input. A number: that many labels, best first, as a
-   * list per input. `null`: every label, best first.
+   * Omitted: only the best label, `{ label, score }` per input (for one text alone, a one-element list, as
+   * transformers and Transformers.js give it). A number: that many labels, best first, as a list per input.
+   * `null`: every label, best first.
    */
   topK?: number | null;
   /** Default from the config as transformers decides: sigmoid for multi-label or one label, else softmax. */
@@ -65,9 +66,14 @@ export interface ClassificationDetail {
 
 /** A callable text-classification pipeline. */
 export interface TextClassificationPipeline extends PipelineBase {
-  /** Classifies one input: its best label. */
+  /** Classifies one text: its best label, in a one-element list (as transformers and Transformers.js). */
   (
-    input: TextInput,
+    input: string,
+    options?: TextClassificationOptions & { topK?: undefined },
+  ): Promise<ClassificationResult[]>;
+  /** Classifies one text pair: its best label, as an object (as transformers). */
+  (
+    input: { text: string; textPair?: string },
     options?: TextClassificationOptions & { topK?: undefined },
   ): Promise<ClassificationResult>;
   /** Classifies one input: its `topK` best labels (all with `null`). */
@@ -205,7 +211,9 @@ export function textClassificationPipeline(
     const details = await classify(items, options);
     if (topK === undefined) {
       const best = details.map((d) => ({ label: d.label, score: d.score }));
-      return single ? best[0] : best;
+      // transformers wraps the result of one string in a list, but not that of one { text, text_pair }.
+      if (single) return typeof input === "string" ? best : best[0];
+      return best;
     }
     const ranked = details.map((d) =>
       d.scores.map((score, i) => ({ label: d.labels[i], score }))

@@ -19,6 +19,7 @@ import {
   softmax,
 } from "./common.ts";
 import { modelMaxLength } from "./text_classification.ts";
+import { decodeWordPiece } from "../tokenizer/decode.ts";
 
 /**
  * How token predictions become entities (transformers' `aggregation_strategy`):
@@ -146,10 +147,14 @@ export function tokenPredictions(
   return out;
 }
 
-/** transformers' `convert_tokens_to_string` for WordPiece: join with spaces, glue `##` pieces. */
-export function joinTokens(tokens: readonly string[]): string {
-  return tokens.join(" ").replaceAll(" ##", "").trim();
-}
+/** Token strings back to text: a tokenizer's `convertTokensToString`. */
+export type TokensToString = (tokens: readonly string[]) => string;
+
+/**
+ * What BERT's fast tokenizers do in transformers' `convert_tokens_to_string`: the WordPiece decoder with its
+ * clean-up (`##` pieces glued, "budget ." -> "budget.", "inc ." -> "inc.").
+ */
+export const wordPieceTokensToString: TokensToString = (tokens) => decodeWordPiece(tokens, "##", true);
 
 function splitTag(label: string): [bi: "B" | "I", tag: string] {
   if (label.startsWith("B-")) return ["B", label.slice(2)];
@@ -165,7 +170,12 @@ interface WordEntity {
   end: number;
 }
 
-function aggregateWord(tokens: TokenPrediction[], labels: readonly string[], strategy: AggregationStrategy) {
+function aggregateWord(
+  tokens: TokenPrediction[],
+  labels: readonly string[],
+  strategy: AggregationStrategy,
+  toString: TokensToString,
+) {
   let scores: ArrayLike<number>;
   if (strategy === "first") {
     scores = tokens[0].scores;
@@ -185,13 +195,13 @@ function aggregateWord(tokens: TokenPrediction[], labels: readonly string[], str
   return {
     entity: labels[k] ?? `LABEL_${k}`,
     score: scores[k],
-    word: joinTokens(tokens.map((t) => t.word)),
+    word: toString(tokens.map((t) => t.word)),
     start: tokens[0].start,
     end: tokens[tokens.length - 1].end,
   };
 }
 
-function groupEntities(entities: readonly WordEntity[]): EntityGroup[] {
+function groupEntities(entities: readonly WordEntity[], toString: TokensToString): EntityGroup[] {
   const groups: EntityGroup[] = [];
   let current: WordEntity[] = [];
   const flush = () => {
@@ -201,7 +211,7 @@ function groupEntities(entities: readonly WordEntity[]): EntityGroup[] {
     groups.push({
       entity_group: dash >= 0 ? label.slice(dash + 1) : label,
       score: current.reduce((a, e) => a + e.score, 0) / current.length,
-      word: joinTokens(current.map((e) => e.word)),
+      word: toString(current.map((e) => e.word)),
       start: current[0].start,
       end: current[current.length - 1].end,
     });
@@ -221,13 +231,16 @@ function groupEntities(entities: readonly WordEntity[]): EntityGroup[] {
 
 /**
  * Turns token predictions into results, as transformers' `aggregate` + `group_entities` + the `ignore_labels`
- * filter (applied after grouping, so an ignored label still separates groups).
+ * filter (applied after grouping, so an ignored label still separates groups). Words and groups are joined back
+ * into text by `toString`, the tokenizer's decoder as transformers' fast tokenizers do (by default BERT's
+ * WordPiece decoder).
  */
 export function aggregateTokens(
   tokens: readonly TokenPrediction[],
   labels: readonly string[],
   strategy: AggregationStrategy = "none",
   ignoreLabels: readonly string[] = ["O"],
+  toString: TokensToString = wordPieceTokensToString,
 ): TokenClassificationResult[] {
   if (!STRATEGIES.includes(strategy)) {
     throw new RangeError(
@@ -248,19 +261,19 @@ export function aggregateTokens(
       };
     });
     if (strategy === "none") return entities.filter((e) => !ignored.has(e.entity));
-    return groupEntities(entities).filter((g) => !ignored.has(g.entity_group));
+    return groupEntities(entities, toString).filter((g) => !ignored.has(g.entity_group));
   }
   const words: WordEntity[] = [];
   let group: TokenPrediction[] = [];
   for (const t of tokens) {
     if (group.length > 0 && !t.isSubword) {
-      words.push(aggregateWord(group, labels, strategy));
+      words.push(aggregateWord(group, labels, strategy, toString));
       group = [];
     }
     group.push(t);
   }
-  if (group.length > 0) words.push(aggregateWord(group, labels, strategy));
-  return groupEntities(words).filter((g) => !ignored.has(g.entity_group));
+  if (group.length > 0) words.push(aggregateWord(group, labels, strategy, toString));
+  return groupEntities(words, toString).filter((g) => !ignored.has(g.entity_group));
 }
 
 /** Builds the pipeline around a loaded model and tokenizer. */
@@ -275,6 +288,7 @@ export function tokenClassificationPipeline(
   const numLabels = model.numLabels;
   const unkId = tokenizer.tokenToId(unkToken);
   const maxLength = modelMaxLength(tokenizer, model.config.max_position_embeddings);
+  const toString: TokensToString = (tokens) => tokenizer.convertTokensToString(tokens);
 
   async function call(
     input: string | readonly string[],
@@ -299,7 +313,7 @@ export function tokenClassificationPipeline(
       batch.rows.forEach((r, b) => {
         const row = logits.data.subarray(b * rowSize, (b + 1) * rowSize);
         const predictions = tokenPredictions(items[r], encodings[r], row, numLabels, unkId);
-        out[r] = aggregateTokens(predictions, labels, strategy, ignoreLabels);
+        out[r] = aggregateTokens(predictions, labels, strategy, ignoreLabels, toString);
       });
     });
     return single ? out[0] : out;

@@ -259,10 +259,19 @@ export class Tokenizer {
       if (token === undefined || (skip && this.specialIds.has(id))) continue;
       tokens.push(token);
     }
-    const decoder = this.spec.decoder;
-    const text = decoder ? decodeWordPiece(tokens, decoder.prefix, decoder.cleanup) : tokens.join(" ");
+    const text = this.convertTokensToString(tokens);
     const cleanUp = options.cleanUpTokenizationSpaces ?? this.spec.cleanUpTokenizationSpaces;
     return cleanUp ? cleanUpTokenization(text) : text;
+  }
+
+  /**
+   * Token strings back to text through the tokenizer's decoder alone (`##` pieces glued, the WordPiece decoder's
+   * own clean-up: "budget ." gives "budget."), as transformers' fast `convert_tokens_to_string`: without
+   * `decode`'s `clean_up_tokenization` pass.
+   */
+  convertTokensToString(tokens: readonly string[]): string {
+    const decoder = this.spec.decoder;
+    return decoder ? decodeWordPiece(tokens, decoder.prefix, decoder.cleanup) : tokens.join(" ");
   }
 
   /** Tokens of one text without special tokens: added tokens split out, the rest through WordPiece. */

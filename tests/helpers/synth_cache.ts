@@ -67,9 +67,20 @@ async function isComplete(dir: string, configBytes: Uint8Array): Promise<boolean
  * classification
  * @returns absolute directory path
  */
-export async function ensureSynthModel(size: SynthSize, head: SynthHead): Promise<string> {
-  const dir = new URL(`.cache/synth-v1/${size}-${head}`, ROOT).pathname;
-  const configPath = fixtureConfigPath(size, head);
+export function ensureSynthModel(size: SynthSize, head: SynthHead): Promise<string> {
+  return ensureSynthFromConfig(fixtureConfigPath(size, head), `${size}-${head}`);
+}
+
+/**
+ * Like {@link ensureSynthModel} for any synth config file: the checkpoint is cached under
+ * `.cache/synth-v1/<name>/` and regenerated when the config changes.
+ *
+ * @param configPath absolute path of the config.json to generate from
+ * @param name the cache folder's name
+ * @returns absolute directory path
+ */
+export async function ensureSynthFromConfig(configPath: string, name: string): Promise<string> {
+  const dir = new URL(`.cache/synth-v1/${name}`, ROOT).pathname;
   const configBytes = await Deno.readFile(configPath);
   if (!(await isComplete(dir, configBytes))) await writeSynthModel(configPath, dir);
   return dir;
