@@ -210,16 +210,16 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
         "max_answer_len",
         "max_seq_len",
         "handle_impossible_answer",
+        "align_to_words",
       ]);
       const items = qaInputs(body.inputs, maxBatch);
       const options: Record<string, number | boolean> = {};
-      const map: [string, string][] = [["top_k", "topK"], ["doc_stride", "docStride"], [
-        "max_answer_len",
-        "maxAnswerLen",
-      ], [
-        "max_seq_len",
-        "maxSeqLen",
-      ]];
+      const map: [string, string][] = [
+        ["top_k", "topK"],
+        ["doc_stride", "docStride"],
+        ["max_answer_len", "maxAnswerLen"],
+        ["max_seq_len", "maxSeqLen"],
+      ];
       for (const [field, opt] of map) {
         const v = posInt(body, field, undefined, 100000);
         if (v !== undefined) options[opt] = v;
@@ -227,6 +227,7 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
       if (body.handle_impossible_answer !== undefined) {
         options.handleImpossibleAnswer = bool(body, "handle_impossible_answer", false);
       }
+      if (body.align_to_words !== undefined) options.alignToWords = bool(body, "align_to_words", true);
       return { job: { route: "question-answering", items: items.list, options }, single: items.single };
     }
     case "/token-classification": {
