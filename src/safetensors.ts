@@ -21,6 +21,8 @@
  * @module
  */
 
+import { openRegularFile } from "./fs/read.ts";
+
 /** Tensor element types defined by the safetensors format (sub-byte float types are not supported). */
 export type SafetensorsDtype =
   | "F64"
@@ -226,8 +228,10 @@ async function readWholeFile(
   path: string | URL,
   beforeRead?: (bytes: Uint8Array) => void,
 ): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
+  // Refuses a FIFO, device or directory before opening it (a FIFO's open would block).
+  const opened = await openRegularFile(path);
+  using file = opened.file;
+  const size = opened.size;
   const bytes = new Uint8Array(size);
   beforeRead?.(bytes);
   let at = 0;

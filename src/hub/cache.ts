@@ -20,6 +20,7 @@
 import { getHFHubCachePath, getRepoFolderName, REGEX_COMMIT_HASH } from "@huggingface/hub";
 import { join } from "node:path";
 import { HubError } from "./errors.ts";
+import { FILE_CAPS, readTextCapped } from "../fs/read.ts";
 
 /** Default hub endpoint, overridden by `HF_ENDPOINT` or the `endpoint` option. */
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -148,7 +149,7 @@ export async function tokenFromEnv(): Promise<string | undefined> {
   if (fromEnv) return fromEnv.trim();
   const path = Deno.env.get("HF_TOKEN_PATH") || join(hfHome(), "token");
   try {
-    return (await Deno.readTextFile(path)).trim() || undefined;
+    return (await readTextCapped(path, FILE_CAPS.small, "token files")).trim() || undefined;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
@@ -180,7 +181,8 @@ export async function cachedCommit(
   validateRevision(revision);
   if (isCommitHash(revision)) return revision;
   try {
-    const commit = (await Deno.readTextFile(join(repoCacheDir(repoId, cacheDir), "refs", revision))).trim();
+    const ref = join(repoCacheDir(repoId, cacheDir), "refs", revision);
+    const commit = (await readTextCapped(ref, FILE_CAPS.small, "hub cache refs")).trim();
     return isCommitHash(commit) ? commit : undefined;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.NotADirectory) return undefined;

@@ -34,6 +34,7 @@ import {
   validateRevision,
 } from "./cache.ts";
 import { HubError } from "./errors.ts";
+import { FILE_CAPS, readTextCapped } from "../fs/read.ts";
 
 /** One progress report: `loaded` of `total` bytes of `file` (total is undefined if the hub did not say). */
 export interface DownloadProgress {
@@ -247,7 +248,7 @@ async function writeRef(storage: string, revision: string, commit: string): Prom
   if (revision === commit) return;
   const path = join(storage, "refs", revision);
   try {
-    if ((await Deno.readTextFile(path)).trim() === commit) return;
+    if ((await readTextCapped(path, FILE_CAPS.small, "hub cache refs")).trim() === commit) return;
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }

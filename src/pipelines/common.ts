@@ -8,6 +8,7 @@ import type { LoadOptions } from "../model.ts";
 import type { ResolveModelOptions } from "../hub/mod.ts";
 import type { Encoding } from "../tokenizer/mod.ts";
 import type { FloatTensor } from "../tensor.ts";
+import { FILE_CAPS, readOptionalJson } from "../fs/read.ts";
 
 /** A progress report of a pipeline call: `done` of `total` model rows have been computed. */
 export interface PipelineProgress {
@@ -177,12 +178,8 @@ export function argmax(x: ArrayLike<number>): number {
 export async function specialTokenNames(dir: string): Promise<{ mask: string; unk: string }> {
   const names = { mask: "[MASK]", unk: "[UNK]" };
   for (const file of ["special_tokens_map.json", "tokenizer_config.json"]) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await Deno.readTextFile(`${dir}/${file}`));
-    } catch {
-      continue;
-    }
+    // A missing file means BERT's defaults; a broken one is an error (Tokenizer.fromDir reads them too).
+    const raw = await readOptionalJson(`${dir}/${file}`, FILE_CAPS.config, "JSON config files");
     if (typeof raw !== "object" || raw === null) continue;
     const r = raw as Record<string, unknown>;
     const pick = (v: unknown): string | undefined =>
