@@ -210,14 +210,14 @@ Deno.test("a server that ignores Range restarts the file from byte 0; a stalled 
     const incomplete = join(cacheDir, "models--acme--tiny-distilbert", "blobs", `${WEIGHTS_SHA}.incomplete`);
     await withEnv({ HF_HUB_DOWNLOAD_TIMEOUT: "0.3" }, async () => {
       hub.stallNextAfter = 30_000;
-      const started = Date.now();
+      // No clock: the fake server ends its stall after 5 s, so "timed out" (not "ended early") can only come
+      // from HF_HUB_DOWNLOAD_TIMEOUT's 0.3 s, the default being 10 s.
       await rejectsWith(
         downloadModel(REPO, { endpoint: hub.url, cacheDir }),
         "network",
         "timed out",
         "resume",
       );
-      assert.ok(Date.now() - started < 4000, "gave up after the read timeout, not the server's");
     });
     assert.equal((await Deno.stat(incomplete)).size, 30_000);
 
