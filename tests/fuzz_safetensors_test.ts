@@ -15,6 +15,7 @@ import {
 } from "../src/safetensors.ts";
 import { outcome, outcomeAsync, repoPath, Rng, rss } from "./helpers/fuzz.ts";
 import { elapsedMs, LINEAR_MB_BOUND_MS } from "./helpers/work.ts";
+import { slowTest } from "./helpers/unit.ts";
 
 const encoder = new TextEncoder();
 
@@ -303,7 +304,7 @@ Deno.test("safetensors fuzz: deeply nested JSON neither overflows the stack nor 
   }
 });
 
-Deno.test("safetensors fuzz: huge claims allocate nothing the file cannot justify", () => {
+slowTest("safetensors fuzz: huge claims allocate nothing the file cannot justify", () => {
   const before = rss();
   const claims: string[] = [
     `{"t":{"dtype":"F32","shape":[1000000000],"data_offsets":[0,4000000000]}}`,

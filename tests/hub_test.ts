@@ -13,6 +13,7 @@ import {
   resolveModelDir,
 } from "../src/hub/mod.ts";
 import { main as cliMain } from "../scripts/download.ts";
+import { slowTest } from "./helpers/unit.ts";
 import {
   closedEndpoint,
   distilbertFiles,
@@ -481,7 +482,7 @@ Deno.test("scripts/download.ts: snapshot dir on stdout, progress on stderr, exit
   });
 });
 
-Deno.test("scripts/download.ts as a process: stdout is only the snapshot dir", async () => {
+slowTest("scripts/download.ts as a process: stdout is only the snapshot dir", async () => {
   await withHub(async (hub, cacheDir) => {
     const script = new URL("../scripts/download.ts", import.meta.url).pathname;
     const cmd = new Deno.Command(Deno.execPath(), {

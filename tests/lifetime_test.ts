@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { AutoModel, DistilBertForMaskedLM, DistilBertModel, pipeline } from "../mod.ts";
 import { gc, repoPath, Rng, rss, tinyModelDir } from "./helpers/fuzz.ts";
+import { slowTest } from "./helpers/unit.ts";
 
 const DEFAULT_MODEL = repoPath("weights/sst2-distilbert-small");
 const CHILD_ENV = "DENOBERT_LIFETIME_CHILD";
@@ -361,15 +362,18 @@ Deno.test("concurrency: Promise.all over interleaved models and pipelines equals
   }
 });
 
-Deno.test("concurrency: two Workers each loading the tiny model match the main thread (child process)", async () => {
-  // In a child `deno run`: under `deno test` every Worker module graph is type-checked again (~10 s).
-  const { maxDiff, workerOutputs } = await runChild("workers");
-  console.log(`  2 Workers x 5 forward calls: max |diff| vs the main thread ${maxDiff}`);
-  assert.equal(workerOutputs, 10);
-  assert.ok(maxDiff <= 1e-6, `worker results differ by ${maxDiff}`);
-});
+slowTest(
+  "concurrency: two Workers each loading the tiny model match the main thread (child process)",
+  async () => {
+    // In a child `deno run`: under `deno test` every Worker module graph is type-checked again (~10 s).
+    const { maxDiff, workerOutputs } = await runChild("workers");
+    console.log(`  2 Workers x 5 forward calls: max |diff| vs the main thread ${maxDiff}`);
+    assert.equal(workerOutputs, 10);
+    assert.ok(maxDiff <= 1e-6, `worker results differ by ${maxDiff}`);
+  },
+);
 
-Deno.test("lifetime: loading and closing 100 models leaves RSS within 10% (child process)", async () => {
+slowTest("lifetime: loading and closing 100 models leaves RSS within 10% (child process)", async () => {
   const { start, before, after, ms } = await runChild("load-close:100");
   const growth = (after - before) / before;
   console.log(
@@ -380,33 +384,31 @@ Deno.test("lifetime: loading and closing 100 models leaves RSS within 10% (child
   assert.ok(Math.abs(growth) <= 0.1, `RSS changed by ${(growth * 100).toFixed(1)}%`);
 });
 
-Deno.test("long run: 10,000 pipeline calls grow RSS by under 10 MB and no call's work grows (child process)", async () => {
-  const { before, after, first, last, firstMedian, lastMedian, total, workChecked, workPerCall } =
-    await runChild(
-      "long-run:10000",
-    );
-  const grown = (after - before) / MB;
+slowTest("long run: 10,000 pipeline calls, RSS and work per call stay flat (child process)", async () => {
+  const r = await runChild("long-run:10000");
+  const grown = (r.after - r.before) / MB;
+  const change = `${grown >= 0 ? "+" : ""}${grown.toFixed(1)} MB`;
   console.log(
-    `  10,000 sentiment-analysis calls (default model) in ${(total / 1000).toFixed(1)} s: RSS ` +
-      `${(before / MB).toFixed(1)} MB -> ${(after / MB).toFixed(1)} MB (${grown >= 0 ? "+" : ""}${
-        grown.toFixed(1)
-      } MB); first 1,000 ${first.toFixed(0)} ms (median ${firstMedian.toFixed(3)} ms/call), last 1,000 ` +
-      `${last.toFixed(0)} ms (median ${lastMedian.toFixed(3)} ms/call); ${
-        workPerCall.toFixed(0)
-      } operations ` +
-      `per call, the same on every pass`,
+    `  10,000 sentiment-analysis calls (default model) in ${(r.total / 1000).toFixed(1)} s: RSS ` +
+      `${(r.before / MB).toFixed(1)} MB -> ${(r.after / MB).toFixed(1)} MB (${change}); ` +
+      `first 1,000 ${r.first.toFixed(0)} ms (median ${r.firstMedian.toFixed(3)} ms/call), last 1,000 ` +
+      `${r.last.toFixed(0)} ms (median ${r.lastMedian.toFixed(3)} ms/call); ${r.workPerCall.toFixed(0)} ` +
+      `operations per call, the same on every pass`,
   );
   assert.ok(grown < 10, `RSS grew ${grown.toFixed(1)} MB`);
   // The child throws if a call's work differs from the same sentence's on an earlier pass: a slowdown that
   // counts would show, not one a busy machine makes. Every call after the first two passes was compared.
-  assert.equal(workChecked, 10_000 - 2 * 872);
+  assert.equal(r.workChecked, 10_000 - 2 * 872);
 });
 
-Deno.test("memory: 1,000 forward calls on tiny (batch 8 x 32) keep RSS flat after GC (child process)", async () => {
-  const { before, after } = await runChild("forward:1000");
-  const growth = (after - before) / MB;
-  console.log(
-    `  RSS ${(before / MB).toFixed(1)} -> ${(after / MB).toFixed(1)} MiB (${growth.toFixed(2)} MiB)`,
-  );
-  assert.ok(growth < 5, `RSS grew ${growth.toFixed(2)} MiB over 1,000 forward calls`);
-});
+slowTest(
+  "memory: 1,000 forward calls on tiny (batch 8 x 32) keep RSS flat after GC (child process)",
+  async () => {
+    const { before, after } = await runChild("forward:1000");
+    const growth = (after - before) / MB;
+    console.log(
+      `  RSS ${(before / MB).toFixed(1)} -> ${(after / MB).toFixed(1)} MiB (${growth.toFixed(2)} MiB)`,
+    );
+    assert.ok(growth < 5, `RSS grew ${growth.toFixed(2)} MiB over 1,000 forward calls`);
+  },
+);

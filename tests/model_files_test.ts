@@ -11,8 +11,8 @@ import { loadConfig } from "../src/config.ts";
 import { SafetensorsFile } from "../src/safetensors.ts";
 import { Tokenizer } from "../src/tokenizer/mod.ts";
 import { pipeline } from "../src/pipelines/mod.ts";
+import { UNIT } from "./helpers/unit.ts";
 
-const UNIT = Deno.env.get("DENOBERT_UNIT") === "1";
 const LINUX = Deno.build.os === "linux";
 const MODEL = new URL("../weights/sst2-distilbert-small/", import.meta.url).pathname;
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
