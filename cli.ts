@@ -22,6 +22,10 @@ import {
   type PipelineProgress,
   type PipelineTask,
 } from "./src/pipelines/mod.ts";
+import { DEFAULT_MAX_LINE_BYTES, type Line, LineTooLongError, readLines } from "./src/cli/read_lines.ts";
+
+// Input bytes buffered before a forward pass at the latest.
+const CHUNK_BYTES = 4 << 20;
 
 /** Exit codes scripts can rely on. */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
@@ -73,6 +77,8 @@ Options:
       --max-answer-len <n>         question-answering: longest answer in tokens (default 15)
       --max-seq-len <n>            question-answering: tokens per window (default 384, capped by the model)
       --handle-impossible-answer   question-answering: allow the empty answer
+      --max-line-bytes <n>         longest stdin line accepted, in bytes (default 1048576 = 1 MiB); a longer
+                                   line is an error naming it, raised before the rest of it is read
       --no-progress                no progress bar (shown on stderr when stdin is a file and stderr a terminal)
   -h, --help                       this help
 
@@ -111,6 +117,7 @@ const OPTIONS = {
   "max-answer-len": { type: "string" },
   "max-seq-len": { type: "string" },
   "handle-impossible-answer": { type: "boolean" },
+  "max-line-bytes": { type: "string" },
   "no-progress": { type: "boolean" },
   help: { type: "boolean", short: "h" },
 } as const;
@@ -263,29 +270,6 @@ function toJson(task: PipelineTask, result: unknown): unknown {
   return Array.from({ length: n }, (_, t) => Array.from(data.subarray(t * d, (t + 1) * d)));
 }
 
-/** Lines of a byte stream, with the byte length each took (for progress). */
-async function* readLines(
-  stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<{ line: string; bytes: number }> {
-  const decoder = new TextDecoder();
-  let pending = new Uint8Array(0);
-  for await (const chunk of stream) {
-    let buf = chunk;
-    if (pending.length > 0) {
-      buf = new Uint8Array(pending.length + chunk.length);
-      buf.set(pending);
-      buf.set(chunk, pending.length);
-    }
-    let from = 0;
-    for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, from)) {
-      yield { line: decoder.decode(buf.subarray(from, i)).replace(/\r$/, ""), bytes: i + 1 - from };
-      from = i + 1;
-    }
-    pending = buf.slice(from);
-  }
-  if (pending.length > 0) yield { line: decoder.decode(pending).replace(/\r$/, ""), bytes: pending.length };
-}
-
 /** A one-line progress bar on stderr. */
 class ProgressBar {
   #total: number;
@@ -349,6 +333,7 @@ export async function main(args: string[]): Promise<number> {
     return EXIT.ok;
   }
   let task: PipelineTask, texts: string[], opts: Record<string, unknown>, format: InputFormat;
+  let maxLineBytes: number;
   const pipelineOptions: PipelineOptions = {};
   try {
     if (positionals.length === 0) {
@@ -364,6 +349,7 @@ export async function main(args: string[]): Promise<number> {
     texts = positionals.slice(1);
     opts = callOptions(task, values);
     format = oneOf(values, "input-format", ["auto", "jsonl", "text"]) ?? "auto";
+    maxLineBytes = intOption(values, "max-line-bytes", 1) ?? DEFAULT_MAX_LINE_BYTES;
     if (values.model === undefined && task !== "text-classification") {
       throw new UsageError(`${positionals[0]} needs --model (a model folder or hub id)`);
     }
@@ -410,7 +396,7 @@ export async function main(args: string[]): Promise<number> {
       ? new ProgressBar(stat.size)
       : undefined;
     const chunkSize = interactive ? 1 : Math.max((pipelineOptions.batchSize ?? 32) * 8, 256);
-    let lineNo = 0, done = 0, bytesDone = 0;
+    let done = 0, bytesDone = 0;
     let chunk: { input: unknown; line: number }[] = [], chunkBytes = 0;
     const flush = async () => {
       if (chunk.length === 0) return;
@@ -439,8 +425,20 @@ export async function main(args: string[]): Promise<number> {
       chunk = [];
       chunkBytes = 0;
     };
-    for await (const { line, bytes } of readLines(Deno.stdin.readable)) {
-      lineNo++;
+    const lines = readLines(Deno.stdin.readable, maxLineBytes);
+    for (;;) {
+      let next: IteratorResult<Line>;
+      try {
+        next = await lines.next();
+      } catch (err) {
+        if (!(err instanceof LineTooLongError)) throw err;
+        await flush();
+        throw new InputLineError(
+          `line ${err.line}: longer than the ${err.maxBytes}-byte limit (raise it with --max-line-bytes)`,
+        );
+      }
+      if (next.done) break;
+      const { text: line, number: lineNo, bytes } = next.value;
       chunkBytes += bytes;
       if (line.trim() === "") continue;
       try {
@@ -449,7 +447,8 @@ export async function main(args: string[]): Promise<number> {
         await flush();
         throw new InputLineError(`line ${lineNo}: ${(err as Error).message}`);
       }
-      if (chunk.length >= chunkSize) await flush();
+      // Bounded by bytes too, so a chunk of long lines holds a few MB, not chunkSize times the line cap.
+      if (chunk.length >= chunkSize || chunkBytes >= CHUNK_BYTES) await flush();
     }
     await flush();
     bar?.finish(done, bytesDone);

@@ -35,6 +35,7 @@ export {
   type QuestionAnsweringOutput,
 } from "./src/heads.ts";
 export { type Checkpoint, openCheckpoint } from "./src/checkpoint.ts";
+export { FILE_CAPS, ModelFileError } from "./src/fs/read.ts";
 export {
   DTYPE_BYTES,
   MAX_HEADER_BYTES,

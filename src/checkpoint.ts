@@ -7,6 +7,7 @@
 import { type DistilBertConfig, loadConfig } from "./config.ts";
 import { SafetensorsFile } from "./safetensors.ts";
 import { Backend } from "./backend.ts";
+import { regularFile } from "./fs/read.ts";
 
 /** A checkpoint folder's config and weights file, read but not yet turned into a model. */
 export interface Checkpoint {
@@ -67,7 +68,10 @@ async function readCheckpoint(
   if (!stat.isDirectory) throw new Error(`model path ${dir} is not a folder`);
   const config = await loadConfig(dir);
   const weightsPath = `${dir}/model.safetensors`;
-  if (!(await isFile(weightsPath))) {
+  try {
+    await regularFile(weightsPath); // a FIFO, device or folder is refused before anything opens it
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
     const hasBin = await isFile(`${dir}/pytorch_model.bin`);
     throw new Error(
       `${weightsPath} not found` +

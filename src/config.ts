@@ -4,6 +4,8 @@
  * @module
  */
 
+import { FILE_CAPS, readJsonCapped } from "./fs/read.ts";
+
 /** Activations this library implements (HF names). `gelu` is the exact erf form. */
 export type Activation = "gelu" | "relu";
 
@@ -167,17 +169,5 @@ export function parseConfig(raw: unknown, source = "config.json"): DistilBertCon
 /** Reads and validates `<dir>/config.json`. */
 export async function loadConfig(dir: string): Promise<DistilBertConfig> {
   const path = `${dir}/config.json`;
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    throw new Error(`could not read ${path}: ${(err as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
-  return parseConfig(raw, path);
+  return parseConfig(await readJsonCapped(path, FILE_CAPS.config, "JSON config files"), path);
 }

@@ -22,6 +22,7 @@
  */
 
 import { atomicWriteFile } from "./fs/write.ts";
+import { openRegularFile } from "./fs/read.ts";
 
 /** Tensor element types defined by the safetensors format (sub-byte float types are not supported). */
 export type SafetensorsDtype =
@@ -228,8 +229,10 @@ async function readWholeFile(
   path: string | URL,
   beforeRead?: (bytes: Uint8Array) => void | Promise<unknown>,
 ): Promise<Uint8Array> {
-  using file = await Deno.open(path, { read: true });
-  const size = (await file.stat()).size;
+  // Refuses a FIFO, device or directory before opening it (a FIFO's open would block).
+  const opened = await openRegularFile(path);
+  using file = opened.file;
+  const size = opened.size;
   const bytes = new Uint8Array(size);
   await beforeRead?.(bytes);
   let at = 0;

@@ -29,11 +29,17 @@ async function cli(args: string[], stdin?: string, env: Record<string, string> =
     stdout: "piped",
     stderr: "piped",
     env,
+    // A hung child fails its test instead of hanging the run.
+    signal: AbortSignal.timeout(120_000),
   }).spawn();
   if (stdin !== undefined) {
     const writer = child.stdin.getWriter();
-    await writer.write(new TextEncoder().encode(stdin));
-    await writer.close();
+    // A child that stops reading early (an over-long line) closes the pipe: that is its answer, not an error.
+    const closed = (err: unknown) => {
+      if (!(err instanceof Deno.errors.BrokenPipe)) throw err;
+    };
+    await writer.write(new TextEncoder().encode(stdin)).catch(closed);
+    await writer.close().catch(closed);
   }
   const { code, stdout, stderr } = await child.output();
   const out = new TextDecoder().decode(stdout), err = new TextDecoder().decode(stderr);
@@ -257,5 +263,39 @@ Deno.test("cli: the other tasks on synth checkpoints (fill-mask, embeddings, ner
     assert.match(noQuestion.stderr, /line 1: .*--question/);
   } finally {
     await Deno.remove(root, { recursive: true });
+  }
+});
+
+Deno.test("cli: a stdin line over the cap is an error naming the line; the lines before it are answered", async () => {
+  const over = await cli(
+    ["sentiment-analysis", "--max-line-bytes", "100", "--threads", "1"],
+    "a fine movie\nawful\n" + "x ".repeat(60) + "\nnever read\n",
+  );
+  assert.equal(over.code, 1);
+  assert.match(over.stderr, /line 3: longer than the 100-byte limit \(raise it with --max-line-bytes\)/);
+  assert.equal(over.lines.length, 2);
+
+  // The default cap is 1 MiB: one byte more is refused, and the rest of the line is never read.
+  const big = await cli(
+    ["sentiment-analysis", "--threads", "1"],
+    "good\n" + "a".repeat((1 << 20) + 1) + "\n",
+  );
+  assert.equal(big.code, 1);
+  assert.match(big.stderr, /line 2: longer than the 1048576-byte limit/);
+  assert.equal(big.lines.length, 1);
+
+  // A raised cap takes a 3 MB line (truncated to the model's 512 tokens like any text).
+  const words = "a gorgeous, witty, seductive movie. ".repeat(90_000);
+  const raised = await cli(
+    ["sentiment-analysis", "--max-line-bytes", String(4 << 20), "--threads", "1"],
+    words,
+  );
+  assert.equal(raised.code, 0, raised.stderr);
+  assert.equal((raised.lines[0] as Label).label, "POSITIVE");
+
+  for (const bad of ["0", "-5", "1.5", "lots"]) {
+    const r = await cli(["sentiment-analysis", `--max-line-bytes=${bad}`, "x"]);
+    assert.equal(r.code, 2, bad);
+    assert.match(r.stderr, /--max-line-bytes must be an integer >= 1/);
   }
 });

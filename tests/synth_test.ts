@@ -10,6 +10,7 @@ import {
 } from "../scripts/synth.ts";
 import { SafetensorsFile } from "../src/safetensors.ts";
 import { ensureSynthModel } from "./helpers/synth_cache.ts";
+import { slowTest } from "./helpers/unit.ts";
 
 const MODELS = new URL("./fixtures/models/", import.meta.url);
 const HEADS = ["mlm", "seqcls", "qa", "tokcls"] as const;
@@ -191,7 +192,7 @@ Deno.test("writeSynthModel writes config.json + model.safetensors; ensureSynthMo
   assert.equal((await Deno.stat(`${cached}/model.safetensors`)).size, bytes.length);
 });
 
-Deno.test("CLI writes a model", async () => {
+slowTest("CLI writes a model", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const out = await new Deno.Command(Deno.execPath(), {

@@ -21,6 +21,7 @@ import { getHFHubCachePath, getRepoFolderName, REGEX_COMMIT_HASH } from "@huggin
 import { join } from "node:path";
 import { CacheFs } from "./cache_fs.ts";
 import { HubError } from "./errors.ts";
+import { FILE_CAPS, readTextCapped } from "../fs/read.ts";
 
 /** Default hub endpoint, overridden by `HF_ENDPOINT` or the `endpoint` option. */
 export const DEFAULT_ENDPOINT = "https://huggingface.co";
@@ -160,7 +161,7 @@ export async function tokenFromEnv(): Promise<string | undefined> {
   if (fromEnv) return fromEnv.trim();
   const path = Deno.env.get("HF_TOKEN_PATH") || join(hfHome(), "token");
   try {
-    return (await Deno.readTextFile(path)).trim() || undefined;
+    return (await readTextCapped(path, FILE_CAPS.small, "token files")).trim() || undefined;
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return undefined;
     throw err;
@@ -189,7 +190,7 @@ export async function cachedCommit(
   const fs = await CacheFs.existing(cacheDir ?? hubCacheDir());
   const ref = [folder, "refs", ...revision.split("/")];
   if (fs === undefined || !(await fs.resolve(ref))?.isFile) return undefined;
-  const commit = (await Deno.readTextFile(fs.path(ref))).trim();
+  const commit = (await readTextCapped(fs.path(ref), FILE_CAPS.small, "hub cache refs")).trim();
   return isCommitHash(commit) ? commit : undefined;
 }
 

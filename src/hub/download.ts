@@ -37,6 +37,7 @@ import { CacheFs } from "./cache_fs.ts";
 import { HubError } from "./errors.ts";
 import { type FileMeta, probe } from "./metadata.ts";
 import { fetchBlob, type TransferContext } from "./transfer.ts";
+import { FILE_CAPS, readTextCapped } from "../fs/read.ts";
 
 /** One progress report: `loaded` of `total` bytes of `file` (total is undefined if the hub did not say). */
 export interface DownloadProgress {
@@ -141,7 +142,12 @@ async function writeRef(ctx: TransferContext, revision: string, commit: string):
   }
   const path = [ctx.storage, "refs", ...parts];
   const info = await ctx.fs.lstat(path);
-  if (info?.isFile && (await Deno.readTextFile(ctx.fs.path(path))).trim() === commit) return;
+  if (
+    info?.isFile &&
+    (await readTextCapped(ctx.fs.path(path), FILE_CAPS.small, "hub cache refs")).trim() === commit
+  ) {
+    return;
+  }
   await ctx.fs.writeFile(path, new TextEncoder().encode(commit));
 }
 

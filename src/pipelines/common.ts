@@ -8,6 +8,8 @@ import type { LoadOptions } from "../model.ts";
 import type { ResolveModelOptions } from "../hub/mod.ts";
 import type { Encoding } from "../tokenizer/mod.ts";
 import type { FloatTensor } from "../tensor.ts";
+import { FILE_CAPS, readOptionalJson } from "../fs/read.ts";
+import { boolOption, checkOptionKeys, describeValue, functionOption, intOption } from "./validate.ts";
 
 /** A progress report of a pipeline call: `done` of `total` model rows have been computed. */
 export interface PipelineProgress {
@@ -80,12 +82,96 @@ export interface BatchSettings {
   onProgress?: (progress: PipelineProgress) => void;
 }
 
-export function batchSettings(call: BatchOptions | undefined, defaults: PipelineOptions): BatchSettings {
-  const batchSize = call?.batchSize ?? defaults.batchSize ?? DEFAULT_BATCH_SIZE;
-  if (!Number.isInteger(batchSize) || batchSize < 1) {
-    throw new RangeError(`batchSize must be a positive integer, got ${batchSize}`);
+/** The options every call takes. */
+export const BATCH_OPTION_KEYS = [
+  "batchSize",
+  "onProgress",
+] as const satisfies readonly (keyof BatchOptions)[];
+
+/** The options of `pipeline()`. */
+export const PIPELINE_OPTION_KEYS = [
+  "threads",
+  "hub",
+  "batchSize",
+  "onProgress",
+] as const satisfies readonly (keyof PipelineOptions)[];
+
+/** The hub options `pipeline()` passes on to `resolveModelDir`. */
+export const HUB_OPTION_KEYS = [
+  "revision",
+  "cacheDir",
+  "endpoint",
+  "token",
+  "offline",
+  "onProgress",
+  "download",
+  "minBytesPerSecond",
+  "minSpeedWindowMs",
+] as const satisfies readonly (keyof ResolveModelOptions)[];
+
+// Compile-time checks that the key lists above name every declared option (a new option must be added there).
+type Unlisted<T, K> = Exclude<keyof T, K>;
+const _batchKeysComplete: Unlisted<BatchOptions, typeof BATCH_OPTION_KEYS[number]> extends never ? true
+  : never = true;
+const _pipelineKeysComplete: Unlisted<PipelineOptions, typeof PIPELINE_OPTION_KEYS[number]> extends never
+  ? true
+  : never = true;
+const _hubKeysComplete: Unlisted<ResolveModelOptions, typeof HUB_OPTION_KEYS[number]> extends never ? true
+  : never = true;
+void [_batchKeysComplete, _pipelineKeysComplete, _hubKeysComplete];
+
+/** A positive integer batch size, or undefined. */
+function batchSizeOption(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < 1) {
+    throw new RangeError(`${name} must be a positive integer, got ${describeValue(v)}`);
   }
-  return { batchSize, onProgress: call?.onProgress ?? defaults.onProgress };
+  return v;
+}
+
+/**
+ * Checks `pipeline()`'s options before anything is loaded: known keys only, and each value's type and range.
+ * `threads`' upper bound is the backend's to check.
+ */
+export function checkPipelineOptions(options: PipelineOptions | undefined): PipelineOptions {
+  const o = checkOptionKeys(options, PIPELINE_OPTION_KEYS, "pipeline options");
+  intOption("threads", o.threads, 1);
+  batchSizeOption("batchSize", o.batchSize);
+  functionOption("onProgress", o.onProgress);
+  if (o.hub !== undefined) {
+    const hub = checkOptionKeys(o.hub, HUB_OPTION_KEYS, "hub options");
+    for (const key of ["revision", "cacheDir", "endpoint", "token"] as const) {
+      if (hub[key] !== undefined && typeof hub[key] !== "string") {
+        throw new TypeError(`hub.${key} must be a string, got ${describeValue(hub[key])}`);
+      }
+    }
+    boolOption("hub.offline", hub.offline);
+    boolOption("hub.download", hub.download);
+    functionOption("hub.onProgress", hub.onProgress);
+  }
+  return o;
+}
+
+/**
+ * Checks a call's options (known keys only: `keys` plus `batchSize` and `onProgress`) and resolves its batching.
+ *
+ * @param call the call's options
+ * @param defaults `pipeline()`'s options, already checked
+ * @param keys the task's own option names
+ * @param task the task, for messages
+ */
+export function callSettings<T extends BatchOptions>(
+  call: T | undefined,
+  defaults: PipelineOptions,
+  keys: readonly string[],
+  task: string,
+): { options: T; settings: BatchSettings } {
+  const options = checkOptionKeys(call, [...keys, ...BATCH_OPTION_KEYS], `${task} options`);
+  const batchSize = batchSizeOption("batchSize", options.batchSize) ?? defaults.batchSize ??
+    DEFAULT_BATCH_SIZE;
+  const onProgress = functionOption<BatchSettings["onProgress"]>("onProgress", options.onProgress) ??
+    defaults.onProgress;
+  return { options, settings: { batchSize, onProgress } };
 }
 
 /** One padded batch of rows, ready for `forward`. */
@@ -177,12 +263,8 @@ export function argmax(x: ArrayLike<number>): number {
 export async function specialTokenNames(dir: string): Promise<{ mask: string; unk: string }> {
   const names = { mask: "[MASK]", unk: "[UNK]" };
   for (const file of ["special_tokens_map.json", "tokenizer_config.json"]) {
-    let raw: unknown;
-    try {
-      raw = JSON.parse(await Deno.readTextFile(`${dir}/${file}`));
-    } catch {
-      continue;
-    }
+    // A missing file means BERT's defaults; a broken one is an error (Tokenizer.fromDir reads them too).
+    const raw = await readOptionalJson(`${dir}/${file}`, FILE_CAPS.config, "JSON config files");
     if (typeof raw !== "object" || raw === null) continue;
     const r = raw as Record<string, unknown>;
     const pick = (v: unknown): string | undefined =>
@@ -217,27 +299,34 @@ export class PipelineInputError extends TypeError {
   }
 }
 
-/** Checks a call's input: one item or an array of items. Returns the items and whether it was one. */
-export function asList<T>(input: T | readonly T[], isItem: (x: unknown) => x is T, what: string): {
+/**
+ * Checks a call's input: one item or an array of items. `problem` says what is wrong with an item (undefined when
+ * it is fine); the error names the item's position. A hole in a sparse array is an error too.
+ *
+ * @returns the items and whether it was one
+ */
+export function asList<T>(input: T | readonly T[], problem: (x: unknown) => string | undefined): {
   items: T[];
   single: boolean;
 } {
   if (Array.isArray(input)) {
-    input.forEach((x, i) => {
-      if (!isItem(x)) throw new PipelineInputError(i, `expected ${what}, got ${describe(x)}`);
-    });
-    return { items: [...input] as T[], single: false };
+    const items: T[] = new Array(input.length);
+    for (let i = 0; i < input.length; i++) {
+      if (!(i in input)) throw new PipelineInputError(i, "missing (a hole in a sparse array)");
+      const p = problem(input[i]);
+      if (p !== undefined) throw new PipelineInputError(i, p);
+      items[i] = input[i];
+    }
+    return { items, single: false };
   }
-  if (!isItem(input)) {
-    throw new PipelineInputError(undefined, `expected ${what} or an array of them, got ${describe(input)}`);
-  }
+  const p = problem(input);
+  if (p !== undefined) throw new PipelineInputError(undefined, p);
   return { items: [input as T], single: true };
 }
 
-function describe(x: unknown): string {
-  if (x === null) return "null";
-  if (Array.isArray(x)) return "an array";
-  return typeof x === "object" ? "an object" : typeof x;
+/** {@link asList}'s check for tasks that take strings. */
+export function stringProblem(x: unknown): string | undefined {
+  return typeof x === "string" ? undefined : `expected a string, got ${describeValue(x)}`;
 }
 
 /** Builds a callable pipeline: `fn` with the given properties and `dispose` / `close` / `[Symbol.dispose]`. */

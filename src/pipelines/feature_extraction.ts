@@ -10,16 +10,19 @@ import type { Tokenizer } from "../tokenizer/mod.ts";
 import {
   asList,
   type BatchOptions,
-  batchSettings,
+  callSettings,
   makeCallable,
   type PipelineBase,
   type PipelineOptions,
   runBatched,
 } from "./common.ts";
-import { encodeTexts, isTextInput, modelMaxLength, type TextInput } from "./text_classification.ts";
+import { encodeTexts, modelMaxLength, type TextInput, textInputProblem } from "./text_classification.ts";
+import { boolOption, enumOption } from "./validate.ts";
 
 /** How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token). */
 export type Pooling = "none" | "mean" | "cls";
+
+const POOLINGS: readonly Pooling[] = ["none", "mean", "cls"];
 
 /** Options of a feature-extraction call. */
 export interface FeatureExtractionOptions extends BatchOptions {
@@ -30,6 +33,16 @@ export interface FeatureExtractionOptions extends BatchOptions {
   /** Truncate inputs to the model's maximum length. Default true. */
   truncation?: boolean;
 }
+
+const CALL_KEYS = [
+  "pooling",
+  "normalize",
+  "truncation",
+] as const satisfies readonly (keyof FeatureExtractionOptions)[];
+const _callKeysComplete:
+  Exclude<keyof FeatureExtractionOptions, typeof CALL_KEYS[number] | keyof BatchOptions> extends never ? true
+    : never = true;
+void _callKeysComplete;
 
 /** A callable feature-extraction pipeline. Each input gives its own tensor: `[1, tokens, dim]` or `[1, dim]`. */
 export interface FeatureExtractionPipeline extends PipelineBase {
@@ -98,16 +111,13 @@ export function featureExtractionPipeline(
 
   async function call(
     input: TextInput | readonly TextInput[],
-    options: FeatureExtractionOptions = {},
+    call?: FeatureExtractionOptions,
   ): Promise<FloatTensor | FloatTensor[]> {
-    const { items, single } = asList(input, isTextInput, "a string or { text, textPair }");
-    const settings = batchSettings(options, defaults);
-    const pooling = options.pooling ?? "none";
-    if (pooling !== "none" && pooling !== "mean" && pooling !== "cls") {
-      throw new RangeError(`pooling must be "none", "mean" or "cls", got ${JSON.stringify(pooling)}`);
-    }
-    const normalize = options.normalize ?? false;
-    const truncation = options.truncation ?? true;
+    const { items, single } = asList(input, textInputProblem);
+    const { options, settings } = callSettings(call, defaults, CALL_KEYS, "feature-extraction");
+    const pooling = enumOption("pooling", options.pooling, POOLINGS) ?? "none";
+    const normalize = boolOption("normalize", options.normalize) ?? false;
+    const truncation = boolOption("truncation", options.truncation) ?? true;
     const encodings = encodeTexts(tokenizer, items, truncation, maxLength);
     const out: FloatTensor[] = new Array(items.length);
     await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {

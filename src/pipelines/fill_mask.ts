@@ -9,14 +9,16 @@ import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
 import {
   asList,
   type BatchOptions,
-  batchSettings,
+  callSettings,
   makeCallable,
   type PipelineBase,
   PipelineInputError,
   type PipelineOptions,
   runBatched,
   softmax,
+  stringProblem,
 } from "./common.ts";
+import { intOption } from "./validate.ts";
 import { modelMaxLength } from "./text_classification.ts";
 
 /** Options of a fill-mask call. */
@@ -58,6 +60,11 @@ export interface FillMaskPipeline extends PipelineBase {
   readonly maskToken: string;
 }
 
+const CALL_KEYS = ["topK"] as const satisfies readonly (keyof FillMaskOptions)[];
+const _callKeysComplete: Exclude<keyof FillMaskOptions, typeof CALL_KEYS[number] | keyof BatchOptions> extends
+  never ? true : never = true;
+void _callKeysComplete;
+
 /** The `k` largest entries of `p`, best first (lower index first on ties). */
 export function topKIndices(p: ArrayLike<number>, k: number): number[] {
   const n = Math.min(k, p.length);
@@ -88,14 +95,11 @@ export function fillMaskPipeline(
 
   async function call(
     input: string | readonly string[],
-    options: FillMaskOptions = {},
+    call?: FillMaskOptions,
   ): Promise<FillMaskOutput | FillMaskOutput[]> {
-    const { items, single } = asList(input, (x): x is string => typeof x === "string", "a string");
-    const settings = batchSettings(options, defaults);
-    const topK = options.topK ?? 5;
-    if (!Number.isInteger(topK) || topK < 1) {
-      throw new RangeError(`topK must be a positive integer, got ${topK}`);
-    }
+    const { items, single } = asList<string>(input, stringProblem);
+    const { options, settings } = callSettings(call, defaults, CALL_KEYS, "fill-mask");
+    const topK = intOption("topK", options.topK, 1) ?? 5;
     const encodings: Encoding[] = items.map((text) =>
       tokenizer.encode(text, null, { truncation: true, maxLength })
     );

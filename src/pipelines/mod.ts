@@ -20,6 +20,7 @@ import { DistilBertModel } from "../model.ts";
 import { resolveModelDir } from "../hub/mod.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import {
+  checkPipelineOptions,
   type PipelineOptions,
   type PipelineTask,
   type PipelineTaskName,
@@ -173,12 +174,13 @@ export function pipeline(
 export async function pipeline(
   task: PipelineTaskName,
   model?: string | null,
-  options: PipelineOptions = {},
+  pipelineOptions?: PipelineOptions,
 ): Promise<AnyPipeline> {
   const canonical = typeof task === "string" ? canonicalTask(task) : undefined;
   if (canonical === undefined) {
     throw new RangeError(`unknown task ${JSON.stringify(task)} (tasks: ${PIPELINE_TASKS.join(", ")})`);
   }
+  const options = checkPipelineOptions(pipelineOptions);
   const dir = await resolveDir(canonical, model, options);
   const tokenizer = await Tokenizer.fromDir(dir);
   const load = { threads: options.threads };

@@ -10,7 +10,7 @@ import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
 import {
   asList,
   type BatchOptions,
-  batchSettings,
+  callSettings,
   makeCallable,
   type PipelineBase,
   PipelineInputError,
@@ -18,6 +18,7 @@ import {
   runBatched,
 } from "./common.ts";
 import { modelMaxLength } from "./text_classification.ts";
+import { boolOption, describeValue, intOption, isPlainObject, objectInputProblem } from "./validate.ts";
 
 /** A question about a context. */
 export interface QuestionAnsweringInput {
@@ -173,16 +174,23 @@ export function answerOffsets(
   return [window.offsets[first][0], window.offsets[last][1]];
 }
 
-function isQaInput(x: unknown): x is QuestionAnsweringInput {
-  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
-  const o = x as { question?: unknown; context?: unknown };
-  return typeof o.question === "string" && typeof o.context === "string";
+function qaInputProblem(x: unknown): string | undefined {
+  if (!isPlainObject(x)) return `expected { question, context }, got ${describeValue(x)}`;
+  return objectInputProblem(x, ["question", "context"]);
 }
 
-function positiveInt(name: string, v: number, min = 1): number {
-  if (!Number.isInteger(v) || v < min) throw new RangeError(`${name} must be an integer >= ${min}, got ${v}`);
-  return v;
-}
+const CALL_KEYS = [
+  "topK",
+  "docStride",
+  "maxAnswerLen",
+  "maxSeqLen",
+  "handleImpossibleAnswer",
+  "alignToWords",
+] as const satisfies readonly (keyof QuestionAnsweringOptions)[];
+const _callKeysComplete:
+  Exclude<keyof QuestionAnsweringOptions, typeof CALL_KEYS[number] | keyof BatchOptions> extends never ? true
+    : never = true;
+void _callKeysComplete;
 
 /** Builds the pipeline around a loaded model and tokenizer. */
 export function questionAnsweringPipeline(
@@ -195,30 +203,27 @@ export function questionAnsweringPipeline(
 
   async function call(
     input: QuestionAnsweringInput | readonly QuestionAnsweringInput[],
-    options: QuestionAnsweringOptions = {},
+    call?: QuestionAnsweringOptions,
   ): Promise<
     | QuestionAnsweringResult
     | QuestionAnsweringResult[]
     | (QuestionAnsweringResult | QuestionAnsweringResult[])[]
   > {
-    const { items, single } = asList(input, isQaInput, "{ question, context }");
-    const settings = batchSettings(options, defaults);
-    const topK = positiveInt("topK", options.topK ?? 1);
-    const maxAnswerLen = positiveInt("maxAnswerLen", options.maxAnswerLen ?? 15);
-    const maxSeqLen = positiveInt("maxSeqLen", options.maxSeqLen ?? Math.min(384, modelMax));
+    const { items, single } = asList<QuestionAnsweringInput>(input, qaInputProblem);
+    const { options, settings } = callSettings(call, defaults, CALL_KEYS, "question-answering");
+    const topK = intOption("topK", options.topK, 1) ?? 1;
+    const maxAnswerLen = intOption("maxAnswerLen", options.maxAnswerLen, 1) ?? 15;
+    const maxSeqLen = intOption("maxSeqLen", options.maxSeqLen, 1) ?? Math.min(384, modelMax);
     if (maxSeqLen > modelMax) {
       throw new RangeError(`maxSeqLen ${maxSeqLen} exceeds the model's maximum ${modelMax}`);
     }
-    const docStride = positiveInt(
-      "docStride",
-      options.docStride ?? Math.min(Math.floor(maxSeqLen / 2), 128),
-      0,
-    );
-    const impossible = options.handleImpossibleAnswer ?? false;
-    const alignToWords = options.alignToWords ?? true;
-    if (typeof alignToWords !== "boolean") {
-      throw new TypeError(`alignToWords must be a boolean, got ${typeof alignToWords}`);
+    const docStride = intOption("docStride", options.docStride, 0) ??
+      Math.min(Math.floor(maxSeqLen / 2), 128);
+    if (docStride >= maxSeqLen) {
+      throw new RangeError(`docStride (${docStride}) must be smaller than maxSeqLen (${maxSeqLen})`);
     }
+    const impossible = boolOption("handleImpossibleAnswer", options.handleImpossibleAnswer) ?? false;
+    const alignToWords = boolOption("alignToWords", options.alignToWords) ?? true;
 
     // Every window of every input, and the input it belongs to.
     const windows: Encoding[] = [];

@@ -10,7 +10,7 @@ import {
   argmax,
   asList,
   type BatchOptions,
-  batchSettings,
+  callSettings,
   makeCallable,
   type PipelineBase,
   type PipelineOptions,
@@ -19,6 +19,7 @@ import {
   sigmoid,
   softmax,
 } from "./common.ts";
+import { boolOption, describeValue, enumOption, isPlainObject, objectInputProblem } from "./validate.ts";
 
 /** A text, or a pair of texts classified together (e.g. premise and hypothesis). */
 export type TextInput = string | { text: string; textPair?: string };
@@ -104,10 +105,10 @@ export interface TextClassificationPipeline extends PipelineBase {
   readonly tokenizer: Tokenizer;
   /** The score function the config implies (transformers' default `function_to_apply`). */
   readonly defaultFunction: ClassificationFunction;
-  /** Lower level: ids, raw logits and scores of each input, in input order. */
+  /** Lower level: ids, raw logits and scores (every label's, so no `topK`) of each input, in input order. */
   classify(
     inputs: readonly TextInput[],
-    options?: TextClassificationOptions,
+    options?: Omit<TextClassificationOptions, "topK">,
   ): Promise<ClassificationDetail[]>;
 }
 
@@ -130,11 +131,28 @@ export function applyClassificationFunction(logits: ArrayLike<number>, fn: Class
 
 /** Whether `x` is a text or a `{ text, textPair }` pair. */
 export function isTextInput(x: unknown): x is TextInput {
-  if (typeof x === "string") return true;
-  if (typeof x !== "object" || x === null || Array.isArray(x)) return false;
-  const o = x as { text?: unknown; textPair?: unknown };
-  return typeof o.text === "string" && (o.textPair === undefined || typeof o.textPair === "string");
+  return textInputProblem(x) === undefined;
 }
+
+/** What is wrong with `x` as a text or `{ text, textPair }` pair; undefined when nothing is. */
+export function textInputProblem(x: unknown): string | undefined {
+  if (typeof x === "string") return undefined;
+  if (!isPlainObject(x)) return `expected a string or { text, textPair }, got ${describeValue(x)}`;
+  const problem = objectInputProblem(x, ["text"], ["textPair"]);
+  return problem !== undefined && "text_pair" in x ? `${problem}; the pair's key is textPair` : problem;
+}
+
+/** The options of a call, besides `batchSize` and `onProgress`. */
+const CALL_KEYS = [
+  "topK",
+  "functionToApply",
+  "truncation",
+] as const satisfies readonly (keyof TextClassificationOptions)[];
+const _callKeysComplete: Exclude<keyof TextClassificationOptions, CallKey> extends never ? true : never =
+  true;
+void _callKeysComplete;
+type CallKey = typeof CALL_KEYS[number] | keyof BatchOptions;
+const FUNCTIONS: readonly ClassificationFunction[] = ["softmax", "sigmoid", "none"];
 
 /** Tokenizes texts and pairs, truncated at `maxLength` unless `truncation` is false. */
 export function encodeTexts(
@@ -165,19 +183,23 @@ export function textClassificationPipeline(
   const defaultFunction = defaultClassificationFunction(model.config.problem_type, model.numLabels);
   const maxLength = modelMaxLength(tokenizer, model.config.max_position_embeddings);
 
+  // classify() returns every label's score, so it takes no topK.
   async function classify(
     inputs: readonly TextInput[],
-    options: TextClassificationOptions = {},
+    call?: Omit<TextClassificationOptions, "topK">,
   ): Promise<ClassificationDetail[]> {
-    const { items } = asList(inputs, isTextInput, "a string or { text, textPair }");
-    const settings = batchSettings(options, defaults);
-    const fn = options.functionToApply ?? defaultFunction;
-    if (fn !== "softmax" && fn !== "sigmoid" && fn !== "none") {
-      throw new RangeError(
-        `functionToApply must be "softmax", "sigmoid" or "none", got ${JSON.stringify(fn)}`,
-      );
+    if (!Array.isArray(inputs)) {
+      throw new TypeError(`classify() takes an array of inputs, got ${describeValue(inputs)}`);
     }
-    const truncation = options.truncation ?? true;
+    const { items } = asList(inputs, textInputProblem);
+    const { options, settings } = callSettings(
+      call,
+      defaults,
+      CALL_KEYS.filter((k) => k !== "topK"),
+      "classify()",
+    );
+    const fn = enumOption("functionToApply", options.functionToApply, FUNCTIONS) ?? defaultFunction;
+    const truncation = boolOption("truncation", options.truncation) ?? true;
     const encodings = encodeTexts(tokenizer, items, truncation, maxLength);
     const out: ClassificationDetail[] = new Array(items.length);
     await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {
@@ -201,14 +223,16 @@ export function textClassificationPipeline(
 
   async function call(
     input: TextInput | readonly TextInput[],
-    options: TextClassificationOptions = {},
+    call?: TextClassificationOptions,
   ): Promise<ClassificationResult | ClassificationResult[] | ClassificationResult[][]> {
-    const { items, single } = asList(input, isTextInput, "a string or { text, textPair }");
+    const { items, single } = asList(input, textInputProblem);
+    const { options } = callSettings(call, defaults, CALL_KEYS, "text-classification");
     const topK = options.topK;
-    if (topK !== undefined && topK !== null && (!Number.isInteger(topK) || topK < 1)) {
-      throw new RangeError(`topK must be a positive integer or null, got ${topK}`);
+    if (topK !== undefined && topK !== null && (!Number.isSafeInteger(topK) || topK < 1)) {
+      throw new RangeError(`topK must be a positive integer or null, got ${describeValue(topK)}`);
     }
-    const details = await classify(items, options);
+    const { topK: _, ...rest } = options;
+    const details = await classify(items, rest);
     if (topK === undefined) {
       const best = details.map((d) => ({ label: d.label, score: d.score }));
       // transformers wraps the result of one string in a list, but not that of one { text, text_pair }.

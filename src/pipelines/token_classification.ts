@@ -11,13 +11,15 @@ import {
   argmax,
   asList,
   type BatchOptions,
-  batchSettings,
+  callSettings,
   makeCallable,
   type PipelineBase,
   type PipelineOptions,
   runBatched,
   softmax,
+  stringProblem,
 } from "./common.ts";
+import { enumOption, stringArrayOption } from "./validate.ts";
 import { modelMaxLength } from "./text_classification.ts";
 import { decodeWordPiece } from "../tokenizer/decode.ts";
 
@@ -107,6 +109,16 @@ export interface TokenClassificationPipeline extends PipelineBase {
 }
 
 const STRATEGIES: readonly AggregationStrategy[] = ["none", "simple", "first", "average", "max"];
+
+const CALL_KEYS = [
+  "aggregationStrategy",
+  "ignoreLabels",
+] as const satisfies readonly (keyof TokenClassificationOptions)[];
+const _callKeysComplete:
+  Exclude<keyof TokenClassificationOptions, typeof CALL_KEYS[number] | keyof BatchOptions> extends never
+    ? true
+    : never = true;
+void _callKeysComplete;
 
 function codePoints(s: string): number {
   let n = 0;
@@ -242,12 +254,8 @@ export function aggregateTokens(
   ignoreLabels: readonly string[] = ["O"],
   toString: TokensToString = wordPieceTokensToString,
 ): TokenClassificationResult[] {
-  if (!STRATEGIES.includes(strategy)) {
-    throw new RangeError(
-      `aggregationStrategy must be one of ${STRATEGIES.join(", ")}, got ${JSON.stringify(strategy)}`,
-    );
-  }
-  const ignored = new Set(ignoreLabels);
+  enumOption("aggregationStrategy", strategy, STRATEGIES);
+  const ignored = new Set(stringArrayOption("ignoreLabels", ignoreLabels));
   if (strategy === "none" || strategy === "simple") {
     const entities: TokenEntity[] = tokens.map((t) => {
       const k = argmax(t.scores);
@@ -292,17 +300,12 @@ export function tokenClassificationPipeline(
 
   async function call(
     input: string | readonly string[],
-    options: TokenClassificationOptions = {},
+    call?: TokenClassificationOptions,
   ): Promise<TokenClassificationResult[] | TokenClassificationResult[][]> {
-    const { items, single } = asList(input, (x): x is string => typeof x === "string", "a string");
-    const settings = batchSettings(options, defaults);
-    const strategy = options.aggregationStrategy ?? "none";
-    if (!STRATEGIES.includes(strategy)) {
-      throw new RangeError(
-        `aggregationStrategy must be one of ${STRATEGIES.join(", ")}, got ${JSON.stringify(strategy)}`,
-      );
-    }
-    const ignoreLabels = options.ignoreLabels ?? ["O"];
+    const { items, single } = asList<string>(input, stringProblem);
+    const { options, settings } = callSettings(call, defaults, CALL_KEYS, "token-classification");
+    const strategy = enumOption("aggregationStrategy", options.aggregationStrategy, STRATEGIES) ?? "none";
+    const ignoreLabels = stringArrayOption("ignoreLabels", options.ignoreLabels) ?? ["O"];
     const encodings: Encoding[] = items.map((text) =>
       tokenizer.encode(text, null, { truncation: true, maxLength })
     );

@@ -13,6 +13,7 @@ import { SegmentEncoder } from "./segment_encoder.ts";
 import type { TokenizerSpec } from "./spec.ts";
 import { newTokenSink, type TokenSink } from "./token_sink.ts";
 import { truncate } from "./truncation.ts";
+import { FILE_CAPS, pathLabel, readOptionalJson, readTextCapped } from "../fs/read.ts";
 import type {
   BatchEncoding,
   BatchTensor,
@@ -75,14 +76,8 @@ interface ResolvedOptions {
   returnOverflowing: boolean;
 }
 
-async function readOptionalJson(path: string | URL): Promise<unknown> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return undefined;
-    throw error;
-  }
-}
+const CONFIGS = "JSON config files";
+const TOKENIZERS = "tokenizer files (tokenizer.json, vocab.txt)";
 
 function joinPath(dir: string | URL, name: string): string | URL {
   if (dir instanceof URL) return new URL(name, dir.href.endsWith("/") ? dir : `${dir.href}/`);
@@ -140,19 +135,27 @@ export class Tokenizer {
    * `tokenizer_config.json` beside them supplies `model_max_length`, special tokens and casing options.
    */
   static async fromDir(dir: string | URL): Promise<Tokenizer> {
-    const config = await readOptionalJson(joinPath(dir, "tokenizer_config.json")) ?? {};
-    const tokenizerJson = await readOptionalJson(joinPath(dir, "tokenizer.json"));
+    const config =
+      await readOptionalJson(joinPath(dir, "tokenizer_config.json"), FILE_CAPS.config, CONFIGS) ??
+        {};
+    const tokenizerJson = await readOptionalJson(
+      joinPath(dir, "tokenizer.json"),
+      FILE_CAPS.tokenizer,
+      TOKENIZERS,
+    );
     if (tokenizerJson !== undefined) return Tokenizer.fromTokenizerJson(tokenizerJson, config);
     let vocab: string;
     try {
-      vocab = await Deno.readTextFile(joinPath(dir, "vocab.txt"));
+      vocab = await readTextCapped(joinPath(dir, "vocab.txt"), FILE_CAPS.tokenizer, TOKENIZERS);
     } catch (error) {
       if (error instanceof Deno.errors.NotFound) {
-        throw new Error(`Tokenizer: neither tokenizer.json nor vocab.txt found in ${dir}`);
+        throw new Error(`Tokenizer: neither tokenizer.json nor vocab.txt found in ${pathLabel(dir)}`);
       }
       throw error;
     }
-    const specialMap = await readOptionalJson(joinPath(dir, "special_tokens_map.json")) ?? {};
+    const specialMap =
+      await readOptionalJson(joinPath(dir, "special_tokens_map.json"), FILE_CAPS.config, CONFIGS) ??
+        {};
     return Tokenizer.fromVocab(vocab, { ...specialMap as object, ...config as object });
   }
 
