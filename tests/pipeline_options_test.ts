@@ -249,7 +249,7 @@ Deno.test("question-answering: every call option and input is checked", async ()
       "misspelt",
       input,
       { max_answer_len: 3 },
-      /question-answering options: unknown option "max_answer_len" \(valid options: topK, docStride, maxAnswerLen, maxSeqLen, handleImpossibleAnswer, batchSize, onProgress\)/,
+      /question-answering options: unknown option "max_answer_len" \(valid options: topK, docStride, maxAnswerLen, maxSeqLen, handleImpossibleAnswer, alignToWords, batchSize, onProgress\)/,
     ],
     ["topK", input, { topK: 0 }, /topK must be an integer >= 1, got number 0/],
     ["docStride negative", input, { docStride: -1 }, /docStride must be an integer >= 0, got number -1/],

@@ -384,7 +384,7 @@ Deno.test("question-answering: answerOffsets widens a span to the words of its f
       using p = await pipeline("question-answering", await shared("qa"), { threads: 1 });
       await p({ question: "q", context }, { alignToWords: "yes" as unknown as boolean });
     })(),
-    /alignToWords must be a boolean/,
+    /alignToWords must be true or false, got string "yes"/,
   );
 });
 
