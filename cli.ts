@@ -21,7 +21,10 @@ import {
   type PipelineOptions,
   type PipelineProgress,
   type PipelineTask,
+  TASKS,
+  taskSpec,
 } from "./src/pipelines/mod.ts";
+import { serveMain } from "./serve.ts";
 import { DEFAULT_MAX_LINE_BYTES, type Line, LineTooLongError, readLines } from "./src/cli/read_lines.ts";
 
 // Input bytes buffered before a forward pass at the latest.
@@ -37,16 +40,9 @@ Runs a DistilBERT pipeline on each text given as an argument or, when there is n
 writes one JSON result per line to stdout, in input order.
 
 Tasks:
-  sentiment-analysis, text-classification
-        label and score of each text. Without --model: the embedded SST-2 sentiment model (offline).
-  fill-mask
-        candidates for each [MASK]: [{"score","token","token_str","sequence"}, ...] (a list per mask if several).
-  feature-extraction, embeddings
-        token vectors [tokens][dim], or one vector [dim] with --pooling mean|cls.
-  question-answering
-        {"answer","score","start","end"} (start/end: UTF-16 offsets into the context).
-  token-classification, ner
-        entities: [{"entity","score","index","word","start","end"}, ...], or grouped with --aggregation-strategy.
+${TASKS.map((t) => `  ${t.names.join(", ")}\n        ${t.output}.`).join("\n")}
+  serve
+        the HTTP inference server: \`cli.ts serve --help\` (the same as \`deno task serve\`).
 
 Input (stdin, one item per line; blank lines are skipped):
   plain text                       a text (question-answering: needs --question; the line is the context)
@@ -77,6 +73,7 @@ Options:
       --max-answer-len <n>         question-answering: longest answer in tokens (default 15)
       --max-seq-len <n>            question-answering: tokens per window (default 384, capped by the model)
       --handle-impossible-answer   question-answering: allow the empty answer
+      --align-to-words <b>         question-answering: widen answers to whole words (true, the default) or not
       --max-line-bytes <n>         longest stdin line accepted, in bytes (default 1048576 = 1 MiB); a longer
                                    line is an error naming it, raised before the rest of it is read
       --no-progress                no progress bar (shown on stderr when stdin is a file and stderr a terminal)
@@ -117,6 +114,7 @@ const OPTIONS = {
   "max-answer-len": { type: "string" },
   "max-seq-len": { type: "string" },
   "handle-impossible-answer": { type: "boolean" },
+  "align-to-words": { type: "string" },
   "max-line-bytes": { type: "string" },
   "no-progress": { type: "boolean" },
   help: { type: "boolean", short: "h" },
@@ -145,26 +143,34 @@ function oneOf<T extends string>(values: Values, name: keyof Values, allowed: re
   return raw as T;
 }
 
-/** Options that only make sense for some tasks. */
-const TASK_OPTIONS: Partial<Record<keyof Values, PipelineTask[]>> = {
-  "top-k": ["text-classification", "fill-mask", "question-answering"],
-  "function-to-apply": ["text-classification"],
-  pooling: ["feature-extraction"],
-  normalize: ["feature-extraction"],
-  "aggregation-strategy": ["token-classification"],
-  "ignore-labels": ["token-classification"],
-  question: ["question-answering"],
-  "doc-stride": ["question-answering"],
-  "max-answer-len": ["question-answering"],
-  "max-seq-len": ["question-answering"],
-  "handle-impossible-answer": ["question-answering"],
+/** Flags that set a call option, by the option's name: a flag applies to the tasks whose pipeline takes it. */
+const FLAG_OPTIONS: Partial<Record<keyof Values, string>> = {
+  "top-k": "topK",
+  "function-to-apply": "functionToApply",
+  pooling: "pooling",
+  normalize: "normalize",
+  "aggregation-strategy": "aggregationStrategy",
+  "ignore-labels": "ignoreLabels",
+  "doc-stride": "docStride",
+  "max-answer-len": "maxAnswerLen",
+  "max-seq-len": "maxSeqLen",
+  "handle-impossible-answer": "handleImpossibleAnswer",
+  "align-to-words": "alignToWords",
 };
+
+/** The tasks a flag applies to, from the task registry. */
+function flagTasks(flag: keyof Values): PipelineTask[] {
+  if (flag === "question") return TASKS.filter((t) => t.input === "question-context").map((t) => t.task);
+  const option = FLAG_OPTIONS[flag];
+  return option === undefined ? [] : TASKS.filter((t) => t.callOptions.includes(option)).map((t) => t.task);
+}
 
 /** Builds the per-call options of a task from the flags. */
 function callOptions(task: PipelineTask, values: Values): Record<string, unknown> {
-  for (const [name, tasks] of Object.entries(TASK_OPTIONS)) {
-    if (values[name as keyof Values] !== undefined && !tasks!.includes(task)) {
-      throw new UsageError(`--${name} does not apply to ${task} (it is for ${tasks!.join(", ")})`);
+  for (const name of [...Object.keys(FLAG_OPTIONS), "question"] as (keyof Values)[]) {
+    const tasks = flagTasks(name);
+    if (values[name] !== undefined && !tasks.includes(task)) {
+      throw new UsageError(`--${name} does not apply to ${task} (it is for ${tasks.join(", ")})`);
     }
   }
   const opts: Record<string, unknown> = {};
@@ -194,6 +200,9 @@ function callOptions(task: PipelineTask, values: Values): Record<string, unknown
   opts.maxAnswerLen = intOption(values, "max-answer-len", 1);
   opts.maxSeqLen = intOption(values, "max-seq-len", 1);
   if (values["handle-impossible-answer"]) opts.handleImpossibleAnswer = true;
+  if (values["align-to-words"] !== undefined) {
+    opts.alignToWords = oneOf(values, "align-to-words", ["true", "false"]) === "true";
+  }
   for (const k of Object.keys(opts)) if (opts[k] === undefined) delete opts[k];
   return opts;
 }
@@ -222,8 +231,9 @@ function parseInput(
       }
     }
   }
+  const shape = taskSpec(task)!.input;
   if (typeof value === "string") {
-    if (task === "question-answering") {
+    if (shape === "question-context") {
       if (question === undefined) {
         throw new InputLineError(`question-answering needs {"question", "context"} objects, or --question`);
       }
@@ -242,7 +252,7 @@ function parseInput(
     if (typeof o[k] !== "string") throw new InputLineError(`"${k}" must be a string`);
     return o[k] as string;
   };
-  if (task === "question-answering") {
+  if (shape === "question-context") {
     const q = str("question") ?? question, context = str("context");
     if (q === undefined || context === undefined) {
       throw new InputLineError(`expected {"question": ..., "context": ...}`);
@@ -253,9 +263,7 @@ function parseInput(
   if (text === undefined) throw new InputLineError(`expected {"text": ...}`);
   const pair = str("text_pair") ?? str("textPair");
   if (pair !== undefined) {
-    if (task !== "text-classification" && task !== "feature-extraction") {
-      throw new InputLineError(`${task} takes no text pair`);
-    }
+    if (shape !== "text-or-pair") throw new InputLineError(`${task} takes no text pair`);
     return { text, textPair: pair };
   }
   return text;
@@ -321,6 +329,7 @@ function isBrokenPipe(err: unknown): boolean {
 
 /** Runs the CLI with the given arguments; returns the exit code. */
 export async function main(args: string[]): Promise<number> {
+  if (args[0] === "serve") return await serveMain(args.slice(1));
   let values: Values, positionals: string[];
   try {
     ({ values, positionals } = parseArgs({ args, options: OPTIONS, allowPositionals: true, strict: true }));

@@ -62,18 +62,6 @@ export type PipelineTask =
 /** Task names `pipeline()` accepts: the canonical ones and their aliases. */
 export type PipelineTaskName = PipelineTask | "embeddings" | "sentiment-analysis" | "ner";
 
-/** Alias -> canonical task. */
-export const TASK_ALIASES: Readonly<Record<PipelineTaskName, PipelineTask>> = {
-  "feature-extraction": "feature-extraction",
-  "embeddings": "feature-extraction",
-  "fill-mask": "fill-mask",
-  "text-classification": "text-classification",
-  "sentiment-analysis": "text-classification",
-  "question-answering": "question-answering",
-  "token-classification": "token-classification",
-  "ner": "token-classification",
-};
-
 export const DEFAULT_BATCH_SIZE = 32;
 
 /** Resolved per-call batching settings. */

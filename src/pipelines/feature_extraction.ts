@@ -34,7 +34,7 @@ export interface FeatureExtractionOptions extends BatchOptions {
   truncation?: boolean;
 }
 
-const CALL_KEYS = [
+export const CALL_KEYS = [
   "pooling",
   "normalize",
   "truncation",

@@ -60,7 +60,7 @@ export interface FillMaskPipeline extends PipelineBase {
   readonly maskToken: string;
 }
 
-const CALL_KEYS = ["topK"] as const satisfies readonly (keyof FillMaskOptions)[];
+export const CALL_KEYS = ["topK"] as const satisfies readonly (keyof FillMaskOptions)[];
 const _callKeysComplete: Exclude<keyof FillMaskOptions, typeof CALL_KEYS[number] | keyof BatchOptions> extends
   never ? true : never = true;
 void _callKeysComplete;

@@ -10,29 +10,15 @@
  * @module
  */
 
-import {
-  DistilBertForMaskedLM,
-  DistilBertForQuestionAnswering,
-  DistilBertForSequenceClassification,
-  DistilBertForTokenClassification,
-} from "../heads.ts";
-import { DistilBertModel } from "../model.ts";
 import { resolveModelDir } from "../hub/mod.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
-import {
-  checkPipelineOptions,
-  type PipelineOptions,
-  type PipelineTask,
-  type PipelineTaskName,
-  specialTokenNames,
-  TASK_ALIASES,
-} from "./common.ts";
-import { ensureDefaultSentimentModel } from "./default_model.ts";
-import { type FeatureExtractionPipeline, featureExtractionPipeline } from "./feature_extraction.ts";
-import { type FillMaskPipeline, fillMaskPipeline } from "./fill_mask.ts";
-import { type QuestionAnsweringPipeline, questionAnsweringPipeline } from "./question_answering.ts";
-import { type TextClassificationPipeline, textClassificationPipeline } from "./text_classification.ts";
-import { type TokenClassificationPipeline, tokenClassificationPipeline } from "./token_classification.ts";
+import { checkPipelineOptions, type PipelineOptions, type PipelineTaskName } from "./common.ts";
+import type { FeatureExtractionPipeline } from "./feature_extraction.ts";
+import type { FillMaskPipeline } from "./fill_mask.ts";
+import type { QuestionAnsweringPipeline } from "./question_answering.ts";
+import type { TextClassificationPipeline } from "./text_classification.ts";
+import type { TokenClassificationPipeline } from "./token_classification.ts";
+import { PIPELINE_TASKS, type TaskSpec, taskSpec } from "./registry.ts";
 
 export {
   type BatchOptions,
@@ -89,27 +75,14 @@ export type AnyPipeline =
   | TextClassificationPipeline
   | TokenClassificationPipeline;
 
-/** Every task name `pipeline()` accepts, canonical names first. */
-export const PIPELINE_TASKS: readonly PipelineTaskName[] = [
-  "feature-extraction",
-  "fill-mask",
-  "question-answering",
-  "text-classification",
-  "token-classification",
-  "embeddings",
-  "ner",
-  "sentiment-analysis",
-];
+export { canonicalTask, COMMON_ROUTES, PIPELINE_TASKS, TASKS, type TaskSpec, taskSpec } from "./registry.ts";
 
-/** The canonical task of a task name or alias, or undefined for an unknown name. */
-export function canonicalTask(name: string): PipelineTask | undefined {
-  return Object.hasOwn(TASK_ALIASES, name) ? TASK_ALIASES[name as PipelineTaskName] : undefined;
-}
-
-async function resolveDir(task: PipelineTask, model: string | null | undefined, options: PipelineOptions) {
+async function resolveDir(spec: TaskSpec, model: string | null | undefined, options: PipelineOptions) {
   if (model === undefined || model === null || model === "") {
-    if (task === "text-classification") return await ensureDefaultSentimentModel();
-    throw new Error(`the ${task} pipeline has no default model: pass a model folder or Hugging Face hub id`);
+    if (spec.defaultModel) return await spec.defaultModel();
+    throw new Error(
+      `the ${spec.task} pipeline has no default model: pass a model folder or Hugging Face hub id`,
+    );
   }
   if (typeof model !== "string") {
     throw new TypeError(`model must be a folder or hub id string, got ${typeof model}`);
@@ -176,44 +149,12 @@ export async function pipeline(
   model?: string | null,
   pipelineOptions?: PipelineOptions,
 ): Promise<AnyPipeline> {
-  const canonical = typeof task === "string" ? canonicalTask(task) : undefined;
-  if (canonical === undefined) {
+  const spec = typeof task === "string" ? taskSpec(task) : undefined;
+  if (spec === undefined) {
     throw new RangeError(`unknown task ${JSON.stringify(task)} (tasks: ${PIPELINE_TASKS.join(", ")})`);
   }
   const options = checkPipelineOptions(pipelineOptions);
-  const dir = await resolveDir(canonical, model, options);
+  const dir = await resolveDir(spec, model, options);
   const tokenizer = await Tokenizer.fromDir(dir);
-  const load = { threads: options.threads };
-  switch (canonical) {
-    case "text-classification":
-      return textClassificationPipeline(
-        await DistilBertForSequenceClassification.load(dir, load),
-        tokenizer,
-        dir,
-        options,
-      );
-    case "fill-mask": {
-      const { mask } = await specialTokenNames(dir);
-      return fillMaskPipeline(await DistilBertForMaskedLM.load(dir, load), tokenizer, dir, mask, options);
-    }
-    case "feature-extraction":
-      return featureExtractionPipeline(await DistilBertModel.load(dir, load), tokenizer, dir, options);
-    case "question-answering":
-      return questionAnsweringPipeline(
-        await DistilBertForQuestionAnswering.load(dir, load),
-        tokenizer,
-        dir,
-        options,
-      );
-    case "token-classification": {
-      const { unk } = await specialTokenNames(dir);
-      return tokenClassificationPipeline(
-        await DistilBertForTokenClassification.load(dir, load),
-        tokenizer,
-        dir,
-        unk,
-        options,
-      );
-    }
-  }
+  return await spec.create(dir, tokenizer, options) as AnyPipeline;
 }

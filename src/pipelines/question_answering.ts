@@ -179,7 +179,7 @@ function qaInputProblem(x: unknown): string | undefined {
   return objectInputProblem(x, ["question", "context"]);
 }
 
-const CALL_KEYS = [
+export const CALL_KEYS = [
   "topK",
   "docStride",
   "maxAnswerLen",

@@ -143,7 +143,7 @@ export function textInputProblem(x: unknown): string | undefined {
 }
 
 /** The options of a call, besides `batchSize` and `onProgress`. */
-const CALL_KEYS = [
+export const CALL_KEYS = [
   "topK",
   "functionToApply",
   "truncation",

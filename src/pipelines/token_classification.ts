@@ -110,7 +110,7 @@ export interface TokenClassificationPipeline extends PipelineBase {
 
 const STRATEGIES: readonly AggregationStrategy[] = ["none", "simple", "first", "average", "max"];
 
-const CALL_KEYS = [
+export const CALL_KEYS = [
   "aggregationStrategy",
   "ignoreLabels",
 ] as const satisfies readonly (keyof TokenClassificationOptions)[];

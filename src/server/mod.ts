@@ -13,7 +13,7 @@ import { loadConfig } from "../config.ts";
 import { resolveModelDir } from "../hub/mod.ts";
 import type { ResolveModelOptions } from "../hub/mod.ts";
 import type { PipelineTask } from "../pipelines/common.ts";
-import { canonicalTask, PIPELINE_TASKS } from "../pipelines/mod.ts";
+import { canonicalTask, PIPELINE_TASKS, taskOfArchitecture } from "../pipelines/registry.ts";
 import { Engine } from "./engine.ts";
 import { Metrics } from "./metrics.ts";
 import type { JobTiming } from "./protocol.ts";
@@ -66,14 +66,6 @@ export interface RunningServer {
   readonly finished: Promise<void>;
 }
 
-const ARCHITECTURE_TASKS: Readonly<Record<string, PipelineTask>> = {
-  DistilBertModel: "feature-extraction",
-  DistilBertForMaskedLM: "fill-mask",
-  DistilBertForSequenceClassification: "text-classification",
-  DistilBertForQuestionAnswering: "question-answering",
-  DistilBertForTokenClassification: "token-classification",
-};
-
 async function isFile(path: string): Promise<boolean> {
   try {
     return (await Deno.stat(path)).isFile;
@@ -87,7 +79,7 @@ export async function defaultTask(dir: string): Promise<PipelineTask> {
   if (await isFile(`${dir}/modules.json`)) return "feature-extraction";
   const config = await loadConfig(dir);
   const arch = config.architectures[0] ?? "DistilBertModel";
-  const task = ARCHITECTURE_TASKS[arch];
+  const task = taskOfArchitecture(arch);
   if (!task) throw new Error(`${dir}/config.json: architecture ${arch} has no task to serve; pass --task`);
   return task;
 }
@@ -229,8 +221,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         return new Response(metrics.render(), { headers: { "content-type": "text/plain; version=0.0.4" } });
       }
     }
-    if (!Object.hasOwn(POST_ROUTES, path) || req.method !== "POST") {
-      const known = Object.hasOwn(POST_ROUTES, path) || ["/health", "/info", "/metrics"].includes(path);
+    if (!POST_ROUTES.has(path) || req.method !== "POST") {
+      const known = POST_ROUTES.has(path) || ["/health", "/info", "/metrics"].includes(path);
       return known
         ? error(405, "validation", `${req.method} is not allowed on ${path}`)
         : error(404, "not_found", `no route ${req.method} ${path}`);

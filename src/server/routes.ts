@@ -8,6 +8,7 @@
  */
 
 import type { PipelineTask } from "../pipelines/common.ts";
+import { COMMON_ROUTES, TASKS, taskSpec } from "../pipelines/registry.ts";
 import type { TextInput } from "../pipelines/text_classification.ts";
 import type { Job } from "./protocol.ts";
 
@@ -20,23 +21,16 @@ export class HttpError extends Error {
 
 const invalid = (message: string) => new HttpError(422, "validation", message);
 
-/** POST routes, and the tasks whose models serve each. */
-export const POST_ROUTES: Readonly<Record<string, readonly PipelineTask[] | "any">> = {
-  "/embed": ["feature-extraction"],
-  "/v1/embeddings": ["feature-extraction"],
-  "/predict": ["text-classification"],
-  "/rerank": ["text-classification"],
-  "/tokenize": "any",
-  "/decode": "any",
-  "/fill-mask": ["fill-mask"],
-  "/question-answering": ["question-answering"],
-  "/token-classification": ["token-classification"],
-};
-
-/** The POST routes a model of `task` serves. */
+/** The POST routes a model of `task` serves: its task's (from the task registry) and the common ones. */
 export function routesFor(task: PipelineTask): string[] {
-  return Object.entries(POST_ROUTES).filter(([, t]) => t === "any" || t.includes(task)).map(([r]) => r);
+  return [...taskSpec(task)!.routes, ...COMMON_ROUTES];
 }
+
+/** Every POST route of some task. */
+export const POST_ROUTES: ReadonlySet<string> = new Set([
+  ...TASKS.flatMap((t) => t.routes),
+  ...COMMON_ROUTES,
+]);
 
 type Body = Record<string, unknown>;
 
