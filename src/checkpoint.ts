@@ -8,6 +8,7 @@ import { type DistilBertConfig, loadConfig } from "./config.ts";
 import { SafetensorsFile } from "./safetensors.ts";
 import { Backend } from "./backend.ts";
 import { regularFile } from "./fs/read.ts";
+import { exists } from "./fs/write.ts";
 
 /** A checkpoint folder's config and weights file, read but not yet turned into a model. */
 export interface Checkpoint {
@@ -41,14 +42,6 @@ export async function openExclusiveCheckpoint(dir: string): Promise<Checkpoint> 
   return ckpt;
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
 /** Reads `<dir>/config.json` and `<dir>/model.safetensors`, each failure naming the file and the problem. */
 export function openCheckpoint(dir: string): Promise<Checkpoint> {
   return readCheckpoint(dir);
@@ -72,7 +65,7 @@ async function readCheckpoint(
     await regularFile(weightsPath); // a FIFO, device or folder is refused before anything opens it
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
-    const hasBin = await isFile(`${dir}/pytorch_model.bin`);
+    const hasBin = await exists(`${dir}/pytorch_model.bin`);
     throw new Error(
       `${weightsPath} not found` +
         (hasBin ? " (the folder has pytorch_model.bin: only safetensors checkpoints are supported)" : ""),

@@ -18,6 +18,7 @@ import { Engine } from "./engine.ts";
 import { Metrics } from "./metrics.ts";
 import type { JobTiming } from "./protocol.ts";
 import { HttpError, parseBody, type Parsed, POST_ROUTES, routesFor } from "./routes.ts";
+import { exists } from "../fs/write.ts";
 
 /** The library's version, reported by `/info`. */
 export const SERVER_VERSION = "0.1.0";
@@ -66,17 +67,9 @@ export interface RunningServer {
   readonly finished: Promise<void>;
 }
 
-async function isFile(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isFile;
-  } catch {
-    return false;
-  }
-}
-
 /** The task a model folder is for, as TEI decides: sentence-transformers folders embed, else the head. */
 export async function defaultTask(dir: string): Promise<PipelineTask> {
-  if (await isFile(`${dir}/modules.json`)) return "feature-extraction";
+  if (await exists(`${dir}/modules.json`)) return "feature-extraction";
   const config = await loadConfig(dir);
   const arch = config.architectures[0] ?? "DistilBertModel";
   const task = taskOfArchitecture(arch);

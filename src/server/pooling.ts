@@ -5,13 +5,10 @@
  * @module
  */
 
-async function readJson(path: string): Promise<unknown> {
-  try {
-    return JSON.parse(await Deno.readTextFile(path));
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`${path}: ${(err as Error).message}`);
-  }
+import { FILE_CAPS, readOptionalJson } from "../fs/read.ts";
+
+function readJson(path: string): Promise<unknown> {
+  return readOptionalJson(path, FILE_CAPS.config, "sentence-transformers configs");
 }
 
 /** `"cls"` or `"mean"`; throws for a pooling mode this library does not implement, naming it. */
