@@ -63,18 +63,26 @@ function pct(xs: number[], p: number): number {
   return s[Math.min(s.length - 1, Math.floor(p * s.length))];
 }
 
-async function startChild(model: string): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+const PEER_DIR = new URL("bench/peers/", ROOT).pathname;
+const PEER_MODEL = `${PEER_DIR}out/tjs-sst2`;
+
+async function startChild(
+  model: string,
+  peer = false,
+): Promise<{ port: number; pid: number; stop: () => Promise<void> }> {
+  const args = peer ? ["run", "-A", "--no-lock", `${PEER_DIR}tjs_server.ts`, PEER_MODEL, "0"] : [
+    "run",
+    "--unstable-no-legacy-abort",
+    "-A",
+    new URL("serve.ts", ROOT).pathname,
+    "--model",
+    model,
+    "--port",
+    "0",
+  ];
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--unstable-no-legacy-abort",
-      "-A",
-      new URL("serve.ts", ROOT).pathname,
-      "--model",
-      model,
-      "--port",
-      "0",
-    ],
+    args,
+    cwd: peer ? PEER_DIR : undefined,
     stdout: "piped",
     stderr: "inherit",
   }).spawn();
@@ -178,12 +186,26 @@ for (const name of values.models!.split(",")) {
     const fullBatchMs = pct(batchTimes, 0.5);
     single.dispose();
     emit({ model: name, inputs: kind, mode: "pipeline-loop", reqPerS: loopReqPerS, fullBatchMs });
-    // The server, in its own process.
+    // The server, in its own process; for the SST-2 model also the naive Transformers.js server on the same
+    // weights (bench/peers/tjs_server.ts, after export_tjs.py), the two taking turns at each concurrency, each
+    // turn after an uncounted warm-up (ONNX Runtime's threads spin after a run).
     const server = await startChild(dir);
+    const withPeer = name === "sst2" &&
+      await Deno.stat(`${PEER_MODEL}/onnx/model.onnx`).then(() => true, () => false);
+    const peer = withPeer ? await startChild(dir, true) : undefined;
     try {
-      await load(server.port, inputs, 8, 200, 10); // warm-up
       for (const c of LEVELS) {
+        await load(server.port, inputs, c, 200, 5);
         const r = await load(server.port, inputs, c, MAX_REQUESTS, MAX_SECONDS);
+        let vsPeer = "";
+        if (peer) {
+          await load(peer.port, inputs, c, 200, 5);
+          const q = await load(peer.port, inputs, c, MAX_REQUESTS, MAX_SECONDS);
+          emit({ model: name, inputs: kind, mode: "transformers.js", concurrency: c, ...q });
+          vsPeer = `${(r.reqPerS / q.reqPerS).toFixed(2)}x (${q.reqPerS.toFixed(0)} req/s, p99 ${
+            q.p99.toFixed(1)
+          } ms)`;
+        }
         emit({
           model: name,
           inputs: kind,
@@ -192,19 +214,24 @@ for (const name of values.models!.split(",")) {
           ...r,
           vsLoop: r.reqPerS / loopReqPerS,
         });
-        rows.push(
-          `| ${name} | ${kind} | ${c} | ${r.reqPerS.toFixed(0)} | ${r.tokensPerS.toFixed(0)} | ${
-            r.p50.toFixed(1)
-          } | ` +
-            `${r.p99.toFixed(1)} | ${(r.reqPerS / loopReqPerS).toFixed(2)}x | ${
-              (r.p99 / fullBatchMs).toFixed(2)
-            } | ${r.errors} |`,
-        );
+        const cells = [
+          name,
+          kind,
+          c,
+          r.reqPerS.toFixed(0),
+          r.tokensPerS.toFixed(0),
+          r.p50.toFixed(1),
+          r.p99.toFixed(1),
+          `${(r.reqPerS / loopReqPerS).toFixed(2)}x`,
+          (r.p99 / fullBatchMs).toFixed(2),
+          vsPeer,
+          r.errors,
+        ];
+        rows.push(`| ${cells.join(" | ")} |`);
       }
+      const loopCells = [name, kind, "pipeline() loop", loopReqPerS.toFixed(0), "", "", "", "1x"];
       rows.push(
-        `| ${name} | ${kind} | pipeline() loop | ${loopReqPerS.toFixed(0)} | | | | 1x | full batch of 32: ${
-          fullBatchMs.toFixed(1)
-        } ms | |`,
+        `| ${[...loopCells, `full batch of 32: ${fullBatchMs.toFixed(1)} ms`, "", ""].join(" | ")} |`,
       );
       if (Number(values.rss) > 0 && kind === "sentences" && name === "sst2") {
         await load(server.port, inputs, 32, 5000, 60);
@@ -217,24 +244,24 @@ for (const name of values.models!.split(",")) {
           requests: r.requests,
           beforeMB: before,
           afterMB: after,
-          growthMB: after - before,
           errors: r.errors,
         });
+        const cells = [name, `RSS over ${r.requests} requests`, 32, r.reqPerS.toFixed(0), "", "", "", ""];
         rows.push(
-          `| ${name} | RSS over ${r.requests} requests | 32 | ${r.reqPerS.toFixed(0)} | | | | | ${
-            before.toFixed(0)
-          } -> ${after.toFixed(0)} MB | ${r.errors} |`,
+          `| ${[...cells, `${before.toFixed(0)} -> ${after.toFixed(0)} MB`, "", r.errors].join(" | ")} |`,
         );
       }
     } finally {
       await server.stop();
+      await peer?.stop();
     }
   }
 }
 
 const table = [
-  "| model | inputs | concurrency | req/s | tokens/s | p50 ms | p99 ms | vs pipeline() loop | p99 / full batch | errors |",
-  "|---|---|---|---|---|---|---|---|---|---|",
+  "| model | inputs | concurrency | req/s | tokens/s | p50 ms | p99 ms | vs pipeline() loop | p99 / full batch " +
+  "| vs naive Transformers.js server | errors |",
+  "|---|---|---|---|---|---|---|---|---|---|---|",
   ...rows,
 ].join("\n");
 console.error(table);

@@ -1,0 +1,102 @@
+"""Writes the embedded SST-2 model as a Transformers.js model folder, for bench/peers/tjs_server.ts (the naive
+server a Transformers.js user writes): config.json, tokenizer.json (built from vocab.txt: the BERT normalizer,
+pre-tokenizer, WordPiece model and [CLS]/[SEP] template that the fast tokenizer of this vocabulary has),
+tokenizer_config.json and onnx/model.onnx, exported from transformers 4.31's DistilBertForSequenceClassification
+loaded with the model's own weights. Needs Debian's python3-torch and a transformers 4.31 source checkout
+(see scripts/hf_reference/README.md); writes to bench/peers/out/ (git-ignored).
+
+  /usr/bin/python3 bench/peers/export_tjs.py --transformers <transformers>/src --hub <huggingface_hub>/src \
+      --tokenizers-npm <node_modules>/tokenizers
+"""
+
+import argparse
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+sys.path.insert(0, os.path.join(ROOT, "scripts", "hf_reference"))
+import generate  # noqa: E402  (setup_imports, load_model)
+
+
+def tokenizer_json(vocab, lowercase):
+    ids = {t: i for i, t in enumerate(vocab)}
+    special = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    seq = lambda s, t: {"Sequence": {"id": s, "type_id": t}}  # noqa: E731
+    tok = lambda s, t: {"SpecialToken": {"id": s, "type_id": t}}  # noqa: E731
+    return {
+        "version": "1.0",
+        "truncation": None,
+        "padding": None,
+        "added_tokens": [
+            {"id": ids[s], "content": s, "single_word": False, "lstrip": False, "rstrip": False,
+             "normalized": False, "special": True}
+            for s in special
+        ],
+        "normalizer": {"type": "BertNormalizer", "clean_text": True, "handle_chinese_chars": True,
+                       "strip_accents": None, "lowercase": lowercase},
+        "pre_tokenizer": {"type": "BertPreTokenizer"},
+        "post_processor": {
+            "type": "TemplateProcessing",
+            "single": [tok("[CLS]", 0), seq("A", 0), tok("[SEP]", 0)],
+            "pair": [tok("[CLS]", 0), seq("A", 0), tok("[SEP]", 0), seq("B", 1), tok("[SEP]", 1)],
+            "special_tokens": {s: {"id": s, "ids": [ids[s]], "tokens": [s]} for s in ["[CLS]", "[SEP]"]},
+        },
+        "decoder": {"type": "WordPiece", "prefix": "##", "cleanup": True},
+        "model": {"type": "WordPiece", "unk_token": "[UNK]", "continuing_subword_prefix": "##",
+                  "max_input_chars_per_word": 100, "vocab": ids},
+    }
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("--transformers", required=True)
+    p.add_argument("--hub", required=True)
+    p.add_argument("--tokenizers-npm", required=True)
+    p.add_argument("--model", default=os.path.join(ROOT, "weights", "sst2-distilbert-small"))
+    p.add_argument("--out", default=os.path.join(HERE, "out", "tjs-sst2"))
+    args = p.parse_args()
+    import torch
+
+    with tempfile.TemporaryDirectory() as scratch:
+        transformers = generate.setup_imports(args, scratch)
+        model = generate.load_model(transformers, args.model, "text-classification")
+        os.makedirs(os.path.join(args.out, "onnx"), exist_ok=True)
+        ids = torch.tensor([[2, 100, 200, 300, 3], [2, 400, 3, 0, 0]])
+        mask = (ids != 0).long()
+
+        class Logits(torch.nn.Module):
+            def __init__(self, m):
+                super().__init__()
+                self.m = m
+
+            def forward(self, input_ids, attention_mask):
+                return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
+
+        with torch.no_grad():
+            torch.onnx.export(
+                Logits(model), (ids, mask), os.path.join(args.out, "onnx", "model.onnx"),
+                input_names=["input_ids", "attention_mask"], output_names=["logits"],
+                dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
+                              "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
+                opset_version=14, do_constant_folding=True)
+    shutil.copy(os.path.join(args.model, "config.json"), os.path.join(args.out, "config.json"))
+    with open(os.path.join(args.model, "tokenizer_config.json")) as f:
+        tcfg = json.load(f)
+    tcfg["tokenizer_class"] = "DistilBertTokenizer"
+    with open(os.path.join(args.out, "tokenizer_config.json"), "w") as f:
+        json.dump(tcfg, f)
+    with open(os.path.join(args.model, "vocab.txt"), encoding="utf-8") as f:
+        vocab = f.read().split("\n")
+    if vocab and vocab[-1] == "":
+        vocab.pop()
+    with open(os.path.join(args.out, "tokenizer.json"), "w", encoding="utf-8") as f:
+        json.dump(tokenizer_json(vocab, tcfg.get("do_lower_case", True)), f, ensure_ascii=False)
+    print(args.out)
+
+
+if __name__ == "__main__":
+    main()
