@@ -14,10 +14,12 @@
  */
 
 export type { FloatTensor, IntTensor } from "./src/tensor.ts";
-export type { Activation, DistilBertConfig } from "./src/config.ts";
+export type { Activation, BertConfig, DistilBertConfig, EncoderConfig, ModelConfig } from "./src/config.ts";
 export { loadConfig, parseConfig } from "./src/config.ts";
 export {
+  BertModel,
   DistilBertModel,
+  EncoderModel,
   type ForwardOptions,
   type LoadOptions,
   type ModelInputs,
@@ -25,12 +27,22 @@ export {
 } from "./src/model.ts";
 export {
   type AnyDistilBertModel,
+  type AnyModel,
   AutoModel,
+  BertForMaskedLM,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
   DistilBertForMaskedLM,
   DistilBertForQuestionAnswering,
   DistilBertForSequenceClassification,
   DistilBertForTokenClassification,
   DistilBertHeadModel,
+  EncoderHeadModel,
+  MaskedLMModel,
+  QuestionAnsweringModel,
+  SequenceClassificationModel,
+  TokenClassificationModel,
   type LogitsOutput,
   type QuestionAnsweringOutput,
 } from "./src/heads.ts";

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { DistilBertModel } from "../model.ts";
+import type { EncoderModel } from "../model.ts";
 import type { FloatTensor } from "../tensor.ts";
 import type { Tokenizer } from "../tokenizer/mod.ts";
 import {
@@ -45,7 +45,7 @@ export interface FeatureExtractionPipeline extends PipelineBase {
   /** The task. */
   readonly task: "feature-extraction";
   /** The encoder. */
-  readonly model: DistilBertModel;
+  readonly model: EncoderModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
 }
@@ -88,7 +88,7 @@ export function normalizeInPlace(v: Float32Array): void {
 
 /** Builds the pipeline around a loaded encoder and tokenizer. */
 export function featureExtractionPipeline(
-  model: DistilBertModel,
+  model: EncoderModel,
   tokenizer: Tokenizer,
   modelDir: string,
   defaults: PipelineOptions,
@@ -127,7 +127,7 @@ export function featureExtractionPipeline(
           out[r] = { data: poolRow(hidden, dim, enc.attentionMask, pooling, normalize), dims: [1, dim] };
         }
       });
-    });
+    }, model.config.type_vocab_size > 0);
     return single ? out[0] : out;
   }
 

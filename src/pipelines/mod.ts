@@ -11,12 +11,21 @@
  */
 
 import {
+  BertForMaskedLM,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
   DistilBertForMaskedLM,
   DistilBertForQuestionAnswering,
   DistilBertForSequenceClassification,
   DistilBertForTokenClassification,
+  type MaskedLMModel,
+  type QuestionAnsweringModel,
+  type SequenceClassificationModel,
+  type TokenClassificationModel,
 } from "../heads.ts";
-import { DistilBertModel } from "../model.ts";
+import { BertModel, DistilBertModel, type EncoderModel } from "../model.ts";
+import { type Checkpoint, openExclusiveCheckpoint } from "../checkpoint.ts";
 import { resolveModelDir } from "../hub/mod.ts";
 import { Tokenizer } from "../tokenizer/mod.ts";
 import {
@@ -140,25 +149,25 @@ export function pipeline(
   model?: string | null,
   options?: PipelineOptions,
 ): Promise<TextClassificationPipeline>;
-/** Loads a fill-mask pipeline (a `DistilBertForMaskedLM` checkpoint). */
+/** Loads a fill-mask pipeline (a `DistilBertForMaskedLM` or `BertForMaskedLM` checkpoint). */
 export function pipeline(
   task: "fill-mask",
   model: string,
   options?: PipelineOptions,
 ): Promise<FillMaskPipeline>;
-/** Loads a feature-extraction pipeline (the encoder of any DistilBERT checkpoint). */
+/** Loads a feature-extraction pipeline (the encoder of any DistilBERT or BERT checkpoint). */
 export function pipeline(
   task: "feature-extraction" | "embeddings",
   model: string,
   options?: PipelineOptions,
 ): Promise<FeatureExtractionPipeline>;
-/** Loads a question-answering pipeline (a `DistilBertForQuestionAnswering` checkpoint). */
+/** Loads a question-answering pipeline (a `DistilBertForQuestionAnswering` or `BertForQuestionAnswering` checkpoint). */
 export function pipeline(
   task: "question-answering",
   model: string,
   options?: PipelineOptions,
 ): Promise<QuestionAnsweringPipeline>;
-/** Loads a token-classification pipeline (a `DistilBertForTokenClassification` checkpoint). */
+/** Loads a token-classification pipeline (a `DistilBertForTokenClassification` or `BertForTokenClassification` checkpoint). */
 export function pipeline(
   task: "token-classification" | "ner",
   model: string,
@@ -182,23 +191,42 @@ export async function pipeline(
   const dir = await resolveDir(canonical, model, options);
   const tokenizer = await Tokenizer.fromDir(dir);
   const load = { threads: options.threads };
+  // The task's class of the checkpoint's family (config.json's model_type).
+  const ckpt = await openExclusiveCheckpoint(dir);
+  const family = <T>(distilbert: (c: Checkpoint) => Promise<T>, bert: (c: Checkpoint) => Promise<T>) =>
+    ckpt.config.model_type === "bert" ? bert(ckpt) : distilbert(ckpt);
   switch (canonical) {
     case "text-classification":
       return textClassificationPipeline(
-        await DistilBertForSequenceClassification.load(dir, load),
+        await family<SequenceClassificationModel>(
+          (c) => DistilBertForSequenceClassification.fromCheckpoint(c, load),
+          (c) => BertForSequenceClassification.fromCheckpoint(c, load),
+        ),
         tokenizer,
         dir,
         options,
       );
     case "fill-mask": {
       const { mask } = await specialTokenNames(dir);
-      return fillMaskPipeline(await DistilBertForMaskedLM.load(dir, load), tokenizer, dir, mask, options);
+      const model = await family<MaskedLMModel>(
+        (c) => DistilBertForMaskedLM.fromCheckpoint(c, load),
+        (c) => BertForMaskedLM.fromCheckpoint(c, load),
+      );
+      return fillMaskPipeline(model, tokenizer, dir, mask, options);
     }
-    case "feature-extraction":
-      return featureExtractionPipeline(await DistilBertModel.load(dir, load), tokenizer, dir, options);
+    case "feature-extraction": {
+      const model = await family<EncoderModel>(
+        (c) => DistilBertModel.fromCheckpoint(c, load),
+        (c) => BertModel.fromCheckpoint(c, load),
+      );
+      return featureExtractionPipeline(model, tokenizer, dir, options);
+    }
     case "question-answering":
       return questionAnsweringPipeline(
-        await DistilBertForQuestionAnswering.load(dir, load),
+        await family<QuestionAnsweringModel>(
+          (c) => DistilBertForQuestionAnswering.fromCheckpoint(c, load),
+          (c) => BertForQuestionAnswering.fromCheckpoint(c, load),
+        ),
         tokenizer,
         dir,
         options,
@@ -206,7 +234,10 @@ export async function pipeline(
     case "token-classification": {
       const { unk } = await specialTokenNames(dir);
       return tokenClassificationPipeline(
-        await DistilBertForTokenClassification.load(dir, load),
+        await family<TokenClassificationModel>(
+          (c) => DistilBertForTokenClassification.fromCheckpoint(c, load),
+          (c) => BertForTokenClassification.fromCheckpoint(c, load),
+        ),
         tokenizer,
         dir,
         unk,
