@@ -39,12 +39,12 @@ export {
   DistilBertForTokenClassification,
   DistilBertHeadModel,
   EncoderHeadModel,
+  type LogitsOutput,
   MaskedLMModel,
   QuestionAnsweringModel,
+  type QuestionAnsweringOutput,
   SequenceClassificationModel,
   TokenClassificationModel,
-  type LogitsOutput,
-  type QuestionAnsweringOutput,
 } from "./src/heads.ts";
 export { type Checkpoint, openCheckpoint } from "./src/checkpoint.ts";
 export {

@@ -264,7 +264,14 @@ function parseBertConfig(r: Record<string, unknown>, source: string): BertConfig
   return {
     model_type: "bert",
     vocab_size,
-    max_position_embeddings: intField(r, "max_position_embeddings", 512, 1, LIMITS.max_position_embeddings, source),
+    max_position_embeddings: intField(
+      r,
+      "max_position_embeddings",
+      512,
+      1,
+      LIMITS.max_position_embeddings,
+      source,
+    ),
     n_layers,
     n_heads,
     dim,

@@ -277,7 +277,10 @@ export abstract class SequenceClassificationModel extends EncoderHeadModel {
     const wiring = familyOf(core.config).sequenceClassification;
     this.numLabels = classifierLabelCount(r, dim);
     const dr = wiring.prefixed ? core.reader : r;
-    this.#dense = { weight: dr.get(`${wiring.dense}.weight`, [dim, dim]), bias: dr.get(`${wiring.dense}.bias`, [dim]) };
+    this.#dense = {
+      weight: dr.get(`${wiring.dense}.weight`, [dim, dim]),
+      bias: dr.get(`${wiring.dense}.bias`, [dim]),
+    };
     this.#activation = wiring.activation;
     this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
     this.#clsB = r.get("classifier.bias", [this.numLabels]);
@@ -409,8 +412,16 @@ export class BertForQuestionAnswering extends QuestionAnsweringModel {
   }
 
   /** Builds the model from an opened checkpoint. */
-  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<BertForQuestionAnswering> {
-    return await buildHead(ckpt, options, "BertForQuestionAnswering", (c, r) => new BertForQuestionAnswering(c, r));
+  static async fromCheckpoint(
+    ckpt: Checkpoint,
+    options: LoadOptions = {},
+  ): Promise<BertForQuestionAnswering> {
+    return await buildHead(
+      ckpt,
+      options,
+      "BertForQuestionAnswering",
+      (c, r) => new BertForQuestionAnswering(c, r),
+    );
   }
 }
 
@@ -533,7 +544,9 @@ export class AutoModel {
     const load = Object.hasOwn(LOADERS, arch) ? LOADERS[arch] : undefined;
     if (!load) {
       throw new Error(
-        `${dir}/config.json: architecture "${arch}" is not supported (supported: ${Object.keys(LOADERS).join(", ")})`,
+        `${dir}/config.json: architecture "${arch}" is not supported (supported: ${
+          Object.keys(LOADERS).join(", ")
+        })`,
       );
     }
     return await load(ckpt, options);

@@ -84,7 +84,9 @@ export function packBatch(
     if (tokenTypeIds !== undefined) {
       const [tb, ts] = shapeOf("tokenTypeIds", tokenTypeIds);
       if (tb !== batch || ts !== seqLen) {
-        throw new RangeError(`tokenTypeIds dims [${tb}, ${ts}] differ from inputIds dims [${batch}, ${seqLen}]`);
+        throw new RangeError(
+          `tokenTypeIds dims [${tb}, ${ts}] differ from inputIds dims [${batch}, ${seqLen}]`,
+        );
       }
       const src = tokenTypeIds.data, typeVocab = limits.typeVocabSize;
       for (let i = 0; i < n; i++) {
@@ -92,14 +94,18 @@ export function packBatch(
         if (!(v >= 0 && v < typeVocab)) {
           const b = Math.floor(i / seqLen);
           throw new RangeError(
-            `tokenTypeIds[${b}][${i - b * seqLen}] = ${src[i]} is outside [0, ${typeVocab}) (type_vocab_size)`,
+            `tokenTypeIds[${b}][${i - b * seqLen}] = ${
+              src[i]
+            } is outside [0, ${typeVocab}) (type_vocab_size)`,
           );
         }
         types[i] = v;
       }
     }
   } else if (tokenTypeIds !== undefined) {
-    throw new TypeError("tokenTypeIds was given, but this model family has no token type embeddings (DistilBERT)");
+    throw new TypeError(
+      "tokenTypeIds was given, but this model family has no token type embeddings (DistilBERT)",
+    );
   }
   const ids = new Int32Array(n);
   const src = inputIds.data;

@@ -269,7 +269,10 @@ export function readPooler(core: EncoderCore): { weight: Float32Array; bias: Flo
   const key = familyOf(core.config).pooler;
   if (key === null || !core.reader.has(`${key}.weight`)) return null;
   const dim = core.config.dim;
-  return { weight: core.reader.get(`${key}.weight`, [dim, dim]), bias: core.reader.get(`${key}.bias`, [dim]) };
+  return {
+    weight: core.reader.get(`${key}.weight`, [dim, dim]),
+    bias: core.reader.get(`${key}.bias`, [dim]),
+  };
 }
 
 /**

@@ -59,7 +59,10 @@ export class TensorReader {
   #name(key: string): string | undefined {
     const name = this.prefix + key;
     if (this.file.has(name)) return name;
-    const legacy = name.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(/LayerNorm\.bias$/, "LayerNorm.beta");
+    const legacy = name.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(
+      /LayerNorm\.bias$/,
+      "LayerNorm.beta",
+    );
     return legacy !== name && this.file.has(legacy) ? legacy : undefined;
   }
 
