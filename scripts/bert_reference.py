@@ -58,6 +58,32 @@ def inputs(case, vocab):
     return ids, mask, types
 
 
+def sentence_poolings(torch, tokens, attention_mask):
+    """
+    sentence-transformers' Pooling module, mode by mode, transcribed from its source (the package itself is not
+    installable here): float32 torch, padded positions masked as it masks them.
+    """
+    mask = attention_mask.unsqueeze(-1).expand(tokens.size()).float()
+    out = {"cls": tokens[:, 0]}
+    masked = tokens.clone()
+    masked[mask == 0] = -1e9
+    out["max"] = torch.max(masked, 1)[0]
+    summed = torch.sum(tokens * mask, 1)
+    count = torch.clamp(mask.sum(1), min=1e-9)
+    out["mean"] = summed / count
+    out["mean_sqrt_len"] = summed / torch.sqrt(count)
+    weights = torch.arange(start=1, end=tokens.shape[1] + 1).unsqueeze(0).unsqueeze(-1).expand(tokens.size()).float()
+    wmask = mask * weights
+    out["weightedmean"] = torch.sum(tokens * wmask, 1) / torch.clamp(wmask.sum(1), min=1e-9)
+    seq_len = tokens.shape[1]
+    values, indices = attention_mask.flip(1).max(1)
+    indices = torch.where(values == 0, seq_len - 1, indices)
+    last = seq_len - indices - 1
+    index = last.unsqueeze(-1).unsqueeze(-1).expand(-1, 1, tokens.shape[2])
+    out["lasttoken"] = torch.gather(tokens * mask, 1, index).squeeze(1)
+    return out
+
+
 def write_safetensors(path, tensors, metadata):
     header = {"__metadata__": metadata}
     blobs = []
@@ -135,6 +161,8 @@ def run_shape(transformers, torch, args, shape):
             for i, h in enumerate(base.hidden_states):
                 out[f"hidden_states.{i}"] = h.numpy()
             out["pooler_output"] = base.pooler_output.numpy()
+            for mode, pooled in sentence_poolings(torch, base.last_hidden_state, t["attention_mask"]).items():
+                out[f"st.{mode}"] = pooled.numpy()
             mlm = models["mlm"](**t).logits.reshape(-1, vocab)
             positions = MLM_POSITIONS[case]
             out["mlm.positions"] = torch.tensor(positions, dtype=torch.int64).numpy()

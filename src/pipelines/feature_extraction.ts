@@ -1,5 +1,7 @@
 /**
- * `feature-extraction` / `embeddings`: the encoder's last hidden states, per token or pooled.
+ * `feature-extraction` / `embeddings`: the encoder's last hidden states, per token or pooled. On a
+ * sentence-transformers folder the defaults are the folder's: its pooling, its Normalize module, its
+ * `max_seq_length` and `do_lower_case`.
  *
  * @module
  */
@@ -17,15 +19,23 @@ import {
   runBatched,
 } from "./common.ts";
 import { encodeTexts, isTextInput, modelMaxLength, type TextInput } from "./text_classification.ts";
+import { POOLING_MODES, poolTokens, type SentenceTransformersConfig } from "./sentence_transformers.ts";
 
-/** How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token). */
-export type Pooling = "none" | "mean" | "cls";
+/**
+ * How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token), or
+ * sentence-transformers' max, mean_sqrt_len (sum / sqrt(tokens)), weightedmean (weights 1, 2, ... by position)
+ * and lasttoken.
+ */
+export type Pooling = "none" | "mean" | "cls" | "max" | "mean_sqrt_len" | "weightedmean" | "lasttoken";
 
 /** Options of a feature-extraction call. */
 export interface FeatureExtractionOptions extends BatchOptions {
-  /** Default `"none"`: `[1, tokens, dim]` per input. `"mean"` / `"cls"`: `[1, dim]` per input. */
+  /**
+   * `"none"`: `[1, tokens, dim]` per input; any other mode: `[1, dim]` per input. Default: a
+   * sentence-transformers folder's pooling (its modes concatenated when several are on), else `"none"`.
+   */
   pooling?: Pooling;
-  /** Scale each output vector to unit L2 norm. Default false. */
+  /** Scale each output vector to unit L2 norm. Default: whether the folder has a Normalize module, else false. */
   normalize?: boolean;
   /** Truncate inputs to the model's maximum length. Default true. */
   truncation?: boolean;
@@ -92,9 +102,14 @@ export function featureExtractionPipeline(
   tokenizer: Tokenizer,
   modelDir: string,
   defaults: PipelineOptions,
+  sentenceTransformers: SentenceTransformersConfig | null = null,
 ): FeatureExtractionPipeline {
   const dim = model.config.dim;
-  const maxLength = modelMaxLength(tokenizer, model.config.max_position_embeddings);
+  const st = sentenceTransformers;
+  const maxLength = Math.min(
+    modelMaxLength(tokenizer, model.config.max_position_embeddings),
+    st?.maxSeqLength ?? Infinity,
+  );
 
   async function call(
     input: TextInput | readonly TextInput[],
@@ -102,13 +117,28 @@ export function featureExtractionPipeline(
   ): Promise<FloatTensor | FloatTensor[]> {
     const { items, single } = asList(input, isTextInput, "a string or { text, textPair }");
     const settings = batchSettings(options, defaults);
-    const pooling = options.pooling ?? "none";
-    if (pooling !== "none" && pooling !== "mean" && pooling !== "cls") {
-      throw new RangeError(`pooling must be "none", "mean" or "cls", got ${JSON.stringify(pooling)}`);
+    const pooling = options.pooling ?? (st ? st.pooling : "none");
+    const modes = typeof pooling === "string" ? [pooling] : pooling;
+    if (
+      !modes.every((m) => m === "none" || (POOLING_MODES as readonly string[]).includes(m)) || !modes.length
+    ) {
+      throw new RangeError(
+        `pooling must be "none" or one of ${POOLING_MODES.map((m) => `"${m}"`).join(", ")}, got ${
+          JSON.stringify(pooling)
+        }`,
+      );
     }
-    const normalize = options.normalize ?? false;
+    const normalize = options.normalize ?? st?.normalize ?? false;
     const truncation = options.truncation ?? true;
-    const encodings = encodeTexts(tokenizer, items, truncation, maxLength);
+    // sentence-transformers lowercases the texts themselves when its config says do_lower_case.
+    const texts = st?.doLowerCase
+      ? items.map((x) =>
+        typeof x === "string"
+          ? x.toLowerCase()
+          : { text: x.text.toLowerCase(), textPair: x.textPair?.toLowerCase() }
+      )
+      : items;
+    const encodings = encodeTexts(tokenizer, texts, truncation, maxLength);
     const out: FloatTensor[] = new Array(items.length);
     await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {
       const { lastHiddenState } = model.forward(batch);
@@ -117,14 +147,16 @@ export function featureExtractionPipeline(
         const enc = encodings[r];
         const n = enc.inputIds.length;
         const hidden = lastHiddenState.data.subarray(b * rowSize, b * rowSize + n * dim);
-        if (pooling === "none") {
+        if (modes[0] === "none") {
           const data = hidden.slice();
           if (normalize) {
             for (let s = 0; s < n; s++) normalizeInPlace(data.subarray(s * dim, (s + 1) * dim));
           }
           out[r] = { data, dims: [1, n, dim] };
         } else {
-          out[r] = { data: poolRow(hidden, dim, enc.attentionMask, pooling, normalize), dims: [1, dim] };
+          const data = poolTokens(hidden, dim, enc.attentionMask, modes as Exclude<Pooling, "none">[]);
+          if (normalize) normalizeInPlace(data);
+          out[r] = { data, dims: [1, data.length] };
         }
       });
     }, model.config.type_vocab_size > 0);

@@ -38,6 +38,7 @@ import {
 import { ensureDefaultSentimentModel } from "./default_model.ts";
 import { type FeatureExtractionPipeline, featureExtractionPipeline } from "./feature_extraction.ts";
 import { type FillMaskPipeline, fillMaskPipeline } from "./fill_mask.ts";
+import { readSentenceTransformersConfig } from "./sentence_transformers.ts";
 import { type QuestionAnsweringPipeline, questionAnsweringPipeline } from "./question_answering.ts";
 import { type TextClassificationPipeline, textClassificationPipeline } from "./text_classification.ts";
 import { type TokenClassificationPipeline, tokenClassificationPipeline } from "./token_classification.ts";
@@ -66,6 +67,13 @@ export type {
 } from "./text_classification.ts";
 
 export type { FeatureExtractionOptions, FeatureExtractionPipeline, Pooling } from "./feature_extraction.ts";
+export {
+  POOLING_MODES,
+  type PoolingMode,
+  poolTokens,
+  readSentenceTransformersConfig,
+  type SentenceTransformersConfig,
+} from "./sentence_transformers.ts";
 export type { FillMaskOptions, FillMaskOutput, FillMaskPipeline, FillMaskResult } from "./fill_mask.ts";
 export {
   answerOffsets,
@@ -215,11 +223,12 @@ export async function pipeline(
       return fillMaskPipeline(model, tokenizer, dir, mask, options);
     }
     case "feature-extraction": {
+      const st = await readSentenceTransformersConfig(dir);
       const model = await family<EncoderModel>(
         (c) => DistilBertModel.fromCheckpoint(c, load),
         (c) => BertModel.fromCheckpoint(c, load),
       );
-      return featureExtractionPipeline(model, tokenizer, dir, options);
+      return featureExtractionPipeline(model, tokenizer, dir, options, st);
     }
     case "question-answering":
       return questionAnsweringPipeline(
