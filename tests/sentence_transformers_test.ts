@@ -11,6 +11,7 @@ import {
   poolTokens,
   readSentenceTransformersConfig,
 } from "../src/pipelines/sentence_transformers.ts";
+import { modelPooling } from "../src/server/pooling.ts";
 import { ensureSynthFromConfig } from "./helpers/synth_cache.ts";
 import { fixturePath, maxDiff } from "./helpers/reference.ts";
 
@@ -167,4 +168,35 @@ Deno.test("sentence-transformers config: modes, defaults, and clear errors", asy
   const plain = await Deno.makeTempDir();
   assert.equal(await readSentenceTransformersConfig(plain), null);
   await Deno.remove(plain);
+});
+
+Deno.test("the server's pooling comes from the same reader (cls or mean only)", async () => {
+  const folder = async (files: Record<string, unknown>) => {
+    const dir = await Deno.makeTempDir();
+    for (const [name, content] of Object.entries(files)) {
+      await Deno.mkdir(`${dir}/${name.slice(0, name.lastIndexOf("/"))}`, { recursive: true });
+      await Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(content));
+    }
+    return dir;
+  };
+  const cases: [Record<string, unknown>, string | RegExp][] = [
+    [{}, "mean"],
+    [{ "1_Pooling/config.json": pool("cls_token") }, "cls"],
+    [{ "modules.json": MODULES, "1_Pooling/config.json": pool("mean_tokens") }, "mean"],
+    [{ "modules.json": MODULES, "1_Pooling/config.json": pool("cls_token") }, "cls"],
+    [
+      { "modules.json": MODULES, "1_Pooling/config.json": pool("max_tokens") },
+      /asks for pooling max: the server supports cls or mean pooling/,
+    ],
+    [{ "1_Pooling/config.json": pool("lasttoken") }, /asks for pooling pooling_mode_lasttoken/],
+  ];
+  for (const [files, want] of cases) {
+    const dir = await folder(files);
+    try {
+      if (want instanceof RegExp) await assert.rejects(modelPooling(dir), want);
+      else assert.equal(await modelPooling(dir), want);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
 });
