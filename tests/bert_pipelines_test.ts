@@ -71,6 +71,13 @@ Deno.test("feature-extraction, fill-mask, question-answering and NER run on BERT
     assert.equal(filled.length, 5);
 
     using qa = await pipeline("question-answering", dirs[2]);
+    // The question is segment 0 and the context segment 1, as the tokenizer says.
+    const seen: number[][] = [];
+    const forward = qa.model.forward.bind(qa.model);
+    qa.model.forward = (inputs) => {
+      seen.push(Array.from(inputs.tokenTypeIds!.data, Number));
+      return forward(inputs);
+    };
     const context = "the cat sat on the mat in the kitchen";
     const answer = (await qa({ question: "where is the cat?", context })) as {
       answer: string;
@@ -78,6 +85,9 @@ Deno.test("feature-extraction, fill-mask, question-answering and NER run on BERT
       end: number;
     };
     assert.equal(context.slice(answer.start, answer.end), answer.answer);
+    const qEnc = qa.tokenizer.encode("where is the cat?", context);
+    assert.deepEqual(seen, [qEnc.tokenTypeIds]);
+    assert.ok(qEnc.tokenTypeIds.includes(1));
 
     using ner = await pipeline("token-classification", dirs[3]);
     const entities = await ner("john lives in paris", { ignoreLabels: [] });
