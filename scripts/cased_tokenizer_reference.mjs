@@ -18,7 +18,9 @@ const tk = createRequire(import.meta.url)(pkg);
 const root = new URL("../", import.meta.url);
 const dir = new URL("tests/fixtures/tokenizer/cased/", root);
 const spec = JSON.parse(readFileSync(new URL("spec.json", dir), "utf8"));
-const base = JSON.parse(readFileSync(new URL("tests/fixtures/tokenizer/bert-base-uncased/tokenizer.json", root), "utf8"));
+const base = JSON.parse(
+  readFileSync(new URL("tests/fixtures/tokenizer/bert-base-uncased/tokenizer.json", root), "utf8"),
+);
 
 function variantJson(options) {
   const doc = structuredClone(base);
@@ -42,7 +44,8 @@ for (const [name, options] of Object.entries(spec.variants)) {
   }
   expected.variants[name] = rows;
 }
-expected.tokenizers = JSON.parse(readFileSync(new URL("package.json", `file://${pkg.replace(/\/?$/, "/")}`), "utf8")).version;
+expected.tokenizers =
+  JSON.parse(readFileSync(new URL("package.json", `file://${pkg.replace(/\/?$/, "/")}`), "utf8")).version;
 const out = new URL("expected.json", dir);
 writeFileSync(new URL("expected.json.tmp", dir), JSON.stringify(expected, null, 1) + "\n");
 renameSync(new URL("expected.json.tmp", dir), out);
