@@ -146,6 +146,12 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
   #projectorW: Float32Array; // [V, D]
   #projectorB: Float32Array; // [V]
 
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
   protected constructor(core: EncoderCore, r: TensorReader) {
     super(core.config, () => core.close());
     this.#core = core;
@@ -270,6 +276,12 @@ export abstract class SequenceClassificationModel extends EncoderHeadModel {
   #clsW: Float32Array; // [L, D]
   #clsB: Float32Array; // [L]
 
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
   protected constructor(core: EncoderCore, r: TensorReader) {
     super(core.config, () => core.close());
     this.#core = core;
@@ -358,6 +370,12 @@ export abstract class QuestionAnsweringModel extends EncoderHeadModel {
   #qaW: Float32Array; // [2, D]
   #qaB: Float32Array; // [2]
 
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
   protected constructor(core: EncoderCore, r: TensorReader) {
     super(core.config, () => core.close());
     this.#core = core;
@@ -436,6 +454,12 @@ export abstract class TokenClassificationModel extends EncoderHeadModel {
   #clsW: Float32Array; // [L, D]
   #clsB: Float32Array; // [L]
 
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
   protected constructor(core: EncoderCore, r: TensorReader) {
     super(core.config, () => core.close());
     this.#core = core;

@@ -149,26 +149,38 @@ export function requireFamily(ckpt: Checkpoint, family: ModelConfig["model_type"
   }
 }
 
-/** What the bare encoders share: forward to hidden states, closing. */
+/** What the bare encoders share: forward to hidden states (and BERT's pooler), closing. */
 export abstract class EncoderModel {
   /** The validated `config.json`. */
   abstract readonly config: ModelConfig;
   #core: EncoderCore;
+  #pooler: { weight: Float32Array; bias: Float32Array } | null;
 
-  protected constructor(core: EncoderCore) {
+  /**
+   * Called by each encoder's loader.
+   *
+   * @param core the loaded encoder
+   * @param pooler BERT's pooler weights (`poolerOutput`), or null for none
+   */
+  protected constructor(
+    core: EncoderCore,
+    pooler: { weight: Float32Array; bias: Float32Array } | null = null,
+  ) {
     this.#core = core;
+    this.#pooler = pooler;
   }
 
-  /** Runs the encoder. Synchronous: the result is ready when it returns (awaiting it also works). */
+  /** Whether `forward` returns `poolerOutput` (a BERT checkpoint with `pooler.dense`). */
+  get hasPooler(): boolean {
+    return this.#pooler !== null;
+  }
+
+  /**
+   * Runs the encoder, and the pooler when the model has one. Synchronous: the result is ready when it returns
+   * (awaiting it also works). The pooler reads each row's first token, which must then be a real one (pad on
+   * the right, as tokenizers do).
+   */
   forward(inputs: ModelInputs, options: ForwardOptions = {}): ModelOutput {
-    return this.run(inputs, options).output;
-  }
-
-  /** The forward pass, with the packed batch and final packed hidden states for a subclass to read. */
-  protected run(
-    inputs: ModelInputs,
-    options: ForwardOptions,
-  ): { output: ModelOutput; packed: PackedBatch; last: Float32Array } {
     const core = this.#core;
     const p = core.pack(inputs);
     const hiddenStates: FloatTensor[] = [];
@@ -178,7 +190,8 @@ export abstract class EncoderModel {
     const last = core.encode(p, onHidden);
     const output: ModelOutput = { lastHiddenState: core.unpack(p, last) };
     if (options.outputHiddenStates) output.hiddenStates = hiddenStates;
-    return { output, packed: p, last };
+    if (this.#pooler) output.poolerOutput = poolFirstToken(core, p, last, this.#pooler);
+    return output;
   }
 
   /** Releases the native libraries. Repeating it is harmless; any later call throws. */
@@ -221,14 +234,10 @@ export class DistilBertModel extends EncoderModel {
 export class BertModel extends EncoderModel {
   /** The validated `config.json`. */
   readonly config: BertConfig;
-  #core: EncoderCore;
-  #pooler: { weight: Float32Array; bias: Float32Array } | null;
 
   private constructor(core: EncoderCore) {
-    super(core);
-    this.#core = core;
+    super(core, readPooler(core));
     this.config = core.config as BertConfig;
-    this.#pooler = readPooler(core);
   }
 
   /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `bert.` prefix). */
@@ -246,21 +255,6 @@ export class BertModel extends EncoderModel {
       core.close();
       throw err;
     }
-  }
-
-  /** Whether `forward` returns `poolerOutput` (the checkpoint has `pooler.dense`). */
-  get hasPooler(): boolean {
-    return this.#pooler !== null;
-  }
-
-  /**
-   * Runs the encoder, and the pooler when the checkpoint has one. The pooler reads each row's first token,
-   * which must then be a real one (pad on the right, as tokenizers do).
-   */
-  override forward(inputs: ModelInputs, options: ForwardOptions = {}): ModelOutput {
-    const { output, packed, last } = this.run(inputs, options);
-    if (this.#pooler) output.poolerOutput = poolFirstToken(this.#core, packed, last, this.#pooler);
-    return output;
   }
 }
 
