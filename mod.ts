@@ -14,10 +14,12 @@
  */
 
 export type { FloatTensor, IntTensor } from "./src/tensor.ts";
-export type { Activation, DistilBertConfig } from "./src/config.ts";
+export type { Activation, BertConfig, DistilBertConfig, EncoderConfig, ModelConfig } from "./src/config.ts";
 export { loadConfig, parseConfig } from "./src/config.ts";
 export {
+  BertModel,
   DistilBertModel,
+  EncoderModel,
   type ForwardOptions,
   type LoadOptions,
   type ModelInputs,
@@ -25,14 +27,24 @@ export {
 } from "./src/model.ts";
 export {
   type AnyDistilBertModel,
+  type AnyModel,
   AutoModel,
+  BertForMaskedLM,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
   DistilBertForMaskedLM,
   DistilBertForQuestionAnswering,
   DistilBertForSequenceClassification,
   DistilBertForTokenClassification,
   DistilBertHeadModel,
+  EncoderHeadModel,
   type LogitsOutput,
+  MaskedLMModel,
+  QuestionAnsweringModel,
   type QuestionAnsweringOutput,
+  SequenceClassificationModel,
+  TokenClassificationModel,
 } from "./src/heads.ts";
 export { type Checkpoint, openCheckpoint } from "./src/checkpoint.ts";
 export { FILE_CAPS, ModelFileError } from "./src/fs/read.ts";
@@ -106,10 +118,15 @@ export {
   type PipelineTask,
   type PipelineTaskName,
   type Pooling,
+  POOLING_MODES,
+  type PoolingMode,
+  poolTokens,
   type QuestionAnsweringInput,
   type QuestionAnsweringOptions,
   type QuestionAnsweringPipeline,
   type QuestionAnsweringResult,
+  readSentenceTransformersConfig,
+  type SentenceTransformersConfig,
   type SpanCandidate,
   type TextClassificationOptions,
   type TextClassificationPipeline,

@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 6
+#define DBK_ABI_VERSION 7
 int32_t dbk_abi_version(void);
 
 // Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
@@ -50,11 +50,13 @@ int32_t dbk_blas_info(int32_t what, char *buf, int32_t len);
 // instead of copying the numbers.
 void dbk_activation_codes(int32_t *codes);
 
-// out[t] = LayerNorm(word_emb[ids[t]] + pos_emb[positions[t]])
-// ids, positions: [T]; word_emb: [vocab, dim]; pos_emb: [max_pos, dim]; out: [T, dim]
-void dbk_embed_layernorm(int32_t threads, const int32_t *ids, const int32_t *positions, int32_t T,
-                         const float *word_emb, const float *pos_emb, int32_t dim,
-                         const float *gamma, const float *beta, float eps, float *out);
+// out[t] = LayerNorm(word_emb[ids[t]] + type_emb[types[t]] + pos_emb[positions[t]]), the type term only
+// when type_emb is not NULL (then types must be [T]; when it is NULL, types is not read and may be NULL).
+// ids, positions, types: [T]; word_emb: [vocab, dim]; pos_emb: [max_pos, dim]; type_emb: [type_vocab, dim];
+// out: [T, dim]. Every index must be in range: the caller checks them.
+void dbk_embed_layernorm(int32_t threads, const int32_t *ids, const int32_t *positions, const int32_t *types,
+                         int32_t T, const float *word_emb, const float *pos_emb, const float *type_emb,
+                         int32_t dim, const float *gamma, const float *beta, float eps, float *out);
 
 // out = LayerNorm(x) row by row. x, out: [T, dim] (out may alias x)
 void dbk_layernorm(int32_t threads, const float *x, int32_t T, int32_t dim, const float *gamma, const float *beta,

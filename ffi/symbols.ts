@@ -46,9 +46,11 @@ export const KERNEL_SYMBOLS = {
       "i32", // int32_t threads
       "buffer", // const int32_t *ids [T]
       "buffer", // const int32_t *positions [T]
+      "buffer", // const int32_t *types [T] or NULL (read only with type_emb)
       "i32", // int32_t T
       "buffer", // const float *word_emb [vocab, dim]
       "buffer", // const float *pos_emb [max_pos, dim]
+      "buffer", // const float *type_emb [type_vocab, dim] or NULL
       "i32", // int32_t dim
       "buffer", // const float *gamma [dim]
       "buffer", // const float *beta [dim]
@@ -233,4 +235,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 6;
+export const KERNEL_ABI_VERSION = 7;

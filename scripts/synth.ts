@@ -15,7 +15,9 @@
  * `(center, scale)` by role: LayerNorm weight (1, 0.1); LayerNorm bias (0, 0.1); other bias (0, 0.02); other
  * weight (0, 0.02 * sqrt(3)). A LayerNorm tensor is one whose key contains `LayerNorm` or `layer_norm`.
  *
- * The key list and shapes follow the Hugging Face checkpoint layout of the config's architecture.
+ * The key list and shapes follow the Hugging Face checkpoint layout of the config's architecture: DistilBERT's,
+ * or BERT's for `model_type: "bert"` (the same role rule; BERT's size fields are `hidden_size`,
+ * `num_hidden_layers`, `num_attention_heads`, `intermediate_size`, `type_vocab_size`).
  *
  * CLI: `deno run --allow-read --allow-write scripts/synth.ts <config.json> <out_dir>` writes
  * `<out_dir>/config.json` and `<out_dir>/model.safetensors`.
@@ -178,8 +180,11 @@ function numLabels(config: SynthConfig): number {
  * @throws {Error} for an unsupported architecture or invalid dimensions
  */
 export function checkpointLayout(config: SynthConfig): TensorSpec[] {
+  if (config.model_type === "bert") return bertLayout(config);
   if (config.model_type !== undefined && config.model_type !== "distilbert") {
-    throw new Error(`synth-v1: config.model_type is ${JSON.stringify(config.model_type)}, not "distilbert"`);
+    throw new Error(
+      `synth-v1: config.model_type is ${JSON.stringify(config.model_type)}, not "distilbert" or "bert"`,
+    );
   }
   const archs = config.architectures ?? ["DistilBertModel"];
   if (!Array.isArray(archs) || archs.length !== 1 || !(HEADS as readonly string[]).includes(archs[0])) {
@@ -234,6 +239,81 @@ export function checkpointLayout(config: SynthConfig): TensorSpec[] {
       linear("qa_outputs", 2, dim);
       break;
     case "DistilBertForTokenClassification":
+      linear("classifier", numLabels(config), dim);
+      break;
+  }
+  return specs;
+}
+
+const BERT_HEADS = [
+  "BertModel",
+  "BertForMaskedLM",
+  "BertForSequenceClassification",
+  "BertForQuestionAnswering",
+  "BertForTokenClassification",
+] as const;
+
+// BERT's checkpoint layout (transformers' BertModel and heads): heads prefix the encoder with `bert.`; the
+// pooler exists in BertModel and BertForSequenceClassification only; a masked-LM checkpoint omits the decoder
+// weight tied to the word embeddings, as hub checkpoints do.
+function bertLayout(config: SynthConfig): TensorSpec[] {
+  const archs = config.architectures ?? ["BertModel"];
+  if (!Array.isArray(archs) || archs.length !== 1 || !(BERT_HEADS as readonly string[]).includes(archs[0])) {
+    throw new Error(
+      `synth-v1: config.architectures must be one of ${BERT_HEADS.join(", ")}; got ${JSON.stringify(archs)}`,
+    );
+  }
+  const arch = archs[0] as (typeof BERT_HEADS)[number];
+  const dim = positiveInt(config, "hidden_size");
+  const layers = positiveInt(config, "num_hidden_layers");
+  const heads = positiveInt(config, "num_attention_heads");
+  const hidden = positiveInt(config, "intermediate_size");
+  const vocab = positiveInt(config, "vocab_size");
+  const positions = positiveInt(config, "max_position_embeddings");
+  const types = config.type_vocab_size === undefined ? 2 : positiveInt(config, "type_vocab_size");
+  if (dim % heads !== 0) {
+    throw new Error(`synth-v1: config.hidden_size ${dim} is not divisible by num_attention_heads ${heads}`);
+  }
+  const specs: TensorSpec[] = [];
+  const add = (key: string, ...shape: number[]) => specs.push({ key, shape });
+  const linear = (key: string, out: number, inp: number) => {
+    add(`${key}.weight`, out, inp);
+    add(`${key}.bias`, out);
+  };
+  const norm = (key: string) => {
+    add(`${key}.weight`, dim);
+    add(`${key}.bias`, dim);
+  };
+  const p = arch === "BertModel" ? "" : "bert.";
+  add(`${p}embeddings.word_embeddings.weight`, vocab, dim);
+  add(`${p}embeddings.position_embeddings.weight`, positions, dim);
+  add(`${p}embeddings.token_type_embeddings.weight`, types, dim);
+  norm(`${p}embeddings.LayerNorm`);
+  for (let l = 0; l < layers; l++) {
+    const L = `${p}encoder.layer.${l}`;
+    for (const lin of ["query", "key", "value"]) linear(`${L}.attention.self.${lin}`, dim, dim);
+    linear(`${L}.attention.output.dense`, dim, dim);
+    norm(`${L}.attention.output.LayerNorm`);
+    linear(`${L}.intermediate.dense`, hidden, dim);
+    linear(`${L}.output.dense`, dim, hidden);
+    norm(`${L}.output.LayerNorm`);
+  }
+  if (arch === "BertModel" || arch === "BertForSequenceClassification") linear(`${p}pooler.dense`, dim, dim);
+  switch (arch) {
+    case "BertForMaskedLM":
+      add("cls.predictions.bias", vocab);
+      linear("cls.predictions.transform.dense", dim, dim);
+      norm("cls.predictions.transform.LayerNorm");
+      if (config.tie_word_embeddings === false) add("cls.predictions.decoder.weight", vocab, dim);
+      break;
+    case "BertForSequenceClassification":
+      linear("classifier", numLabels(config), dim);
+      break;
+    case "BertForQuestionAnswering":
+      if (numLabels(config) !== 2) throw new Error(`synth-v1: question answering needs 2 labels`);
+      linear("qa_outputs", 2, dim);
+      break;
+    case "BertForTokenClassification":
       linear("classifier", numLabels(config), dim);
       break;
   }

@@ -216,13 +216,18 @@ export class Backend {
     this.#k.dbk_packed_linear(this.#threads, a, m, k, packed, n, bias, act, this.#linearScratch, c);
   }
 
-  /** out[T, dim] = LayerNorm(wordEmb[ids[t]] + posEmb[positions[t]]). Index ranges checked by the caller. */
+  /**
+   * out[T, dim] = LayerNorm(wordEmb[ids[t]] + typeEmb[types[t]] + posEmb[positions[t]]), the token-type term
+   * only when `typeEmb` is given (BERT; DistilBERT has none). Every index is checked here.
+   */
   embedLayerNorm(
     ids: Int32Array,
     positions: Int32Array,
+    types: Int32Array | null,
     t: number,
     wordEmb: Float32Array,
     posEmb: Float32Array,
+    typeEmb: Float32Array | null,
     dim: number,
     gamma: Float32Array,
     beta: Float32Array,
@@ -233,6 +238,8 @@ export class Backend {
     need(dimsOk(t, dim), "embedding sizes");
     need(ids.length >= t && positions.length >= t && out.length >= t * dim, "embedding buffers");
     need(gamma.length >= dim && beta.length >= dim, "embedding LayerNorm parameters");
+    need((types === null) === (typeEmb === null), "token types and their embeddings come together");
+    need(types === null || types.length >= t, "token type buffer");
     const vocab = Math.floor(wordEmb.length / dim), maxPos = Math.floor(posEmb.length / dim);
     for (let i = 0; i < t; i++) {
       const id = ids[i], pos = positions[i];
@@ -240,13 +247,22 @@ export class Backend {
         throw new RangeError(`token ${i}: id ${id} or position ${pos} out of range`);
       }
     }
+    if (types !== null) {
+      const typeVocab = Math.floor(typeEmb!.length / dim);
+      for (let i = 0; i < t; i++) {
+        const y = types[i];
+        if (!(y >= 0 && y < typeVocab)) throw new RangeError(`token ${i}: token type ${y} out of range`);
+      }
+    }
     this.#k.dbk_embed_layernorm(
       this.#threads,
       ids,
       positions,
+      types,
       t,
       wordEmb,
       posEmb,
+      typeEmb,
       dim,
       gamma,
       beta,

@@ -4,7 +4,7 @@
  * @module
  */
 
-import { type DistilBertConfig, loadConfig } from "./config.ts";
+import { loadConfig, type ModelConfig } from "./config.ts";
 import { SafetensorsFile } from "./safetensors.ts";
 import { Backend } from "./backend.ts";
 import { regularFile } from "./fs/read.ts";
@@ -15,7 +15,7 @@ export interface Checkpoint {
   /** The checkpoint folder, as given. */
   dir: string;
   /** The validated `config.json`. */
-  config: DistilBertConfig;
+  config: ModelConfig;
   /** `model.safetensors`, opened and its header validated. */
   file: SafetensorsFile;
 }

@@ -1,5 +1,5 @@
 /**
- * DistilBERT's `config.json`: Hugging Face's field names and defaults, validated.
+ * A checkpoint's `config.json` (DistilBERT or BERT): Hugging Face's field names and defaults, validated.
  *
  * @module
  */
@@ -9,16 +9,17 @@ import { FILE_CAPS, readJsonCapped } from "./fs/read.ts";
 /** Activations this library implements (HF names). `gelu` is the exact erf form. */
 export type Activation = "gelu" | "relu";
 
-/** A validated DistilBERT configuration. Field names follow Hugging Face's `DistilBertConfig`. */
-export interface DistilBertConfig {
-  /** Always `"distilbert"`. */
-  model_type: "distilbert";
+/**
+ * What the encoder and heads read, whatever the family: DistilBERT's names for the sizes (`dim`, `n_layers`,
+ * ...), filled from BERT's (`hidden_size`, `num_hidden_layers`, ...) for BERT checkpoints.
+ */
+export interface EncoderConfig {
+  /** The model family: `"distilbert"` or `"bert"`. */
+  model_type: "distilbert" | "bert";
   /** Vocabulary size (rows of the word embeddings). */
   vocab_size: number;
   /** Longest sequence the position embeddings cover. */
   max_position_embeddings: number;
-  /** Whether the position embeddings were created sinusoidal (they are stored in the checkpoint either way). */
-  sinusoidal_pos_embds: boolean;
   /** Transformer blocks. */
   n_layers: number;
   /** Attention heads; divides `dim`. */
@@ -27,8 +28,12 @@ export interface DistilBertConfig {
   dim: number;
   /** Feed-forward inner size. */
   hidden_dim: number;
-  /** Feed-forward activation. */
+  /** Feed-forward activation (also the masked-LM head's). */
   activation: Activation;
+  /** Epsilon of every LayerNorm (DistilBERT hard-codes 1e-12). */
+  layer_norm_eps: number;
+  /** Rows of the token type embeddings; 0 for DistilBERT, which has none. */
+  type_vocab_size: number;
   /** Padding token id. */
   pad_token_id: number;
   /** Model classes the checkpoint was saved from, e.g. `["DistilBertForSequenceClassification"]`. */
@@ -42,6 +47,38 @@ export interface DistilBertConfig {
   /** Every other field of the file, untouched. */
   extra: Record<string, unknown>;
 }
+
+/** A validated DistilBERT configuration. Field names follow Hugging Face's `DistilBertConfig`. */
+export interface DistilBertConfig extends EncoderConfig {
+  /** Always `"distilbert"`. */
+  model_type: "distilbert";
+  /** Whether the position embeddings were created sinusoidal (they are stored in the checkpoint either way). */
+  sinusoidal_pos_embds: boolean;
+}
+
+/**
+ * A validated BERT configuration: Hugging Face's `BertConfig` fields, and the same sizes under the
+ * {@link EncoderConfig} names.
+ */
+export interface BertConfig extends EncoderConfig {
+  /** Always `"bert"`. */
+  model_type: "bert";
+  /** Hidden size (= `dim`). */
+  hidden_size: number;
+  /** Transformer blocks (= `n_layers`). */
+  num_hidden_layers: number;
+  /** Attention heads (= `n_heads`). */
+  num_attention_heads: number;
+  /** Feed-forward inner size (= `hidden_dim`). */
+  intermediate_size: number;
+  /** Feed-forward activation (= `activation`). */
+  hidden_act: Activation;
+  /** Only `"absolute"` (learned) position embeddings are supported. */
+  position_embedding_type: "absolute";
+}
+
+/** Any configuration `parseConfig` returns. */
+export type ModelConfig = DistilBertConfig | BertConfig;
 
 const DEFAULTS = {
   vocab_size: 30522,
@@ -93,30 +130,8 @@ function intField(
   return v;
 }
 
-/** Validates a parsed `config.json` object and fills Hugging Face's defaults. */
-export function parseConfig(raw: unknown, source = "config.json"): DistilBertConfig {
-  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(source, "expected a JSON object");
-  const r = raw as Record<string, unknown>;
-  if (r.model_type !== undefined && r.model_type !== "distilbert") {
-    fail(source, `model_type is ${JSON.stringify(r.model_type)}; only "distilbert" is supported`);
-  }
-  const dim = intField(r, "dim", DEFAULTS.dim, 1, LIMITS.dim, source);
-  const n_heads = intField(r, "n_heads", DEFAULTS.n_heads, 1, dim, source);
-  if (dim % n_heads !== 0) fail(source, `"dim" (${dim}) must be divisible by "n_heads" (${n_heads})`);
-  const vocab_size = intField(r, "vocab_size", DEFAULTS.vocab_size, 1, LIMITS.vocab_size, source);
-  const activation = r.activation ?? DEFAULTS.activation;
-  if (activation !== "gelu" && activation !== "relu") {
-    fail(
-      source,
-      `activation ${JSON.stringify(activation)} is not supported (supported: "gelu" (exact erf), "relu")`,
-    );
-  }
-  const sinusoidal = r.sinusoidal_pos_embds ?? DEFAULTS.sinusoidal_pos_embds;
-  if (typeof sinusoidal !== "boolean") fail(source, `"sinusoidal_pos_embds" must be true or false`);
-  const architectures = r.architectures ?? [];
-  if (!Array.isArray(architectures) || architectures.some((a) => typeof a !== "string")) {
-    fail(source, `"architectures" must be an array of strings`);
-  }
+/** The label maps and problem type every family's config shares. */
+function parseLabels(r: Record<string, unknown>, source: string) {
   const id2label: Record<number, string> = {};
   if (r.id2label !== undefined) {
     if (typeof r.id2label !== "object" || r.id2label === null || Array.isArray(r.id2label)) {
@@ -138,8 +153,50 @@ export function parseConfig(raw: unknown, source = "config.json"): DistilBertCon
   if (r.problem_type !== undefined && typeof r.problem_type !== "string") {
     fail(source, `"problem_type" must be a string`);
   }
+  const architectures = r.architectures ?? [];
+  if (!Array.isArray(architectures) || architectures.some((a) => typeof a !== "string")) {
+    fail(source, `"architectures" must be an array of strings`);
+  }
+  return {
+    architectures: architectures as string[],
+    id2label,
+    label2id,
+    problem_type: r.problem_type as string | undefined,
+  };
+}
+
+function parseActivation(r: Record<string, unknown>, key: string, source: string): Activation {
+  const activation = r[key] ?? "gelu";
+  if (activation !== "gelu" && activation !== "relu") {
+    fail(
+      source,
+      `${key} ${JSON.stringify(activation)} is not supported (supported: "gelu" (exact erf), "relu")`,
+    );
+  }
+  return activation;
+}
+
+function extraFields(r: Record<string, unknown>, known: Set<string>): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(r)) if (!KNOWN.has(k)) extra[k] = v;
+  for (const [k, v] of Object.entries(r)) if (!known.has(k)) extra[k] = v;
+  return extra;
+}
+
+/** Validates a parsed `config.json` object (DistilBERT or BERT) and fills Hugging Face's defaults. */
+export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(source, "expected a JSON object");
+  const r = raw as Record<string, unknown>;
+  if (r.model_type === "bert") return parseBertConfig(r, source);
+  if (r.model_type !== undefined && r.model_type !== "distilbert") {
+    fail(source, `model_type is ${JSON.stringify(r.model_type)}; supported: "distilbert", "bert"`);
+  }
+  const dim = intField(r, "dim", DEFAULTS.dim, 1, LIMITS.dim, source);
+  const n_heads = intField(r, "n_heads", DEFAULTS.n_heads, 1, dim, source);
+  if (dim % n_heads !== 0) fail(source, `"dim" (${dim}) must be divisible by "n_heads" (${n_heads})`);
+  const vocab_size = intField(r, "vocab_size", DEFAULTS.vocab_size, 1, LIMITS.vocab_size, source);
+  const activation = parseActivation(r, "activation", source);
+  const sinusoidal = r.sinusoidal_pos_embds ?? DEFAULTS.sinusoidal_pos_embds;
+  if (typeof sinusoidal !== "boolean") fail(source, `"sinusoidal_pos_embds" must be true or false`);
   return {
     model_type: "distilbert",
     vocab_size,
@@ -157,17 +214,87 @@ export function parseConfig(raw: unknown, source = "config.json"): DistilBertCon
     dim,
     hidden_dim: intField(r, "hidden_dim", 4 * dim, 1, 16 * LIMITS.dim, source),
     activation,
+    layer_norm_eps: 1e-12, // transformers' DistilBERT hard-codes it
+    type_vocab_size: 0,
     pad_token_id: intField(r, "pad_token_id", DEFAULTS.pad_token_id, 0, vocab_size - 1, source),
-    architectures: architectures as string[],
-    id2label,
-    label2id,
-    problem_type: r.problem_type as string | undefined,
-    extra,
+    ...parseLabels(r, source),
+    extra: extraFields(r, KNOWN),
+  };
+}
+
+const BERT_KNOWN = new Set([
+  "model_type",
+  "vocab_size",
+  "hidden_size",
+  "num_hidden_layers",
+  "num_attention_heads",
+  "intermediate_size",
+  "hidden_act",
+  "max_position_embeddings",
+  "type_vocab_size",
+  "layer_norm_eps",
+  "pad_token_id",
+  "position_embedding_type",
+  "architectures",
+  "id2label",
+  "label2id",
+  "problem_type",
+]);
+
+// transformers' BertConfig defaults.
+function parseBertConfig(r: Record<string, unknown>, source: string): BertConfig {
+  const dim = intField(r, "hidden_size", 768, 1, LIMITS.dim, source);
+  const n_heads = intField(r, "num_attention_heads", 12, 1, dim, source);
+  if (dim % n_heads !== 0) {
+    fail(source, `"hidden_size" (${dim}) must be divisible by "num_attention_heads" (${n_heads})`);
+  }
+  const vocab_size = intField(r, "vocab_size", 30522, 1, LIMITS.vocab_size, source);
+  const n_layers = intField(r, "num_hidden_layers", 12, 1, LIMITS.n_layers, source);
+  const hidden_dim = intField(r, "intermediate_size", 3072, 1, 16 * LIMITS.dim, source);
+  const activation = parseActivation(r, "hidden_act", source);
+  const position = r.position_embedding_type ?? "absolute";
+  if (position !== "absolute") {
+    fail(
+      source,
+      `position_embedding_type ${JSON.stringify(position)} is not supported (supported: "absolute")`,
+    );
+  }
+  const eps = r.layer_norm_eps ?? 1e-12;
+  if (typeof eps !== "number" || !(eps > 0 && eps < 1)) {
+    fail(source, `"layer_norm_eps" must be a number between 0 and 1 (exclusive), got ${JSON.stringify(eps)}`);
+  }
+  return {
+    model_type: "bert",
+    vocab_size,
+    max_position_embeddings: intField(
+      r,
+      "max_position_embeddings",
+      512,
+      1,
+      LIMITS.max_position_embeddings,
+      source,
+    ),
+    n_layers,
+    n_heads,
+    dim,
+    hidden_dim,
+    activation,
+    hidden_size: dim,
+    num_hidden_layers: n_layers,
+    num_attention_heads: n_heads,
+    intermediate_size: hidden_dim,
+    hidden_act: activation,
+    position_embedding_type: "absolute",
+    layer_norm_eps: eps,
+    type_vocab_size: intField(r, "type_vocab_size", 2, 1, 1 << 16, source),
+    pad_token_id: intField(r, "pad_token_id", 0, 0, vocab_size - 1, source),
+    ...parseLabels(r, source),
+    extra: extraFields(r, BERT_KNOWN),
   };
 }
 
 /** Reads and validates `<dir>/config.json`. */
-export async function loadConfig(dir: string): Promise<DistilBertConfig> {
+export async function loadConfig(dir: string): Promise<ModelConfig> {
   const path = `${dir}/config.json`;
   return parseConfig(await readJsonCapped(path, FILE_CAPS.config, "JSON config files"), path);
 }

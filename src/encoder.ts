@@ -1,17 +1,14 @@
 /**
- * The DistilBERT encoder forward pass over packed tokens: one plain function per layer, shapes in the
+ * The encoder forward pass (DistilBERT and BERT: the same post-LN blocks) over packed tokens: one plain function per layer, shapes in the
  * comments (T = real tokens in the batch, D = dim, H = hidden_dim).
  *
  * @module
  */
 
 import type { Backend } from "./backend.ts";
-import type { DistilBertConfig } from "./config.ts";
+import type { EncoderConfig } from "./config.ts";
 import type { PackedBatch } from "./inputs.ts";
 import type { EncoderWeights, LayerWeights } from "./weights.ts";
-
-/** Hugging Face DistilBERT hard-codes this LayerNorm epsilon. */
-export const LAYER_NORM_EPS = 1e-12;
 
 /** Activation buffers, grown to the largest batch seen and reused by every later call. */
 export class Workspace {
@@ -25,7 +22,7 @@ export class Workspace {
   scratch: Float32Array = new Float32Array(0); // attention scratch for the longest sequence
   scratchLen: number = 0;
 
-  ensure(backend: Backend, config: DistilBertConfig, tokens: number, maxLen: number): void {
+  ensure(backend: Backend, config: EncoderConfig, tokens: number, maxLen: number): void {
     const { dim, hidden_dim: hidden } = config;
     if (tokens > this.capacity) {
       // Grow geometrically so a slowly rising batch size does not reallocate every call.
@@ -51,18 +48,23 @@ function longestSequence(p: PackedBatch): number {
   return max;
 }
 
-// x: [T, D] = LayerNorm(word_embeddings[ids] + position_embeddings[positions])
-function embeddings(be: Backend, cfg: DistilBertConfig, w: EncoderWeights, p: PackedBatch, x: Float32Array) {
+// x: [T, D] = LayerNorm(word_embeddings[ids] (+ token_type_embeddings[types]) + position_embeddings[positions])
+function embeddings(be: Backend, cfg: EncoderConfig, w: EncoderWeights, p: PackedBatch, x: Float32Array) {
+  if ((p.types === null) !== (w.tokenTypeEmbeddings === null)) {
+    throw new Error("internal: token type ids and token type embeddings must come together");
+  }
   be.embedLayerNorm(
     p.ids,
     p.positions,
+    p.types,
     p.tokens,
     w.wordEmbeddings,
     w.positionEmbeddings,
+    w.tokenTypeEmbeddings,
     cfg.dim,
     w.embGamma,
     w.embBeta,
-    LAYER_NORM_EPS,
+    cfg.layer_norm_eps,
     x,
   );
 }
@@ -87,7 +89,7 @@ function linear(
 //   x        = output_layer_norm(lin2(act(lin1(attended))) + attended)
 function transformerBlock(
   be: Backend,
-  cfg: DistilBertConfig,
+  cfg: EncoderConfig,
   l: LayerWeights,
   p: PackedBatch,
   ws: Workspace,
@@ -104,7 +106,7 @@ function transformerBlock(
     D,
     l.saGamma,
     l.saBeta,
-    LAYER_NORM_EPS,
+    cfg.layer_norm_eps,
     ws.attended,
   );
   if (l.packed) {
@@ -123,7 +125,7 @@ function transformerBlock(
     D,
     l.outGamma,
     l.outBeta,
-    LAYER_NORM_EPS,
+    cfg.layer_norm_eps,
     ws.x,
   );
 }
@@ -134,7 +136,7 @@ function transformerBlock(
  */
 export function runEncoder(
   be: Backend,
-  cfg: DistilBertConfig,
+  cfg: EncoderConfig,
   w: EncoderWeights,
   p: PackedBatch,
   ws: Workspace,

@@ -1,18 +1,27 @@
 /**
  * Task heads on top of the encoder, with Hugging Face's semantics and checkpoint key names:
- * masked LM, sequence classification, question answering, token classification; `AutoModel` picks one
- * from `config.architectures`.
+ * masked LM, sequence classification, question answering, token classification, for DistilBERT and BERT
+ * (one implementation each, wired by the family description in src/family.ts); `AutoModel` picks one from
+ * `config.architectures` / `model_type`.
  *
  * Shapes: B = batch, S = sequence, T = real (unpadded) tokens, D = dim, V = vocab_size, L = labels.
  *
  * @module
  */
 
-import type { DistilBertConfig } from "./config.ts";
+import type { ModelConfig } from "./config.ts";
 import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
-import { LAYER_NORM_EPS } from "./encoder.ts";
+import { familyOf } from "./family.ts";
 import type { PackedBatch } from "./inputs.ts";
-import { DistilBertModel, EncoderCore, type LoadOptions, type ModelInputs } from "./model.ts";
+import {
+  BertModel,
+  DistilBertModel,
+  EncoderCore,
+  type LoadOptions,
+  type ModelInputs,
+  poolFirstToken,
+  requireFamily,
+} from "./model.ts";
 import type { FloatTensor } from "./tensor.ts";
 import { TensorReader } from "./weights.ts";
 
@@ -34,9 +43,9 @@ export interface QuestionAnsweringOutput {
  * What every head shares: the validated config, label names, and closing. The encoder itself is held
  * privately by each subclass, so no internal type leaks into the public API.
  */
-export abstract class DistilBertHeadModel {
+export abstract class EncoderHeadModel {
   /** The validated `config.json`. */
-  readonly config: DistilBertConfig;
+  readonly config: ModelConfig;
   #close: () => void;
 
   /**
@@ -45,7 +54,7 @@ export abstract class DistilBertHeadModel {
    * @param config the model's configuration
    * @param close releases the model's native resources
    */
-  protected constructor(config: DistilBertConfig, close: () => void) {
+  protected constructor(config: ModelConfig, close: () => void) {
     this.config = config;
     this.#close = close;
   }
@@ -70,6 +79,11 @@ export abstract class DistilBertHeadModel {
   }
 }
 
+/** The former name of {@link EncoderHeadModel}, from when DistilBERT was the only family. */
+export const DistilBertHeadModel = EncoderHeadModel;
+/** The former name of {@link EncoderHeadModel}. */
+export type DistilBertHeadModel = EncoderHeadModel;
+
 /** Per-token linear layer: packed [T, D] -> a fresh [B, S, N] with zeros at padded positions. */
 function tokenLinear(
   core: EncoderCore,
@@ -93,8 +107,10 @@ function tokenLinear(
 async function buildHead<T>(
   ckpt: Checkpoint,
   options: LoadOptions,
+  className: string,
   make: (core: EncoderCore, reader: TensorReader) => T,
 ): Promise<T> {
+  requireFamily(ckpt, className.startsWith("DistilBert") ? "distilbert" : "bert", className);
   const core = await EncoderCore.create(ckpt, options);
   try {
     return make(core, new TensorReader(ckpt.file, ""));
@@ -117,10 +133,11 @@ function classifierLabelCount(r: TensorReader, dim: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// Masked LM: vocab_transform -> activation -> vocab_layer_norm -> vocab_projector (tied to the embeddings)
+// Masked LM: transform (DistilBERT's vocab_transform, BERT's cls.predictions.transform.dense) -> activation ->
+// LayerNorm -> projection to the vocabulary (tied to the word embeddings)
 
-/** DistilBERT with the masked-language-modelling head, as `transformers.DistilBertForMaskedLM`. */
-export class DistilBertForMaskedLM extends DistilBertHeadModel {
+/** The masked-language-modelling head of either family: {@link DistilBertForMaskedLM}, {@link BertForMaskedLM}. */
+export abstract class MaskedLMModel extends EncoderHeadModel {
   #core: EncoderCore;
   #transformW: Float32Array; // [D, D]
   #transformB: Float32Array; // [D]
@@ -129,34 +146,32 @@ export class DistilBertForMaskedLM extends DistilBertHeadModel {
   #projectorW: Float32Array; // [V, D]
   #projectorB: Float32Array; // [V]
 
-  private constructor(core: EncoderCore, r: TensorReader) {
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
+  protected constructor(core: EncoderCore, r: TensorReader) {
     super(core.config, () => core.close());
     this.#core = core;
     const { dim, vocab_size: vocab } = core.config;
-    this.#transformW = r.get("vocab_transform.weight", [dim, dim]);
-    this.#transformB = r.get("vocab_transform.bias", [dim]);
-    this.#normGamma = r.get("vocab_layer_norm.weight", [dim]);
-    this.#normBeta = r.get("vocab_layer_norm.bias", [dim]);
-    if (r.has("vocab_projector.weight")) {
-      this.#projectorW = r.get("vocab_projector.weight", [vocab, dim]);
+    const keys = familyOf(core.config).maskedLM;
+    this.#transformW = r.get(`${keys.transform}.weight`, [dim, dim]);
+    this.#transformB = r.get(`${keys.transform}.bias`, [dim]);
+    this.#normGamma = r.get(`${keys.norm}.weight`, [dim]);
+    this.#normBeta = r.get(`${keys.norm}.bias`, [dim]);
+    if (r.has(keys.projector)) {
+      this.#projectorW = r.get(keys.projector, [vocab, dim]);
     } else if (core.config.extra.tie_word_embeddings === false) {
       throw new Error(
-        `${r.file.source}: missing tensor "vocab_projector.weight" and config.json sets tie_word_embeddings: false`,
+        `${r.file.source}: missing tensor "${keys.projector}" and config.json sets tie_word_embeddings: false`,
       );
     } else {
       this.#projectorW = core.weights.wordEmbeddings; // tied, as Hugging Face does
     }
-    this.#projectorB = r.get("vocab_projector.bias", [vocab]);
-  }
-
-  /** Loads a `DistilBertForMaskedLM` checkpoint folder. */
-  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
-    return DistilBertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
-  }
-
-  /** Builds the model from an opened checkpoint. */
-  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
-    return await buildHead(ckpt, options, (core, reader) => new DistilBertForMaskedLM(core, reader));
+    const bias = keys.projectorBias.find((k) => r.has(k)) ?? keys.projectorBias[0];
+    this.#projectorB = r.get(bias, [vocab]);
   }
 
   /**
@@ -209,42 +224,103 @@ export class DistilBertForMaskedLM extends DistilBertHeadModel {
     return { logits: { data: logits, dims: [n, V] } };
   }
 
-  /** vocab_transform -> activation -> vocab_layer_norm of `[T, D]` hidden states, into a new `[T, D]`. */
+  /** transform -> activation -> LayerNorm of `[T, D]` hidden states, into a new `[T, D]`. */
   #transform(hidden: Float32Array, T: number): Float32Array {
     const be = this.#core.backend, config = this.config, D = config.dim;
     const h = new Float32Array(T * D);
     be.matmulTransposed(hidden, this.#transformW, h, T, D, D);
     if (config.activation === "gelu") be.biasGelu(h, T, D, this.#transformB);
     else be.biasRelu(h, T, D, this.#transformB);
-    be.layerNorm(h, T, D, this.#normGamma, this.#normBeta, LAYER_NORM_EPS, h);
+    be.layerNorm(h, T, D, this.#normGamma, this.#normBeta, config.layer_norm_eps, h);
     return h;
   }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Sequence classification: first token -> pre_classifier -> ReLU -> classifier
+/** DistilBERT with the masked-language-modelling head, as `transformers.DistilBertForMaskedLM`. */
+export class DistilBertForMaskedLM extends MaskedLMModel {
+  /** Loads a `DistilBertForMaskedLM` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
+    return DistilBertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  }
 
-/** DistilBERT with a classification head on the first token, as `DistilBertForSequenceClassification`. */
-export class DistilBertForSequenceClassification extends DistilBertHeadModel {
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
+    return await buildHead(ckpt, options, "DistilBertForMaskedLM", (c, r) => new DistilBertForMaskedLM(c, r));
+  }
+}
+
+/** BERT with the masked-language-modelling head (`cls.predictions`), as `transformers.BertForMaskedLM`. */
+export class BertForMaskedLM extends MaskedLMModel {
+  /** Loads a `BertForMaskedLM` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<BertForMaskedLM> {
+    return BertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<BertForMaskedLM> {
+    return await buildHead(ckpt, options, "BertForMaskedLM", (c, r) => new BertForMaskedLM(c, r));
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Sequence classification: first token -> DistilBERT's pre_classifier + ReLU, or BERT's pooler + tanh ->
+// classifier
+
+/** The sequence-classification head of either family. */
+export abstract class SequenceClassificationModel extends EncoderHeadModel {
   #core: EncoderCore;
   /** Number of classes. */
   readonly numLabels: number;
-  #preW: Float32Array; // [D, D]
-  #preB: Float32Array; // [D]
+  #dense: { weight: Float32Array; bias: Float32Array };
+  #activation: "relu" | "tanh";
   #clsW: Float32Array; // [L, D]
   #clsB: Float32Array; // [L]
 
-  private constructor(core: EncoderCore, r: TensorReader) {
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
+  protected constructor(core: EncoderCore, r: TensorReader) {
     super(core.config, () => core.close());
     this.#core = core;
     const dim = core.config.dim;
+    const wiring = familyOf(core.config).sequenceClassification;
     this.numLabels = classifierLabelCount(r, dim);
-    this.#preW = r.get("pre_classifier.weight", [dim, dim]);
-    this.#preB = r.get("pre_classifier.bias", [dim]);
+    const dr = wiring.prefixed ? core.reader : r;
+    this.#dense = {
+      weight: dr.get(`${wiring.dense}.weight`, [dim, dim]),
+      bias: dr.get(`${wiring.dense}.bias`, [dim]),
+    };
+    this.#activation = wiring.activation;
     this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
     this.#clsB = r.get("classifier.bias", [this.numLabels]);
   }
 
+  /** Label names by class index. */
+  get labelNames(): string[] {
+    return this.labels(this.numLabels);
+  }
+
+  /**
+   * logits: `[B, L]` from each sequence's first token. The first token must be a real one (pad on the
+   * right, as tokenizers do): a masked first token is an error rather than a meaningless score.
+   */
+  forward(inputs: ModelInputs): LogitsOutput {
+    const core = this.#core, be = core.backend;
+    const p = core.pack(inputs);
+    const pooled = poolFirstToken(core, p, core.encode(p), this.#dense, this.#activation).data; // [B, D]
+    const B = p.batch, D = this.config.dim, L = this.numLabels;
+    const logits = new Float32Array(B * L);
+    be.matmulTransposed(pooled, this.#clsW, logits, B, L, D);
+    be.biasAdd(logits, B, L, this.#clsB);
+    return { logits: { data: logits, dims: [B, L] } };
+  }
+}
+
+/** DistilBERT with a classification head on the first token, as `DistilBertForSequenceClassification`. */
+export class DistilBertForSequenceClassification extends SequenceClassificationModel {
   /** Loads a `DistilBertForSequenceClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForSequenceClassification> {
     return DistilBertForSequenceClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
@@ -258,71 +334,53 @@ export class DistilBertForSequenceClassification extends DistilBertHeadModel {
     return await buildHead(
       ckpt,
       options,
-      (core, reader) => new DistilBertForSequenceClassification(core, reader),
+      "DistilBertForSequenceClassification",
+      (c, r) => new DistilBertForSequenceClassification(c, r),
     );
-  }
-
-  /** Label names by class index. */
-  get labelNames(): string[] {
-    return this.labels(this.numLabels);
-  }
-
-  /**
-   * logits: `[B, L]` from each sequence's first token. The first token must be a real one (pad on the
-   * right, as tokenizers do): a masked first token is an error rather than a meaningless score.
-   */
-  forward(inputs: ModelInputs): LogitsOutput {
-    const core = this.#core, config = this.config;
-    const be = core.backend;
-    const p = core.pack(inputs);
-    for (let b = 0; b < p.batch; b++) {
-      if (p.positions[p.seqStarts[b]] !== 0) {
-        throw new RangeError(
-          `row ${b}: its first token is masked (left padding?); sequence classification reads the first token, so pad on the right`,
-        );
-      }
-    }
-    const hidden = core.encode(p); // [T, D]
-    const B = p.batch, D = config.dim, L = this.numLabels;
-    const pooled = new Float32Array(B * D); // [B, D] hidden state of each sequence's first token
-    be.gatherRows(hidden, p.tokens, B, D, p.seqStarts, pooled);
-    const pre = new Float32Array(B * D);
-    be.matmulTransposed(pooled, this.#preW, pre, B, D, D);
-    be.biasRelu(pre, B, D, this.#preB);
-    const logits = new Float32Array(B * L);
-    be.matmulTransposed(pre, this.#clsW, logits, B, L, D);
-    be.biasAdd(logits, B, L, this.#clsB);
-    return { logits: { data: logits, dims: [B, L] } };
   }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Question answering: qa_outputs per token -> (start, end)
-
-/** DistilBERT with a span-extraction head, as `transformers.DistilBertForQuestionAnswering`. */
-export class DistilBertForQuestionAnswering extends DistilBertHeadModel {
-  #core: EncoderCore;
-  #qaW: Float32Array; // [2, D]
-  #qaB: Float32Array; // [2]
-
-  private constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close());
-    this.#core = core;
-    this.#qaW = r.get("qa_outputs.weight", [2, core.config.dim]);
-    this.#qaB = r.get("qa_outputs.bias", [2]);
-  }
-
-  /** Loads a `DistilBertForQuestionAnswering` checkpoint folder. */
-  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForQuestionAnswering> {
-    return DistilBertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+/** BERT with a classifier on the pooler output, as `transformers.BertForSequenceClassification`. */
+export class BertForSequenceClassification extends SequenceClassificationModel {
+  /** Loads a `BertForSequenceClassification` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<BertForSequenceClassification> {
+    return BertForSequenceClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
   }
 
   /** Builds the model from an opened checkpoint. */
   static async fromCheckpoint(
     ckpt: Checkpoint,
     options: LoadOptions = {},
-  ): Promise<DistilBertForQuestionAnswering> {
-    return await buildHead(ckpt, options, (core, reader) => new DistilBertForQuestionAnswering(core, reader));
+  ): Promise<BertForSequenceClassification> {
+    return await buildHead(
+      ckpt,
+      options,
+      "BertForSequenceClassification",
+      (c, r) => new BertForSequenceClassification(c, r),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Question answering: qa_outputs per token -> (start, end)
+
+/** The span-extraction head of either family (`qa_outputs`). */
+export abstract class QuestionAnsweringModel extends EncoderHeadModel {
+  #core: EncoderCore;
+  #qaW: Float32Array; // [2, D]
+  #qaB: Float32Array; // [2]
+
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
+  protected constructor(core: EncoderCore, r: TensorReader) {
+    super(core.config, () => core.close());
+    this.#core = core;
+    this.#qaW = r.get("qa_outputs.weight", [2, core.config.dim]);
+    this.#qaB = r.get("qa_outputs.bias", [2]);
   }
 
   /** startLogits, endLogits: `[B, S]`, zeros at padded positions. */
@@ -343,41 +401,72 @@ export class DistilBertForQuestionAnswering extends DistilBertHeadModel {
   }
 }
 
-// ---------------------------------------------------------------------------------------------------
-// Token classification: classifier per token
-
-/** DistilBERT with a per-token classifier, as `transformers.DistilBertForTokenClassification`. */
-export class DistilBertForTokenClassification extends DistilBertHeadModel {
-  #core: EncoderCore;
-  /** Number of classes. */
-  readonly numLabels: number;
-  #clsW: Float32Array; // [L, D]
-  #clsB: Float32Array; // [L]
-
-  private constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close());
-    this.#core = core;
-    const dim = core.config.dim;
-    this.numLabels = classifierLabelCount(r, dim);
-    this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
-    this.#clsB = r.get("classifier.bias", [this.numLabels]);
-  }
-
-  /** Loads a `DistilBertForTokenClassification` checkpoint folder. */
-  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForTokenClassification> {
-    return DistilBertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+/** DistilBERT with a span-extraction head, as `transformers.DistilBertForQuestionAnswering`. */
+export class DistilBertForQuestionAnswering extends QuestionAnsweringModel {
+  /** Loads a `DistilBertForQuestionAnswering` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForQuestionAnswering> {
+    return DistilBertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
   }
 
   /** Builds the model from an opened checkpoint. */
   static async fromCheckpoint(
     ckpt: Checkpoint,
     options: LoadOptions = {},
-  ): Promise<DistilBertForTokenClassification> {
+  ): Promise<DistilBertForQuestionAnswering> {
     return await buildHead(
       ckpt,
       options,
-      (core, reader) => new DistilBertForTokenClassification(core, reader),
+      "DistilBertForQuestionAnswering",
+      (c, r) => new DistilBertForQuestionAnswering(c, r),
     );
+  }
+}
+
+/** BERT with a span-extraction head, as `transformers.BertForQuestionAnswering`. */
+export class BertForQuestionAnswering extends QuestionAnsweringModel {
+  /** Loads a `BertForQuestionAnswering` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<BertForQuestionAnswering> {
+    return BertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(
+    ckpt: Checkpoint,
+    options: LoadOptions = {},
+  ): Promise<BertForQuestionAnswering> {
+    return await buildHead(
+      ckpt,
+      options,
+      "BertForQuestionAnswering",
+      (c, r) => new BertForQuestionAnswering(c, r),
+    );
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Token classification: classifier per token
+
+/** The per-token classification head of either family (`classifier`). */
+export abstract class TokenClassificationModel extends EncoderHeadModel {
+  #core: EncoderCore;
+  /** Number of classes. */
+  readonly numLabels: number;
+  #clsW: Float32Array; // [L, D]
+  #clsB: Float32Array; // [L]
+
+  /**
+   * Called by each family's loader.
+   *
+   * @param core the loaded encoder
+   * @param r reads the head's tensors (unprefixed keys)
+   */
+  protected constructor(core: EncoderCore, r: TensorReader) {
+    super(core.config, () => core.close());
+    this.#core = core;
+    const dim = core.config.dim;
+    this.numLabels = classifierLabelCount(r, dim);
+    this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
+    this.#clsB = r.get("classifier.bias", [this.numLabels]);
   }
 
   /** Label names by class index. */
@@ -393,40 +482,97 @@ export class DistilBertForTokenClassification extends DistilBertHeadModel {
   }
 }
 
+/** DistilBERT with a per-token classifier, as `transformers.DistilBertForTokenClassification`. */
+export class DistilBertForTokenClassification extends TokenClassificationModel {
+  /** Loads a `DistilBertForTokenClassification` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForTokenClassification> {
+    return DistilBertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(
+    ckpt: Checkpoint,
+    options: LoadOptions = {},
+  ): Promise<DistilBertForTokenClassification> {
+    return await buildHead(
+      ckpt,
+      options,
+      "DistilBertForTokenClassification",
+      (c, r) => new DistilBertForTokenClassification(c, r),
+    );
+  }
+}
+
+/** BERT with a per-token classifier, as `transformers.BertForTokenClassification`. */
+export class BertForTokenClassification extends TokenClassificationModel {
+  /** Loads a `BertForTokenClassification` checkpoint folder. */
+  static async load(dir: string, options: LoadOptions = {}): Promise<BertForTokenClassification> {
+    return BertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint. */
+  static async fromCheckpoint(
+    ckpt: Checkpoint,
+    options: LoadOptions = {},
+  ): Promise<BertForTokenClassification> {
+    return await buildHead(
+      ckpt,
+      options,
+      "BertForTokenClassification",
+      (c, r) => new BertForTokenClassification(c, r),
+    );
+  }
+}
+
 // ---------------------------------------------------------------------------------------------------
 // AutoModel
 
 /** Any model `AutoModel.load` can return. */
-export type AnyDistilBertModel =
+export type AnyModel =
   | DistilBertModel
   | DistilBertForMaskedLM
   | DistilBertForSequenceClassification
   | DistilBertForQuestionAnswering
-  | DistilBertForTokenClassification;
+  | DistilBertForTokenClassification
+  | BertModel
+  | BertForMaskedLM
+  | BertForSequenceClassification
+  | BertForQuestionAnswering
+  | BertForTokenClassification;
+
+/** The former name of {@link AnyModel}. */
+export type AnyDistilBertModel = AnyModel;
+
+const LOADERS: Record<string, (ckpt: Checkpoint, options: LoadOptions) => Promise<AnyModel>> = {
+  DistilBertModel: (c, o) => DistilBertModel.fromCheckpoint(c, o),
+  DistilBertForMaskedLM: (c, o) => DistilBertForMaskedLM.fromCheckpoint(c, o),
+  DistilBertForSequenceClassification: (c, o) => DistilBertForSequenceClassification.fromCheckpoint(c, o),
+  DistilBertForQuestionAnswering: (c, o) => DistilBertForQuestionAnswering.fromCheckpoint(c, o),
+  DistilBertForTokenClassification: (c, o) => DistilBertForTokenClassification.fromCheckpoint(c, o),
+  BertModel: (c, o) => BertModel.fromCheckpoint(c, o),
+  BertForMaskedLM: (c, o) => BertForMaskedLM.fromCheckpoint(c, o),
+  BertForSequenceClassification: (c, o) => BertForSequenceClassification.fromCheckpoint(c, o),
+  BertForQuestionAnswering: (c, o) => BertForQuestionAnswering.fromCheckpoint(c, o),
+  BertForTokenClassification: (c, o) => BertForTokenClassification.fromCheckpoint(c, o),
+};
 
 /** Picks the model class from `config.architectures`, as transformers' `AutoModelFor...` classes do. */
 export class AutoModel {
-  /** Loads the architecture named first in `config.architectures` (the bare encoder when there is none). */
-  static async load(dir: string, options: LoadOptions = {}): Promise<AnyDistilBertModel> {
+  /**
+   * Loads the architecture named first in `config.architectures`; without one, the bare encoder of the
+   * config's `model_type` (`DistilBertModel` or `BertModel`).
+   */
+  static async load(dir: string, options: LoadOptions = {}): Promise<AnyModel> {
     const ckpt = await openExclusiveCheckpoint(dir);
-    const arch = ckpt.config.architectures[0] ?? "DistilBertModel";
-    switch (arch) {
-      case "DistilBertForMaskedLM":
-        return await DistilBertForMaskedLM.fromCheckpoint(ckpt, options);
-      case "DistilBertForSequenceClassification":
-        return await DistilBertForSequenceClassification.fromCheckpoint(ckpt, options);
-      case "DistilBertForQuestionAnswering":
-        return await DistilBertForQuestionAnswering.fromCheckpoint(ckpt, options);
-      case "DistilBertForTokenClassification":
-        return await DistilBertForTokenClassification.fromCheckpoint(ckpt, options);
-      case "DistilBertModel":
-        return await DistilBertModel.fromCheckpoint(ckpt, options);
-      default:
-        throw new Error(
-          `${dir}/config.json: architecture "${arch}" is not supported (supported: DistilBertModel, ` +
-            `DistilBertForMaskedLM, DistilBertForSequenceClassification, DistilBertForQuestionAnswering, ` +
-            `DistilBertForTokenClassification)`,
-        );
+    const arch = ckpt.config.architectures[0] ?? `${familyOf(ckpt.config).className}Model`;
+    const load = Object.hasOwn(LOADERS, arch) ? LOADERS[arch] : undefined;
+    if (!load) {
+      throw new Error(
+        `${dir}/config.json: architecture "${arch}" is not supported (supported: ${
+          Object.keys(LOADERS).join(", ")
+        })`,
+      );
     }
+    return await load(ckpt, options);
   }
 }

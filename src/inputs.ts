@@ -16,6 +16,7 @@ export interface PackedBatch {
   tokens: number; // T, the packed row count
   ids: Int32Array; // [T] token ids
   positions: Int32Array; // [T] position of each token in its sequence (0..S-1)
+  types: Int32Array | null; // [T] token type ids (zeros by default), null for a family without token types
   rows: Int32Array; // [T] row b*S+s of the padded [B, S] layout each token came from
   seqStarts: Int32Array; // [B+1] sequence b owns packed rows seqStarts[b]..seqStarts[b+1]
   uniform: Uint8Array; // [B] 1 for a sequence whose mask is all zero (see below)
@@ -25,6 +26,8 @@ export interface PackedBatch {
 export interface InputLimits {
   vocabSize: number;
   maxPositions: number;
+  /** Rows of the token type embeddings; 0 when the family has none (then `tokenTypeIds` is refused). */
+  typeVocabSize: number;
 }
 
 function shapeOf(name: string, t: IntTensor | undefined): [number, number] {
@@ -56,6 +59,7 @@ export function packBatch(
   inputIds: IntTensor,
   attentionMask: IntTensor | undefined,
   limits: InputLimits,
+  tokenTypeIds?: IntTensor,
 ): PackedBatch {
   const [batch, seqLen] = shapeOf("inputIds", inputIds);
   if (batch === 0) throw new RangeError("empty batch: inputIds has batch size 0");
@@ -74,6 +78,35 @@ export function packBatch(
     }
   }
   const n = batch * seqLen;
+  let types: Int32Array | null = null;
+  if (limits.typeVocabSize > 0) {
+    types = new Int32Array(n);
+    if (tokenTypeIds !== undefined) {
+      const [tb, ts] = shapeOf("tokenTypeIds", tokenTypeIds);
+      if (tb !== batch || ts !== seqLen) {
+        throw new RangeError(
+          `tokenTypeIds dims [${tb}, ${ts}] differ from inputIds dims [${batch}, ${seqLen}]`,
+        );
+      }
+      const src = tokenTypeIds.data, typeVocab = limits.typeVocabSize;
+      for (let i = 0; i < n; i++) {
+        const v = Number(src[i]);
+        if (!(v >= 0 && v < typeVocab)) {
+          const b = Math.floor(i / seqLen);
+          throw new RangeError(
+            `tokenTypeIds[${b}][${i - b * seqLen}] = ${
+              src[i]
+            } is outside [0, ${typeVocab}) (type_vocab_size)`,
+          );
+        }
+        types[i] = v;
+      }
+    }
+  } else if (tokenTypeIds !== undefined) {
+    throw new TypeError(
+      "tokenTypeIds was given, but this model family has no token type embeddings (DistilBERT)",
+    );
+  }
   const ids = new Int32Array(n);
   const src = inputIds.data;
   const vocab = limits.vocabSize;
@@ -98,6 +131,7 @@ export function packBatch(
     for (let s = 0; s < seqLen; s++) {
       if (mask !== undefined && Number(mask[base + s]) === 0) continue;
       ids[t] = ids[base + s]; // t <= base + s, so this never overwrites an id not yet read
+      if (types) types[t] = types[base + s];
       positions[t] = s;
       rows[t] = base + s;
       t++;
@@ -107,6 +141,7 @@ export function packBatch(
       uniform[b] = 1;
       for (let s = 0; s < seqLen; s++) {
         ids[t] = Number(src[base + s]);
+        if (types) types[t] = tokenTypeIds === undefined ? 0 : Number(tokenTypeIds.data[base + s]);
         positions[t] = s;
         rows[t] = base + s;
         t++;
@@ -120,6 +155,7 @@ export function packBatch(
     tokens: t,
     ids: ids.subarray(0, t),
     positions: positions.subarray(0, t),
+    types: types ? types.subarray(0, t) : null,
     rows: rows.subarray(0, t),
     seqStarts,
     uniform,

@@ -1,11 +1,13 @@
 /**
- * `DistilBertModel`: the bare encoder, as `transformers.DistilBertModel`.
+ * The bare encoders, as `transformers.DistilBertModel` and `transformers.BertModel`, and the encoder core every
+ * head shares.
  *
  * @module
  */
 
 import { Backend, validateThreads } from "./backend.ts";
-import type { DistilBertConfig } from "./config.ts";
+import type { BertConfig, DistilBertConfig, ModelConfig } from "./config.ts";
+import { familyOf } from "./family.ts";
 import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
 import { runEncoder, Workspace } from "./encoder.ts";
 import { packBatch, type PackedBatch } from "./inputs.ts";
@@ -45,6 +47,11 @@ export interface ModelInputs {
   inputIds: IntTensor;
   /** 1 for real tokens, 0 for padding; all ones when omitted. */
   attentionMask?: IntTensor;
+  /**
+   * BERT only: the segment of each token (0 for the first text, 1 for the second of a pair), each in
+   * `[0, type_vocab_size)`; all zeros when omitted. DistilBERT has no token types and refuses it.
+   */
+  tokenTypeIds?: IntTensor;
 }
 
 /** Options for one forward call. */
@@ -57,6 +64,8 @@ export interface ForwardOptions {
 export interface ModelOutput {
   /** `[batch, sequence, dim]`. */
   lastHiddenState: FloatTensor;
+  /** BERT only (`BertModel` whose checkpoint has `pooler.dense`): `[batch, dim]` = tanh(pooler.dense(first token)). */
+  poolerOutput?: FloatTensor;
   /** With `outputHiddenStates`: the embeddings output, then each layer's output, each `[batch, sequence, dim]`. */
   hiddenStates?: FloatTensor[];
 }
@@ -67,12 +76,16 @@ export interface ModelOutput {
  * between calls in flight.
  */
 export class EncoderCore {
-  readonly config: DistilBertConfig;
+  readonly config: ModelConfig;
   readonly backend: Backend;
   readonly weights: EncoderWeights;
   readonly workspace: Workspace = new Workspace();
 
-  constructor(config: DistilBertConfig, backend: Backend, weights: EncoderWeights) {
+  /** Reads the encoder's own tensors (keys under its prefix, e.g. BERT's pooler). */
+  readonly reader: TensorReader;
+
+  constructor(config: ModelConfig, backend: Backend, weights: EncoderWeights, reader: TensorReader) {
+    this.reader = reader;
     this.config = config;
     this.backend = backend;
     this.weights = weights;
@@ -81,10 +94,10 @@ export class EncoderCore {
   /** Opens the back end and reads the encoder weights of a checkpoint. */
   static async create(ckpt: Checkpoint, options: LoadOptions = {}): Promise<EncoderCore> {
     validateLoadOptions(options);
-    const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file));
+    const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file, ckpt.config));
     const backend = await Backend.open({ threads: options.threads ?? navigator.hardwareConcurrency });
     try {
-      return new EncoderCore(ckpt.config, backend, loadEncoderWeights(reader, ckpt.config, backend));
+      return new EncoderCore(ckpt.config, backend, loadEncoderWeights(reader, ckpt.config, backend), reader);
     } catch (err) {
       backend.close();
       throw err;
@@ -95,12 +108,13 @@ export class EncoderCore {
   pack(inputs: ModelInputs): PackedBatch {
     if (this.backend.closed) throw new Error("the model was closed: load it again to use it");
     if (!inputs || typeof inputs !== "object") {
-      throw new TypeError("forward() takes { inputIds, attentionMask }");
+      throw new TypeError("forward() takes { inputIds, attentionMask, tokenTypeIds }");
     }
     return packBatch(inputs.inputIds, inputs.attentionMask, {
       vocabSize: this.config.vocab_size,
       maxPositions: this.config.max_position_embeddings,
-    });
+      typeVocabSize: this.config.type_vocab_size,
+    }, inputs.tokenTypeIds);
   }
 
   /** Runs the encoder; the returned packed [T, dim] buffer is overwritten by the next call. */
@@ -121,28 +135,51 @@ export class EncoderCore {
   }
 }
 
-/** The bare DistilBERT encoder, as `transformers.DistilBertModel`. */
-export class DistilBertModel {
+/**
+ * Throws unless the checkpoint is of the family `className` belongs to (a BERT checkpoint in a DistilBERT
+ * class would otherwise fail later with a confusing missing-key error).
+ */
+export function requireFamily(ckpt: Checkpoint, family: ModelConfig["model_type"], className: string): void {
+  if (ckpt.config.model_type !== family) {
+    const other = familyOf(ckpt.config).className;
+    throw new Error(
+      `${ckpt.dir}/config.json: model_type is "${ckpt.config.model_type}", so ${className} cannot load it ` +
+        `(use ${className.replace(/^(DistilBert|Bert)/, other)} or AutoModel)`,
+    );
+  }
+}
+
+/** What the bare encoders share: forward to hidden states (and BERT's pooler), closing. */
+export abstract class EncoderModel {
   /** The validated `config.json`. */
-  readonly config: DistilBertConfig;
+  abstract readonly config: ModelConfig;
   #core: EncoderCore;
+  #pooler: { weight: Float32Array; bias: Float32Array } | null;
 
-  private constructor(core: EncoderCore) {
+  /**
+   * Called by each encoder's loader.
+   *
+   * @param core the loaded encoder
+   * @param pooler BERT's pooler weights (`poolerOutput`), or null for none
+   */
+  protected constructor(
+    core: EncoderCore,
+    pooler: { weight: Float32Array; bias: Float32Array } | null = null,
+  ) {
     this.#core = core;
-    this.config = core.config;
+    this.#pooler = pooler;
   }
 
-  /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `distilbert.` prefix). */
-  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertModel> {
-    return DistilBertModel.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  /** Whether `forward` returns `poolerOutput` (a BERT checkpoint with `pooler.dense`). */
+  get hasPooler(): boolean {
+    return this.#pooler !== null;
   }
 
-  /** Builds the model from an opened checkpoint (`openCheckpoint`). */
-  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<DistilBertModel> {
-    return new DistilBertModel(await EncoderCore.create(ckpt, options));
-  }
-
-  /** Runs the encoder. Synchronous: the result is ready when it returns (awaiting it also works). */
+  /**
+   * Runs the encoder, and the pooler when the model has one. Synchronous: the result is ready when it returns
+   * (awaiting it also works). The pooler reads each row's first token, which must then be a real one (pad on
+   * the right, as tokenizers do).
+   */
   forward(inputs: ModelInputs, options: ForwardOptions = {}): ModelOutput {
     const core = this.#core;
     const p = core.pack(inputs);
@@ -153,6 +190,7 @@ export class DistilBertModel {
     const last = core.encode(p, onHidden);
     const output: ModelOutput = { lastHiddenState: core.unpack(p, last) };
     if (options.outputHiddenStates) output.hiddenStates = hiddenStates;
+    if (this.#pooler) output.poolerOutput = poolFirstToken(core, p, last, this.#pooler);
     return output;
   }
 
@@ -165,4 +203,100 @@ export class DistilBertModel {
   [Symbol.dispose](): void {
     this.close();
   }
+}
+
+/** The bare DistilBERT encoder, as `transformers.DistilBertModel`. */
+export class DistilBertModel extends EncoderModel {
+  /** The validated `config.json`. */
+  readonly config: DistilBertConfig;
+
+  private constructor(core: EncoderCore) {
+    super(core);
+    this.config = core.config as DistilBertConfig;
+  }
+
+  /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `distilbert.` prefix). */
+  static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertModel> {
+    return DistilBertModel.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint (`openCheckpoint`). */
+  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<DistilBertModel> {
+    requireFamily(ckpt, "distilbert", "DistilBertModel");
+    return new DistilBertModel(await EncoderCore.create(ckpt, options));
+  }
+}
+
+/**
+ * The bare BERT encoder, as `transformers.BertModel`: `lastHiddenState`, and `poolerOutput` when the
+ * checkpoint has the pooler (`pooler.dense`; sentence-transformers' and base checkpoints do).
+ */
+export class BertModel extends EncoderModel {
+  /** The validated `config.json`. */
+  readonly config: BertConfig;
+
+  private constructor(core: EncoderCore) {
+    super(core, readPooler(core));
+    this.config = core.config as BertConfig;
+  }
+
+  /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `bert.` prefix). */
+  static async load(dir: string, options: LoadOptions = {}): Promise<BertModel> {
+    return BertModel.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+  }
+
+  /** Builds the model from an opened checkpoint (`openCheckpoint`). */
+  static async fromCheckpoint(ckpt: Checkpoint, options: LoadOptions = {}): Promise<BertModel> {
+    requireFamily(ckpt, "bert", "BertModel");
+    const core = await EncoderCore.create(ckpt, options);
+    try {
+      return new BertModel(core);
+    } catch (err) {
+      core.close();
+      throw err;
+    }
+  }
+}
+
+/** BERT's pooler weights under the encoder prefix, or null when the checkpoint has none. */
+export function readPooler(core: EncoderCore): { weight: Float32Array; bias: Float32Array } | null {
+  const key = familyOf(core.config).pooler;
+  if (key === null || !core.reader.has(`${key}.weight`)) return null;
+  const dim = core.config.dim;
+  return {
+    weight: core.reader.get(`${key}.weight`, [dim, dim]),
+    bias: core.reader.get(`${key}.bias`, [dim]),
+  };
+}
+
+/**
+ * `[B, D]` = activation(dense(hidden state of each row's first token)): BERT's pooler (tanh) and DistilBERT's
+ * pre_classifier (ReLU). A masked first token is an error rather than a meaningless value.
+ */
+export function poolFirstToken(
+  core: EncoderCore,
+  p: PackedBatch,
+  hidden: Float32Array,
+  dense: { weight: Float32Array; bias: Float32Array },
+  activation: "tanh" | "relu" = "tanh",
+): FloatTensor {
+  for (let b = 0; b < p.batch; b++) {
+    if (p.positions[p.seqStarts[b]] !== 0) {
+      throw new RangeError(
+        `row ${b}: its first token is masked (left padding?); the pooler reads the first token, so pad on the right`,
+      );
+    }
+  }
+  const be = core.backend, B = p.batch, D = core.config.dim;
+  const first = new Float32Array(B * D);
+  be.gatherRows(hidden, p.tokens, B, D, p.seqStarts, first);
+  const pooled = new Float32Array(B * D);
+  be.matmulTransposed(first, dense.weight, pooled, B, D, D);
+  if (activation === "relu") {
+    be.biasRelu(pooled, B, D, dense.bias);
+  } else {
+    be.biasAdd(pooled, B, D, dense.bias);
+    for (let i = 0; i < pooled.length; i++) pooled[i] = Math.tanh(pooled[i]);
+  }
+  return { data: pooled, dims: [B, D] };
 }

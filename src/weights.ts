@@ -6,7 +6,8 @@
  */
 
 import { isExclusive } from "./checkpoint.ts";
-import type { DistilBertConfig } from "./config.ts";
+import type { EncoderConfig } from "./config.ts";
+import { familyOf } from "./family.ts";
 import type { SafetensorsFile } from "./safetensors.ts";
 
 /**
@@ -33,6 +34,7 @@ export interface LayerWeights {
 export interface EncoderWeights {
   wordEmbeddings: Float32Array; // [vocab_size, dim]
   positionEmbeddings: Float32Array; // [max_position_embeddings, dim]
+  tokenTypeEmbeddings: Float32Array | null; // [type_vocab_size, dim] (BERT), null when the family has none
   embGamma: Float32Array; // [dim]
   embBeta: Float32Array; // [dim]
   layers: LayerWeights[];
@@ -49,14 +51,28 @@ export class TensorReader {
   }
 
   has(key: string): boolean {
-    return this.file.has(this.prefix + key);
+    return this.#name(key) !== undefined;
+  }
+
+  // The stored name of `key`: as given, or under the legacy LayerNorm names `gamma` / `beta` that
+  // transformers renames to `weight` / `bias` when it loads old BERT checkpoints.
+  #name(key: string): string | undefined {
+    const name = this.prefix + key;
+    if (this.file.has(name)) return name;
+    const legacy = name.replace(/LayerNorm\.weight$/, "LayerNorm.gamma").replace(
+      /LayerNorm\.bias$/,
+      "LayerNorm.beta",
+    );
+    return legacy !== name && this.file.has(legacy) ? legacy : undefined;
   }
 
   /** The tensor `prefix + key` as float32, which must have exactly `shape`. */
   get(key: string, shape: readonly number[]): Float32Array {
-    const name = this.prefix + key;
-    if (!this.file.has(name)) {
-      throw new Error(`${this.file.source}: missing tensor "${name}" (expected shape [${shape.join(", ")}])`);
+    const name = this.#name(key);
+    if (name === undefined) {
+      throw new Error(
+        `${this.file.source}: missing tensor "${this.prefix + key}" (expected shape [${shape.join(", ")}])`,
+      );
     }
     const info = this.file.info(name);
     if (info.shape.length !== shape.length || info.shape.some((d, i) => d !== shape[i])) {
@@ -69,13 +85,17 @@ export class TensorReader {
   }
 }
 
-/** `distilbert.` for task checkpoints, `` for base-model ones; an error when neither layout is present. */
-export function encoderPrefix(file: SafetensorsFile): string {
+/**
+ * The encoder key prefix: `distilbert.` / `bert.` for task checkpoints, `` for base-model ones; an error when
+ * neither layout is present.
+ */
+export function encoderPrefix(file: SafetensorsFile, config: EncoderConfig): string {
+  const { name, displayName } = familyOf(config);
   const key = "embeddings.word_embeddings.weight";
-  if (file.has(`distilbert.${key}`)) return "distilbert.";
+  if (file.has(`${name}.${key}`)) return `${name}.`;
   if (file.has(key)) return "";
   throw new Error(
-    `${file.source}: not a DistilBERT checkpoint: neither "distilbert.${key}" nor "${key}" is present`,
+    `${file.source}: not a ${displayName} checkpoint (config.json's model_type): neither "${name}.${key}" nor "${key}" is present`,
   );
 }
 
@@ -138,46 +158,50 @@ class Packing {
  */
 export function loadEncoderWeights(
   reader: TensorReader,
-  config: DistilBertConfig,
+  config: EncoderConfig,
   packer?: WeightPacker,
 ): EncoderWeights {
   const { dim, hidden_dim: hidden, vocab_size: vocab, max_position_embeddings: maxPos } = config;
+  const family = familyOf(config);
   const pack = packer !== undefined && dim % packer.panelWidth === 0 && hidden % packer.panelWidth === 0;
   const packing = pack ? new Packing(packer!, reader.file) : undefined;
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.n_layers; i++) {
-    const p = `transformer.layer.${i}.`;
-    const att = `${p}attention.`;
-    const qkv = concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.weight`, [dim, dim])));
-    const weight = (key: string, n: number, k: number) => {
-      const w = reader.get(key, [n, k]);
-      return packing ? packing.tensor(key, w, n, k) : w;
+    const k = family.layer(i);
+    const qkvKeys = [k.query, k.key, k.value];
+    const qkv = concat(qkvKeys.map((n) => reader.get(`${n}.weight`, [dim, dim])));
+    const weight = (key: string, n: number, kk: number) => {
+      const w = reader.get(key, [n, kk]);
+      return packing ? packing.tensor(key, w, n, kk) : w;
     };
     layers.push({
       packed: pack,
       // The fused copy is always ours: packed in place, never cached.
       qkvWeight: packing ? packing.inPlace(qkv, 3 * dim, dim) : qkv,
-      qkvBias: concat(["q_lin", "k_lin", "v_lin"].map((n) => reader.get(`${att}${n}.bias`, [dim]))),
-      outWeight: weight(`${att}out_lin.weight`, dim, dim),
-      outBias: reader.get(`${att}out_lin.bias`, [dim]),
-      saGamma: reader.get(`${p}sa_layer_norm.weight`, [dim]),
-      saBeta: reader.get(`${p}sa_layer_norm.bias`, [dim]),
-      ffn1Weight: weight(`${p}ffn.lin1.weight`, hidden, dim),
-      ffn1Bias: reader.get(`${p}ffn.lin1.bias`, [hidden]),
-      ffn2Weight: weight(`${p}ffn.lin2.weight`, dim, hidden),
-      ffn2Bias: reader.get(`${p}ffn.lin2.bias`, [dim]),
-      outGamma: reader.get(`${p}output_layer_norm.weight`, [dim]),
-      outBeta: reader.get(`${p}output_layer_norm.bias`, [dim]),
+      qkvBias: concat(qkvKeys.map((n) => reader.get(`${n}.bias`, [dim]))),
+      outWeight: weight(`${k.attentionOut}.weight`, dim, dim),
+      outBias: reader.get(`${k.attentionOut}.bias`, [dim]),
+      saGamma: reader.get(`${k.attentionNorm}.weight`, [dim]),
+      saBeta: reader.get(`${k.attentionNorm}.bias`, [dim]),
+      ffn1Weight: weight(`${k.ffnIn}.weight`, hidden, dim),
+      ffn1Bias: reader.get(`${k.ffnIn}.bias`, [hidden]),
+      ffn2Weight: weight(`${k.ffnOut}.weight`, dim, hidden),
+      ffn2Bias: reader.get(`${k.ffnOut}.bias`, [dim]),
+      outGamma: reader.get(`${k.outputNorm}.weight`, [dim]),
+      outBeta: reader.get(`${k.outputNorm}.bias`, [dim]),
     });
   }
-  if (reader.has(`transformer.layer.${config.n_layers}.ffn.lin1.weight`)) {
+  if (reader.has(`${family.layer(config.n_layers).ffnIn}.weight`)) {
+    const field = config.model_type === "bert" ? "num_hidden_layers" : "n_layers";
     throw new Error(
-      `${reader.file.source}: has more layers than config.json's n_layers (${config.n_layers})`,
+      `${reader.file.source}: has more layers than config.json's ${field} (${config.n_layers})`,
     );
   }
+  const types = family.tokenTypeEmbeddings;
   return {
     wordEmbeddings: reader.get("embeddings.word_embeddings.weight", [vocab, dim]),
     positionEmbeddings: reader.get("embeddings.position_embeddings.weight", [maxPos, dim]),
+    tokenTypeEmbeddings: types === null ? null : reader.get(types, [config.type_vocab_size, dim]),
     embGamma: reader.get("embeddings.LayerNorm.weight", [dim]),
     embBeta: reader.get("embeddings.LayerNorm.bias", [dim]),
     layers,

@@ -251,10 +251,10 @@ Deno.test("bad checkpoints: each a thrown Error naming the problem", async (t) =
     [
       "other model type",
       {
-        "config.json": JSON.stringify({ ...tinyConfig(), model_type: "bert" }),
+        "config.json": JSON.stringify({ ...tinyConfig(), model_type: "roberta" }),
         "model.safetensors": tinyWeights(),
       },
-      /only "distilbert" is supported/,
+      /model_type is "roberta"; supported: "distilbert", "bert"/,
     ],
     [
       "truncated safetensors",

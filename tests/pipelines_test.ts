@@ -282,7 +282,7 @@ Deno.test("feature-extraction: none / mean / cls pooling, normalize; batching ig
   const single = await p(texts[1], { pooling: "mean", normalize: true });
   assert.deepEqual(single.dims, [1, D]);
   close(Math.hypot(...single.data), 1, 1e-5);
-  await assert.rejects(p("x", { pooling: "max" as "mean" }), /pooling must be/);
+  await assert.rejects(p("x", { pooling: "median" as "mean" }), /pooling must be/);
 });
 
 // ---------------------------------------------------------------------------------------------------------------

@@ -140,7 +140,40 @@ Deno.test("checkpointLayout: DistilBertModel, untied MLM, label counts, errors",
     () => checkpointLayout({ ...base, hidden_dim: 0 }),
     /config\.hidden_dim must be a positive integer/,
   );
-  assert.throws(() => checkpointLayout({ ...base, model_type: "bert" }), /model_type is "bert"/);
+  assert.throws(() => checkpointLayout({ ...base, model_type: "roberta" }), /model_type is "roberta"/);
+  // BERT reads its own size names.
+  assert.throws(
+    () => checkpointLayout({ ...base, model_type: "bert", architectures: ["BertModel"] }),
+    /config\.hidden_size must be a positive integer/,
+  );
+});
+
+Deno.test("checkpointLayout: BERT keys (bert. prefix in heads, pooler, tied MLM decoder)", () => {
+  const bert = {
+    model_type: "bert",
+    hidden_size: 8,
+    num_hidden_layers: 1,
+    num_attention_heads: 2,
+    intermediate_size: 12,
+    vocab_size: 10,
+    max_position_embeddings: 6,
+  } as unknown as SynthConfig;
+  const keys = (arch: string) => checkpointLayout({ ...bert, architectures: [arch] }).map((t) => t.key);
+  const model = keys("BertModel");
+  assert.equal(model.length, 5 + 16 + 2);
+  assert.ok(model.includes("embeddings.token_type_embeddings.weight"));
+  assert.ok(model.includes("encoder.layer.0.attention.self.query.weight"));
+  assert.ok(model.includes("pooler.dense.bias"));
+  const mlm = keys("BertForMaskedLM");
+  assert.ok(
+    mlm.includes("bert.encoder.layer.0.output.LayerNorm.weight") && mlm.includes("cls.predictions.bias"),
+  );
+  assert.ok(!mlm.includes("cls.predictions.decoder.weight") && !mlm.includes("bert.pooler.dense.weight"));
+  assert.ok(keys("BertForSequenceClassification").includes("bert.pooler.dense.weight"));
+  const types = checkpointLayout({ ...bert, type_vocab_size: 3 }).find((t) =>
+    t.key === "embeddings.token_type_embeddings.weight"
+  );
+  assert.deepEqual(types?.shape, [3, 8]);
 });
 
 Deno.test("sinusoidal position embeddings match HF's formula (hashes computed with NumPy)", () => {

@@ -144,12 +144,28 @@ static void test_embed_and_rows(int32_t T, int32_t dim) {
     float *we = frand((int64_t)vocab * dim, 1.0f), *pe = frand((int64_t)max_pos * dim, 1.0f);
     float *g = frand(dim, 1.0f), *b = frand(dim, 1.0f), *out = falloc((int64_t)T * dim);
     double *want = malloc(sizeof(double) * (size_t)T * dim), *row = malloc(sizeof(double) * (size_t)dim);
-    dbk_embed_layernorm(th, ids, pos, T, we, pe, dim, g, b, 1e-12f, out);
+    dbk_embed_layernorm(th, ids, pos, NULL, T, we, pe, NULL, dim, g, b, 1e-12f, out);
     for (int32_t t = 0; t < T; t++) {
         for (int32_t i = 0; i < dim; i++) row[i] = (double)(we[(int64_t)ids[t] * dim + i] + pe[(int64_t)pos[t] * dim + i]);
         ref_layernorm_row(row, dim, g, b, 1e-12, want + (int64_t)t * dim);
     }
     CHECK(worst(out, want, (int64_t)T * dim, 2e-5, 2e-5) <= 1.0, "embed_layernorm T=%d dim=%d", T, dim);
+
+    // With token types (BERT): each row adds its own type's embedding, and a BERT-like epsilon.
+    const int32_t type_vocab = rand_int(1, 3);
+    int32_t *types = malloc(sizeof(int32_t) * (size_t)T);
+    for (int32_t t = 0; t < T; t++) types[t] = rand_int(0, type_vocab - 1);
+    float *ye = frand((int64_t)type_vocab * dim, 1.0f);
+    dbk_embed_layernorm(th, ids, pos, types, T, we, pe, ye, dim, g, b, 1e-5f, out);
+    for (int32_t t = 0; t < T; t++) {
+        for (int32_t i = 0; i < dim; i++) {
+            row[i] = (double)we[(int64_t)ids[t] * dim + i] + (double)ye[(int64_t)types[t] * dim + i] +
+                     (double)pe[(int64_t)pos[t] * dim + i];
+        }
+        ref_layernorm_row(row, dim, g, b, 1e-5, want + (int64_t)t * dim);
+    }
+    CHECK(worst(out, want, (int64_t)T * dim, 2e-5, 2e-5) <= 1.0, "embed_layernorm types T=%d dim=%d", T, dim);
+    free(types), free(ye);
 
     // scatter then gather with a random injective map into R >= T rows.
     const int32_t R = T + rand_int(0, 5);

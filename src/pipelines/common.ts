@@ -172,17 +172,22 @@ export interface Batch {
   inputIds: { data: Int32Array; dims: number[] };
   /** `[rows, seqLen]` mask. */
   attentionMask: { data: Int32Array; dims: number[] };
+  /** `[rows, seqLen]` token type ids (0 on padding), only for model families that have them (BERT). */
+  tokenTypeIds?: { data: Int32Array; dims: number[] };
 }
 
 /**
  * Runs `encodings` through `run` in batches of `batchSize`, longest rows first, each batch padded to its longest
  * row. `run` gets the batch and must consume its results before returning (forward passes are synchronous).
+ * With `tokenTypes` (a model whose config has `type_vocab_size > 0`), the batch carries the encodings' token
+ * type ids too.
  */
 export async function runBatched(
   encodings: readonly Encoding[],
   settings: BatchSettings,
   padId: number,
   run: (batch: Batch) => void,
+  tokenTypes = false,
 ): Promise<void> {
   const total = encodings.length;
   const order = Array.from({ length: total }, (_, i) => i);
@@ -195,19 +200,23 @@ export async function runBatched(
     for (const r of rows) seqLen = Math.max(seqLen, encodings[r].inputIds.length);
     const ids = new Int32Array(rows.length * seqLen).fill(padId);
     const mask = new Int32Array(rows.length * seqLen);
+    const types = tokenTypes ? new Int32Array(rows.length * seqLen) : undefined;
     rows.forEach((r, b) => {
       const enc = encodings[r];
       for (let s = 0; s < enc.inputIds.length; s++) {
         ids[b * seqLen + s] = enc.inputIds[s];
         mask[b * seqLen + s] = enc.attentionMask[s];
+        if (types) types[b * seqLen + s] = enc.tokenTypeIds[s];
       }
     });
-    run({
+    const batch: Batch = {
       rows,
       seqLen,
       inputIds: { data: ids, dims: [rows.length, seqLen] },
       attentionMask: { data: mask, dims: [rows.length, seqLen] },
-    });
+    };
+    if (types) batch.tokenTypeIds = { data: types, dims: [rows.length, seqLen] };
+    run(batch);
     done += rows.length;
     if (settings.onProgress) {
       settings.onProgress({ done, total });

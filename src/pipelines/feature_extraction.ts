@@ -1,10 +1,12 @@
 /**
- * `feature-extraction` / `embeddings`: the encoder's last hidden states, per token or pooled.
+ * `feature-extraction` / `embeddings`: the encoder's last hidden states, per token or pooled. On a
+ * sentence-transformers folder the defaults are the folder's: its pooling, its Normalize module, its
+ * `max_seq_length` and `do_lower_case`.
  *
  * @module
  */
 
-import type { DistilBertModel } from "../model.ts";
+import type { EncoderModel } from "../model.ts";
 import type { FloatTensor } from "../tensor.ts";
 import type { Tokenizer } from "../tokenizer/mod.ts";
 import {
@@ -18,17 +20,25 @@ import {
 } from "./common.ts";
 import { encodeTexts, modelMaxLength, type TextInput, textInputProblem } from "./text_classification.ts";
 import { boolOption, enumOption } from "./validate.ts";
+import { POOLING_MODES, poolTokens, type SentenceTransformersConfig } from "./sentence_transformers.ts";
 
-/** How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token). */
-export type Pooling = "none" | "mean" | "cls";
+/**
+ * How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token), or
+ * sentence-transformers' max, mean_sqrt_len (sum / sqrt(tokens)), weightedmean (weights 1, 2, ... by position)
+ * and lasttoken.
+ */
+export type Pooling = "none" | "mean" | "cls" | "max" | "mean_sqrt_len" | "weightedmean" | "lasttoken";
 
-const POOLINGS: readonly Pooling[] = ["none", "mean", "cls"];
+const POOLINGS: readonly Pooling[] = ["none", ...POOLING_MODES];
 
 /** Options of a feature-extraction call. */
 export interface FeatureExtractionOptions extends BatchOptions {
-  /** Default `"none"`: `[1, tokens, dim]` per input. `"mean"` / `"cls"`: `[1, dim]` per input. */
+  /**
+   * `"none"`: `[1, tokens, dim]` per input; any other mode: `[1, dim]` per input. Default: a
+   * sentence-transformers folder's pooling (its modes concatenated when several are on), else `"none"`.
+   */
   pooling?: Pooling;
-  /** Scale each output vector to unit L2 norm. Default false. */
+  /** Scale each output vector to unit L2 norm. Default: whether the folder has a Normalize module, else false. */
   normalize?: boolean;
   /** Truncate inputs to the model's maximum length. Default true. */
   truncation?: boolean;
@@ -58,7 +68,7 @@ export interface FeatureExtractionPipeline extends PipelineBase {
   /** The task. */
   readonly task: "feature-extraction";
   /** The encoder. */
-  readonly model: DistilBertModel;
+  readonly model: EncoderModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
 }
@@ -101,13 +111,18 @@ export function normalizeInPlace(v: Float32Array): void {
 
 /** Builds the pipeline around a loaded encoder and tokenizer. */
 export function featureExtractionPipeline(
-  model: DistilBertModel,
+  model: EncoderModel,
   tokenizer: Tokenizer,
   modelDir: string,
   defaults: PipelineOptions,
+  sentenceTransformers: SentenceTransformersConfig | null = null,
 ): FeatureExtractionPipeline {
   const dim = model.config.dim;
-  const maxLength = modelMaxLength(tokenizer, model.config.max_position_embeddings);
+  const st = sentenceTransformers;
+  const maxLength = Math.min(
+    modelMaxLength(tokenizer, model.config.max_position_embeddings),
+    st?.maxSeqLength ?? Infinity,
+  );
 
   async function call(
     input: TextInput | readonly TextInput[],
@@ -115,10 +130,19 @@ export function featureExtractionPipeline(
   ): Promise<FloatTensor | FloatTensor[]> {
     const { items, single } = asList(input, textInputProblem);
     const { options, settings } = callSettings(call, defaults, CALL_KEYS, "feature-extraction");
-    const pooling = enumOption("pooling", options.pooling, POOLINGS) ?? "none";
-    const normalize = boolOption("normalize", options.normalize) ?? false;
+    const pooling = enumOption("pooling", options.pooling, POOLINGS) ?? (st ? st.pooling : "none");
+    const modes = typeof pooling === "string" ? [pooling] : pooling;
+    const normalize = boolOption("normalize", options.normalize) ?? st?.normalize ?? false;
     const truncation = boolOption("truncation", options.truncation) ?? true;
-    const encodings = encodeTexts(tokenizer, items, truncation, maxLength);
+    // sentence-transformers lowercases the texts themselves when its config says do_lower_case.
+    const texts = st?.doLowerCase
+      ? items.map((x) =>
+        typeof x === "string"
+          ? x.toLowerCase()
+          : { text: x.text.toLowerCase(), textPair: x.textPair?.toLowerCase() }
+      )
+      : items;
+    const encodings = encodeTexts(tokenizer, texts, truncation, maxLength);
     const out: FloatTensor[] = new Array(items.length);
     await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {
       const { lastHiddenState } = model.forward(batch);
@@ -127,17 +151,19 @@ export function featureExtractionPipeline(
         const enc = encodings[r];
         const n = enc.inputIds.length;
         const hidden = lastHiddenState.data.subarray(b * rowSize, b * rowSize + n * dim);
-        if (pooling === "none") {
+        if (modes[0] === "none") {
           const data = hidden.slice();
           if (normalize) {
             for (let s = 0; s < n; s++) normalizeInPlace(data.subarray(s * dim, (s + 1) * dim));
           }
           out[r] = { data, dims: [1, n, dim] };
         } else {
-          out[r] = { data: poolRow(hidden, dim, enc.attentionMask, pooling, normalize), dims: [1, dim] };
+          const data = poolTokens(hidden, dim, enc.attentionMask, modes as Exclude<Pooling, "none">[]);
+          if (normalize) normalizeInPlace(data);
+          out[r] = { data, dims: [1, data.length] };
         }
       });
-    });
+    }, model.config.type_vocab_size > 0);
     return single ? out[0] : out;
   }
 

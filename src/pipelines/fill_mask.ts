@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { DistilBertForMaskedLM } from "../heads.ts";
+import type { MaskedLMModel } from "../heads.ts";
 import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
 import {
   asList,
@@ -53,7 +53,7 @@ export interface FillMaskPipeline extends PipelineBase {
   /** The task. */
   readonly task: "fill-mask";
   /** The model. */
-  readonly model: DistilBertForMaskedLM;
+  readonly model: MaskedLMModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
   /** The mask token, e.g. `[MASK]`. */
@@ -81,7 +81,7 @@ export function topKIndices(p: ArrayLike<number>, k: number): number[] {
 
 /** Builds the pipeline around a loaded model and tokenizer. */
 export function fillMaskPipeline(
-  model: DistilBertForMaskedLM,
+  model: MaskedLMModel,
   tokenizer: Tokenizer,
   modelDir: string,
   maskToken: string,
@@ -140,7 +140,7 @@ export function fillMaskPipeline(
         });
         out[r] = perMask.length === 1 ? perMask[0] : perMask;
       });
-    });
+    }, model.config.type_vocab_size > 0);
     return single ? out[0] : out;
   }
 

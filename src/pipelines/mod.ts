@@ -44,6 +44,13 @@ export type {
 } from "./text_classification.ts";
 
 export type { FeatureExtractionOptions, FeatureExtractionPipeline, Pooling } from "./feature_extraction.ts";
+export {
+  POOLING_MODES,
+  type PoolingMode,
+  poolTokens,
+  readSentenceTransformersConfig,
+  type SentenceTransformersConfig,
+} from "./sentence_transformers.ts";
 export type { FillMaskOptions, FillMaskOutput, FillMaskPipeline, FillMaskResult } from "./fill_mask.ts";
 export {
   answerOffsets,
@@ -114,25 +121,25 @@ export function pipeline(
   model?: string | null,
   options?: PipelineOptions,
 ): Promise<TextClassificationPipeline>;
-/** Loads a fill-mask pipeline (a `DistilBertForMaskedLM` checkpoint). */
+/** Loads a fill-mask pipeline (a `DistilBertForMaskedLM` or `BertForMaskedLM` checkpoint). */
 export function pipeline(
   task: "fill-mask",
   model: string,
   options?: PipelineOptions,
 ): Promise<FillMaskPipeline>;
-/** Loads a feature-extraction pipeline (the encoder of any DistilBERT checkpoint). */
+/** Loads a feature-extraction pipeline (the encoder of any DistilBERT or BERT checkpoint). */
 export function pipeline(
   task: "feature-extraction" | "embeddings",
   model: string,
   options?: PipelineOptions,
 ): Promise<FeatureExtractionPipeline>;
-/** Loads a question-answering pipeline (a `DistilBertForQuestionAnswering` checkpoint). */
+/** Loads a question-answering pipeline (a `DistilBertForQuestionAnswering` or `BertForQuestionAnswering` checkpoint). */
 export function pipeline(
   task: "question-answering",
   model: string,
   options?: PipelineOptions,
 ): Promise<QuestionAnsweringPipeline>;
-/** Loads a token-classification pipeline (a `DistilBertForTokenClassification` checkpoint). */
+/** Loads a token-classification pipeline (a `DistilBertForTokenClassification` or `BertForTokenClassification` checkpoint). */
 export function pipeline(
   task: "token-classification" | "ner",
   model: string,

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DistilBertForQuestionAnswering } from "../heads.ts";
+import type { QuestionAnsweringModel } from "../heads.ts";
 import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
 import {
   asList,
@@ -87,7 +87,7 @@ export interface QuestionAnsweringPipeline extends PipelineBase {
   /** The task. */
   readonly task: "question-answering";
   /** The model. */
-  readonly model: DistilBertForQuestionAnswering;
+  readonly model: QuestionAnsweringModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
 }
@@ -194,7 +194,7 @@ void _callKeysComplete;
 
 /** Builds the pipeline around a loaded model and tokenizer. */
 export function questionAnsweringPipeline(
-  model: DistilBertForQuestionAnswering,
+  model: QuestionAnsweringModel,
   tokenizer: Tokenizer,
   modelDir: string,
   defaults: PipelineOptions,
@@ -274,7 +274,7 @@ export function questionAnsweringPipeline(
           });
         }
       });
-    });
+    }, model.config.type_vocab_size > 0);
 
     const results = candidates.map((list, i) => {
       if (impossible) {

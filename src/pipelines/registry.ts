@@ -7,12 +7,22 @@
  */
 
 import {
+  BertForMaskedLM,
+  BertForQuestionAnswering,
+  BertForSequenceClassification,
+  BertForTokenClassification,
   DistilBertForMaskedLM,
   DistilBertForQuestionAnswering,
   DistilBertForSequenceClassification,
   DistilBertForTokenClassification,
+  type MaskedLMModel,
+  type QuestionAnsweringModel,
+  type SequenceClassificationModel,
+  type TokenClassificationModel,
 } from "../heads.ts";
-import { DistilBertModel } from "../model.ts";
+import { type Checkpoint, openExclusiveCheckpoint } from "../checkpoint.ts";
+import { BertModel, DistilBertModel, type EncoderModel, type LoadOptions } from "../model.ts";
+import { readSentenceTransformersConfig } from "./sentence_transformers.ts";
 import type { Tokenizer } from "../tokenizer/mod.ts";
 import {
   type PipelineOptions,
@@ -64,14 +74,24 @@ export interface TaskSpec {
   create(dir: string, tokenizer: Tokenizer, options: PipelineOptions): Promise<unknown>;
 }
 
-const load = (options: PipelineOptions) => ({ threads: options.threads });
+const load = (options: PipelineOptions): LoadOptions => ({ threads: options.threads });
+
+/** The head of the checkpoint's family (config.json's `model_type`): DistilBERT's class or BERT's. */
+async function byFamily<T>(
+  dir: string,
+  distilbert: (c: Checkpoint) => Promise<T>,
+  bert: (c: Checkpoint) => Promise<T>,
+): Promise<T> {
+  const ckpt = await openExclusiveCheckpoint(dir);
+  return ckpt.config.model_type === "bert" ? await bert(ckpt) : await distilbert(ckpt);
+}
 
 /** Every task, in the order help texts list them. */
 export const TASKS: readonly TaskSpec[] = [
   {
     task: "text-classification",
     names: ["text-classification", "sentiment-analysis"],
-    architectures: ["DistilBertForSequenceClassification"],
+    architectures: ["DistilBertForSequenceClassification", "BertForSequenceClassification"],
     input: "text-or-pair",
     callOptions: TEXT_CLASSIFICATION_OPTIONS,
     output:
@@ -81,7 +101,11 @@ export const TASKS: readonly TaskSpec[] = [
     defaultModel: ensureDefaultSentimentModel,
     create: async (dir, tokenizer, options) =>
       textClassificationPipeline(
-        await DistilBertForSequenceClassification.load(dir, load(options)),
+        await byFamily<SequenceClassificationModel>(
+          dir,
+          (c) => DistilBertForSequenceClassification.fromCheckpoint(c, load(options)),
+          (c) => BertForSequenceClassification.fromCheckpoint(c, load(options)),
+        ),
         tokenizer,
         dir,
         options,
@@ -90,7 +114,7 @@ export const TASKS: readonly TaskSpec[] = [
   {
     task: "fill-mask",
     names: ["fill-mask"],
-    architectures: ["DistilBertForMaskedLM"],
+    architectures: ["DistilBertForMaskedLM", "BertForMaskedLM"],
     input: "text",
     callOptions: FILL_MASK_OPTIONS,
     output:
@@ -99,7 +123,11 @@ export const TASKS: readonly TaskSpec[] = [
     create: async (dir, tokenizer, options) => {
       const { mask } = await specialTokenNames(dir);
       return fillMaskPipeline(
-        await DistilBertForMaskedLM.load(dir, load(options)),
+        await byFamily<MaskedLMModel>(
+          dir,
+          (c) => DistilBertForMaskedLM.fromCheckpoint(c, load(options)),
+          (c) => BertForMaskedLM.fromCheckpoint(c, load(options)),
+        ),
         tokenizer,
         dir,
         mask,
@@ -110,18 +138,25 @@ export const TASKS: readonly TaskSpec[] = [
   {
     task: "feature-extraction",
     names: ["feature-extraction", "embeddings"],
-    architectures: ["DistilBertModel"],
+    architectures: ["DistilBertModel", "BertModel"],
     input: "text-or-pair",
     callOptions: FEATURE_EXTRACTION_OPTIONS,
     output: "token vectors [tokens][dim], or one vector [dim] with pooling mean or cls",
     routes: ["/embed", "/v1/embeddings"],
-    create: async (dir, tokenizer, options) =>
-      featureExtractionPipeline(await DistilBertModel.load(dir, load(options)), tokenizer, dir, options),
+    create: async (dir, tokenizer, options) => {
+      const st = await readSentenceTransformersConfig(dir);
+      const model = await byFamily<EncoderModel>(
+        dir,
+        (c) => DistilBertModel.fromCheckpoint(c, load(options)),
+        (c) => BertModel.fromCheckpoint(c, load(options)),
+      );
+      return featureExtractionPipeline(model, tokenizer, dir, options, st);
+    },
   },
   {
     task: "question-answering",
     names: ["question-answering"],
-    architectures: ["DistilBertForQuestionAnswering"],
+    architectures: ["DistilBertForQuestionAnswering", "BertForQuestionAnswering"],
     input: "question-context",
     callOptions: QUESTION_ANSWERING_OPTIONS,
     output:
@@ -129,7 +164,11 @@ export const TASKS: readonly TaskSpec[] = [
     routes: ["/question-answering"],
     create: async (dir, tokenizer, options) =>
       questionAnsweringPipeline(
-        await DistilBertForQuestionAnswering.load(dir, load(options)),
+        await byFamily<QuestionAnsweringModel>(
+          dir,
+          (c) => DistilBertForQuestionAnswering.fromCheckpoint(c, load(options)),
+          (c) => BertForQuestionAnswering.fromCheckpoint(c, load(options)),
+        ),
         tokenizer,
         dir,
         options,
@@ -138,7 +177,7 @@ export const TASKS: readonly TaskSpec[] = [
   {
     task: "token-classification",
     names: ["token-classification", "ner"],
-    architectures: ["DistilBertForTokenClassification"],
+    architectures: ["DistilBertForTokenClassification", "BertForTokenClassification"],
     input: "text",
     callOptions: TOKEN_CLASSIFICATION_OPTIONS,
     output:
@@ -147,7 +186,11 @@ export const TASKS: readonly TaskSpec[] = [
     create: async (dir, tokenizer, options) => {
       const { unk } = await specialTokenNames(dir);
       return tokenClassificationPipeline(
-        await DistilBertForTokenClassification.load(dir, load(options)),
+        await byFamily<TokenClassificationModel>(
+          dir,
+          (c) => DistilBertForTokenClassification.fromCheckpoint(c, load(options)),
+          (c) => BertForTokenClassification.fromCheckpoint(c, load(options)),
+        ),
         tokenizer,
         dir,
         unk,

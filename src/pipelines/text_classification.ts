@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { DistilBertForSequenceClassification } from "../heads.ts";
+import type { SequenceClassificationModel } from "../heads.ts";
 import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
 import {
   argmax,
@@ -100,7 +100,7 @@ export interface TextClassificationPipeline extends PipelineBase {
   /** The task. */
   readonly task: "text-classification";
   /** The model. */
-  readonly model: DistilBertForSequenceClassification;
+  readonly model: SequenceClassificationModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
   /** The score function the config implies (transformers' default `function_to_apply`). */
@@ -174,7 +174,7 @@ export function modelMaxLength(tokenizer: Tokenizer, maxPositions: number): numb
 
 /** Builds the pipeline around a loaded model and tokenizer. */
 export function textClassificationPipeline(
-  model: DistilBertForSequenceClassification,
+  model: SequenceClassificationModel,
   tokenizer: Tokenizer,
   modelDir: string,
   defaults: PipelineOptions,
@@ -217,7 +217,7 @@ export function textClassificationPipeline(
           score: scores[best],
         };
       });
-    });
+    }, model.config.type_vocab_size > 0);
     return out;
   }
 

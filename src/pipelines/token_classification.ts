@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { DistilBertForTokenClassification } from "../heads.ts";
+import type { TokenClassificationModel } from "../heads.ts";
 import type { Encoding, Tokenizer } from "../tokenizer/mod.ts";
 import {
   argmax,
@@ -103,7 +103,7 @@ export interface TokenClassificationPipeline extends PipelineBase {
   /** The task. */
   readonly task: "token-classification";
   /** The model. */
-  readonly model: DistilBertForTokenClassification;
+  readonly model: TokenClassificationModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
 }
@@ -286,7 +286,7 @@ export function aggregateTokens(
 
 /** Builds the pipeline around a loaded model and tokenizer. */
 export function tokenClassificationPipeline(
-  model: DistilBertForTokenClassification,
+  model: TokenClassificationModel,
   tokenizer: Tokenizer,
   modelDir: string,
   unkToken: string,
@@ -318,7 +318,7 @@ export function tokenClassificationPipeline(
         const predictions = tokenPredictions(items[r], encodings[r], row, numLabels, unkId);
         out[r] = aggregateTokens(predictions, labels, strategy, ignoreLabels, toString);
       });
-    });
+    }, model.config.type_vocab_size > 0);
     return single ? out[0] : out;
   }
 

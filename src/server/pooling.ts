@@ -1,24 +1,30 @@
 /**
- * The pooling a model folder asks for: sentence-transformers' `modules.json` + `1_Pooling/config.json`, else
- * mean pooling.
+ * The pooling a model folder asks for: sentence-transformers' `modules.json` + `1_Pooling/config.json` (read
+ * by the pipelines' reader, so the server and `pipeline()` agree on a folder), else a bare
+ * `1_Pooling/config.json`, else mean pooling.
  *
  * @module
  */
 
 import { FILE_CAPS, readOptionalJson } from "../fs/read.ts";
+import { readSentenceTransformersConfig } from "../pipelines/sentence_transformers.ts";
 
 function readJson(path: string): Promise<unknown> {
   return readOptionalJson(path, FILE_CAPS.config, "sentence-transformers configs");
 }
 
-/** `"cls"` or `"mean"`; throws for a pooling mode this library does not implement, naming it. */
+function single(modes: string[], source: string): "mean" | "cls" {
+  if (modes.length === 1 && (modes[0] === "cls" || modes[0] === "mean")) return modes[0];
+  throw new Error(
+    `${source} asks for pooling ${modes.join(" + ") || "(none)"}: the server supports cls or mean pooling`,
+  );
+}
+
+/** `"cls"` or `"mean"`; throws for a pooling mode the server does not implement, naming it. */
 export async function modelPooling(dir: string): Promise<"mean" | "cls"> {
-  const modules = await readJson(`${dir}/modules.json`);
-  let poolingDir = `${dir}/1_Pooling`;
-  if (Array.isArray(modules)) {
-    const p = modules.find((m) => typeof m?.type === "string" && m.type.endsWith("Pooling"));
-    if (p && typeof p.path === "string") poolingDir = `${dir}/${p.path}`;
-  }
+  const st = await readSentenceTransformersConfig(dir);
+  if (st) return single(st.pooling, `${dir}/modules.json's Pooling module`);
+  const poolingDir = `${dir}/1_Pooling`;
   const config = await readJson(`${poolingDir}/config.json`);
   if (config === undefined) return "mean";
   if (typeof config !== "object" || config === null) {
@@ -26,11 +32,6 @@ export async function modelPooling(dir: string): Promise<"mean" | "cls"> {
   }
   const c = config as Record<string, unknown>;
   const on = Object.keys(c).filter((k) => k.startsWith("pooling_mode_") && c[k] === true);
-  if (on.length === 1 && on[0] === "pooling_mode_cls_token") return "cls";
-  if (on.length === 1 && on[0] === "pooling_mode_mean_tokens") return "mean";
-  throw new Error(
-    `${poolingDir}/config.json asks for pooling ${
-      on.join(" + ") || "(none)"
-    }: only cls or mean pooling is supported`,
-  );
+  const names: Record<string, string> = { pooling_mode_cls_token: "cls", pooling_mode_mean_tokens: "mean" };
+  return single(on.map((k) => names[k] ?? k), `${poolingDir}/config.json`);
 }
