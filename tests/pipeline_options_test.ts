@@ -220,7 +220,12 @@ Deno.test("feature-extraction: every call option and input is checked", async ()
       { pool: "mean" },
       /feature-extraction options: unknown option "pool" \(valid options: pooling, normalize, truncation, batchSize, onProgress\)/,
     ],
-    ["pooling", "x", { pooling: "max" }, /pooling must be one of "none", "mean", "cls", got string "max"/],
+    [
+      "pooling",
+      "x",
+      { pooling: "median" },
+      /pooling must be one of "none", "cls", "max", "mean", "mean_sqrt_len", "weightedmean", "lasttoken", got string "median"/,
+    ],
     ["normalize", "x", { normalize: 1 }, /normalize must be true or false, got number 1/],
     ["truncation", "x", { truncation: "no" }, /truncation must be true or false, got string "no"/],
   ]);
