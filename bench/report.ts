@@ -20,6 +20,17 @@ interface Row {
   [k: string]: unknown;
 }
 
+/** What bench/serve.ts measures, for the server section. */
+const SERVE_INTRO =
+  "`deno run -A bench/serve.ts --models sst2,base --requests 3000 --seconds 10 --rss " +
+  "100000 --markdown bench/out/serve.md`: the server (`deno task serve`, 2 threads) in a child process on " +
+  "127.0.0.1, loaded by closed-loop clients (each sends its next request when the last is answered), " +
+  "`/predict` with `truncate: true`; SST-2 dev sentences (about 25 tokens) and passages of 8 of them. " +
+  "*vs pipeline() loop*: the same inputs through `pipeline()` once per request in this process; *p99 / full " +
+  "batch*: p99 latency over the time of one `pipeline()` call on 32 inputs; *vs naive Transformers.js " +
+  "server*: `bench/peers/tjs_server.ts` (`Deno.serve` around Transformers.js 3.7.5's pipeline on the same " +
+  "weights exported to ONNX), the two taking turns at each concurrency.";
+
 const { values } = parseArgs({ args: Deno.args, options: { threads: { type: "string" } } });
 const threads = values.threads ?? String(navigator.hardwareConcurrency);
 const here = new URL(".", import.meta.url).pathname;
@@ -132,6 +143,9 @@ try {
 } catch {
   peers = "";
 }
+// The HTTP server's load test, when bench/serve.ts left one (`--markdown bench/out/serve.md`).
+const serveTable = await Deno.readTextFile(new URL("out/serve.md", import.meta.url)).catch(() => "");
+const serve = serveTable ? `\n## HTTP server\n\n${SERVE_INTRO}\n\n${serveTable.trim()}\n` : "";
 const cpu = os.cpus()[0]?.model ?? "unknown CPU";
 const md = `# Benchmarks
 
@@ -163,6 +177,6 @@ Medians; sentences of 15-40 words, padding to the longest and truncation at 128 
 \`deno run -A --no-lock bench/tokenizer_cases.ts --transformers-js\` adds Transformers.js in the same run.
 
 ${tokenizerTable(tokenizerRows)}
-${peers}`;
+${peers}${serve}`;
 await Deno.writeTextFile(new URL("../BENCHMARKS.md", import.meta.url), md);
 console.log(md);
