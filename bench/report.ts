@@ -21,8 +21,7 @@ interface Row {
 }
 
 /** What bench/serve.ts measures, for the server section. */
-const SERVE_INTRO =
-  "`deno run -A bench/serve.ts --models sst2,base --requests 3000 --seconds 10 --rss " +
+const SERVE_INTRO = "`deno run -A bench/serve.ts --models sst2,base --requests 3000 --seconds 10 --rss " +
   "100000 --markdown bench/out/serve.md`: the server (`deno task serve`, 2 threads) in a child process on " +
   "127.0.0.1, loaded by closed-loop clients (each sends its next request when the last is answered), " +
   "`/predict` with `truncate: true`; SST-2 dev sentences (about 25 tokens) and passages of 8 of them. " +
