@@ -454,3 +454,34 @@ Deno.test("server: a bad model or flag exits non-zero with a clear message", asy
   assert.equal(task.code, 2);
   assert.match(task.stderr, /unknown task/);
 });
+
+Deno.test("server: a sentence-transformers folder embeds with its own pooling (several modes concatenated)", async () => {
+  const dir = await tinyModelDir("mlm");
+  const modules = [
+    { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+    { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
+  ];
+  await Deno.writeTextFile(`${dir}/modules.json`, JSON.stringify(modules));
+  await Deno.mkdir(`${dir}/1_Pooling`);
+  await Deno.writeTextFile(
+    `${dir}/1_Pooling/config.json`,
+    JSON.stringify({
+      word_embedding_dimension: 32,
+      pooling_mode_max_tokens: true,
+      pooling_mode_cls_token: true,
+    }),
+  );
+  const server = await startServer({ model: dir, port: 0 });
+  using fe = await pipeline("feature-extraction", dir, { threads: 1 });
+  try {
+    assert.equal(server.task, "feature-extraction", "a sentence-transformers folder embeds");
+    assert.equal(JSON.parse((await get(server, "/info")).text).model_type.embedding.pooling, "cls+max");
+    const r = await post(server, "/embed", { inputs: SENTENCES.slice(0, 2), normalize: false });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    const want = await fe(SENTENCES.slice(0, 2)); // the folder's pooling
+    assert.equal(want[0].dims[1], 64, "two modes of 32 concatenated");
+    deepClose(r.body, want.map((t) => Array.from(t.data)));
+  } finally {
+    await server.shutdown();
+  }
+});

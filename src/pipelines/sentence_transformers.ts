@@ -19,7 +19,8 @@ export const POOLING_MODES: readonly PoolingMode[] = [
   "lasttoken",
 ];
 
-const FLAGS: Record<PoolingMode, string> = {
+/** The `1_Pooling/config.json` flag of each mode. */
+export const POOLING_FLAGS: Record<PoolingMode, string> = {
   cls: "pooling_mode_cls_token",
   max: "pooling_mode_max_tokens",
   mean: "pooling_mode_mean_tokens",
@@ -88,11 +89,11 @@ export async function readSentenceTransformersConfig(
   const pc = await readJson(poolingPath);
   if (!isObject(pc)) throw new Error(`${poolingPath}: missing or not a JSON object`);
   for (const k of Object.keys(pc)) {
-    if (k.startsWith("pooling_mode_") && !Object.values(FLAGS).includes(k) && pc[k] === true) {
+    if (k.startsWith("pooling_mode_") && !Object.values(POOLING_FLAGS).includes(k) && pc[k] === true) {
       throw new Error(`${poolingPath}: pooling mode "${k}" is not supported`);
     }
   }
-  const pooling = POOLING_MODES.filter((m) => pc[FLAGS[m]] === true);
+  const pooling = POOLING_MODES.filter((m) => pc[POOLING_FLAGS[m]] === true);
   if (pooling.length === 0) throw new Error(`${poolingPath}: no pooling_mode_* is true`);
 
   const config: SentenceTransformersConfig = { pooling, normalize: kinds.length === 3, doLowerCase: false };

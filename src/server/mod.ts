@@ -141,7 +141,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     model_type: engine.info.labels
       ? { classifier: { id2label: Object.fromEntries(engine.info.labels.map((l, i) => [String(i), l])) } }
       : engine.info.pooling
-      ? { embedding: { pooling: engine.info.pooling } }
+      ? { embedding: { pooling: engine.info.pooling.join("+") } }
       : { [task]: {} },
     architecture: engine.info.architecture,
     routes,

@@ -8,6 +8,7 @@
 
 import type { TextInput } from "../pipelines/text_classification.ts";
 import type { PipelineTask } from "../pipelines/common.ts";
+import type { PoolingMode } from "../pipelines/sentence_transformers.ts";
 
 /** Error kinds, as text-embeddings-inference names them (`error_type` of an error response). */
 export type ErrorType =
@@ -69,8 +70,8 @@ export interface ModelInfo {
   maxInputLength: number;
   /** Labels by class index (classification tasks). */
   labels: string[] | null;
-  /** Pooling of `/embed` (feature-extraction). */
-  pooling: "mean" | "cls" | null;
+  /** Pooling modes of `/embed` (feature-extraction), concatenated when several. */
+  pooling: PoolingMode[] | null;
   hiddenSize: number;
 }
 

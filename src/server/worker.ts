@@ -313,7 +313,8 @@ async function runJobs(jobs: Job[]): Promise<unknown[]> {
       const all = jobs.flatMap((j) => (j as typeof job).texts);
       const fe = pipe as FeatureExtractionPipeline;
       const out = await fe(all, {
-        pooling: info.pooling ?? "mean",
+        // Several modes come only from a sentence-transformers folder, which the pipeline reads itself.
+        pooling: info.pooling && info.pooling.length === 1 ? info.pooling[0] : undefined,
         normalize: job.normalize,
         truncation: job.truncate,
         batchSize: all.length,
