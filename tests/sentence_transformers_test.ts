@@ -170,7 +170,7 @@ Deno.test("sentence-transformers config: modes, defaults, and clear errors", asy
   await Deno.remove(plain);
 });
 
-Deno.test("the server's pooling comes from the same reader (cls or mean only)", async () => {
+Deno.test("the server's pooling comes from the same reader (every mode; several only with modules.json)", async () => {
   const folder = async (files: Record<string, unknown>) => {
     const dir = await Deno.makeTempDir();
     for (const [name, content] of Object.entries(files)) {
@@ -179,22 +179,29 @@ Deno.test("the server's pooling comes from the same reader (cls or mean only)", 
     }
     return dir;
   };
-  const cases: [Record<string, unknown>, string | RegExp][] = [
-    [{}, "mean"],
-    [{ "1_Pooling/config.json": pool("cls_token") }, "cls"],
-    [{ "modules.json": MODULES, "1_Pooling/config.json": pool("mean_tokens") }, "mean"],
-    [{ "modules.json": MODULES, "1_Pooling/config.json": pool("cls_token") }, "cls"],
+  const cases: [Record<string, unknown>, string[] | RegExp][] = [
+    [{}, ["mean"]],
+    [{ "1_Pooling/config.json": pool("cls_token") }, ["cls"]],
+    [{ "1_Pooling/config.json": pool("lasttoken") }, ["lasttoken"]],
+    [{ "modules.json": MODULES, "1_Pooling/config.json": pool("mean_tokens") }, ["mean"]],
+    [{ "modules.json": MODULES, "1_Pooling/config.json": pool("max_tokens") }, ["max"]],
     [
-      { "modules.json": MODULES, "1_Pooling/config.json": pool("max_tokens") },
-      /asks for pooling max: the server supports cls or mean pooling/,
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": { ...pool("cls_token"), pooling_mode_max_tokens: true },
+      },
+      ["cls", "max"],
     ],
-    [{ "1_Pooling/config.json": pool("lasttoken") }, /asks for pooling pooling_mode_lasttoken/],
+    [
+      { "1_Pooling/config.json": { ...pool("cls_token"), pooling_mode_max_tokens: true } },
+      /asks for 2 pooling modes \(cls, max\): without modules.json the server takes exactly one/,
+    ],
   ];
   for (const [files, want] of cases) {
     const dir = await folder(files);
     try {
       if (want instanceof RegExp) await assert.rejects(modelPooling(dir), want);
-      else assert.equal(await modelPooling(dir), want);
+      else assert.deepEqual(await modelPooling(dir), want);
     } finally {
       await Deno.remove(dir, { recursive: true });
     }
