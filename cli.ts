@@ -58,7 +58,7 @@ Options:
                                    (as HF_HUB_OFFLINE=1)
       --revision <rev>             hub branch, tag or commit (default main)
   -b, --batch-size <n>             inputs per forward pass (default 32); inputs are sorted by length per chunk
-      --threads <n>                OpenBLAS threads (default: all cores)
+      --threads <n>                threads of each forward pass, ours and OpenBLAS's (default: all cores)
       --input-format <f>           auto (default: JSON when a line parses as a JSON string or object, else
                                    text), jsonl (every line is JSON), text (every line is plain text)
       --top-k <n|all>              text-classification: labels per text (all: every label), best first;
