@@ -19,7 +19,7 @@ import type { TokenClassificationPipeline } from "../pipelines/token_classificat
 import type { Tokenizer } from "../tokenizer/mod.ts";
 import { modelPooling } from "./pooling.ts";
 import type { ErrorType, FromWorker, Job, JobTiming, ModelInfo, ToWorker, WorkerInit } from "./protocol.ts";
-import { utf16ToCodePoints } from "./offsets.ts";
+import { codePointOffsets } from "./offsets.ts";
 
 interface Queued {
   id: number;
@@ -360,7 +360,10 @@ async function runJobs(jobs: Job[]): Promise<unknown[]> {
       const all = jobs.flatMap((j) => (j as typeof job).texts);
       const ner = pipe as TokenClassificationPipeline;
       const out = await ner(all, { ...job.options, batchSize: all.length });
-      const fixed = out.map((entities, i) => entities.map((e) => withCodePoints(e, all[i])));
+      const fixed = out.map((entities, i) => {
+        const cp = codePointOffsets(all[i]);
+        return entities.map((e) => withCodePoints(e, cp));
+      });
       return split(jobs.map((j) => (j as typeof job).texts.length), fixed);
     }
     default:
@@ -378,13 +381,14 @@ function split<T>(counts: number[], flat: readonly T[]): T[][] {
 
 // The pipelines report UTF-16 offsets (JavaScript string indices); over HTTP, as in transformers and TEI's
 // Python clients, offsets count characters (code points).
-function withCodePoints<T extends { start: number; end: number }>(x: T, text: string): T {
-  return { ...x, start: utf16ToCodePoints(text, x.start), end: utf16ToCodePoints(text, x.end) };
+function withCodePoints<T extends { start: number; end: number }>(x: T, cp: (utf16: number) => number): T {
+  return { ...x, start: cp(x.start), end: cp(x.end) };
 }
 
 function answerOffsets(r: unknown, context: string): unknown {
-  if (Array.isArray(r)) return r.map((a) => withCodePoints(a, context));
-  return withCodePoints(r as { start: number; end: number }, context);
+  const cp = codePointOffsets(context);
+  if (Array.isArray(r)) return r.map((a) => withCodePoints(a, cp));
+  return withCodePoints(r as { start: number; end: number }, cp);
 }
 
 // ---- tokenize and decode (no model pass) -----------------------------------------------------------
@@ -392,6 +396,7 @@ function answerOffsets(r: unknown, context: string): unknown {
 function tokenizeJob(job: Extract<Job, { route: "tokenize" }>) {
   return job.texts.map((text) => {
     const enc = tokenizer.encode(text, null, { addSpecialTokens: job.addSpecialTokens });
+    const cp = codePointOffsets(text);
     return enc.inputIds.map((id, k) => {
       const special = enc.specialTokensMask[k] === 1;
       const [s, e] = enc.offsets[k];
@@ -399,8 +404,8 @@ function tokenizeJob(job: Extract<Job, { route: "tokenize" }>) {
         id,
         text: special ? enc.tokens[k] : text.slice(s, e),
         special,
-        start: special ? null : utf16ToCodePoints(text, s),
-        stop: special ? null : utf16ToCodePoints(text, e),
+        start: special ? null : cp(s),
+        stop: special ? null : cp(e),
       };
     });
   });
