@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { AutoModel, DistilBertForMaskedLM, DistilBertModel, pipeline } from "../mod.ts";
 import { gc, repoPath, Rng, rss, tinyModelDir } from "./helpers/fuzz.ts";
 import { slowTest } from "./helpers/unit.ts";
+import { countNativeCalls } from "./helpers/count_native_calls.ts";
 
 const DEFAULT_MODEL = repoPath("weights/sst2-distilbert-small");
 const CHILD_ENV = "DENOBERT_LIFETIME_CHILD";
@@ -89,21 +90,7 @@ async function measureForwardCalls(calls: number): Promise<Record<string, number
  */
 function countWork(): () => number {
   let n = 0;
-  const dlopen = Deno.dlopen;
-  // deno-lint-ignore no-explicit-any
-  (Deno as any).dlopen = (path: string | URL, symbols: Deno.ForeignLibraryInterface) => {
-    const lib = dlopen(path, symbols);
-    const wrapped: Record<string, unknown> = {};
-    for (const [name, fn] of Object.entries(lib.symbols)) {
-      wrapped[name] = typeof fn === "function"
-        ? (...args: unknown[]) => {
-          n++;
-          return (fn as (...a: unknown[]) => unknown)(...args);
-        }
-        : fn;
-    }
-    return { symbols: wrapped, close: () => lib.close() };
-  };
+  countNativeCalls(() => n++);
   const get = Map.prototype.get, has = Map.prototype.has;
   Map.prototype.get = function <K, V>(this: Map<K, V>, key: K) {
     n++;

@@ -2,22 +2,10 @@
 // isolate) and every symbol can be wrapped with a counter before the model loads it.
 /// <reference lib="deno.worker" />
 
+import { countNativeCalls } from "./count_native_calls.ts";
+
 const counts = new Map<string, number>();
-const dlopen = Deno.dlopen;
-// deno-lint-ignore no-explicit-any
-(Deno as any).dlopen = (path: string | URL, symbols: Deno.ForeignLibraryInterface) => {
-  const lib = dlopen(path, symbols);
-  const wrapped: Record<string, unknown> = {};
-  for (const [name, fn] of Object.entries(lib.symbols)) {
-    wrapped[name] = typeof fn === "function"
-      ? (...args: unknown[]) => {
-        counts.set(name, (counts.get(name) ?? 0) + 1);
-        return (fn as (...a: unknown[]) => unknown)(...args);
-      }
-      : fn;
-  }
-  return { symbols: wrapped, close: () => lib.close() };
-};
+countNativeCalls((name) => counts.set(name, (counts.get(name) ?? 0) + 1));
 
 self.onmessage = async (e: MessageEvent<{ dir: string }>) => {
   const { DistilBertModel } = await import("../../mod.ts");
