@@ -14,6 +14,7 @@
  */
 
 export type { FloatTensor, IntTensor } from "./src/tensor.ts";
+export { type Dtype, DTYPES } from "./src/backend.ts";
 export type { Activation, BertConfig, DistilBertConfig, EncoderConfig, ModelConfig } from "./src/config.ts";
 export { loadConfig, parseConfig } from "./src/config.ts";
 export {

@@ -60,6 +60,9 @@ export const KERNEL_SOURCES: readonly string[] = [
   "rows.c",
   "linear.c",
   "packed_linear.c",
+  "lowp.h",
+  "lowp.c",
+  "lowp_x86.c",
   "memory.c",
 ];
 

@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 7
+#define DBK_ABI_VERSION 8
 int32_t dbk_abi_version(void);
 
 // Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
@@ -115,6 +115,48 @@ void dbk_pack_weights_in_place(int32_t threads, float *w, int32_t N, int32_t K, 
 void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y);
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
+
+// ---- Reduced precision linear layers (lowp.c; micro-kernels in lowp_x86.c) ----
+// y = act(x . w^T + bias) with w stored in bf16 or int8, x converted per call, fp32 out:
+// - bf16: x rounded to bf16 (nearest even), products summed in fp32.
+// - q8: w int8 per output channel, w[n][k] ~ scale[n] * q[n][k], q in [-127, 127], scale[n] = max_k
+//   |w[n][k]| / 127; x quantized per row the same way (symmetric, its own scale per token row); int32 sums;
+//   y[t][n] = act(xscale[t] * scale[n] * sum_k qx[t][k] q[n][k] + bias[n]).
+// Layout (both): output features in panels of 32, Np = N rounded up to 32, Kp = K rounded up to 4, padding
+// zero. bf16: wp[(p * Kp/2 + k/2) * 64 + j * 2 + k % 2] = bf16(w[32p + j][k]);
+// q8: wq[(p * Kp/4 + k/4) * 128 + j * 4 + k % 4] = q[32p + j][k] + 128 (unsigned, so VNNI's u8 x s8 dot
+// takes the weights as its unsigned side and broadcasts x from memory).
+// Paths: each call names the code that runs it, so a caller (or a test) can force any path the CPU has;
+// dbk_lowp_best_path is the fastest. Every path gives the same q8 result bit for bit; bf16 paths differ only
+// in the order of fp32 additions.
+#define DBK_DTYPE_BF16 1
+#define DBK_DTYPE_Q8 2
+#define DBK_PATH_SCALAR 0      // plain C, any CPU: the reference
+#define DBK_PATH_AVX2 1        // bf16: widened to fp32 + FMA; q8: vpmaddubsw / vpmaddwd (AVX2)
+#define DBK_PATH_AVX_VNNI 2    // q8 only: vpdpbusd on ymm, VEX-encoded (AVX-VNNI)
+#define DBK_PATH_VNNI_YMM 3    // q8 only: the AVX-VNNI kernel, EVEX-encoded (AVX512-VNNI + VL)
+#define DBK_PATH_AVX512 4      // bf16: vdpbf16ps (AVX512-BF16); q8: vpdpbusd on zmm (AVX512-VNNI)
+#define DBK_PATH_COUNT 5
+// 1 when this CPU (CPUID, and the OS's saved register state) can run path for dtype, else 0.
+int32_t dbk_lowp_path_supported(int32_t dtype, int32_t path);
+// The fastest supported path for dtype (DBK_PATH_SCALAR at worst); -1 for an unknown dtype.
+int32_t dbk_lowp_best_path(int32_t dtype);
+// Elements of the packed weights: Np * Kp.
+int64_t dbk_lowp_packed_elems(int32_t N, int32_t K);
+// w: [N, K] fp32 -> wp: [Np * Kp] bf16 bits.
+void dbk_pack_bf16(int32_t threads, const float *w, int32_t N, int32_t K, uint16_t *wp);
+// The same from bf16 bits (a BF16 checkpoint), bits copied unchanged. w: [N, K] uint16.
+void dbk_pack_bf16_bits(int32_t threads, const uint16_t *w, int32_t N, int32_t K, uint16_t *wp);
+// w: [N, K] fp32 -> wq: [Np * Kp], scale: [Np] (0 for all-zero rows and for padding).
+void dbk_pack_q8(int32_t threads, const float *w, int32_t N, int32_t K, uint8_t *wq, float *scale);
+// Scratch bytes a call with M rows of K needs on path.
+int64_t dbk_lowp_scratch_bytes(int32_t dtype, int32_t path, int32_t M, int32_t K);
+// x: [M, K]; wp / wq, scale: packed as above for [N, K]; bias: [N] or NULL; scratch: dbk_lowp_scratch_bytes;
+// y: [M, N] (must not alias any input). path must be supported for the dtype (the caller checks).
+void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *wp,
+                     int32_t N, const float *bias, int32_t activation, uint8_t *scratch, float *y);
+void dbk_q8_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint8_t *wq,
+                   const float *scale, int32_t N, const float *bias, int32_t activation, uint8_t *scratch, float *y);
 
 // Asks the OS to back the 2 MB-aligned interior of [p, p + bytes) with huge pages (Linux transparent huge
 // pages, which the default "madvise" mode grants only where asked). Useful only before the memory is first

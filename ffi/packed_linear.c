@@ -117,22 +117,14 @@ struct packed_job {
     int32_t M, K, N, activation, threads;
 };
 
-// The epilogue: bias, then the activation, on one vector of sums on their way to y.
-static inline dbk_vf activate(dbk_vf v, int32_t activation) {
-    if (activation == DBK_ACT_GELU) return dbk_vgelu(v);
-    // NaN propagates as in torch.relu (a comparison-based max would turn it into 0).
-    if (activation == DBK_ACT_RELU) return dbk_select(v < 0.0f, dbk_splat(0.0f), v);
-    return v;
-}
-
 // y rows m .. m + rows, panel p, from their sums in c (rows x PW, contiguous): bias, activation, store.
 static inline void finish_tile(const struct packed_job *j, const float *c, int32_t rows, int32_t m, int32_t p) {
     const dbk_vf b0 = j->bias ? dbk_loadu(j->bias + (int64_t)p * PW) : dbk_splat(0.0f);
     const dbk_vf b1 = j->bias ? dbk_loadu(j->bias + (int64_t)p * PW + DBK_VW) : dbk_splat(0.0f);
     for (int32_t r = 0; r < rows; r++, c += PW) {
         float *y = j->y + (int64_t)(m + r) * j->N + (int64_t)p * PW;
-        dbk_storeu(y, activate(dbk_loadu(c) + b0, j->activation));
-        dbk_storeu(y + DBK_VW, activate(dbk_loadu(c + DBK_VW) + b1, j->activation));
+        dbk_storeu(y, dbk_vactivate(dbk_loadu(c) + b0, j->activation));
+        dbk_storeu(y + DBK_VW, dbk_vactivate(dbk_loadu(c + DBK_VW) + b1, j->activation));
     }
 }
 

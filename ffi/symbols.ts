@@ -222,6 +222,89 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "void",
   },
+  dbk_lowp_path_supported: {
+    parameters: [
+      "i32", // int32_t dtype: DBK_DTYPE_BF16 1, DBK_DTYPE_Q8 2
+      "i32", // int32_t path: DBK_PATH_*
+    ],
+    result: "i32", // int32_t 1 when this CPU runs it
+  },
+  dbk_lowp_best_path: {
+    parameters: ["i32"], // int32_t dtype
+    result: "i32", // int32_t path, -1 for an unknown dtype
+  },
+  dbk_lowp_packed_elems: {
+    parameters: ["i32", "i32"], // int32_t N, int32_t K
+    result: "i64", // int64_t Np * Kp
+  },
+  dbk_pack_bf16: {
+    parameters: [
+      "i32", // int32_t threads
+      "buffer", // const float *w [N, K]
+      "i32", // int32_t N
+      "i32", // int32_t K
+      "buffer", // uint16_t *wp [Np * Kp]
+    ],
+    result: "void",
+  },
+  dbk_pack_bf16_bits: {
+    parameters: [
+      "i32", // int32_t threads
+      "buffer", // const uint16_t *w [N, K] bf16 bits
+      "i32", // int32_t N
+      "i32", // int32_t K
+      "buffer", // uint16_t *wp [Np * Kp]
+    ],
+    result: "void",
+  },
+  dbk_pack_q8: {
+    parameters: [
+      "i32", // int32_t threads
+      "buffer", // const float *w [N, K]
+      "i32", // int32_t N
+      "i32", // int32_t K
+      "buffer", // uint8_t *wq [Np * Kp]
+      "buffer", // float *scale [Np]
+    ],
+    result: "void",
+  },
+  dbk_lowp_scratch_bytes: {
+    parameters: ["i32", "i32", "i32", "i32"], // int32_t dtype, int32_t path, int32_t M, int32_t K
+    result: "i64", // int64_t bytes
+  },
+  dbk_bf16_linear: {
+    parameters: [
+      "i32", // int32_t threads
+      "i32", // int32_t path
+      "buffer", // const float *x [M, K]
+      "i32", // int32_t M
+      "i32", // int32_t K
+      "buffer", // const uint16_t *wp (packed)
+      "i32", // int32_t N
+      "buffer", // const float *bias [N] or NULL
+      "i32", // int32_t activation
+      "buffer", // uint8_t *scratch
+      "buffer", // float *y [M, N]
+    ],
+    result: "void",
+  },
+  dbk_q8_linear: {
+    parameters: [
+      "i32", // int32_t threads
+      "i32", // int32_t path
+      "buffer", // const float *x [M, K]
+      "i32", // int32_t M
+      "i32", // int32_t K
+      "buffer", // const uint8_t *wq (packed)
+      "buffer", // const float *scale [Np]
+      "i32", // int32_t N
+      "buffer", // const float *bias [N] or NULL
+      "i32", // int32_t activation
+      "buffer", // uint8_t *scratch
+      "buffer", // float *y [M, N]
+    ],
+    result: "void",
+  },
   dbk_gather_rows: {
     parameters: [
       "buffer", // const float *src [R, dim]
@@ -235,4 +318,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 7;
+export const KERNEL_ABI_VERSION = 8;

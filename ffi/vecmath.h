@@ -16,6 +16,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include "kernels.h"
+
 #if defined(__AVX512F__)
 #define DBK_VW 16
 #else
@@ -137,6 +139,14 @@ static inline dbk_vf dbk_vgelu(dbk_vf x) {
     const dbk_vf g = 0.5f * x * (1.0f + dbk_verf(x * 0.70710678118654752440f));
     // Below -16 the product would be -huge * 0 (NaN for -inf); the true value rounds to -0.
     return dbk_select(x < -16.0f, dbk_splat(0.0f), g);
+}
+
+// A linear layer's epilogue: the activation (one of DBK_ACT_*) on one vector of biased sums.
+static inline dbk_vf dbk_vactivate(dbk_vf v, int32_t activation) {
+    if (activation == DBK_ACT_GELU) return dbk_vgelu(v);
+    // NaN propagates as in torch.relu (a comparison-based max would turn it into 0).
+    if (activation == DBK_ACT_RELU) return dbk_select(v < 0.0f, dbk_splat(0.0f), v);
+    return v;
 }
 
 #endif

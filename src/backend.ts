@@ -42,6 +42,25 @@ export function validateThreads(threads: unknown, what = "threads"): number {
   return threads;
 }
 
+/** Weight precisions of the encoder's linear layers (Transformers.js's names); see `LoadOptions.dtype`. */
+export const DTYPES = ["fp32", "bf16", "q8"] as const;
+export type Dtype = typeof DTYPES[number];
+/** The reduced precisions, with their codes in ffi/kernels.h (DBK_DTYPE_*). */
+type LowpDtype = Exclude<Dtype, "fp32">;
+const DTYPE_CODE: Record<LowpDtype, number> = { bf16: 1, q8: 2 };
+/** Kernel paths by their DBK_PATH_* codes; `DENOBERT_LOWP_PATH` may force one (tests run each). */
+export const LOWP_PATHS = ["scalar", "avx2", "avx_vnni", "vnni_ymm", "avx512"] as const;
+export type LowpPath = typeof LOWP_PATHS[number];
+
+/** A linear layer's weight [n, k] in the form its kernel reads. */
+export type LinearWeight =
+  /** Checkpoint layout [n, k], or (`packed`) the panels of `Backend.packWeights`. */
+  | { dtype: "fp32"; n: number; k: number; w: Float32Array; packed: boolean }
+  /** bf16 panels of `Backend.packLowp` (ffi/kernels.h, "Reduced precision"). */
+  | { dtype: "bf16"; n: number; k: number; w: Uint16Array; path: number }
+  /** int8 panels (q + 128) and one scale per output feature. */
+  | { dtype: "q8"; n: number; k: number; w: Uint8Array; scale: Float32Array; path: number };
+
 /** Options for opening the native back end. */
 export interface BackendOptions {
   /**
@@ -214,6 +233,136 @@ export class Backend {
     if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
     const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
     this.#k.dbk_packed_linear(this.#threads, a, m, k, packed, n, bias, act, this.#linearScratch, c);
+  }
+
+  /**
+   * The kernel path a reduced-precision dtype runs on here: the fastest this CPU has, or the one named by
+   * the `DENOBERT_LOWP_PATH` environment variable (one of {@link LOWP_PATHS}; for tests and comparisons).
+   * Throws when the CPU has no vector path for it (the plain C path is a reference, slower than fp32) or
+   * cannot run the forced one.
+   */
+  lowpPath(dtype: LowpDtype): number {
+    this.#check();
+    const code = DTYPE_CODE[dtype];
+    let forced: string | undefined;
+    try {
+      forced = Deno.env.get("DENOBERT_LOWP_PATH");
+    } catch {
+      forced = undefined; // no --allow-env: nothing is forced
+    }
+    if (forced) {
+      const path = (LOWP_PATHS as readonly string[]).indexOf(forced);
+      if (path < 0) {
+        throw new RangeError(
+          `DENOBERT_LOWP_PATH=${forced} is not a kernel path (paths: ${LOWP_PATHS.join(", ")})`,
+        );
+      }
+      if (!this.#k.dbk_lowp_path_supported(code, path)) {
+        throw new Error(
+          `DENOBERT_LOWP_PATH=${forced}: this CPU cannot run the ${forced} path for dtype "${dtype}"`,
+        );
+      }
+      return path;
+    }
+    const best = this.#k.dbk_lowp_best_path(code);
+    if (best <= 0) {
+      throw new Error(
+        `dtype "${dtype}" needs AVX2 (or AVX-512${
+          dtype === "bf16" ? "-BF16" : "-VNNI / AVX-VNNI"
+        }) and this CPU has ` +
+          `none: use dtype "fp32"`,
+      );
+    }
+    return best;
+  }
+
+  /** Paths this CPU can run for each reduced dtype, by name (for /info, the CLI and tests). */
+  lowpPaths(): Record<LowpDtype, LowpPath[]> {
+    this.#check();
+    const of = (dtype: LowpDtype) =>
+      LOWP_PATHS.filter((_, path) => this.#k.dbk_lowp_path_supported(DTYPE_CODE[dtype], path) === 1);
+    return { bf16: of("bf16"), q8: of("q8") };
+  }
+
+  /**
+   * w [n, k] fp32 (or, for bf16, the raw bits of a BF16 tensor) converted once into the layout of
+   * `linearLowp` on `path`.
+   */
+  packLowp(
+    dtype: LowpDtype,
+    path: number,
+    w: Float32Array | Uint16Array,
+    n: number,
+    k: number,
+  ): LinearWeight {
+    this.#check();
+    need(dimsOk(n, k) && w.length >= n * k, `reduced-precision weight ${n}x${k}`);
+    const elems = Number(this.#k.dbk_lowp_packed_elems(n, k));
+    if (dtype === "bf16") {
+      const out = new Uint16Array(elems);
+      if (w instanceof Uint16Array) this.#k.dbk_pack_bf16_bits(this.#threads, w, n, k, out);
+      else this.#k.dbk_pack_bf16(this.#threads, w, n, k, out);
+      return { dtype, n, k, w: out, path };
+    }
+    need(w instanceof Float32Array, "int8 weights are quantized from float32");
+    const out = new Uint8Array(elems), scale = new Float32Array(Math.ceil(n / 32) * 32);
+    need(elems === scale.length * Math.ceil(k / 4) * 4, `int8 layout of ${n}x${k}`);
+    this.#k.dbk_pack_q8(this.#threads, w as Float32Array, n, k, out, scale);
+    return { dtype, n, k, w: out, scale, path };
+  }
+
+  #lowpScratch = new Uint8Array(0);
+  #lowpScratchBytes = new Map<string, number>();
+
+  /** c[M, N] = act(a[M, K] x w^T (+ bias)) with w from `packLowp`: bf16 or int8 GEMM, fp32 in and out. */
+  linearLowp(
+    a: Float32Array,
+    lw: LinearWeight,
+    bias: Float32Array | null,
+    c: Float32Array,
+    m: number,
+    activation: "none" | "gelu" | "relu" = "none",
+  ): void {
+    this.#check();
+    if (lw.dtype === "fp32") throw new TypeError("internal: linearLowp takes a bf16 or q8 weight");
+    const { n, k } = lw;
+    need(dimsOk(m, n, k) && a.length >= m * k && c.length >= m * n, `low-precision linear ${m}x${n}x${k}`);
+    const elems = Math.ceil(n / 32) * 32 * Math.ceil(k / 4) * 4;
+    need(
+      lw.w.length >= elems && (lw.dtype === "bf16" || lw.scale.length * Math.ceil(k / 4) * 4 >= elems),
+      "packed size",
+    );
+    need(bias === null || bias.length >= n, `low-precision linear bias for ${n} outputs`);
+    need(!overlaps(c, a) && (bias === null || !overlaps(c, bias)), "linear output overlaps an input");
+    need(this.#k.dbk_lowp_path_supported(DTYPE_CODE[lw.dtype], lw.path) === 1, "kernel path of the weights");
+    const code = DTYPE_CODE[lw.dtype];
+    const key = `${code},${lw.path},${m},${k}`;
+    let bytes = this.#lowpScratchBytes.get(key);
+    if (bytes === undefined) {
+      if (this.#lowpScratchBytes.size > 64) this.#lowpScratchBytes.clear();
+      bytes = Number(this.#k.dbk_lowp_scratch_bytes(code, lw.path, m, k));
+      this.#lowpScratchBytes.set(key, bytes);
+    }
+    if (this.#lowpScratch.length < bytes) this.#lowpScratch = new Uint8Array(bytes);
+    const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
+    if (lw.dtype === "bf16") {
+      this.#k.dbk_bf16_linear(this.#threads, lw.path, a, m, k, lw.w, n, bias, act, this.#lowpScratch, c);
+    } else {
+      this.#k.dbk_q8_linear(
+        this.#threads,
+        lw.path,
+        a,
+        m,
+        k,
+        lw.w,
+        lw.scale,
+        n,
+        bias,
+        act,
+        this.#lowpScratch,
+        c,
+      );
+    }
   }
 
   /**
@@ -442,6 +591,7 @@ export class Backend {
     if (this.#closed) return;
     this.#closed = true;
     this.#linearScratch = new Float32Array(0);
+    this.#lowpScratch = new Uint8Array(0);
   }
 
   /** Asks the OS to back `bytes` with 2 MB pages (see `dbk_advise_huge_pages`); false where it declines. */

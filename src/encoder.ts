@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Backend } from "./backend.ts";
+import type { Backend, LinearWeight } from "./backend.ts";
 import type { EncoderConfig } from "./config.ts";
 import type { PackedBatch } from "./inputs.ts";
 import type { EncoderWeights, LayerWeights } from "./weights.ts";
@@ -69,19 +69,22 @@ function embeddings(be: Backend, cfg: EncoderConfig, w: EncoderWeights, p: Packe
   );
 }
 
-// y: [T, n] = x: [T, k] . w^T, w packed at load (l.packed) or in checkpoint layout [n, k].
+// y: [T, n] = act(x: [T, k] . w^T (+ bias)), w as loaded: fp32 packed or in checkpoint layout, or bf16 / int8.
 function linear(
   be: Backend,
-  l: LayerWeights,
+  w: LinearWeight,
   x: Float32Array,
-  w: Float32Array,
+  bias: Float32Array | null,
   y: Float32Array,
   T: number,
-  n: number,
-  k: number,
+  act: "none" | "gelu" | "relu" = "none",
 ) {
-  if (l.packed) be.linearPacked(x, w, null, y, T, n, k);
-  else be.matmulTransposed(x, w, y, T, n, k);
+  if (w.dtype !== "fp32") return be.linearLowp(x, w, bias, y, T, act);
+  if (w.packed) return be.linearPacked(x, w.w, bias, y, T, w.n, w.k, act);
+  be.matmulTransposed(x, w.w, y, T, w.n, w.k);
+  if (act === "gelu") be.biasGelu(y, T, w.n, bias!);
+  else if (act === "relu") be.biasRelu(y, T, w.n, bias!);
+  else if (bias) throw new Error("internal: an unpacked linear adds its bias later");
 }
 
 // x: [T, D] -> x: [T, D] through one post-LN block:
@@ -94,10 +97,10 @@ function transformerBlock(
   p: PackedBatch,
   ws: Workspace,
 ) {
-  const T = p.tokens, D = cfg.dim, H = cfg.hidden_dim, heads = cfg.n_heads;
-  linear(be, l, ws.x, l.qkvWeight, ws.qkv, T, 3 * D, D); // qkv: [T, 3D], bias added in attention
+  const T = p.tokens, D = cfg.dim, heads = cfg.n_heads;
+  linear(be, l.qkv, ws.x, null, ws.qkv, T); // qkv: [T, 3D], bias added in attention
   be.attention(ws.qkv, l.qkvBias, p.seqStarts, p.uniform, p.batch, heads, D / heads, ws.scratch, ws.context);
-  linear(be, l, ws.context, l.outWeight, ws.projected, T, D, D); // [T, D]
+  linear(be, l.out, ws.context, null, ws.projected, T); // [T, D], bias added with the residual
   be.biasResidualLayerNorm(
     ws.projected,
     l.outBias,
@@ -109,14 +112,8 @@ function transformerBlock(
     cfg.layer_norm_eps,
     ws.attended,
   );
-  if (l.packed) {
-    be.linearPacked(ws.attended, l.ffn1Weight, l.ffn1Bias, ws.ffn, T, H, D, cfg.activation); // [T, H]
-  } else {
-    be.matmulTransposed(ws.attended, l.ffn1Weight, ws.ffn, T, H, D); // [T, H]
-    if (cfg.activation === "gelu") be.biasGelu(ws.ffn, T, H, l.ffn1Bias);
-    else be.biasRelu(ws.ffn, T, H, l.ffn1Bias);
-  }
-  linear(be, l, ws.ffn, l.ffn2Weight, ws.projected, T, D, H); // [T, D]
+  linear(be, l.ffn1, ws.attended, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
+  linear(be, l.ffn2, ws.ffn, null, ws.projected, T); // [T, D]
   be.biasResidualLayerNorm(
     ws.projected,
     l.ffn2Bias,

@@ -9,6 +9,7 @@
  * @module
  */
 
+import type { Dtype } from "./backend.ts";
 import type { ModelConfig } from "./config.ts";
 import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
 import { familyOf } from "./family.ts";
@@ -46,6 +47,8 @@ export interface QuestionAnsweringOutput {
 export abstract class EncoderHeadModel {
   /** The validated `config.json`. */
   readonly config: ModelConfig;
+  /** Precision of the encoder's linear layers (the `dtype` load option); the head itself runs in fp32. */
+  readonly dtype: Dtype;
   #close: () => void;
 
   /**
@@ -53,10 +56,12 @@ export abstract class EncoderHeadModel {
    *
    * @param config the model's configuration
    * @param close releases the model's native resources
+   * @param dtype the encoder's precision
    */
-  protected constructor(config: ModelConfig, close: () => void) {
+  protected constructor(config: ModelConfig, close: () => void, dtype: Dtype = "fp32") {
     this.config = config;
     this.#close = close;
+    this.dtype = dtype;
   }
 
   /** Releases the native libraries. Repeating it is harmless; any later call throws. */
@@ -153,7 +158,7 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close());
+    super(core.config, () => core.close(), core.dtype);
     this.#core = core;
     const { dim, vocab_size: vocab } = core.config;
     const keys = familyOf(core.config).maskedLM;
@@ -283,7 +288,7 @@ export abstract class SequenceClassificationModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close());
+    super(core.config, () => core.close(), core.dtype);
     this.#core = core;
     const dim = core.config.dim;
     const wiring = familyOf(core.config).sequenceClassification;
@@ -377,7 +382,7 @@ export abstract class QuestionAnsweringModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close());
+    super(core.config, () => core.close(), core.dtype);
     this.#core = core;
     this.#qaW = r.get("qa_outputs.weight", [2, core.config.dim]);
     this.#qaB = r.get("qa_outputs.bias", [2]);
@@ -461,7 +466,7 @@ export abstract class TokenClassificationModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close());
+    super(core.config, () => core.close(), core.dtype);
     this.#core = core;
     const dim = core.config.dim;
     this.numLabels = classifierLabelCount(r, dim);

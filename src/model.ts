@@ -5,7 +5,7 @@
  * @module
  */
 
-import { Backend, validateThreads } from "./backend.ts";
+import { Backend, type Dtype, DTYPES, validateThreads } from "./backend.ts";
 import type { BertConfig, DistilBertConfig, ModelConfig } from "./config.ts";
 import { familyOf } from "./family.ts";
 import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
@@ -22,9 +22,17 @@ export interface LoadOptions {
    * Default: the number of CPU cores.
    */
   threads?: number;
+  /**
+   * Precision of the encoder's linear layers (Transformers.js's names): `"fp32"` (default, exact), `"bf16"`
+   * (weights in bf16, inputs rounded to bf16, fp32 sums) or `"q8"` (int8 weights per output channel, inputs
+   * quantized per token, int32 sums). Embeddings, attention, LayerNorm and the task heads stay fp32. The
+   * weights are converted once, at load. bf16 and q8 need an x86 CPU with AVX2 at least (AVX-512 BF16 / VNNI
+   * are used where present); elsewhere loading with them throws.
+   */
+  dtype?: Dtype;
 }
 
-const LOAD_OPTIONS: readonly (keyof LoadOptions)[] = ["threads"];
+const LOAD_OPTIONS: readonly (keyof LoadOptions)[] = ["threads", "dtype"];
 
 /** Throws for load options that are not objects, unknown names (a typo would otherwise be ignored) or bad values. */
 export function validateLoadOptions(options: unknown): asserts options is LoadOptions {
@@ -37,8 +45,11 @@ export function validateLoadOptions(options: unknown): asserts options is LoadOp
       throw new TypeError(`unknown load option "${key}" (options: ${LOAD_OPTIONS.join(", ")})`);
     }
   }
-  const { threads } = options as LoadOptions;
+  const { threads, dtype } = options as LoadOptions;
   if (threads !== undefined) validateThreads(threads);
+  if (dtype !== undefined && !(DTYPES as readonly unknown[]).includes(dtype)) {
+    throw new RangeError(`unknown dtype ${JSON.stringify(dtype)} (dtypes: ${DTYPES.join(", ")})`);
+  }
 }
 
 /** Encoder inputs: `[batch, sequence]` integer tensors. */
@@ -80,12 +91,21 @@ export class EncoderCore {
   readonly backend: Backend;
   readonly weights: EncoderWeights;
   readonly workspace: Workspace = new Workspace();
+  /** Precision of the encoder's linear layers (the `dtype` load option). */
+  readonly dtype: Dtype;
 
   /** Reads the encoder's own tensors (keys under its prefix, e.g. BERT's pooler). */
   readonly reader: TensorReader;
 
-  constructor(config: ModelConfig, backend: Backend, weights: EncoderWeights, reader: TensorReader) {
+  constructor(
+    config: ModelConfig,
+    backend: Backend,
+    weights: EncoderWeights,
+    reader: TensorReader,
+    dtype: Dtype = "fp32",
+  ) {
     this.reader = reader;
+    this.dtype = dtype;
     this.config = config;
     this.backend = backend;
     this.weights = weights;
@@ -97,7 +117,9 @@ export class EncoderCore {
     const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file, ckpt.config));
     const backend = await Backend.open({ threads: options.threads ?? navigator.hardwareConcurrency });
     try {
-      return new EncoderCore(ckpt.config, backend, loadEncoderWeights(reader, ckpt.config, backend), reader);
+      const dtype = options.dtype ?? "fp32";
+      const weights = loadEncoderWeights(reader, ckpt.config, backend, dtype);
+      return new EncoderCore(ckpt.config, backend, weights, reader, dtype);
     } catch (err) {
       backend.close();
       throw err;
@@ -168,6 +190,11 @@ export abstract class EncoderModel {
   ) {
     this.#core = core;
     this.#pooler = pooler;
+  }
+
+  /** Precision of the encoder's linear layers (the `dtype` load option). */
+  get dtype(): Dtype {
+    return this.#core.dtype;
   }
 
   /** Whether `forward` returns `poolerOutput` (a BERT checkpoint with `pooler.dense`). */

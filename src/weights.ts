@@ -5,26 +5,27 @@
  * @module
  */
 
+import type { Dtype, LinearWeight } from "./backend.ts";
 import { isExclusive } from "./checkpoint.ts";
 import type { EncoderConfig } from "./config.ts";
 import { familyOf } from "./family.ts";
 import type { SafetensorsFile } from "./safetensors.ts";
 
 /**
- * One transformer block. The four weight matrices are [out, in] as in PyTorch, or, when `packed`, the same
- * numbers rearranged into the panel layout of `Backend.packWeights` (what the kernel streams fastest).
+ * One transformer block. The four weight matrices are [out, in] as in PyTorch: in fp32 as stored or
+ * rearranged into the panel layout of `Backend.packWeights` (what the kernel streams fastest), or converted
+ * to bf16 / int8 panels (`Backend.packLowp`) under the `dtype` load option.
  */
 export interface LayerWeights {
-  packed: boolean;
-  qkvWeight: Float32Array; // [3*dim, dim]: q_lin, k_lin, v_lin stacked
+  qkv: LinearWeight; // [3*dim, dim]: q_lin, k_lin, v_lin stacked
   qkvBias: Float32Array; // [3*dim]
-  outWeight: Float32Array; // [dim, dim]
+  out: LinearWeight; // [dim, dim]
   outBias: Float32Array; // [dim]
   saGamma: Float32Array; // [dim]
   saBeta: Float32Array; // [dim]
-  ffn1Weight: Float32Array; // [hidden_dim, dim]
+  ffn1: LinearWeight; // [hidden_dim, dim]
   ffn1Bias: Float32Array; // [hidden_dim]
-  ffn2Weight: Float32Array; // [dim, hidden_dim]
+  ffn2: LinearWeight; // [dim, hidden_dim]
   ffn2Bias: Float32Array; // [dim]
   outGamma: Float32Array; // [dim]
   outBeta: Float32Array; // [dim]
@@ -68,6 +69,21 @@ export class TensorReader {
 
   /** The tensor `prefix + key` as float32, which must have exactly `shape`. */
   get(key: string, shape: readonly number[]): Float32Array {
+    return this.file.getFloat32(this.#checked(key, shape));
+  }
+
+  /** The raw bits of `prefix + key` when it is stored as BF16 (shape checked), else null. */
+  bf16Bits(key: string, shape: readonly number[]): Uint16Array | null {
+    const name = this.#checked(key, shape);
+    if (this.file.info(name).dtype !== "BF16") return null;
+    const bytes = this.file.getBytes(name);
+    // Copied: the file's bytes need not be 2-byte aligned, and the packer reads them once anyway.
+    const bits = new Uint16Array(bytes.length / 2);
+    new Uint8Array(bits.buffer).set(bytes);
+    return bits;
+  }
+
+  #checked(key: string, shape: readonly number[]): string {
     const name = this.#name(key);
     if (name === undefined) {
       throw new Error(
@@ -81,7 +97,7 @@ export class TensorReader {
           `expected [${shape.join(", ")}] from config.json`,
       );
     }
-    return this.file.getFloat32(name);
+    return name;
   }
 }
 
@@ -109,11 +125,19 @@ function concat(parts: Float32Array[]): Float32Array {
   return out;
 }
 
-/** What packs weights for the kernels: the back end (`Backend.packWeights`). */
+/** What packs weights for the kernels: the back end (`Backend.packWeights`, `Backend.packLowp`). */
 export interface WeightPacker {
   readonly panelWidth: number;
   packWeights(w: Float32Array, n: number, k: number, packed: Float32Array): void;
   packWeightsInPlace(w: Float32Array, n: number, k: number): void;
+  lowpPath(dtype: "bf16" | "q8"): number;
+  packLowp(
+    dtype: "bf16" | "q8",
+    path: number,
+    w: Float32Array | Uint16Array,
+    n: number,
+    k: number,
+  ): LinearWeight;
 }
 
 // Tensors of a file already packed, by key: a second model built from the same checkpoint reuses them
@@ -153,39 +177,73 @@ class Packing {
 }
 
 /**
- * Reads and prepares the encoder's weights; with a packer, the linear layers' weights are packed for it
- * (when every width is a multiple of its panel width, as in every released DistilBERT).
+ * Reads and prepares the encoder's weights; with a packer, the linear layers' weights are packed for it:
+ * in fp32 when every width is a multiple of its panel width (as in every released DistilBERT), or converted
+ * to `dtype` (bf16 or q8) at any width. Embeddings, biases and LayerNorms stay fp32.
  */
 export function loadEncoderWeights(
   reader: TensorReader,
   config: EncoderConfig,
   packer?: WeightPacker,
+  dtype: Dtype = "fp32",
 ): EncoderWeights {
   const { dim, hidden_dim: hidden, vocab_size: vocab, max_position_embeddings: maxPos } = config;
   const family = familyOf(config);
-  const pack = packer !== undefined && dim % packer.panelWidth === 0 && hidden % packer.panelWidth === 0;
+  if (dtype !== "fp32" && packer === undefined) throw new Error(`internal: dtype ${dtype} needs a packer`);
+  const lowp = dtype === "fp32" ? null : dtype;
+  const path = lowp ? packer!.lowpPath(lowp) : -1;
+  const pack = !lowp && packer !== undefined && dim % packer.panelWidth === 0 &&
+    hidden % packer.panelWidth === 0;
   const packing = pack ? new Packing(packer!, reader.file) : undefined;
+  // A reduced-precision weight, from BF16 bits as stored when both are bf16 (no float32 copy in between).
+  const reduced = (keys: string[], n: number, kk: number): LinearWeight => {
+    const shape = [n / keys.length, kk];
+    if (lowp === "bf16") {
+      const bits = keys.map((key) => reader.bf16Bits(key, shape));
+      if (bits.every((b) => b !== null)) {
+        const all = new Uint16Array(n * kk);
+        bits.forEach((b, i) => all.set(b!, i * b!.length));
+        return packer!.packLowp("bf16", path, all, n, kk);
+      }
+    }
+    const w = keys.length === 1
+      ? reader.get(keys[0], shape)
+      : concat(keys.map((key) => reader.get(key, shape)));
+    return packer!.packLowp(lowp!, path, w, n, kk);
+  };
   const layers: LayerWeights[] = [];
   for (let i = 0; i < config.n_layers; i++) {
     const k = family.layer(i);
     const qkvKeys = [k.query, k.key, k.value];
-    const qkv = concat(qkvKeys.map((n) => reader.get(`${n}.weight`, [dim, dim])));
-    const weight = (key: string, n: number, kk: number) => {
+    const weight = (key: string, n: number, kk: number): LinearWeight => {
+      if (lowp) return reduced([key], n, kk);
       const w = reader.get(key, [n, kk]);
-      return packing ? packing.tensor(key, w, n, kk) : w;
+      return { dtype: "fp32", n, k: kk, w: packing ? packing.tensor(key, w, n, kk) : w, packed: pack };
     };
-    layers.push({
-      packed: pack,
+    let qkv: LinearWeight;
+    if (lowp) {
+      qkv = reduced(qkvKeys.map((n) => `${n}.weight`), 3 * dim, dim);
+    } else {
+      const w = concat(qkvKeys.map((n) => reader.get(`${n}.weight`, [dim, dim])));
       // The fused copy is always ours: packed in place, never cached.
-      qkvWeight: packing ? packing.inPlace(qkv, 3 * dim, dim) : qkv,
+      qkv = {
+        dtype: "fp32",
+        n: 3 * dim,
+        k: dim,
+        w: packing ? packing.inPlace(w, 3 * dim, dim) : w,
+        packed: pack,
+      };
+    }
+    layers.push({
+      qkv,
       qkvBias: concat(qkvKeys.map((n) => reader.get(`${n}.bias`, [dim]))),
-      outWeight: weight(`${k.attentionOut}.weight`, dim, dim),
+      out: weight(`${k.attentionOut}.weight`, dim, dim),
       outBias: reader.get(`${k.attentionOut}.bias`, [dim]),
       saGamma: reader.get(`${k.attentionNorm}.weight`, [dim]),
       saBeta: reader.get(`${k.attentionNorm}.bias`, [dim]),
-      ffn1Weight: weight(`${k.ffnIn}.weight`, hidden, dim),
+      ffn1: weight(`${k.ffnIn}.weight`, hidden, dim),
       ffn1Bias: reader.get(`${k.ffnIn}.bias`, [hidden]),
-      ffn2Weight: weight(`${k.ffnOut}.weight`, dim, hidden),
+      ffn2: weight(`${k.ffnOut}.weight`, dim, hidden),
       ffn2Bias: reader.get(`${k.ffnOut}.bias`, [dim]),
       outGamma: reader.get(`${k.outputNorm}.weight`, [dim]),
       outBeta: reader.get(`${k.outputNorm}.bias`, [dim]),

@@ -18,6 +18,10 @@ for march in "${marches[@]}"; do
   # shellcheck disable=SC2046
   "$cc" $(flags address "$march") -o "$out/test_kernels" "$here/test_kernels.c" "$here"/../*.c $(libs)
   ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$out/test_kernels"
+  echo "== test_lowp (bf16 / int8 paths), -march=$march, ASan + UBSan"
+  # shellcheck disable=SC2046
+  "$cc" $(flags address "$march") -o "$out/test_lowp" "$here/test_lowp.c" "$here"/../*.c $(libs)
+  ASAN_OPTIONS=halt_on_error=1:detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 "$out/test_lowp"
 done
 echo "== test_threads, ThreadSanitizer"
 # shellcheck disable=SC2046

@@ -4,7 +4,7 @@
  * @module
  */
 
-import type { LoadOptions } from "../model.ts";
+import { type LoadOptions, validateLoadOptions } from "../model.ts";
 import type { ResolveModelOptions } from "../hub/mod.ts";
 import type { Encoding } from "../tokenizer/mod.ts";
 import type { FloatTensor } from "../tensor.ts";
@@ -79,6 +79,7 @@ export const BATCH_OPTION_KEYS = [
 /** The options of `pipeline()`. */
 export const PIPELINE_OPTION_KEYS = [
   "threads",
+  "dtype",
   "hub",
   "batchSize",
   "onProgress",
@@ -124,6 +125,7 @@ function batchSizeOption(name: string, v: unknown): number | undefined {
 export function checkPipelineOptions(options: PipelineOptions | undefined): PipelineOptions {
   const o = checkOptionKeys(options, PIPELINE_OPTION_KEYS, "pipeline options");
   intOption("threads", o.threads, 1);
+  if (o.dtype !== undefined) validateLoadOptions({ dtype: o.dtype });
   batchSizeOption("batchSize", o.batchSize);
   functionOption("onProgress", o.onProgress);
   if (o.hub !== undefined) {

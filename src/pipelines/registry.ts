@@ -74,7 +74,7 @@ export interface TaskSpec {
   create(dir: string, tokenizer: Tokenizer, options: PipelineOptions): Promise<unknown>;
 }
 
-const load = (options: PipelineOptions): LoadOptions => ({ threads: options.threads });
+const load = (options: PipelineOptions): LoadOptions => ({ threads: options.threads, dtype: options.dtype });
 
 /** The head of the checkpoint's family (config.json's `model_type`): DistilBERT's class or BERT's. */
 async function byFamily<T>(

@@ -1,0 +1,35 @@
+// Internal to the kernels (not part of the FFI surface): what the reduced-precision driver (lowp.c) needs
+// from a micro-kernel path (lowp_x86.c has the SIMD ones, lowp.c the plain C reference).
+//
+// A micro-kernel computes one tile: MR token rows x 32 output features (one weight panel) over a slice of k,
+// into c (MR rows of 32 sums, contiguous), storing when `first` and accumulating otherwise. x arrives
+// packed per call in strips of MR rows, k-group-major: bf16 strip [Kp/2][MR][2] (a pair of k per 32 bits),
+// q8 strip [Kp/4][MR][4] (4 k per 32 bits), so every broadcast of x is one aligned 32-bit load. Rows of a
+// strip past M are zero, so a micro-kernel always computes all MR rows.
+#ifndef DISTILBERT_LOWP_H
+#define DISTILBERT_LOWP_H
+
+#include <stdint.h>
+
+#define LP_PW 32 // output features per weight panel
+#define LP_KG 4  // K is padded to a multiple of this (one int8 dot group, two bf16 pairs)
+
+// xp: strip at the slice's first k; kp: k-pairs in the slice; w: panel slice [kp][32][2]; c: [MR][32].
+typedef void (*lp_bf16_tile_fn)(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first);
+// xp: strip at the slice's first k (s8 values); kq: k-quads; w: panel slice [kq][32][4] (q + 128, u8);
+// c: [MR][32] int32 sums of x * (q + 128) when `biased` (the VNNI paths' u8 x s8 products), else of x * q.
+typedef void (*lp_q8_tile_fn)(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first);
+
+struct lp_path {
+    int32_t bf16_mr, q8_mr; // rows per tile (0: the path has no kernel for that dtype)
+    lp_bf16_tile_fn bf16;
+    lp_q8_tile_fn q8;
+    int32_t q8_biased;
+};
+
+// The SIMD paths compiled into this build, or NULL for a path it has none for (any non-x86 build).
+const struct lp_path *lp_x86_path(int32_t path);
+// Whether the CPU can run the x86 path for dtype (0 on non-x86 builds).
+int32_t lp_x86_supported(int32_t dtype, int32_t path);
+
+#endif

@@ -1,0 +1,207 @@
+// The SIMD micro-kernels of the reduced-precision linears (driver and contract: lowp.c, lowp.h). Each is
+// compiled for its own instruction set through target attributes, whatever -march the library is built
+// with, and runs only where CPUID says the CPU has it (lp_x86_supported), so one build serves every x86 CPU.
+//
+// Tile: MR rows x 32 features. Per k group the panel slice is 128 bytes: two zmm (AVX-512) or four ymm of
+// weights; each row's x group is broadcast from memory. Register budget (AVX-512, 32 zmm): 12 rows x 2
+// accumulators + 2 weight vectors; ymm paths (16 registers): 2 rows x 4 accumulators + temporaries.
+#include "kernels.h"
+#include "lowp.h"
+
+#if defined(__x86_64__)
+#include <immintrin.h>
+#include <string.h>
+
+#define T512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
+#define T512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
+#define TAVXVNNI __attribute__((target("avx2,fma,avxvnni")))
+#define TAVX2 __attribute__((target("avx2,fma")))
+
+static inline int32_t load32(const void *p) {
+    int32_t v;
+    memcpy(&v, p, 4);
+    return v;
+}
+
+// ---- AVX-512: vdpbf16ps / vpdpbusd, 12 x 32
+
+#define MR512 12
+
+// One macro per row, so each accumulator is a named variable: with an array of vectors GCC kept part of
+// the tile on the stack, a load and a store per multiply-add.
+#define ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+
+#define BF16_DECL(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps();
+#define BF16_STEP(r)                                                                                          \
+    {                                                                                                         \
+        const __m512bh xv = (__m512bh)_mm512_set1_epi32(load32(xp + 2 * r));                                 \
+        a##r##0 = _mm512_dpbf16_ps(a##r##0, w0, xv);                                                          \
+        a##r##1 = _mm512_dpbf16_ps(a##r##1, w1, xv);                                                          \
+    }
+#define BF16_STORE(r)                                                                                         \
+    if (first) {                                                                                              \
+        _mm512_storeu_ps(c + r * LP_PW, a##r##0);                                                             \
+        _mm512_storeu_ps(c + r * LP_PW + 16, a##r##1);                                                        \
+    } else {                                                                                                  \
+        _mm512_storeu_ps(c + r * LP_PW, _mm512_add_ps(_mm512_loadu_ps(c + r * LP_PW), a##r##0));              \
+        _mm512_storeu_ps(c + r * LP_PW + 16, _mm512_add_ps(_mm512_loadu_ps(c + r * LP_PW + 16), a##r##1));    \
+    }
+
+T512BF16 static void bf16_tile_avx512(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first) {
+    ROWS12(BF16_DECL)
+    for (int32_t k = 0; k < kp; k++, xp += 2 * MR512, w += 2 * LP_PW) {
+        const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 32);
+        ROWS12(BF16_STEP)
+    }
+    ROWS12(BF16_STORE)
+}
+
+#define Q8_DECL(r) __m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = _mm512_setzero_si512();
+#define Q8_STEP(r)                                                                                            \
+    {                                                                                                         \
+        const __m512i xv = _mm512_set1_epi32(load32(xp + 4 * r));                                             \
+        a##r##0 = _mm512_dpbusd_epi32(a##r##0, w0, xv);                                                       \
+        a##r##1 = _mm512_dpbusd_epi32(a##r##1, w1, xv);                                                       \
+    }
+#define Q8_STORE(r)                                                                                           \
+    if (first) {                                                                                              \
+        _mm512_storeu_si512(c + r * LP_PW, a##r##0);                                                          \
+        _mm512_storeu_si512(c + r * LP_PW + 16, a##r##1);                                                     \
+    } else {                                                                                                  \
+        _mm512_storeu_si512(c + r * LP_PW, _mm512_add_epi32(_mm512_loadu_si512(c + r * LP_PW), a##r##0));     \
+        _mm512_storeu_si512(c + r * LP_PW + 16,                                                               \
+                            _mm512_add_epi32(_mm512_loadu_si512(c + r * LP_PW + 16), a##r##1));               \
+    }
+
+T512VNNI static void q8_tile_avx512(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {
+    ROWS12(Q8_DECL)
+    for (int32_t k = 0; k < kq; k++, xp += 4 * MR512, w += 4 * LP_PW) {
+        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
+        ROWS12(Q8_STEP)
+    }
+    ROWS12(Q8_STORE)
+}
+
+// ---- ymm: 2 x 32
+
+#define MRY 2
+
+// Stores or accumulates a 2 x 32 int32 tile held as acc[row][quarter].
+#define STORE_YMM_I32(acc, c, first)                                                                              \
+    for (int r = 0; r < MRY; r++)                                                                              \
+        for (int i = 0; i < 4; i++) {                                                                          \
+            __m256i *dst = (__m256i *)(c + r * LP_PW + 8 * i);                                                 \
+            _mm256_storeu_si256(dst, first ? acc[r][i] : _mm256_add_epi32(_mm256_loadu_si256(dst), acc[r][i])); \
+        }
+
+// vpdpbusd on ymm, once VEX-encoded (AVX-VNNI: CPUs without AVX-512) and once EVEX-encoded (AVX512-VNNI +
+// VL), from one body: the EVEX twin is the same algorithm, runnable (and so tested) on AVX-512 machines.
+#define Q8_TILE_YMM_VNNI(NAME, TARGET, DPBUSD)                                                                 \
+    TARGET static void NAME(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {       \
+        __m256i acc[MRY][4];                                                                                   \
+        for (int r = 0; r < MRY; r++)                                                                          \
+            for (int i = 0; i < 4; i++) acc[r][i] = _mm256_setzero_si256();                                    \
+        for (int32_t k = 0; k < kq; k++, xp += 4 * MRY, w += 4 * LP_PW) {                                     \
+            const __m256i x0 = _mm256_set1_epi32(load32(xp)), x1 = _mm256_set1_epi32(load32(xp + 4));          \
+            for (int i = 0; i < 4; i++) {                                                                      \
+                const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + 32 * i));                          \
+                acc[0][i] = DPBUSD(acc[0][i], wv, x0);                                                         \
+                acc[1][i] = DPBUSD(acc[1][i], wv, x1);                                                         \
+            }                                                                                                  \
+        }                                                                                                      \
+        STORE_YMM_I32(acc, c, first)                                                                           \
+    }
+
+Q8_TILE_YMM_VNNI(q8_tile_avxvnni, TAVXVNNI, _mm256_dpbusd_avx_epi32)
+Q8_TILE_YMM_VNNI(q8_tile_vnni_ymm, T512VNNI, _mm256_dpbusd_epi32)
+
+// AVX2 without VNNI: w = (q + 128) ^ 0x80 is q as s8; |q| * sign(x, q) = x * q on vpmaddubsw, whose pair sums
+// (at most 2 * 127 * 127) cannot saturate int16; vpmaddwd by ones adds the pairs into int32 lanes.
+TAVX2 static void q8_tile_avx2(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {
+    __m256i acc[MRY][4];
+    for (int r = 0; r < MRY; r++)
+        for (int i = 0; i < 4; i++) acc[r][i] = _mm256_setzero_si256();
+    const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
+    for (int32_t k = 0; k < kq; k++, xp += 4 * MRY, w += 4 * LP_PW) {
+        const __m256i x0 = _mm256_set1_epi32(load32(xp)), x1 = _mm256_set1_epi32(load32(xp + 4));
+        for (int i = 0; i < 4; i++) {
+            const __m256i q = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(w + 32 * i)), flip);
+            const __m256i aq = _mm256_abs_epi8(q);
+            const __m256i p0 = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(x0, q));
+            const __m256i p1 = _mm256_maddubs_epi16(aq, _mm256_sign_epi8(x1, q));
+            acc[0][i] = _mm256_add_epi32(acc[0][i], _mm256_madd_epi16(p0, ones));
+            acc[1][i] = _mm256_add_epi32(acc[1][i], _mm256_madd_epi16(p1, ones));
+        }
+    }
+    STORE_YMM_I32(acc, c, first)
+}
+
+// bf16 on AVX2: each 32-bit lane holds (even k, odd k); shifting / masking widens them to fp32 exactly.
+TAVX2 static void bf16_tile_avx2(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first) {
+    __m256 acc[MRY][4];
+    for (int r = 0; r < MRY; r++)
+        for (int i = 0; i < 4; i++) acc[r][i] = _mm256_setzero_ps();
+    const __m256i hi = _mm256_set1_epi32((int32_t)0xffff0000u);
+    for (int32_t k = 0; k < kp; k++, xp += 2 * MRY, w += 2 * LP_PW) {
+        __m256 xe[MRY], xo[MRY];
+        for (int r = 0; r < MRY; r++) {
+            const __m256i xv = _mm256_set1_epi32(load32(xp + 2 * r));
+            xe[r] = _mm256_castsi256_ps(_mm256_slli_epi32(xv, 16));
+            xo[r] = _mm256_castsi256_ps(_mm256_and_si256(xv, hi));
+        }
+        for (int i = 0; i < 4; i++) {
+            const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + 16 * i));
+            const __m256 we = _mm256_castsi256_ps(_mm256_slli_epi32(wv, 16));
+            const __m256 wo = _mm256_castsi256_ps(_mm256_and_si256(wv, hi));
+            for (int r = 0; r < MRY; r++) acc[r][i] = _mm256_fmadd_ps(we, xe[r], _mm256_fmadd_ps(wo, xo[r], acc[r][i]));
+        }
+    }
+    for (int r = 0; r < MRY; r++)
+        for (int i = 0; i < 4; i++) {
+            float *dst = c + r * LP_PW + 8 * i;
+            _mm256_storeu_ps(dst, first ? acc[r][i] : _mm256_add_ps(_mm256_loadu_ps(dst), acc[r][i]));
+        }
+}
+
+static const struct lp_path PATHS[DBK_PATH_COUNT] = {
+    [DBK_PATH_AVX2] = {MRY, MRY, bf16_tile_avx2, q8_tile_avx2, 0},
+    [DBK_PATH_AVX_VNNI] = {0, MRY, NULL, q8_tile_avxvnni, 1},
+    [DBK_PATH_VNNI_YMM] = {0, MRY, NULL, q8_tile_vnni_ymm, 1},
+    [DBK_PATH_AVX512] = {MR512, MR512, bf16_tile_avx512, q8_tile_avx512, 1},
+};
+
+const struct lp_path *lp_x86_path(int32_t path) {
+    if (path <= DBK_PATH_SCALAR || path >= DBK_PATH_COUNT) return NULL;
+    return &PATHS[path];
+}
+
+int32_t lp_x86_supported(int32_t dtype, int32_t path) {
+    __builtin_cpu_init();
+    const int avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    const int avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+                       __builtin_cpu_supports("avx512vl");
+    switch (path) {
+    case DBK_PATH_AVX2: return avx2;
+    case DBK_PATH_AVX_VNNI: return dtype == DBK_DTYPE_Q8 && avx2 && __builtin_cpu_supports("avxvnni");
+    case DBK_PATH_VNNI_YMM: return dtype == DBK_DTYPE_Q8 && avx512 && __builtin_cpu_supports("avx512vnni");
+    case DBK_PATH_AVX512:
+        if (dtype == DBK_DTYPE_BF16) return avx512 && __builtin_cpu_supports("avx512bf16");
+        return avx512 && __builtin_cpu_supports("avx512vnni");
+    default: return 0;
+    }
+}
+
+#else
+
+const struct lp_path *lp_x86_path(int32_t path) {
+    (void)path;
+    return NULL;
+}
+
+int32_t lp_x86_supported(int32_t dtype, int32_t path) {
+    (void)dtype;
+    (void)path;
+    return 0;
+}
+
+#endif
