@@ -24,6 +24,7 @@ import {
   TASKS,
   taskSpec,
 } from "./src/pipelines/mod.ts";
+import { DTYPES } from "./src/backend.ts";
 import { serveMain } from "./serve.ts";
 import { DEFAULT_MAX_LINE_BYTES, type Line, LineTooLongError, readLines } from "./src/cli/read_lines.ts";
 
@@ -59,6 +60,8 @@ Options:
       --revision <rev>             hub branch, tag or commit (default main)
   -b, --batch-size <n>             inputs per forward pass (default 32); inputs are sorted by length per chunk
       --threads <n>                threads of each forward pass, ours and OpenBLAS's (default: all cores)
+      --dtype <fp32|bf16|q8>       precision of the encoder's linear layers (default fp32; bf16 and q8 need
+                                   AVX2, and use AVX-512 BF16 / VNNI where the CPU has them)
       --input-format <f>           auto (default: JSON when a line parses as a JSON string or object, else
                                    text), jsonl (every line is JSON), text (every line is plain text)
       --top-k <n|all>              text-classification: labels per text (all: every label), best first;
@@ -102,6 +105,7 @@ const OPTIONS = {
   revision: { type: "string" },
   "batch-size": { type: "string", short: "b" },
   threads: { type: "string" },
+  dtype: { type: "string" },
   "input-format": { type: "string" },
   "top-k": { type: "string" },
   "function-to-apply": { type: "string" },
@@ -364,6 +368,7 @@ export async function main(args: string[]): Promise<number> {
     }
     pipelineOptions.batchSize = intOption(values, "batch-size", 1);
     pipelineOptions.threads = intOption(values, "threads", 1);
+    pipelineOptions.dtype = oneOf(values, "dtype", DTYPES);
     pipelineOptions.hub = { offline: values.offline || undefined, revision: values.revision };
   } catch (err) {
     if (!(err instanceof UsageError)) throw err;

@@ -5,6 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
+import { type Dtype, DTYPES } from "./src/backend.ts";
 import { type ServeOptions, startServer } from "./src/server/mod.ts";
 
 const HELP = `Usage: deno task serve --model <dir|hub-id> [options]
@@ -22,6 +23,8 @@ Options:
       --host <addr>                 default 127.0.0.1
       --port <n>                    default 3000 (0: any free port)
       --threads <n>                 threads of each forward pass (default: all cores)
+      --dtype <fp32|bf16|q8>        precision of the encoder's linear layers (default fp32; bf16 and q8 need
+                                    AVX2, and use AVX-512 BF16 / VNNI where the CPU has them)
       --max-batch-tokens <n>        real tokens per forward pass at most (default 16384)
       --max-batch-requests <n>      requests per forward pass at most (default: no limit but the tokens)
       --max-concurrent-requests <n> requests in flight at most; more get 429 at once (default 512)
@@ -43,6 +46,7 @@ const FLAGS = {
   host: { type: "string" },
   port: { type: "string" },
   threads: { type: "string" },
+  dtype: { type: "string" },
   "max-batch-tokens": { type: "string" },
   "max-batch-requests": { type: "string" },
   "max-concurrent-requests": { type: "string" },
@@ -56,6 +60,14 @@ const FLAGS = {
 } as const;
 
 class UsageError extends Error {}
+
+function dtypeFlag(raw: unknown): Dtype | undefined {
+  if (raw === undefined) return undefined;
+  if (!(DTYPES as readonly unknown[]).includes(raw)) {
+    throw new UsageError(`--dtype must be one of ${DTYPES.join(", ")}, got ${JSON.stringify(raw)}`);
+  }
+  return raw as Dtype;
+}
 
 function int(values: Record<string, unknown>, name: string, min: number): number | undefined {
   const raw = values[name] as string | undefined;
@@ -85,6 +97,7 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     host: v.host as string | undefined,
     port,
     threads: int(v, "threads", 1),
+    dtype: dtypeFlag(v.dtype),
     maxBatchTokens: int(v, "max-batch-tokens", 1),
     maxBatchRequests: int(v, "max-batch-requests", 1),
     maxConcurrentRequests: int(v, "max-concurrent-requests", 1),

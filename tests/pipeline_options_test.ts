@@ -106,8 +106,9 @@ Deno.test("pipeline(): options are checked before anything is loaded", async () 
     [null, /pipeline options must be an object, got null/],
     [
       { thread: 2 },
-      /pipeline options: unknown option "thread" \(valid options: threads, hub, batchSize, onProgress\)/,
+      /pipeline options: unknown option "thread" \(valid options: threads, dtype, hub, batchSize, onProgress\)/,
     ],
+    [{ dtype: "float16" }, /unknown dtype "float16" \(dtypes: fp32, bf16, q8\)/],
     [{ threads: 1.5 }, /threads must be an integer >= 1, got number 1.5/],
     [{ threads: "2" }, /threads must be an integer >= 1, got string "2"/],
     [{ batchSize: 0 }, /batchSize must be a positive integer, got number 0/],

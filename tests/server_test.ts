@@ -453,6 +453,23 @@ Deno.test("server: a bad model or flag exits non-zero with a clear message", asy
   const task = await run("--model", SST2, "--task", "translation", "--port", "0");
   assert.equal(task.code, 2);
   assert.match(task.stderr, /unknown task/);
+  const dtype = await run("--model", SST2, "--dtype", "fp16", "--port", "0");
+  assert.equal(dtype.code, 2);
+  assert.match(dtype.stderr, /--dtype must be one of fp32, bf16, q8/);
+});
+
+Deno.test("server: --dtype q8 serves the q8 model (/info says int8, /predict as the q8 pipeline)", async () => {
+  const server = await startServer({ model: SST2, port: 0, dtype: "q8" });
+  try {
+    const info = JSON.parse((await get(server, "/info")).text);
+    assert.equal(info.model_dtype, "int8");
+    using q8 = await pipeline("text-classification", SST2, { dtype: "q8" });
+    const res = await post(server, "/predict", { inputs: SENTENCES });
+    assert.equal(res.status, 200);
+    deepClose(res.body, await q8(SENTENCES, { topK: null }));
+  } finally {
+    await server.shutdown();
+  }
 });
 
 Deno.test("server: a sentence-transformers folder embeds with its own pooling (several modes concatenated)", async () => {

@@ -175,7 +175,7 @@ Deno.test("load options: a bad or unknown option is an error naming it; threads 
       [{ threads: 1.5 }, /threads/],
       [{ threads: 257 }, /threads/],
       [{ thread: 2 }, /unknown load option "thread"/],
-      [{ dtype: "q8" }, /unknown load option "dtype"/],
+      [{ dtype: "int4" }, /unknown dtype "int4" \(dtypes: fp32, bf16, q8\)/],
     ] as const
   ) {
     await assert.rejects(() => DistilBertModel.load(DEFAULT_MODEL_DIR, options as never), re);

@@ -10,6 +10,7 @@
  */
 
 import { loadConfig } from "../config.ts";
+import type { Dtype } from "../backend.ts";
 import { resolveModelDir } from "../hub/mod.ts";
 import type { ResolveModelOptions } from "../hub/mod.ts";
 import type { PipelineTask } from "../pipelines/common.ts";
@@ -35,6 +36,8 @@ export interface ServeOptions {
   port?: number;
   /** Threads of the model's passes. Default: the number of cores. */
   threads?: number;
+  /** Precision of the encoder's linear layers: "fp32" (default), "bf16" or "q8" (as `LoadOptions.dtype`). */
+  dtype?: Dtype;
   /** Real tokens per forward pass at most (a request larger than this runs alone). Default 16384. */
   maxBatchTokens?: number;
   /** Requests per forward pass at most. Default: no limit but the tokens. */
@@ -120,6 +123,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     modelDir,
     task,
     threads: options.threads,
+    dtype: options.dtype,
     maxBatchTokens,
     maxBatchRequests,
   });
@@ -136,7 +140,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const info = {
     model_id: options.model,
     model_dir: modelDir,
-    model_dtype: "float32",
+    // TEI says "float32" / "float16"; ours names the encoder's linear layers' precision.
+    model_dtype: { fp32: "float32", bf16: "bfloat16", q8: "int8" }[options.dtype ?? "fp32"],
     task,
     model_type: engine.info.labels
       ? { classifier: { id2label: Object.fromEntries(engine.info.labels.map((l, i) => [String(i), l])) } }

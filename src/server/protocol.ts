@@ -7,6 +7,7 @@
  */
 
 import type { TextInput } from "../pipelines/text_classification.ts";
+import type { Dtype } from "../backend.ts";
 import type { PipelineTask } from "../pipelines/common.ts";
 import type { PoolingMode } from "../pipelines/sentence_transformers.ts";
 
@@ -42,6 +43,7 @@ export interface WorkerInit {
   modelDir: string;
   task: PipelineTask;
   threads?: number;
+  dtype?: Dtype;
   maxBatchTokens: number;
   maxBatchRequests: number;
 }

@@ -60,7 +60,10 @@ self.onmessage = (e: MessageEvent<ToWorker>) => {
 async function start(settings: WorkerInit) {
   try {
     init = settings;
-    pipe = await pipeline(settings.task, settings.modelDir, { threads: settings.threads });
+    pipe = await pipeline(settings.task, settings.modelDir, {
+      threads: settings.threads,
+      dtype: settings.dtype,
+    });
     tokenizer = pipe.tokenizer;
     const config = pipe.model.config;
     info = {
