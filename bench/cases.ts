@@ -5,14 +5,24 @@ import { DistilBertModel } from "../mod.ts";
 import { Backend } from "../src/backend.ts";
 import type { DistilBertConfig } from "../src/config.ts";
 import { ensureSynthModel } from "../tests/helpers/synth_cache.ts";
+import type { Dtype } from "./dtypes.ts";
 
 export type ModelName = "small" | "base";
 /** small = the fixtures' tiny config (dim 32, 5 layers), the seed benchmark's small model. */
 export const MODEL_SIZES: Record<ModelName, "tiny" | "base"> = { small: "tiny", base: "base" };
 export const TABLE: [number, number][] = [[1, 32], [1, 128], [8, 32], [8, 128]];
 
-export async function loadBenchModel(name: ModelName, threads?: number): Promise<DistilBertModel> {
-  return await DistilBertModel.load(await ensureSynthModel(MODEL_SIZES[name], "mlm"), { threads });
+/**
+ * The model in `dtype`. The option is passed to load() only when it is not fp32: fp32 runs then work with a
+ * load() that has no `dtype` option, and a bf16 or q8 run there fails on load()'s "unknown load option".
+ */
+export async function loadBenchModel(
+  name: ModelName,
+  threads?: number,
+  dtype: Dtype = "fp32",
+): Promise<DistilBertModel> {
+  const options = dtype === "fp32" ? { threads } : { threads, dtype };
+  return await DistilBertModel.load(await ensureSynthModel(MODEL_SIZES[name], "mlm"), options);
 }
 
 /** Deterministic ids in [1000, vocab) with a full mask, as the peers use. */

@@ -1,5 +1,6 @@
 // Prints one JSON line per cell of the batch x sequence table (and the sgemm peak), for bench/report.ts and
 // bench/peers/compare.ts. Usage: deno run -A bench/forward_cases.ts [--threads N] [--models small,base]
+// [--dtypes fp32,bf16,q8] (default fp32; each row says its dtype, the interleaved peak ratio is fp32's)
 
 import { parseArgs } from "node:util";
 import { Backend } from "../src/backend.ts";
@@ -14,26 +15,45 @@ import {
   TABLE,
   timeMedian,
 } from "./cases.ts";
+import { parseDtypes } from "./dtypes.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { threads: { type: "string" }, models: { type: "string", default: "small,base" } },
+  options: {
+    threads: { type: "string" },
+    models: { type: "string", default: "small,base" },
+    dtypes: { type: "string", default: "fp32" },
+  },
 });
+const dtypes = parseDtypes(values.dtypes!);
 const threads = values.threads ? Number(values.threads) : navigator.hardwareConcurrency;
 // The peak is measured before and after the model cases and the better of the two kept: on a shared machine
 // one measurement can land in a slow minute and make every percentage meaningless.
 const peakBefore = await measureSgemmPeak(threads);
 const rows: string[] = [];
 for (const name of values.models!.split(",") as ModelName[]) {
-  using model = await loadBenchModel(name, threads);
-  for (const [batch, seq] of TABLE) {
-    const inputs = benchInputs(model.config, batch, seq);
-    const runs = name === "small" ? 300 : batch * seq >= 1024 ? 15 : 40;
-    const ms = timeMedian(() => model.forward(inputs), runs);
-    const gflops = forwardFlops(model.config, batch, seq) / (ms * 1e6);
-    rows.push(
-      JSON.stringify({ peer: "denobert", model: name, batch, seq, median_ms: ms, runs, gflops, threads }),
-    );
+  for (const dtype of dtypes) {
+    using model = await loadBenchModel(name, threads, dtype);
+    for (const [batch, seq] of TABLE) {
+      const inputs = benchInputs(model.config, batch, seq);
+      const runs = name === "small" ? 300 : batch * seq >= 1024 ? 15 : 40;
+      const ms = timeMedian(() => model.forward(inputs), runs);
+      // The fp32 model's FLOP count whatever the dtype, so the rows of one cell compare by time.
+      const gflops = forwardFlops(model.config, batch, seq) / (ms * 1e6);
+      rows.push(
+        JSON.stringify({
+          peer: "denobert",
+          model: name,
+          dtype,
+          batch,
+          seq,
+          median_ms: ms,
+          runs,
+          gflops,
+          threads,
+        }),
+      );
+    }
   }
 }
 // The headline ratio, base 8x128 against the sgemm peak, measured interleaved: each round times one forward

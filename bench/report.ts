@@ -1,15 +1,21 @@
-// Writes BENCHMARKS.md: the batch x sequence table in ms, GFLOP/s and % of the sgemm peak measured in the
-// same process, plus the ragged-batch comparison. When OPENBLAS_CORETYPE is set (this project's environment
-// sets Haswell), a second run with it unset - for that child process alone - shows the AVX-512 kernels.
+// Writes BENCHMARKS.md: the machine's limits (bench/limits.ts), the batch x sequence table in ms, GFLOP/s,
+// % of the limit for each row's dtype and % of OpenBLAS's sgemm measured in the same process, plus the
+// ragged-batch comparison. When OPENBLAS_CORETYPE is set (this project's environment sets Haswell), a second
+// run with it unset - for that child process alone - shows the AVX-512 kernels.
 //
 // Usage: deno task bench:report [--threads N]
 
 import { parseArgs } from "node:util";
 import os from "node:os";
+import { rowDtype } from "./dtypes.ts";
+import { type MachineLimits, measureLimits } from "./limits.ts";
+import { limitsSection, percentOfLimit } from "./limits_md.ts";
 
 interface Row {
   kind?: string;
   model?: string;
+  /** "fp32" when absent. */
+  dtype?: string;
   batch?: number;
   seq?: number;
   median_ms?: number;
@@ -47,25 +53,26 @@ async function run(script: string, unsetCoretype: boolean): Promise<Row[]> {
   return new TextDecoder().decode(out.stdout).trim().split("\n").map((l) => JSON.parse(l));
 }
 
-function table(rows: Row[]): string {
+function table(rows: Row[], machine: MachineLimits): string {
   const peak = rows.find((r) => r.kind === "sgemm_peak")!;
   const lines = [
     `OpenBLAS kernels: **${peak.openblas_core}** (OPENBLAS_CORETYPE=${
       peak.openblas_coretype_env ?? "unset"
     }), ` +
-    `${peak.threads} threads; sgemm peak measured in this run (1024x3072x768, the better of a measurement ` +
+    `${peak.threads} threads; OpenBLAS's sgemm measured in this run (1024x3072x768, the better of a measurement ` +
     `before and after the cases: ${(peak.gflops_before as number).toFixed(0)} / ${
       (peak.gflops_after as number).toFixed(0)
     }): **${peak.gflops!.toFixed(0)} GFLOP/s**`,
     "",
-    "| model | B,S | median ms | GFLOP/s | % of sgemm peak |",
-    "|---|---|---|---|---|",
+    "| model | dtype | B,S | median ms | GFLOP/s | % of limit | % of OpenBLAS sgemm |",
+    "|---|---|---|---|---|---|---|",
   ];
   for (const r of rows.filter((r) => r.model)) {
+    const dtype = rowDtype(r);
     lines.push(
-      `| ${r.model} | ${r.batch},${r.seq} | ${r.median_ms!.toFixed(3)} | ${r.gflops!.toFixed(1)} | ${
-        (100 * r.gflops! / peak.gflops!).toFixed(0)
-      }% |`,
+      `| ${r.model} | ${dtype} | ${r.batch},${r.seq} | ${r.median_ms!.toFixed(3)} | ${
+        r.gflops!.toFixed(1)
+      } | ${percentOfLimit(r.gflops!, dtype, machine)} | ${(100 * r.gflops! / peak.gflops!).toFixed(0)}% |`,
     );
   }
   const inter = rows.find((r) => r.kind === "peak_ratio_interleaved");
@@ -73,11 +80,11 @@ function table(rows: Row[]): string {
     const ratios = (inter.ratios as number[]).map((x) => `${(100 * x).toFixed(0)}%`).join(", ");
     lines.push(
       "",
-      `${inter.cell} against the sgemm peak measured interleaved with it (each round times one forward pass ` +
+      `${inter.cell} against OpenBLAS's sgemm measured interleaved with it (each round times one forward pass ` +
         `between 10 sgemms before and 10 after, against their median; ${inter.rounds} rounds): **${
           (100 * (inter.median_ratio as number)).toFixed(0)
         }%** ` +
-        `median (rounds: ${ratios}). The column above divides by the best of two separate peak measurements, ` +
+        `median (rounds: ${ratios}). The sgemm column above divides by the best of two separate measurements, ` +
         `which on a machine whose speed drifts can land in a faster minute than the cases.`,
     );
   }
@@ -111,12 +118,15 @@ function tokenizerTable(rows: Row[]): string {
   return lines.join("\n");
 }
 
+// The limits first, while nothing else of this run is on the cores; they do not depend on OpenBLAS, so once.
+const LIMITS_RUN = { seconds: 0.2, repeats: 5 };
+const machine = await measureLimits({ threads: Number(threads), ...LIMITS_RUN });
 const sections: string[] = [];
 const envCoretype = Deno.env.get("OPENBLAS_CORETYPE");
 const variants = envCoretype ? [false, true] : [false];
 for (const unset of variants) {
   const rows = [...await run("forward_cases.ts", unset), ...await run("ragged_cases.ts", unset)];
-  sections.push(table(rows) + raggedTable(rows));
+  sections.push(table(rows, machine) + raggedTable(rows));
 }
 
 const tokenizerRows = await run("tokenizer_cases.ts", false);
@@ -145,7 +155,7 @@ try {
 // The HTTP server's load test, when bench/serve.ts left one (`--markdown bench/out/serve.md`).
 const serveTable = await Deno.readTextFile(new URL("out/serve.md", import.meta.url)).catch(() => "");
 const serve = serveTable ? `\n## HTTP server\n\n${SERVE_INTRO}\n\n${serveTable.trim()}\n` : "";
-const cpu = os.cpus()[0]?.model ?? "unknown CPU";
+const cpu = machine.cpu.model;
 const md = `# Benchmarks
 
 Generated by \`deno task bench:report\` on ${
@@ -158,8 +168,18 @@ The machine is shared: compare figures within one run, not across runs.
 Which code runs the linear layers: base's go through our own kernel on weights packed at load
 (\`ffi/packed_linear.c\`, built with \`-march=native\`, so AVX-512 here whatever OPENBLAS_CORETYPE says);
 small's (hidden width 37, not a multiple of the 32-wide panels) through OpenBLAS, or our small-row kernel
-for 4-64 rows. The sgemm peak is OpenBLAS's, so under OPENBLAS_CORETYPE=Haswell (its AVX2 kernels) base can
-run above 100% of it.
+for 4-64 rows.
+
+A row's GFLOP/s is the model's FLOP count (2 x the multiply-adds of the encoder, \`bench/cases.ts\`) over its
+time, the same count whatever the row's dtype. *% of limit* divides it by this machine's limit for that dtype
+(see Machine limits): fp32 by the fp32 FMA peak, bf16 by the \`vdpbf16ps\` peak, q8 by the \`vpdpbusd\` peak;
+rows without a dtype are fp32. *% of OpenBLAS sgemm* divides by the rate OpenBLAS's own sgemm reaches at
+1024x3072x768 in the same run: what its kernels reach, not the machine's limit (under OPENBLAS_CORETYPE=Haswell
+they are its AVX2 ones, well below the FMA peak), so rows run by our own kernels can pass 100% of it.
+
+${limitsSection(machine, LIMITS_RUN)}
+
+## Forward pass
 
 ${sections.join("\n\n")}
 

@@ -1,0 +1,246 @@
+// The machine's limits, for bench/report.ts's "% of limit": builds bench/limits/limits.c (a standalone C
+// microbenchmark: fp32 FMA, bf16 and int8 dot-product peaks, memory read bandwidth) and runs it.
+//
+// Usage: deno run -A bench/limits.ts [--threads N] [--seconds S] [--repeats R] [--mem-mib M]
+//   [--max-isa avx512|avx2|scalar]
+// prints the JSON lines; `measureLimits()` returns them parsed.
+
+import { parseArgs } from "node:util";
+import { CFLAGS } from "../ffi/build.ts";
+
+/** What limits.c measures, and the unit of each. */
+export const LIMIT_UNITS = {
+  fp32_fma: "GFLOP/s",
+  bf16_dot: "GFLOP/s",
+  int8_dot: "Gop/s",
+  mem_read: "GB/s",
+} as const;
+export type LimitName = keyof typeof LIMIT_UNITS;
+
+/** The CPU features limits.c looks for, spelled as in /proc/cpuinfo. */
+export const CPU_FLAGS = ["avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni"] as const;
+
+export interface CpuRow {
+  kind: "cpu";
+  /** /proc/cpuinfo's "model name" (else the CPUID brand string, else "unknown"). */
+  model: string;
+  /** The subset of {@link CPU_FLAGS} the CPU has and the OS enables. */
+  flags: string[];
+}
+
+export interface LimitRow {
+  kind: "limit";
+  what: LimitName;
+  unit: string;
+  /** The best repetition's rate, in `unit`. */
+  value: number;
+  threads: number;
+  /** Register width / instruction set used: "avx512" (zmm), "avx2" or "avx_vnni" (ymm), "scalar". */
+  isa: string;
+  instruction: string;
+  /** mem_read only: the buffer's size. */
+  bytes?: number;
+}
+
+export interface MachineLimits {
+  cpu: CpuRow;
+  /** One row per measurement the CPU could run; mem_read is always there. */
+  limits: LimitRow[];
+}
+
+export interface LimitsOptions {
+  /** Threads per measurement (default: limits.c's, the online CPUs). */
+  threads?: number;
+  /** Length of one repetition in seconds (default 0.2). */
+  seconds?: number;
+  /** Repetitions per measurement, the best kept (default 5). */
+  repeats?: number;
+  /** Memory read buffer in MiB (default max(512, 8x L3)). */
+  memMib?: number;
+  /** The widest code path to use (default avx512): runs the narrower kernels on a CPU that has wider ones. */
+  maxIsa?: "avx512" | "avx2" | "scalar";
+  /** A limits binary already built (default: {@link buildLimits}'s). */
+  binary?: string;
+}
+
+const SOURCE = new URL("limits/limits.c", import.meta.url);
+const DEFAULT_OUT_DIR = decodeURIComponent(new URL("out/", import.meta.url).pathname);
+
+/**
+ * The library's flags where they apply to an executable: no -march (each kernel names its instruction set
+ * with a target attribute, chosen at run time), no -shared/-fPIC, and -O2: the loops are hand-written
+ * intrinsics, and higher levels only reorder them.
+ */
+export const LIMITS_CFLAGS: readonly string[] = [
+  "-O2",
+  ...CFLAGS.filter((f) => ["-std=c11", "-pthread", "-Wall", "-Wextra"].includes(f)),
+];
+
+async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", data));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/**
+ * Compiles limits.c into `outDir` (default bench/out/, git-ignored) unless a binary of the same source,
+ * compiler and flags is there; returns its path. Written to a temporary name and renamed, so a concurrent
+ * run never executes a half-written file.
+ */
+export async function buildLimits(outDir: string = DEFAULT_OUT_DIR): Promise<string> {
+  const cc = Deno.env.get("CC") ?? "cc";
+  const source = await Deno.readFile(SOURCE);
+  const key = new TextEncoder().encode(`${cc}\n${LIMITS_CFLAGS.join(" ")}\n`);
+  const all = new Uint8Array(key.length + source.length);
+  all.set(key);
+  all.set(source, key.length);
+  const out = `${outDir.replace(/\/$/, "")}/limits-${(await sha256Hex(all)).slice(0, 16)}`;
+  try {
+    await Deno.stat(out);
+    return out;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  await Deno.mkdir(outDir, { recursive: true });
+  const tmp = `${out}.${Deno.pid}.tmp`;
+  let result: Deno.CommandOutput;
+  try {
+    result = await new Deno.Command(cc, {
+      args: [...LIMITS_CFLAGS, "-o", tmp, decodeURIComponent(SOURCE.pathname)],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  } catch (err) {
+    throw new Error(
+      `could not run the C compiler '${cc}' for bench/limits/limits.c (${(err as Error).message}); ` +
+        `install one or set CC`,
+    );
+  }
+  if (!result.success) {
+    await Deno.remove(tmp).catch(() => {});
+    throw new Error(
+      `compiling bench/limits/limits.c with '${cc}' failed:\n${new TextDecoder().decode(result.stderr)}`,
+    );
+  }
+  await Deno.rename(tmp, out);
+  // Builds of older sources are unlinked (a run still executing one keeps it until it exits).
+  for await (const e of Deno.readDir(outDir)) {
+    const path = `${outDir.replace(/\/$/, "")}/${e.name}`;
+    if (/^limits-[0-9a-f]{16}$/.test(e.name) && path !== out) await Deno.remove(path).catch(() => {});
+  }
+  return out;
+}
+
+/** limits.c's command line for `options` (the binary checks the ranges and names a bad value). */
+export function limitsArgs(options: LimitsOptions = {}): string[] {
+  const args: string[] = [];
+  if (options.threads !== undefined) args.push("--threads", String(options.threads));
+  if (options.seconds !== undefined) args.push("--seconds", String(options.seconds));
+  if (options.repeats !== undefined) args.push("--repeats", String(options.repeats));
+  if (options.memMib !== undefined) args.push("--mem-mib", String(options.memMib));
+  if (options.maxIsa !== undefined) args.push("--max-isa", options.maxIsa);
+  return args;
+}
+
+/** Parses and checks limits.c's output: one cpu line, then limit lines with known names and positive values. */
+export function parseLimits(text: string): MachineLimits {
+  const lines = text.split("\n").filter((l) => l.trim() !== "");
+  let cpu: CpuRow | undefined;
+  const limits: LimitRow[] = [];
+  lines.forEach((line, i) => {
+    const where = `limits.c output line ${i + 1}`;
+    let row: Record<string, unknown>;
+    try {
+      row = JSON.parse(line);
+    } catch {
+      throw new Error(`${where} is not JSON: ${line}`);
+    }
+    if (row.kind === "cpu") {
+      if (cpu) throw new Error(`${where}: a second cpu line`);
+      const flags = row.flags;
+      if (typeof row.model !== "string" || row.model === "") throw new Error(`${where}: no CPU model`);
+      if (!Array.isArray(flags) || !flags.every((f) => (CPU_FLAGS as readonly unknown[]).includes(f))) {
+        throw new Error(`${where}: flags must be a subset of ${CPU_FLAGS.join(", ")}: ${line}`);
+      }
+      cpu = { kind: "cpu", model: row.model, flags };
+    } else if (row.kind === "limit") {
+      const what = row.what as LimitName;
+      if (!Object.hasOwn(LIMIT_UNITS, what)) {
+        throw new Error(`${where}: unknown limit ${JSON.stringify(what)}`);
+      }
+      if (limits.some((l) => l.what === what)) throw new Error(`${where}: ${what} twice`);
+      if (row.unit !== LIMIT_UNITS[what]) {
+        throw new Error(`${where}: ${what} in ${row.unit}, not ${LIMIT_UNITS[what]}`);
+      }
+      const value = row.value, threads = row.threads;
+      if (typeof value !== "number" || !Number.isFinite(value) || value <= 0) {
+        throw new Error(`${where}: ${what} value must be a positive number: ${line}`);
+      }
+      if (typeof threads !== "number" || !Number.isInteger(threads) || threads < 1) {
+        throw new Error(`${where}: threads must be a positive integer: ${line}`);
+      }
+      if (typeof row.isa !== "string" || typeof row.instruction !== "string") {
+        throw new Error(`${where}: isa and instruction must be strings: ${line}`);
+      }
+      const bytes = row.bytes;
+      if (what === "mem_read" && (typeof bytes !== "number" || !(bytes > 0))) {
+        throw new Error(`${where}: mem_read without its buffer size: ${line}`);
+      }
+      limits.push({
+        kind: "limit",
+        what,
+        unit: LIMIT_UNITS[what],
+        value,
+        threads,
+        isa: row.isa,
+        instruction: row.instruction,
+        ...(what === "mem_read" ? { bytes: bytes as number } : {}),
+      });
+    } else {
+      throw new Error(`${where}: unknown kind ${JSON.stringify(row.kind)}`);
+    }
+  });
+  if (!cpu) throw new Error("limits.c printed no cpu line");
+  if (!limits.some((l) => l.what === "mem_read")) throw new Error("limits.c printed no mem_read line");
+  return { cpu, limits };
+}
+
+/** Builds limits.c if needed, runs it, and returns its rows. Throws with its stderr when it fails. */
+export async function measureLimits(options: LimitsOptions = {}): Promise<MachineLimits> {
+  const binary = options.binary ?? await buildLimits();
+  const out = await new Deno.Command(binary, { args: limitsArgs(options), stdout: "piped", stderr: "piped" })
+    .output();
+  const dec = new TextDecoder();
+  if (!out.success) {
+    throw new Error(`${binary} exited with code ${out.code}: ${dec.decode(out.stderr).trim()}`);
+  }
+  return parseLimits(dec.decode(out.stdout));
+}
+
+if (import.meta.main) {
+  const { values } = parseArgs({
+    args: Deno.args,
+    options: {
+      threads: { type: "string" },
+      seconds: { type: "string" },
+      repeats: { type: "string" },
+      "mem-mib": { type: "string" },
+      "max-isa": { type: "string" },
+    },
+  });
+  // Only checked for being numbers here: limits.c checks the ranges and names the option out of range.
+  const num = (flag: string, v: string | undefined) => {
+    if (v === undefined) return undefined;
+    const n = Number(v);
+    if (v.trim() === "" || Number.isNaN(n)) throw new Error(`--${flag} must be a number, got "${v}"`);
+    return n;
+  };
+  const result = await measureLimits({
+    threads: num("threads", values.threads),
+    seconds: num("seconds", values.seconds),
+    repeats: num("repeats", values.repeats),
+    memMib: num("mem-mib", values["mem-mib"]),
+    // limits.c names a value it does not know.
+    maxIsa: values["max-isa"] as LimitsOptions["maxIsa"],
+  });
+  for (const row of [result.cpu, ...result.limits]) console.log(JSON.stringify(row));
+}
