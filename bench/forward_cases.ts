@@ -1,5 +1,7 @@
 // Prints one JSON line per cell of the batch x sequence table (and the sgemm peak), for bench/report.ts and
-// bench/peers/compare.ts. Usage: deno run -A bench/forward_cases.ts [--threads N] [--models small,base]
+// bench/peers/compare.ts. Usage:
+//   deno run -A bench/forward_cases.ts [--threads N] [--models small,base,minilm,bert-base] [--dtype fp32|bf16|q8]
+// --dtype other than fp32 is passed to the model's load options (and recorded in every line).
 
 import { parseArgs } from "node:util";
 import { Backend } from "../src/backend.ts";
@@ -9,7 +11,8 @@ import {
   loadBenchModel,
   measureSgemmPeak,
   median,
-  type ModelName,
+  parseDtype,
+  parseModels,
   sgemmPeakCase,
   TABLE,
   timeMedian,
@@ -17,30 +20,46 @@ import {
 
 const { values } = parseArgs({
   args: Deno.args,
-  options: { threads: { type: "string" }, models: { type: "string", default: "small,base" } },
+  options: {
+    threads: { type: "string" },
+    models: { type: "string", default: "small,base" },
+    dtype: { type: "string", default: "fp32" },
+  },
 });
 const threads = values.threads ? Number(values.threads) : navigator.hardwareConcurrency;
+const models = parseModels(values.models!);
+const dtype = parseDtype(values.dtype!);
 // The peak is measured before and after the model cases and the better of the two kept: on a shared machine
 // one measurement can land in a slow minute and make every percentage meaningless.
 const peakBefore = await measureSgemmPeak(threads);
 const rows: string[] = [];
-for (const name of values.models!.split(",") as ModelName[]) {
-  using model = await loadBenchModel(name, threads);
+for (const name of models) {
+  using model = await loadBenchModel(name, threads, dtype);
   for (const [batch, seq] of TABLE) {
     const inputs = benchInputs(model.config, batch, seq);
     const runs = name === "small" ? 300 : batch * seq >= 1024 ? 15 : 40;
     const ms = timeMedian(() => model.forward(inputs), runs);
     const gflops = forwardFlops(model.config, batch, seq) / (ms * 1e6);
     rows.push(
-      JSON.stringify({ peer: "denobert", model: name, batch, seq, median_ms: ms, runs, gflops, threads }),
+      JSON.stringify({
+        peer: "denobert",
+        model: name,
+        dtype,
+        batch,
+        seq,
+        median_ms: ms,
+        runs,
+        gflops,
+        threads,
+      }),
     );
   }
 }
 // The headline ratio, base 8x128 against the sgemm peak, measured interleaved: each round times one forward
 // pass bracketed by sgemms (10 before, 10 after, ~0.2 s each side) and compares it with their median, and
 // the median of the per-round ratios is reported, so a slow moment slows both sides of a ratio instead of one.
-if (values.models!.split(",").includes("base")) {
-  using model = await loadBenchModel("base", threads);
+if (models.includes("base")) {
+  using model = await loadBenchModel("base", threads, dtype);
   using be = await Backend.open({ threads });
   const sgemm = sgemmPeakCase(be);
   const inputs = benchInputs(model.config, 8, 128);
@@ -66,6 +85,7 @@ if (values.models!.split(",").includes("base")) {
     peer: "denobert",
     kind: "peak_ratio_interleaved",
     model: undefined,
+    dtype,
     cell: "base 8x128",
     rounds: ratios.length,
     median_ratio: median(ratios),

@@ -178,7 +178,9 @@ async function parity(model, session, dir, config, reference) {
       log(
         `[${model}] ${reference ? "int8 vs fp32 graph" : "parity vs"} ${label} ${shape.join("x")} ${name}: ` +
           `max abs err ${err.toExponential(2)}, 1 - min cosine ${(1 - cos).toExponential(2)} ` +
-          `(${reference ? `bound: cosine >= ${INT8_MIN_COSINE}` : `tol ${info.tol}`}) ${good ? "ok" : "FAIL"}`,
+          `(${reference ? `bound: cosine >= ${INT8_MIN_COSINE}` : `tol ${info.tol}`}) ${
+            good ? "ok" : "FAIL"
+          }`,
       );
     }
   };
