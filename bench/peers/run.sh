@@ -154,7 +154,7 @@ grep -c ' ok$' "$OUT/onnxruntime.log" | xargs -I{} echo "run.sh: onnxruntime par
 # ---- 5. ours (when bench/forward_cases.ts exists), then the alternating rounds
 # Every result line is tagged with its round, so compare.ts can pair each peer's round with ours.
 tag() { sed "s/^{/{\"round\":$1,/"; }
-rm -f "$OUT/denobert.jsonl"
+rm -f "$OUT/denobert.jsonl" "$OUT/denobert.log"
 tag 1 <"$OUT/onnxruntime.jsonl" >"$OUT/onnxruntime.rounds.jsonl"
 tag 1 <"$OUT/pytorch.jsonl" >"$OUT/pytorch.rounds.jsonl"
 if [ -f "$ROOT/bench/forward_cases.ts" ]; then
@@ -162,6 +162,12 @@ if [ -f "$ROOT/bench/forward_cases.ts" ]; then
   # setup.sh: pinned deno into .tools/, OpenBLAS, our C kernels built
   bash "$ROOT/scripts/setup.sh" >"$OUT/setup.log" 2>&1 || { cat "$OUT/setup.log" >&2; exit 1; }
   DENO="$ROOT/.tools/node_modules/.bin/deno"
+  # ours against the torch outputs the ONNX graphs were exported with (same inputs, each dtype)
+  for d in ${DTYPES//,/ }; do
+    "$DENO" run -A --config "$ROOT/deno.json" "$PEERS/parity_ours.ts" "$OUT" --models "$MODELS" --dtype "$d" \
+      >>"$OUT/denobert.log" 2>&1 || { tail -20 "$OUT/denobert.log" >&2; exit 1; }
+  done
+  grep -c ' ok$' "$OUT/denobert.log" | xargs -I{} echo "run.sh: our parity checks vs torch passed: {}" >&2
   ours() {
     for d in ${DTYPES//,/ }; do
       "$DENO" run -A "$ROOT/bench/forward_cases.ts" --threads 2 --models "$MODELS" --dtype "$d" \

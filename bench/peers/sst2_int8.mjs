@@ -29,7 +29,9 @@ function parseArgs(argv) {
     if (!(k in opts)) throw new Error(`unknown option --${k} (options: ${Object.keys(opts).join(", ")})`);
     if (v === undefined) throw new Error(`--${k} needs a value`);
     opts[k] = typeof opts[k] === "number" ? Number(v) : v;
-    if (typeof opts[k] === "number" && !Number.isFinite(opts[k])) throw new Error(`--${k}: not a number: ${v}`);
+    if (typeof opts[k] === "number" && !Number.isFinite(opts[k])) {
+      throw new Error(`--${k}: not a number: ${v}`);
+    }
   }
   return opts;
 }
@@ -60,14 +62,18 @@ async function main() {
   for (const [d, f] of Object.entries(files)) {
     if (!existsSync(f)) {
       throw new Error(
-        `${f}: not found (${d === "int8" ? "quantize_onnx.py onnx/model.onnx onnx/model_quantized.onnx" : "export_tjs.py"})`,
+        `${f}: not found (${
+          d === "int8" ? "quantize_onnx.py onnx/model.onnx onnx/model_quantized.onnx" : "export_tjs.py"
+        })`,
       );
     }
   }
   const dev = readDev(join(WEIGHTS, "sst2-dev.tsv"));
   const refs = readFileSync(join(WEIGHTS, "dev-reference.jsonl"), "utf8").split("\n").filter(Boolean)
     .map((l) => JSON.parse(l));
-  if (refs.length !== dev.length) throw new Error(`dev-reference.jsonl has ${refs.length} lines, the tsv ${dev.length}`);
+  if (refs.length !== dev.length) {
+    throw new Error(`dev-reference.jsonl has ${refs.length} lines, the tsv ${dev.length}`);
+  }
 
   const sessionOptions = {
     executionProviders: ["cpu"],

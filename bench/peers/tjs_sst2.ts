@@ -35,7 +35,9 @@ for (const [i, row] of rows.entries()) {
   const label = Number(row.slice(0, tab)), text = row.slice(tab + 1);
   if (refs[i]?.text !== text) throw new Error(`dev-reference.jsonl line ${i + 1}: not the tsv's sentence`);
   const ids = (tokenizer(text, { truncation: true }).input_ids.tolist() as bigint[][])[0].map(Number);
-  if (ids.length !== refs[i].input_ids.length || ids.some((id, j) => id !== refs[i].input_ids[j])) idMismatches++;
+  if (ids.length !== refs[i].input_ids.length || ids.some((id, j) => id !== refs[i].input_ids[j])) {
+    idMismatches++;
+  }
   const [best] = await classify(text) as { label: string; score: number }[];
   // config.json: 0 NEGATIVE, 1 POSITIVE
   if ((best.label === "POSITIVE" ? 1 : 0) === label) correct++;
