@@ -1,32 +1,68 @@
 // What the benchmarks share: the batch x sequence table, the models (synth-v1 weights), FLOP counts, and a
 // measured sgemm peak to compare against.
 
-import { DistilBertModel } from "../mod.ts";
+import { BertModel, DistilBertModel, type EncoderModel, type LoadOptions } from "../mod.ts";
 import { Backend } from "../src/backend.ts";
-import type { DistilBertConfig } from "../src/config.ts";
-import { ensureSynthModel } from "../tests/helpers/synth_cache.ts";
-import type { Dtype } from "./dtypes.ts";
-
-export type ModelName = "small" | "base";
-/** small = the fixtures' tiny config (dim 32, 5 layers), the seed benchmark's small model. */
-export const MODEL_SIZES: Record<ModelName, "tiny" | "base"> = { small: "tiny", base: "base" };
-export const TABLE: [number, number][] = [[1, 32], [1, 128], [8, 32], [8, 128]];
+import type { EncoderConfig } from "../src/config.ts";
+import { ensureSynthFromConfig, ensureSynthModel } from "../tests/helpers/synth_cache.ts";
 
 /**
- * The model in `dtype`. The option is passed to load() only when it is not fp32: fp32 runs then work with a
- * load() that has no `dtype` option, and a bf16 or q8 run there fails on load()'s "unknown load option".
+ * small = the fixtures' tiny DistilBERT config (dim 32, 5 layers), the seed benchmark's small model; base =
+ * distilbert-base; minilm = BERT in the all-MiniLM-L6-v2 shape (384, 6 layers, 12 heads, FFN 1536);
+ * bert-base = BERT base (768, 12 layers, 12 heads, FFN 3072). All synth-v1 weights, the bare encoder (BERT's
+ * with its pooler, as the ONNX Runtime peer's graph).
  */
+export type ModelName = "small" | "base" | "minilm" | "bert-base";
+export const MODEL_NAMES: readonly ModelName[] = ["small", "base", "minilm", "bert-base"];
+export const TABLE: [number, number][] = [[1, 32], [1, 128], [8, 32], [8, 128]];
+
+/** The `dtype` load option: fp32 (the default), bf16 or q8 (int8 weights per output channel). */
+export type BenchDtype = "fp32" | "bf16" | "q8";
+export const BENCH_DTYPES: readonly BenchDtype[] = ["fp32", "bf16", "q8"];
+
+const bertShape = (shape: string) =>
+  ensureSynthFromConfig(
+    new URL(`../tests/fixtures/models/${shape}/config.model.json`, import.meta.url).pathname,
+    `${shape}-model`,
+  );
+// The DistilBERT checkpoints are the masked-LM fixtures' (their head is not loaded); the BERT ones are in the
+// cache folders tests/bert_test.ts and bench/peers/torch_bert.py use.
+const CHECKPOINTS: Record<ModelName, (options: LoadOptions) => Promise<EncoderModel>> = {
+  small: async (o) => await DistilBertModel.load(await ensureSynthModel("tiny", "mlm"), o),
+  base: async (o) => await DistilBertModel.load(await ensureSynthModel("base", "mlm"), o),
+  minilm: async (o) => await BertModel.load(await bertShape("bert-minilm"), o),
+  "bert-base": async (o) => await BertModel.load(await bertShape("bert-base"), o),
+};
+
+/** Checks a comma list of model names (a typo must not silently bench nothing). */
+export function parseModels(list: string, option = "--models"): ModelName[] {
+  return list.split(",").map((m) => {
+    if (!(MODEL_NAMES as readonly string[]).includes(m)) {
+      throw new Error(`${option}: unknown model "${m}" (known: ${MODEL_NAMES.join(", ")})`);
+    }
+    return m as ModelName;
+  });
+}
+
+/** Checks a `--dtype` value. */
+export function parseDtype(value: string, option = "--dtype"): BenchDtype {
+  if (!(BENCH_DTYPES as readonly string[]).includes(value)) {
+    throw new Error(`${option} must be one of ${BENCH_DTYPES.join(", ")}, got "${value}"`);
+  }
+  return value as BenchDtype;
+}
+
+/** Loads a benchmark model in `dtype` (the `dtype` load option). */
 export async function loadBenchModel(
   name: ModelName,
   threads?: number,
-  dtype: Dtype = "fp32",
-): Promise<DistilBertModel> {
-  const options = dtype === "fp32" ? { threads } : { threads, dtype };
-  return await DistilBertModel.load(await ensureSynthModel(MODEL_SIZES[name], "mlm"), options);
+  dtype: BenchDtype = "fp32",
+): Promise<EncoderModel> {
+  return await CHECKPOINTS[name]({ threads, dtype });
 }
 
 /** Deterministic ids in [1000, vocab) with a full mask, as the peers use. */
-export function benchInputs(config: DistilBertConfig, batch: number, seq: number) {
+export function benchInputs(config: EncoderConfig, batch: number, seq: number) {
   const ids = new Int32Array(batch * seq);
   let s = 12345;
   for (let i = 0; i < ids.length; i++) {
@@ -36,8 +72,8 @@ export function benchInputs(config: DistilBertConfig, batch: number, seq: number
   return { inputIds: { data: ids, dims: [batch, seq] } };
 }
 
-/** Multiply-adds x 2 of one encoder forward on B full sequences of S tokens. */
-export function forwardFlops(c: DistilBertConfig, batch: number, seq: number): number {
+/** Multiply-adds x 2 of one encoder forward on B full sequences of S tokens (BERT's pooler not counted). */
+export function forwardFlops(c: EncoderConfig, batch: number, seq: number): number {
   const T = batch * seq, D = c.dim, H = c.hidden_dim;
   const linear = 2 * T * D * (3 * D) + 2 * T * D * D + 2 * 2 * T * D * H;
   const attention = 2 * 2 * batch * seq * seq * D; // QK^T and PV over all heads

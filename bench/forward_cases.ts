@@ -1,37 +1,46 @@
 // Prints one JSON line per cell of the batch x sequence table (and the sgemm peak), for bench/report.ts and
-// bench/peers/compare.ts. Usage: deno run -A bench/forward_cases.ts [--threads N] [--models small,base]
-// [--dtypes fp32,bf16,q8] (default fp32; each row says its dtype, the interleaved peak ratio is fp32's)
+// bench/peers/compare.ts. Usage:
+//   deno run -A bench/forward_cases.ts [--threads N] [--models small,base,minilm,bert-base]
+//     [--dtypes fp32,bf16,q8 | --dtype q8]
+// Each model runs in every dtype asked (default fp32), every line says its dtype; the interleaved peak ratio
+// at the end is fp32's.
 
 import { parseArgs } from "node:util";
 import { Backend } from "../src/backend.ts";
+import { parseDtypes } from "./dtypes.ts";
 import {
   benchInputs,
   forwardFlops,
   loadBenchModel,
   measureSgemmPeak,
   median,
-  type ModelName,
+  parseDtype,
+  parseModels,
   sgemmPeakCase,
   TABLE,
   timeMedian,
 } from "./cases.ts";
-import { parseDtypes } from "./dtypes.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
   options: {
     threads: { type: "string" },
     models: { type: "string", default: "small,base" },
+    dtype: { type: "string" },
     dtypes: { type: "string", default: "fp32" },
   },
 });
-const dtypes = parseDtypes(values.dtypes!);
 const threads = values.threads ? Number(values.threads) : navigator.hardwareConcurrency;
+const models = parseModels(values.models!);
+if (values.dtype !== undefined && Deno.args.some((a) => a.startsWith("--dtypes"))) {
+  throw new Error("give --dtype or --dtypes, not both");
+}
+const dtypes = values.dtype !== undefined ? [parseDtype(values.dtype)] : parseDtypes(values.dtypes!);
 // The peak is measured before and after the model cases and the better of the two kept: on a shared machine
 // one measurement can land in a slow minute and make every percentage meaningless.
 const peakBefore = await measureSgemmPeak(threads);
 const rows: string[] = [];
-for (const name of values.models!.split(",") as ModelName[]) {
+for (const name of models) {
   for (const dtype of dtypes) {
     using model = await loadBenchModel(name, threads, dtype);
     for (const [batch, seq] of TABLE) {
@@ -59,7 +68,7 @@ for (const name of values.models!.split(",") as ModelName[]) {
 // The headline ratio, base 8x128 against the sgemm peak, measured interleaved: each round times one forward
 // pass bracketed by sgemms (10 before, 10 after, ~0.2 s each side) and compares it with their median, and
 // the median of the per-round ratios is reported, so a slow moment slows both sides of a ratio instead of one.
-if (values.models!.split(",").includes("base")) {
+if (models.includes("base")) {
   using model = await loadBenchModel("base", threads);
   using be = await Backend.open({ threads });
   const sgemm = sgemmPeakCase(be);
@@ -86,6 +95,7 @@ if (values.models!.split(",").includes("base")) {
     peer: "denobert",
     kind: "peak_ratio_interleaved",
     model: undefined,
+    dtype: "fp32",
     cell: "base 8x128",
     rounds: ratios.length,
     median_ratio: median(ratios),

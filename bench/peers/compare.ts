@@ -8,9 +8,14 @@
 // "peer":"denobert"; when there are none, the table shows the peers only. With several rounds a cell shows
 // the median over rounds of each peer's median, and the ratio is the median of the per-round ratios (a
 // peer's round r against our round r), so both sides of every ratio were measured minutes apart at most.
+// Rows carry a "dtype" (fp32 when absent): ours "q8" and ONNX Runtime's "int8" (quantize_onnx.py) are the
+// same precision class and share a row of the table; a dtype column appears when any row is not fp32.
 
 const OURS = "denobert";
-const MODEL_ORDER = ["small", "base"];
+const MODEL_ORDER = ["small", "base", "minilm", "bert-base"];
+// our dtype names -> the precision class the peers' rows use
+const PRECISION: Record<string, string> = { q8: "int8" };
+const DTYPE_ORDER = ["fp32", "bf16", "int8"];
 const PEER_ORDER = ["pytorch", "onnxruntime"];
 
 export interface Row {
@@ -21,6 +26,13 @@ export interface Row {
   median_ms: number;
   runs?: number;
   round?: number;
+  dtype?: string;
+}
+
+/** The precision class of a row: its dtype, with ours q8 and ONNX Runtime's int8 both "int8". */
+export function precision(r: { dtype?: string }): string {
+  const d = r.dtype ?? "fp32";
+  return PRECISION[d] ?? d;
 }
 
 function median(xs: number[]): number {
@@ -44,7 +56,7 @@ function isRow(x: unknown): x is Row {
   return typeof r === "object" && r !== null && typeof r.peer === "string" &&
     typeof r.model === "string" &&
     typeof r.batch === "number" && typeof r.seq === "number" &&
-    typeof r.median_ms === "number";
+    typeof r.median_ms === "number" && (r.dtype === undefined || typeof r.dtype === "string");
 }
 
 export function parseLines(text: string): Row[] {
@@ -65,19 +77,20 @@ export function parseLines(text: string): Row[] {
 const fmtMs = (ms: number) => ms >= 100 ? ms.toFixed(1) : ms >= 10 ? ms.toFixed(2) : ms.toFixed(3);
 
 export function table(rows: Row[]): string {
-  const key = (r: { model: string; batch: number; seq: number }) => `${r.model}|${r.batch}|${r.seq}`;
+  const key = (r: { model: string; dtype?: string; batch: number; seq: number }) =>
+    `${r.model}|${precision(r)}|${r.batch}|${r.seq}`;
   // every round of a cell; within one round the last line wins
   const byPeer = new Map<string, Map<string, Map<number, Row>>>();
   const cells = new Map<
     string,
-    { model: string; batch: number; seq: number }
+    { model: string; dtype: string; batch: number; seq: number }
   >();
   for (const r of rows) {
     if (!byPeer.has(r.peer)) byPeer.set(r.peer, new Map());
     const peerCells = byPeer.get(r.peer)!;
     if (!peerCells.has(key(r))) peerCells.set(key(r), new Map());
     peerCells.get(key(r))!.set(r.round ?? 1, r);
-    cells.set(key(r), { model: r.model, batch: r.batch, seq: r.seq });
+    cells.set(key(r), { model: r.model, dtype: precision(r), batch: r.batch, seq: r.seq });
   }
   const get = (
     peer: string,
@@ -93,12 +106,20 @@ export function table(rows: Row[]): string {
     const i = MODEL_ORDER.indexOf(m);
     return i < 0 ? MODEL_ORDER.length : i;
   };
+  const dtypeRank = (d: string) => {
+    const i = DTYPE_ORDER.indexOf(d);
+    return i < 0 ? DTYPE_ORDER.length : i;
+  };
   const sorted = [...cells.values()].sort((a, b) =>
     order(a.model) - order(b.model) || a.model.localeCompare(b.model) ||
+    dtypeRank(a.dtype) - dtypeRank(b.dtype) || a.dtype.localeCompare(b.dtype) ||
     a.batch - b.batch || a.seq - b.seq
   );
+  const showDtype = sorted.some((c) => c.dtype !== "fp32");
+  // the int8 class is ours q8 against ONNX Runtime's int8 graph
+  const dtypeLabel = (d: string) => d === "int8" && ours ? "q8 / int8" : d;
 
-  const head = ["model", "batch x seq"];
+  const head = ["model", ...(showDtype ? ["dtype"] : []), "batch x seq"];
   if (ours) head.push(`${OURS} ms`);
   for (const p of peers) {
     head.push(`${p} ms`);
@@ -106,14 +127,14 @@ export function table(rows: Row[]): string {
   }
   const lines = [
     `| ${head.join(" | ")} |`,
-    `|${head.map((_, i) => i < 2 ? " --- " : " ---: ").join("|")}|`,
+    `|${head.map((_, i) => i < (showDtype ? 3 : 2) ? " --- " : " ---: ").join("|")}|`,
   ];
   const cellMs = (rs: Row[]) => rs.length ? fmtMs(median(rs.map((r) => r.median_ms))) : "-";
   const rounds = (rs: Row[]) => rs.length > 1 ? ` (${rs.length})` : "";
   for (const c of sorted) {
     const k = key(c);
     const mine = get(OURS, k);
-    const cols = [c.model, `${c.batch}x${c.seq}`];
+    const cols = [c.model, ...(showDtype ? [dtypeLabel(c.dtype)] : []), `${c.batch}x${c.seq}`];
     if (ours) cols.push(cellMs(mine) + rounds(mine));
     for (const p of peers) {
       const theirs = get(p, k);

@@ -2,8 +2,10 @@
 server a Transformers.js user writes): config.json, tokenizer.json (built from vocab.txt: the BERT normalizer,
 pre-tokenizer, WordPiece model and [CLS]/[SEP] template that the fast tokenizer of this vocabulary has),
 tokenizer_config.json and onnx/model.onnx, exported from transformers 4.31's DistilBertForSequenceClassification
-loaded with the model's own weights. Needs Debian's python3-torch and a transformers 4.31 source checkout
-(see scripts/hf_reference/README.md); writes to bench/peers/out/ (git-ignored).
+loaded with the model's own weights, and onnx/model_quantized.onnx, its ONNX Runtime dynamic int8 form
+(quantize_onnx.py), which Transformers.js loads for `dtype: "q8"`. Needs Debian's python3-torch and
+python3-onnx and a transformers 4.31 source checkout (see scripts/hf_reference/README.md); writes to
+bench/peers/out/ (git-ignored).
 
   /usr/bin/python3 bench/peers/export_tjs.py --transformers <transformers>/src --hub <huggingface_hub>/src \
       --tokenizers-npm <node_modules>/tokenizers
@@ -13,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 
@@ -83,6 +86,9 @@ def main():
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
                               "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},
                 opset_version=14, do_constant_folding=True)
+    onnx_dir = os.path.join(args.out, "onnx")
+    subprocess.run([sys.executable, os.path.join(HERE, "quantize_onnx.py"), os.path.join(onnx_dir, "model.onnx"),
+                    os.path.join(onnx_dir, "model_quantized.onnx")], check=True)
     shutil.copy(os.path.join(args.model, "config.json"), os.path.join(args.out, "config.json"))
     with open(os.path.join(args.model, "tokenizer_config.json")) as f:
         tcfg = json.load(f)

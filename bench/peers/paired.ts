@@ -3,8 +3,10 @@
 // (ort_distilbert.mjs --serve) that sits idle, blocked on its stdin, while ours runs, and the other way round.
 //
 //   deno run -A --config deno.json bench/peers/paired.ts OUT_DIR [--models small,base] [--pairs 40]
-//        [--burst-ms 120] [--threads 2]
+//        [--burst-ms 120] [--threads 2] [--dtype fp32|q8]
 //
+// --dtype q8: ours loads with { dtype: "q8" } and ONNX Runtime runs OUT_DIR/<model>.int8.onnx (quantize_onnx.py),
+// int8 against int8; fp32 (the default) is fp32 against fp32. Models: small, base, minilm, bert-base.
 // --config: bench/peers/ has its own package.json, which Deno would otherwise take as the project config.
 // OUT_DIR holds the ONNX exports written by torch_distilbert.py (run.sh makes them). Prints one JSON line per
 // cell ({"peer":"paired",...}) and then a markdown table. Per pair, each side's burst median is taken (the
@@ -12,7 +14,7 @@
 // burst median / ours, and "ours faster" counts the pairs in which ours had the lower median.
 
 import { parseArgs } from "node:util";
-import { benchInputs, loadBenchModel, median, type ModelName, TABLE } from "../cases.ts";
+import { benchInputs, loadBenchModel, median, parseDtype, parseModels, TABLE } from "../cases.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,
@@ -22,6 +24,7 @@ const { values, positionals } = parseArgs({
     pairs: { type: "string", default: "40" },
     "burst-ms": { type: "string", default: "120" },
     threads: { type: "string", default: "2" },
+    dtype: { type: "string", default: "fp32" },
   },
 });
 const outDir = positionals[0];
@@ -32,7 +35,12 @@ if (!outDir) {
   Deno.exit(2);
 }
 const pairs = Number(values.pairs), burstMs = Number(values["burst-ms"]), threads = Number(values.threads);
-const models = values.models!.split(",") as ModelName[];
+const models = parseModels(values.models!);
+const dtype = parseDtype(values.dtype!);
+// ONNX Runtime's counterpart of each of our dtypes (it has no bf16 graph here)
+const ORT_DTYPE: Record<string, string> = { fp32: "fp32", q8: "int8" };
+const ortDtype = ORT_DTYPE[dtype];
+if (!ortDtype) throw new Error(`--dtype ${dtype}: no ONNX Runtime counterpart (use fp32 or q8)`);
 
 /** The node child, spoken to one JSON line at a time. */
 class OrtServer {
@@ -43,7 +51,11 @@ class OrtServer {
   constructor() {
     const script = new URL("./ort_distilbert.mjs", import.meta.url).pathname;
     this.#child = new Deno.Command("node", {
-      args: [script, outDir, "--models", models.join(","), "--threads", String(threads), "--serve", "1"],
+      args: [
+        script,
+        outDir,
+        ...["--models", models.join(","), "--threads", String(threads), "--dtype", ortDtype, "--serve", "1"],
+      ],
       stdin: "piped",
       stdout: "piped",
       stderr: "inherit",
@@ -98,7 +110,7 @@ interface Cell {
 }
 const cells: Cell[] = [];
 for (const name of models) {
-  using model = await loadBenchModel(name, threads);
+  using model = await loadBenchModel(name, threads, dtype);
   for (const [batch, seq] of TABLE) {
     const inputs = benchInputs(model.config, batch, seq);
     const ours = (runs: number) => {
@@ -143,7 +155,7 @@ for (const name of models) {
       oursFaster,
     };
     cells.push(cell);
-    console.log(JSON.stringify({ peer: "paired", ...cell, ratios }));
+    console.log(JSON.stringify({ peer: "paired", dtype, ort_dtype: ortDtype, ...cell, ratios }));
   }
 }
 await ort.close();
@@ -152,7 +164,7 @@ const fmt = (ms: number) => ms < 10 ? ms.toFixed(2) : ms < 100 ? ms.toFixed(1) :
 console.log(
   [
     "",
-    `| model | batch x seq | ours ms | onnxruntime ms | onnxruntime / ours | ours faster in |`,
+    `| model | batch x seq | ours ${dtype} ms | onnxruntime ${ortDtype} ms | onnxruntime / ours | ours faster in |`,
     `| --- | --- | ---: | ---: | ---: | ---: |`,
     ...cells.map((c) =>
       `| ${c.model} | ${c.batch}x${c.seq} | ${fmt(c.oursMs)} | ${fmt(c.ortMs)} | ${c.ratio.toFixed(2)}x | ` +

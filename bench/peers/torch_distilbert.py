@@ -317,6 +317,30 @@ def set_openblas_threads(n):
             h.openblas_set_num_threads(n)
 
 
+def bench_cells(model, enc, config, args):
+    """Times the 8 cells of MODEL and prints one JSON line each (enc(ids, mask) is one forward pass)."""
+    for batch, seq in CASES:
+        line = {"peer": "pytorch", "model": model, "dtype": "fp32", "batch": batch, "seq": seq}
+        if args.tune:
+            # torch's OpenMP pool and OpenBLAS's pthread pool both spin after work; on 2 cores they can
+            # fight. Try the splits of the 2-thread budget briefly, then time the best one in full.
+            trial = argparse.Namespace(**{**vars(args), "warmup": 2, "min_runs": 5, "runs": 40,
+                                          "max_seconds": min(2.0, args.max_seconds)})
+            scores = {}
+            for omp, blas in TUNE_SPLITS:
+                set_threads(omp, blas)
+                scores[(omp, blas)] = time_case(enc, config, batch, seq, trial)[0]
+            omp, blas = min(scores, key=scores.get)
+            log(f"[{model}] {batch}x{seq} tune: " + ", ".join(
+                f"omp{o}/blas{b} {ms:.3g} ms" for (o, b), ms in scores.items()) + f" -> omp{omp}/blas{blas}")
+        else:
+            omp, blas = args.threads, args.threads
+        set_threads(omp, blas)
+        med, n = time_case(enc, config, batch, seq, args)
+        line.update(median_ms=round(med, 3), runs=n, torch_threads=omp, openblas_threads=blas)
+        print(json.dumps(line, separators=(",", ":")), flush=True)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--models", default="small,base", help="comma list of small,base")
@@ -336,6 +360,10 @@ def main():
     torch.set_num_threads(args.threads)
     torch.set_num_interop_threads(1)
     set_openblas_threads(args.threads)
+    for model in args.models.split(","):
+        if model not in FIXTURE:
+            hint = " (BERT shapes: torch_bert.py)" if model in ("minilm", "bert-base") else ""
+            raise SystemExit(f"--models: unknown model {model!r}; this script runs {', '.join(FIXTURE)}{hint}")
     describe_env()
     failed = False
     for model in args.models.split(","):
@@ -350,26 +378,7 @@ def main():
             export_onnx(model, enc, config, args.export_onnx)
         if args.no_bench:
             continue
-        for batch, seq in CASES:
-            line = {"peer": "pytorch", "model": model, "batch": batch, "seq": seq}
-            if args.tune:
-                # torch's OpenMP pool and OpenBLAS's pthread pool both spin after work; on 2 cores they can
-                # fight. Try the splits of the 2-thread budget briefly, then time the best one in full.
-                trial = argparse.Namespace(**{**vars(args), "warmup": 2, "min_runs": 5, "runs": 40,
-                                              "max_seconds": min(2.0, args.max_seconds)})
-                scores = {}
-                for omp, blas in TUNE_SPLITS:
-                    set_threads(omp, blas)
-                    scores[(omp, blas)] = time_case(enc, config, batch, seq, trial)[0]
-                omp, blas = min(scores, key=scores.get)
-                log(f"[{model}] {batch}x{seq} tune: " + ", ".join(
-                    f"omp{o}/blas{b} {ms:.3g} ms" for (o, b), ms in scores.items()) + f" -> omp{omp}/blas{blas}")
-            else:
-                omp, blas = args.threads, args.threads
-            set_threads(omp, blas)
-            med, n = time_case(enc, config, batch, seq, args)
-            line.update(median_ms=round(med, 3), runs=n, torch_threads=omp, openblas_threads=blas)
-            print(json.dumps(line, separators=(",", ":")), flush=True)
+        bench_cells(model, enc, config, args)
         del enc
     sys.exit(1 if failed else 0)
 
