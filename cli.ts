@@ -69,6 +69,10 @@ Options:
       --function-to-apply <f>      text-classification: softmax | sigmoid | none (default from the config)
       --pooling <p>                feature-extraction: none (default) | mean | cls
       --normalize                  feature-extraction: L2-normalize the vectors
+      --prompt <text>              feature-extraction: text prepended to every input (e.g. "query: "); "" turns
+                                   a sentence-transformers folder's default prompt off
+      --prompt-name <name>         feature-extraction: one of a sentence-transformers folder's prompts (its
+                                   config_sentence_transformers.json), instead of its default prompt
       --aggregation-strategy <s>   token-classification: none (default) | simple | first | average | max
       --ignore-labels <a,b>        token-classification: labels left out (default O)
       --question <q>               question-answering: the question for plain-text contexts
@@ -111,6 +115,8 @@ const OPTIONS = {
   "function-to-apply": { type: "string" },
   pooling: { type: "string" },
   normalize: { type: "boolean" },
+  prompt: { type: "string" },
+  "prompt-name": { type: "string" },
   "aggregation-strategy": { type: "string" },
   "ignore-labels": { type: "string" },
   question: { type: "string" },
@@ -153,6 +159,8 @@ const FLAG_OPTIONS: Partial<Record<keyof Values, string>> = {
   "function-to-apply": "functionToApply",
   pooling: "pooling",
   normalize: "normalize",
+  prompt: "prompt",
+  "prompt-name": "promptName",
   "aggregation-strategy": "aggregationStrategy",
   "ignore-labels": "ignoreLabels",
   "doc-stride": "docStride",
@@ -190,6 +198,11 @@ function callOptions(task: PipelineTask, values: Values): Record<string, unknown
   opts.functionToApply = oneOf(values, "function-to-apply", ["softmax", "sigmoid", "none"]);
   opts.pooling = oneOf(values, "pooling", ["none", "mean", "cls"]);
   if (values.normalize) opts.normalize = true;
+  if (values.prompt !== undefined && values["prompt-name"] !== undefined) {
+    throw new UsageError(`give --prompt (the text) or --prompt-name (one of the model's prompts), not both`);
+  }
+  opts.prompt = values.prompt;
+  opts.promptName = values["prompt-name"];
   opts.aggregationStrategy = oneOf(values, "aggregation-strategy", [
     "none",
     "simple",

@@ -115,6 +115,8 @@ Deno.test("cli: --help shows every task and option and exits 0", async () => {
       "--top-k",
       "--pooling",
       "--normalize",
+      "--prompt",
+      "--prompt-name",
       "--aggregation-strategy",
       "--doc-stride",
       "--max-answer-len",
@@ -131,6 +133,8 @@ Deno.test("cli: usage errors exit 2 with a message on stderr", async () => {
       [],
       ["sentiment-analysis", "--batch-size", "0", "x"],
       ["sentiment-analysis", "--pooling", "mean", "x"],
+      ["sentiment-analysis", "--prompt-name", "query", "x"],
+      ["embeddings", "--model", "x", "--prompt", "q: ", "--prompt-name", "query", "x"],
       ["fill-mask", "x [MASK]"], // no default model
       ["ner", "--model", "x", "--aggregation-strategy", "bogus", "x"],
     ]
@@ -297,5 +301,60 @@ Deno.test("cli: a stdin line over the cap is an error naming the line; the lines
     const r = await cli(["sentiment-analysis", `--max-line-bytes=${bad}`, "x"]);
     assert.equal(r.code, 2, bad);
     assert.match(r.stderr, /--max-line-bytes must be an integer >= 1/);
+  }
+});
+
+Deno.test("cli: --prompt and --prompt-name on a sentence-transformers folder with a default prompt", async () => {
+  const { tinyModelDir } = await import("./helpers/tiny_models.ts");
+  const { pipeline } = await import("../mod.ts");
+  const dir = await tinyModelDir("mlm");
+  const files: Record<string, unknown> = {
+    "modules.json": [
+      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+      { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
+    ],
+    "1_Pooling/config.json": {
+      word_embedding_dimension: 32,
+      pooling_mode_mean_tokens: true,
+      include_prompt: false,
+    },
+    "config_sentence_transformers.json": {
+      prompts: { query: "query: ", passage: "passage: " },
+      default_prompt_name: "query",
+    },
+  };
+  await Deno.mkdir(`${dir}/1_Pooling`);
+  for (const [name, content] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(content));
+  }
+  try {
+    using fe = await pipeline("feature-extraction", dir, { threads: 1 });
+    const want = async (o: Record<string, unknown>) => Array.from((await fe("hello there", o)).data);
+    const run = (...flags: string[]) =>
+      cli(["embeddings", "-m", dir, "--threads", "1", ...flags, "hello there"]);
+    for (
+      const [flags, options] of [
+        [[], {}],
+        [["--prompt-name", "passage"], { promptName: "passage" }],
+        [["--prompt", "passage: "], { prompt: "passage: " }],
+        [["--prompt", ""], { prompt: "" }],
+      ] as [string[], Record<string, unknown>][]
+    ) {
+      const r = await run(...flags);
+      assert.equal(r.code, 0, r.stderr);
+      const got = r.lines[0] as number[];
+      const expected = await want(options);
+      assert.equal(got.length, expected.length);
+      got.forEach((v, i) => assert.ok(Math.abs(v - expected[i]) <= 1e-6, `${flags.join(" ")} [${i}]`));
+    }
+    assert.notDeepEqual(await want({}), await want({ prompt: "" }), "the default prompt is applied");
+    const unknown = await run("--prompt-name", "document");
+    assert.equal(unknown.code, 1);
+    assert.match(
+      unknown.stderr,
+      /promptName "document" is not one of this model's prompts .*prompts: "query", "passage"/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

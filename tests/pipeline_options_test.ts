@@ -219,7 +219,7 @@ Deno.test("feature-extraction: every call option and input is checked", async ()
       "misspelt",
       "x",
       { pool: "mean" },
-      /feature-extraction options: unknown option "pool" \(valid options: pooling, normalize, truncation, batchSize, onProgress\)/,
+      /feature-extraction options: unknown option "pool" \(valid options: pooling, normalize, truncation, prompt, promptName, batchSize, onProgress\)/,
     ],
     [
       "pooling",
@@ -229,6 +229,8 @@ Deno.test("feature-extraction: every call option and input is checked", async ()
     ],
     ["normalize", "x", { normalize: 1 }, /normalize must be true or false, got number 1/],
     ["truncation", "x", { truncation: "no" }, /truncation must be true or false, got string "no"/],
+    ["prompt", "x", { prompt: 1 }, /prompt must be a string, got number 1/],
+    ["promptName", "x", { promptName: "query" }, /promptName "query" is not one of this model's prompts/],
   ]);
   await rejectsInput(p, HOLE, 2, /input 2: missing/);
   await rejectsInput(

@@ -12,11 +12,8 @@ import {
   readSentenceTransformersConfig,
 } from "../src/pipelines/sentence_transformers.ts";
 import { modelPooling } from "../src/server/pooling.ts";
-import { ensureSynthFromConfig } from "./helpers/synth_cache.ts";
 import { fixturePath, maxDiff } from "./helpers/reference.ts";
-
-const synthDir = () =>
-  ensureSynthFromConfig(fixturePath("models/bert-minilm/config.model.json"), "bert-minilm-model");
+import { minilmDir as synthDir, stFolder } from "./helpers/st_folder.ts";
 
 Deno.test("every pooling mode matches sentence-transformers' Pooling on padded rows (MiniLM shape)", async () => {
   using model = await BertModel.load(await synthDir());
@@ -51,23 +48,6 @@ Deno.test("every pooling mode matches sentence-transformers' Pooling on padded r
   const h = new Float32Array([1, 2, 3, 4, 5, 6]); // 3 tokens x 2
   assert.deepEqual(Array.from(poolTokens(h, 2, [1, 1, 0], ["cls", "max", "lasttoken"])), [1, 2, 3, 4, 3, 4]);
 });
-
-async function stFolder(files: Record<string, unknown>): Promise<string> {
-  const synth = await synthDir();
-  const dir = await Deno.makeTempDir({ prefix: "st-folder-" });
-  await Deno.copyFile(`${synth}/config.json`, `${dir}/config.json`);
-  await Deno.symlink(`${synth}/model.safetensors`, `${dir}/model.safetensors`);
-  const tok = fixturePath("tokenizer/bert-base-uncased/");
-  for (const f of ["tokenizer.json", "tokenizer_config.json", "vocab.txt"]) {
-    await Deno.copyFile(`${tok}${f}`, `${dir}/${f}`);
-  }
-  for (const [name, content] of Object.entries(files)) {
-    const path = `${dir}/${name}`;
-    await Deno.mkdir(path.slice(0, path.lastIndexOf("/")), { recursive: true });
-    await Deno.writeTextFile(path, JSON.stringify(content));
-  }
-  return dir;
-}
 
 const MODULES = [
   { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
@@ -108,7 +88,7 @@ Deno.test("sentence-transformers config: modes, defaults, and clear errors", asy
   const cases: [Record<string, unknown>, RegExp | Record<string, unknown>][] = [
     [
       { "modules.json": MODULES.slice(0, 2), "1_Pooling/config.json": pool("mean_tokens") },
-      { pooling: ["mean"], normalize: false, doLowerCase: false },
+      { pooling: ["mean"], normalize: false, doLowerCase: false, prompts: {}, includePrompt: true },
     ],
     [
       {
@@ -116,7 +96,14 @@ Deno.test("sentence-transformers config: modes, defaults, and clear errors", asy
         "1_Pooling/config.json": { ...pool("max_tokens"), pooling_mode_cls_token: true },
         "sentence_bert_config.json": { max_seq_length: 256, do_lower_case: false },
       },
-      { pooling: ["cls", "max"], normalize: true, doLowerCase: false, maxSeqLength: 256 },
+      {
+        pooling: ["cls", "max"],
+        normalize: true,
+        doLowerCase: false,
+        maxSeqLength: 256,
+        prompts: {},
+        includePrompt: true,
+      },
     ],
     [
       {
@@ -137,10 +124,84 @@ Deno.test("sentence-transformers config: modes, defaults, and clear errors", asy
     [
       {
         "modules.json": MODULES,
-        "1_Pooling/config.json": pool("mean_tokens"),
-        "config_sentence_transformers.json": { prompts: { query: "query: " }, default_prompt_name: "query" },
+        "1_Pooling/config.json": { ...pool("mean_tokens"), include_prompt: false },
+        "config_sentence_transformers.json": {
+          prompts: { query: "query: ", passage: "passage: " },
+          default_prompt_name: "query",
+        },
       },
-      /default_prompt_name "query" is not supported/,
+      {
+        pooling: ["mean"],
+        normalize: true,
+        doLowerCase: false,
+        prompts: { query: "query: ", passage: "passage: " },
+        defaultPromptName: "query",
+        includePrompt: false,
+      },
+    ],
+    [
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": pool("mean_tokens"),
+        "config_sentence_transformers.json": { prompts: { query: "query: " }, default_prompt_name: null },
+      },
+      {
+        pooling: ["mean"],
+        normalize: true,
+        doLowerCase: false,
+        prompts: { query: "query: " },
+        includePrompt: true,
+      },
+    ],
+    [
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": pool("mean_tokens"),
+        "config_sentence_transformers.json": {
+          prompts: { query: "query: " },
+          default_prompt_name: "passage",
+        },
+      },
+      /config_sentence_transformers\.json: default_prompt_name "passage" is not one of its prompts \(prompts: "query"\)/,
+    ],
+    [
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": pool("mean_tokens"),
+        "config_sentence_transformers.json": { default_prompt_name: "query" },
+      },
+      /default_prompt_name "query" is not one of its prompts \(prompts: none\)/,
+    ],
+    [
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": pool("mean_tokens"),
+        "config_sentence_transformers.json": { prompts: ["query: "] },
+      },
+      /config_sentence_transformers\.json: "prompts" must be an object of name: text/,
+    ],
+    [
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": pool("mean_tokens"),
+        "config_sentence_transformers.json": { prompts: { query: 1 } },
+      },
+      /prompt "query" must be a string, got 1/,
+    ],
+    [
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": pool("mean_tokens"),
+        "config_sentence_transformers.json": [],
+      },
+      /config_sentence_transformers\.json: expected a JSON object/,
+    ],
+    [
+      {
+        "modules.json": MODULES,
+        "1_Pooling/config.json": { ...pool("mean_tokens"), include_prompt: "no" },
+      },
+      /1_Pooling\/config\.json: "include_prompt" must be true or false/,
     ],
     [
       {

@@ -502,3 +502,79 @@ Deno.test("server: a sentence-transformers folder embeds with its own pooling (s
     await server.shutdown();
   }
 });
+
+Deno.test("server: prompt_name on /embed and /v1/embeddings, the folder's default prompt, /info's prompts, 422s", async () => {
+  const dir = await tinyModelDir("mlm");
+  const files: Record<string, unknown> = {
+    "modules.json": [
+      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+      { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
+    ],
+    "1_Pooling/config.json": {
+      word_embedding_dimension: 32,
+      pooling_mode_mean_tokens: true,
+      include_prompt: false,
+    },
+    "config_sentence_transformers.json": {
+      prompts: { query: "query: ", passage: "a passage about this: " },
+      default_prompt_name: "query",
+    },
+  };
+  await Deno.mkdir(`${dir}/1_Pooling`);
+  for (const [name, content] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(content));
+  }
+  const server = await startServer({ model: dir, port: 0 });
+  using fe = await pipeline("feature-extraction", dir, { threads: 1 });
+  try {
+    const info = JSON.parse((await get(server, "/info")).text);
+    assert.deepEqual(info.prompts, { query: "query: ", passage: "a passage about this: " });
+    assert.equal(info.default_prompt_name, "query");
+    const texts = SENTENCES.slice(0, 3);
+    const vectors = async (o: Record<string, unknown>) =>
+      (await fe(texts, { normalize: true, ...o })).map((t) => Array.from(t.data));
+    // No prompt_name: the folder's default prompt, as pipeline() applies it.
+    const byDefault = await post(server, "/embed", { inputs: texts });
+    assert.equal(byDefault.status, 200, JSON.stringify(byDefault.body));
+    deepClose(byDefault.body, await vectors({}));
+    const passage = await post(server, "/embed", { inputs: texts, prompt_name: "passage" });
+    assert.equal(passage.status, 200);
+    const want = await vectors({ promptName: "passage" });
+    deepClose(passage.body, want);
+    assert.ok(Math.abs(passage.body[0][0] - byDefault.body[0][0]) > 1e-4, "the prompt changed the vector");
+    const oa = await post(server, "/v1/embeddings", { input: texts[1], prompt_name: "passage" });
+    assert.equal(oa.status, 200);
+    deepClose(oa.body.data[0].embedding, want[1]);
+    // Requests with different prompts batched together still get their own.
+    const both = await Promise.all([
+      post(server, "/embed", { inputs: texts[2], prompt_name: "passage" }),
+      post(server, "/embed", { inputs: texts[2] }),
+    ]);
+    deepClose(both[0].body, [want[2]]);
+    deepClose(both[1].body, [(await vectors({}))[2]]);
+
+    const unknown = await post(server, "/embed", { inputs: "x", prompt_name: "document" });
+    assert.equal(unknown.status, 422);
+    assert.equal(unknown.body.error_type, "validation");
+    assert.equal(
+      unknown.body.error,
+      `"prompt_name" "document" is not one of the model's prompts (config_sentence_transformers.json; prompts: "query", "passage")`,
+    );
+    const notString = await post(server, "/v1/embeddings", { input: "x", prompt_name: 3 });
+    assert.equal(notString.status, 422);
+    assert.match(notString.body.error, /"prompt_name" must be a string, got 3/);
+    // The length check counts the prompt: a text that fits alone does not with it.
+    const long = "a ".repeat(509);
+    const n = fe.tokenizer.encode("query: " + long).inputIds.length;
+    assert.ok(fe.tokenizer.encode(long).inputIds.length <= 512 && n > 512);
+    const tooLong = await post(server, "/embed", { inputs: [long] });
+    assert.equal(tooLong.status, 422);
+    assert.match(
+      tooLong.body.error,
+      new RegExp(`inputs\\[0\\] with its prompt has ${n} tokens, more than the model's 512`),
+    );
+  } finally {
+    await server.shutdown();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

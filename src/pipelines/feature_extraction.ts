@@ -1,7 +1,8 @@
 /**
  * `feature-extraction` / `embeddings`: the encoder's last hidden states, per token or pooled. On a
  * sentence-transformers folder the defaults are the folder's: its pooling, its Normalize module, its
- * `max_seq_length` and `do_lower_case`.
+ * `max_seq_length` and `do_lower_case`, and its default prompt (a pooling with `include_prompt: false` leaves
+ * the prompt's tokens out).
  *
  * @module
  */
@@ -15,12 +16,14 @@ import {
   callSettings,
   makeCallable,
   type PipelineBase,
+  PipelineInputError,
   type PipelineOptions,
   runBatched,
 } from "./common.ts";
 import { encodeTexts, modelMaxLength, type TextInput, textInputProblem } from "./text_classification.ts";
 import { boolOption, enumOption } from "./validate.ts";
 import { POOLING_MODES, poolTokens, type SentenceTransformersConfig } from "./sentence_transformers.ts";
+import { promptTokenCount, resolvePrompt } from "./prompts.ts";
 
 /**
  * How token vectors become one vector: none (every token), mean (over real tokens), cls (the first token), or
@@ -42,12 +45,24 @@ export interface FeatureExtractionOptions extends BatchOptions {
   normalize?: boolean;
   /** Truncate inputs to the model's maximum length. Default true. */
   truncation?: boolean;
+  /**
+   * Text prepended to every input (sentence-transformers' `prompt`), e.g. `"query: "`. `""`: no prompt, not
+   * even the folder's default. Not with `promptName`.
+   */
+  prompt?: string;
+  /**
+   * The name of one of the folder's prompts (`config_sentence_transformers.json`'s `prompts`), e.g.
+   * `"query"`; sentence-transformers' `prompt_name`. Default: the folder's `default_prompt_name`, if any.
+   */
+  promptName?: string;
 }
 
 export const CALL_KEYS = [
   "pooling",
   "normalize",
   "truncation",
+  "prompt",
+  "promptName",
 ] as const satisfies readonly (keyof FeatureExtractionOptions)[];
 const _callKeysComplete:
   Exclude<keyof FeatureExtractionOptions, typeof CALL_KEYS[number] | keyof BatchOptions> extends never ? true
@@ -71,6 +86,10 @@ export interface FeatureExtractionPipeline extends PipelineBase {
   readonly model: EncoderModel;
   /** The tokenizer. */
   readonly tokenizer: Tokenizer;
+  /** The folder's prompts by name (`config_sentence_transformers.json`); empty when it has none. */
+  readonly prompts: Readonly<Record<string, string>>;
+  /** The prompt used when a call gives neither `prompt` nor `promptName`, if the folder names one. */
+  readonly defaultPromptName: string | undefined;
 }
 
 /**
@@ -134,15 +153,31 @@ export function featureExtractionPipeline(
     const modes = typeof pooling === "string" ? [pooling] : pooling;
     const normalize = boolOption("normalize", options.normalize) ?? st?.normalize ?? false;
     const truncation = boolOption("truncation", options.truncation) ?? true;
-    // sentence-transformers lowercases the texts themselves when its config says do_lower_case.
-    const texts = st?.doLowerCase
-      ? items.map((x) =>
-        typeof x === "string"
-          ? x.toLowerCase()
-          : { text: x.text.toLowerCase(), textPair: x.textPair?.toLowerCase() }
-      )
-      : items;
+    const prompt = resolvePrompt(options.prompt, options.promptName, st) || undefined;
+    if (prompt !== undefined) {
+      // sentence-transformers prepends prompts to single texts only; a pair has no one place for it.
+      const pair = items.findIndex((x) => typeof x !== "string");
+      if (pair >= 0) {
+        throw new PipelineInputError(
+          single ? undefined : pair,
+          `a prompt (${JSON.stringify(prompt)}) applies to single texts, not { text, textPair } pairs; ` +
+            `pass prompt: "" to embed pairs without it`,
+        );
+      }
+    }
+    // sentence-transformers lowercases the texts themselves when its config says do_lower_case, prompt
+    // included.
+    const lower = (x: string) => st?.doLowerCase ? x.toLowerCase() : x;
+    const texts = items.map((x) =>
+      typeof x === "string"
+        ? lower((prompt ?? "") + x)
+        : { text: lower(x.text), textPair: x.textPair === undefined ? undefined : lower(x.textPair) }
+    );
     const encodings = encodeTexts(tokenizer, texts, truncation, maxLength);
+    // include_prompt false: the prompt's leading tokens are masked out of pooling (not out of attention).
+    const skip = prompt !== undefined && st !== null && !st.includePrompt
+      ? promptTokenCount(tokenizer, lower(prompt), truncation ? { truncation: true, maxLength } : {})
+      : 0;
     const out: FloatTensor[] = new Array(items.length);
     await runBatched(encodings, settings, model.config.pad_token_id, (batch) => {
       const { lastHiddenState } = model.forward(batch);
@@ -158,7 +193,8 @@ export function featureExtractionPipeline(
           }
           out[r] = { data, dims: [1, n, dim] };
         } else {
-          const data = poolTokens(hidden, dim, enc.attentionMask, modes as Exclude<Pooling, "none">[]);
+          const mask = skip > 0 ? enc.attentionMask.map((m, s) => s < skip ? 0 : m) : enc.attentionMask;
+          const data = poolTokens(hidden, dim, mask, modes as Exclude<Pooling, "none">[]);
           if (normalize) normalizeInPlace(data);
           out[r] = { data, dims: [1, data.length] };
         }
@@ -169,7 +205,14 @@ export function featureExtractionPipeline(
 
   return makeCallable<FeatureExtractionPipeline>(
     call,
-    { task: "feature-extraction" as const, modelDir, model, tokenizer },
+    {
+      task: "feature-extraction" as const,
+      modelDir,
+      model,
+      tokenizer,
+      prompts: Object.freeze({ ...st?.prompts }),
+      defaultPromptName: st?.defaultPromptName,
+    },
     () => model.close(),
   );
 }

@@ -1,7 +1,8 @@
 /**
  * sentence-transformers model folders: what `modules.json` (Transformer -> Pooling -> optional Normalize),
- * `1_Pooling/config.json`, `sentence_bert_config.json` and `config_sentence_transformers.json` ask of an
- * embedding, and the pooling modes themselves.
+ * `1_Pooling/config.json` (modes, `include_prompt`), `sentence_bert_config.json` and
+ * `config_sentence_transformers.json` (`prompts`, `default_prompt_name`) ask of an embedding, and the pooling
+ * modes themselves.
  *
  * @module
  */
@@ -39,6 +40,14 @@ export interface SentenceTransformersConfig {
   maxSeqLength?: number;
   /** `sentence_bert_config.json`'s `do_lower_case`: texts are lowercased before tokenizing. */
   doLowerCase: boolean;
+  /** `config_sentence_transformers.json`'s `prompts`: name -> text prepended to each input. */
+  prompts: Record<string, string>;
+  /** `config_sentence_transformers.json`'s `default_prompt_name`: the prompt used when a call names none. */
+  defaultPromptName?: string;
+  /**
+   * `1_Pooling/config.json`'s `include_prompt` (default true): false leaves the prompt's tokens out of pooling.
+   */
+  includePrompt: boolean;
 }
 
 async function readJson(path: string): Promise<unknown> {
@@ -62,8 +71,9 @@ function isObject(x: unknown): x is Record<string, unknown> {
 
 /**
  * Reads a folder's sentence-transformers configuration; `null` when it has no `modules.json` (a plain
- * transformers folder). Throws, naming the file, for modules or options this library does not implement
- * (e.g. a Dense module, or a default prompt it would have to add).
+ * transformers folder). Throws, naming the file, for modules this library does not implement (e.g. a Dense
+ * module) and for malformed settings (a default prompt name that is not one of the prompts, as
+ * sentence-transformers refuses it at load).
  */
 export async function readSentenceTransformersConfig(
   dir: string,
@@ -96,7 +106,17 @@ export async function readSentenceTransformersConfig(
   const pooling = POOLING_MODES.filter((m) => pc[POOLING_FLAGS[m]] === true);
   if (pooling.length === 0) throw new Error(`${poolingPath}: no pooling_mode_* is true`);
 
-  const config: SentenceTransformersConfig = { pooling, normalize: kinds.length === 3, doLowerCase: false };
+  if (pc.include_prompt !== undefined && typeof pc.include_prompt !== "boolean") {
+    throw new Error(`${poolingPath}: "include_prompt" must be true or false`);
+  }
+
+  const config: SentenceTransformersConfig = {
+    pooling,
+    normalize: kinds.length === 3,
+    doLowerCase: false,
+    prompts: {},
+    includePrompt: pc.include_prompt !== false,
+  };
   const sbPath = `${dir}/sentence_bert_config.json`;
   const sb = await readJson(sbPath);
   if (sb !== undefined) {
@@ -115,22 +135,45 @@ export async function readSentenceTransformersConfig(
   }
   const stPath = `${dir}/config_sentence_transformers.json`;
   const st = await readJson(stPath);
-  if (isObject(st) && st.default_prompt_name !== undefined && st.default_prompt_name !== null) {
-    // sentence-transformers would prepend that prompt to every text; silently not doing so would change
-    // every embedding.
-    throw new Error(
-      `${stPath}: default_prompt_name ${
-        JSON.stringify(st.default_prompt_name)
-      } is not supported (prompts are not applied here: put the prompt in the text yourself)`,
-    );
-  }
-  if (pc.include_prompt === false && isObject(st) && isObject(st.prompts) && Object.keys(st.prompts).length) {
-    // Without prompt handling there is no prompt to leave out; say so instead of pooling over it.
-    throw new Error(
-      `${poolingPath}: include_prompt false (with prompts in config_sentence_transformers.json) is not supported`,
-    );
+  if (st !== undefined) {
+    if (!isObject(st)) throw new Error(`${stPath}: expected a JSON object`);
+    readPrompts(stPath, st, config);
   }
   return config;
+}
+
+/** `prompts` and `default_prompt_name` of config_sentence_transformers.json into `config`. */
+function readPrompts(path: string, st: Record<string, unknown>, config: SentenceTransformersConfig): void {
+  if (st.prompts !== undefined && st.prompts !== null) {
+    if (!isObject(st.prompts)) throw new Error(`${path}: "prompts" must be an object of name: text`);
+    for (const [name, text] of Object.entries(st.prompts)) {
+      if (typeof text !== "string") {
+        throw new Error(
+          `${path}: prompt ${JSON.stringify(name)} must be a string, got ${JSON.stringify(text)}`,
+        );
+      }
+      config.prompts[name] = text;
+    }
+  }
+  const name = st.default_prompt_name;
+  if (name === undefined || name === null) return;
+  if (typeof name !== "string") {
+    throw new Error(`${path}: "default_prompt_name" must be a string, got ${JSON.stringify(name)}`);
+  }
+  if (!Object.hasOwn(config.prompts, name)) {
+    throw new Error(
+      `${path}: default_prompt_name ${JSON.stringify(name)} is not one of its prompts (prompts: ${
+        promptNames(config.prompts)
+      })`,
+    );
+  }
+  config.defaultPromptName = name;
+}
+
+/** Prompt names for messages: `"query", "passage"`, or `none`. */
+export function promptNames(prompts: Record<string, string>): string {
+  const names = Object.keys(prompts);
+  return names.length ? names.map((n) => JSON.stringify(n)).join(", ") : "none";
 }
 
 /**
@@ -149,13 +192,16 @@ export function poolTokens(
   modes.forEach((mode, m) => {
     const o = out.subarray(m * dim, (m + 1) * dim);
     if (mode === "cls") {
+      // The first token whatever its mask: sentence-transformers takes it so even when include_prompt false
+      // has masked it (the [CLS] counts as part of the prompt).
       o.set(hidden.subarray(0, dim));
     } else if (mode === "lasttoken") {
-      // The last real token (the last token when the mask is all zero).
+      // The last real token; zeros when the mask is all zero (sentence-transformers multiplies the gathered
+      // token by its mask, which a prompt left out of pooling can make all zero on a tokenizer without a
+      // final special token).
       let last = n - 1;
       while (last > 0 && !mask[last]) last--;
-      if (!mask[last]) last = n - 1;
-      o.set(hidden.subarray(last * dim, (last + 1) * dim));
+      if (mask[last]) o.set(hidden.subarray(last * dim, (last + 1) * dim));
     } else if (mode === "max") {
       o.fill(-1e9); // sentence-transformers' value for masked tokens
       for (let s = 0; s < n; s++) {

@@ -152,6 +152,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     routes,
     max_concurrent_requests: maxConcurrent,
     max_input_length: engine.info.maxInputLength,
+    ...(engine.info.prompts
+      ? { prompts: engine.info.prompts, default_prompt_name: engine.info.defaultPromptName }
+      : {}),
     max_batch_tokens: maxBatchTokens,
     max_batch_requests: maxBatchRequests === Number.MAX_SAFE_INTEGER ? null : maxBatchRequests,
     max_client_batch_size: maxClientBatch,

@@ -25,7 +25,14 @@ export type ErrorType =
 
 /** What one request asks for, by route. Texts are as the client sent them. */
 export type Job =
-  | { route: "embed"; texts: string[]; normalize: boolean; truncate: boolean }
+  | {
+    route: "embed";
+    texts: string[];
+    normalize: boolean;
+    truncate: boolean;
+    /** One of the model's prompts (TEI's `prompt_name`); undefined: the folder's default prompt, if any. */
+    promptName?: string;
+  }
   | { route: "predict"; inputs: TextInput[]; rawScores: boolean; truncate: boolean }
   | { route: "rerank"; query: string; texts: string[]; rawScores: boolean; truncate: boolean }
   | { route: "tokenize"; texts: string[]; addSpecialTokens: boolean }
@@ -74,6 +81,10 @@ export interface ModelInfo {
   labels: string[] | null;
   /** Pooling modes of `/embed` (feature-extraction), concatenated when several. */
   pooling: PoolingMode[] | null;
+  /** The folder's prompts by name (feature-extraction; empty when it has none). */
+  prompts: Record<string, string> | null;
+  /** The prompt `/embed` uses when a request names none. */
+  defaultPromptName: string | null;
   hiddenSize: number;
 }
 

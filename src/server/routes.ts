@@ -47,6 +47,14 @@ function bool(body: Body, field: string, dflt: boolean): boolean {
   return v;
 }
 
+/** TEI's `prompt_name`: a name in the model's config_sentence_transformers.json (the Worker checks which). */
+function promptName(body: Body): string | undefined {
+  const v = body.prompt_name;
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw invalid(`"prompt_name" must be a string, got ${JSON.stringify(v)}`);
+  return v;
+}
+
 function posInt(body: Body, field: string, dflt: number | undefined, max = 1e9): number | undefined {
   const v = body[field];
   if (v === undefined || v === null) return dflt;
@@ -98,7 +106,7 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
   const body = raw as Body;
   switch (route) {
     case "/embed": {
-      allowOnly(body, ["inputs", "normalize", "truncate"]);
+      allowOnly(body, ["inputs", "normalize", "truncate", "prompt_name"]);
       const { list, single } = texts(body, "inputs", maxBatch);
       return {
         job: {
@@ -106,12 +114,13 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
           texts: list,
           normalize: bool(body, "normalize", true),
           truncate: bool(body, "truncate", false),
+          promptName: promptName(body),
         },
         single,
       };
     }
     case "/v1/embeddings": {
-      allowOnly(body, ["input", "model", "encoding_format", "user", "dimensions"]);
+      allowOnly(body, ["input", "model", "encoding_format", "user", "dimensions", "prompt_name"]);
       const { list, single } = texts(body, "input", maxBatch);
       const format = body.encoding_format ?? "float";
       if (format !== "float" && format !== "base64") {
@@ -124,7 +133,7 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
         throw invalid(`"model" must be a string`);
       }
       return {
-        job: { route: "embed", texts: list, normalize: true, truncate: false },
+        job: { route: "embed", texts: list, normalize: true, truncate: false, promptName: promptName(body) },
         single,
         extra: { format, model: body.model },
       };

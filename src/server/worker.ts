@@ -17,6 +17,7 @@ import type { QuestionAnsweringPipeline } from "../pipelines/question_answering.
 import type { TextClassificationPipeline } from "../pipelines/text_classification.ts";
 import type { TokenClassificationPipeline } from "../pipelines/token_classification.ts";
 import type { Tokenizer } from "../tokenizer/mod.ts";
+import { promptNames } from "../pipelines/sentence_transformers.ts";
 import { modelPooling } from "./pooling.ts";
 import type { ErrorType, FromWorker, Job, JobTiming, ModelInfo, ToWorker, WorkerInit } from "./protocol.ts";
 import { codePointOffsets } from "./offsets.ts";
@@ -66,13 +67,16 @@ async function start(settings: WorkerInit) {
     });
     tokenizer = pipe.tokenizer;
     const config = pipe.model.config;
+    const fe = settings.task === "feature-extraction" ? pipe as FeatureExtractionPipeline : undefined;
     info = {
       task: settings.task,
       modelType: config.model_type,
       architecture: config.architectures[0] ?? "DistilBertModel",
       maxInputLength: Math.min(tokenizer.modelMaxLength, config.max_position_embeddings),
       labels: "labelNames" in pipe.model ? [...(pipe.model as { labelNames: string[] }).labelNames] : null,
-      pooling: settings.task === "feature-extraction" ? await modelPooling(settings.modelDir) : null,
+      pooling: fe ? await modelPooling(settings.modelDir) : null,
+      prompts: fe ? { ...fe.prompts } : null,
+      defaultPromptName: fe?.defaultPromptName ?? null,
       hiddenSize: config.dim,
     };
     await warmUp();
@@ -163,7 +167,11 @@ function countTokens(job: Job): number {
     return Math.min(n, max);
   };
   switch (job.route) {
-    case "embed":
+    case "embed": {
+      const prompt = embedPrompt(job);
+      const what = (i: number) => prompt ? `inputs[${i}] with its prompt` : `inputs[${i}]`;
+      return job.texts.reduce((s, t, i) => s + check(lengthOf(prompt + t), what(i), job.truncate), 0);
+    }
     case "fill-mask":
       return job.texts.reduce((s, t, i) => s + check(lengthOf(t), `inputs[${i}]`, job.truncate), 0);
     case "token-classification":
@@ -186,10 +194,28 @@ function countTokens(job: Job): number {
   }
 }
 
+/** The prompt text an embed request gets; a `prompt_name` the model does not have is the client's error. */
+function embedPrompt(job: Extract<Job, { route: "embed" }>): string {
+  const prompts = info.prompts ?? {};
+  const name = job.promptName ?? info.defaultPromptName;
+  if (name === null) return "";
+  if (!Object.hasOwn(prompts, name)) {
+    throw new RequestError(
+      "validation",
+      `"prompt_name" ${
+        JSON.stringify(name)
+      } is not one of the model's prompts (config_sentence_transformers.json; prompts: ${
+        promptNames(prompts)
+      })`,
+    );
+  }
+  return prompts[name];
+}
+
 function groupOf(job: Job): string {
   switch (job.route) {
     case "embed":
-      return `embed/${job.normalize}/${job.truncate}`;
+      return `embed/${job.normalize}/${job.truncate}/${JSON.stringify(job.promptName ?? null)}`;
     case "predict":
       return `predict/${job.rawScores}/${job.truncate}`;
     case "rerank":
@@ -320,6 +346,7 @@ async function runJobs(jobs: Job[]): Promise<unknown[]> {
         pooling: info.pooling && info.pooling.length === 1 ? info.pooling[0] : undefined,
         normalize: job.normalize,
         truncation: job.truncate,
+        promptName: job.promptName,
         batchSize: all.length,
       });
       return split(jobs.map((j) => (j as typeof job).texts.length), out.map((t) => t.data));
