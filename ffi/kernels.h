@@ -152,7 +152,8 @@ void dbk_pack_q8(int32_t threads, const float *w, int32_t N, int32_t K, uint8_t 
 // Scratch bytes a call with M rows of K needs on path.
 int64_t dbk_lowp_scratch_bytes(int32_t dtype, int32_t path, int32_t M, int32_t K);
 // x: [M, K]; wp / wq, scale: packed as above for [N, K]; bias: [N] or NULL; scratch: dbk_lowp_scratch_bytes;
-// y: [M, N] (must not alias any input). path must be supported for the dtype (the caller checks).
+// y: [M, N] (must not alias any input). path must be supported for the dtype (the caller checks). q8: K at
+// most 65536, so that int32 sums of 255 * 127 per k cannot overflow.
 void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *wp,
                      int32_t N, const float *bias, int32_t activation, uint8_t *scratch, float *y);
 void dbk_q8_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint8_t *wq,

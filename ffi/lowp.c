@@ -72,7 +72,7 @@ static void q8_tile_ref(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t 
         for (int j = 0; j < LP_PW; j++) c[r * LP_PW + j] = acc[r][j];
 }
 
-static const struct lp_path REF_PATH = {REF_MR, REF_MR, bf16_tile_ref, q8_tile_ref, 0};
+static const struct lp_path REF_PATH = {REF_MR, REF_MR, bf16_tile_ref, q8_tile_ref, 0, 0, NULL, NULL};
 
 static const struct lp_path *path_of(int32_t path) {
     return path == DBK_PATH_SCALAR ? &REF_PATH : lp_x86_path(path);
@@ -167,6 +167,25 @@ struct layout {
     int64_t strips_bytes, rows;
 };
 
+// The tile a call uses: the path's rows per tile, or its smaller tile where that pads M by 5% fewer rows
+// (32 tokens: 8-row tiles instead of 12). mr = 0 when the path has no kernel for the dtype.
+struct tiles {
+    int32_t mr;
+    lp_bf16_tile_fn bf16;
+    lp_q8_tile_fn q8;
+};
+
+static struct tiles tiles_for(const struct lp_path *p, int32_t dtype, int32_t M) {
+    struct tiles t = {dtype == DBK_DTYPE_BF16 ? p->bf16_mr : p->q8_mr, p->bf16, p->q8};
+    const int small_fn = dtype == DBK_DTYPE_BF16 ? p->bf16_small != NULL : p->q8_small != NULL;
+    if (t.mr > 0 && p->small_mr > 0 && small_fn && round_up(M, p->small_mr) * 20 < round_up(M, t.mr) * 19) {
+        t.mr = p->small_mr;
+        t.bf16 = p->bf16_small;
+        t.q8 = p->q8_small;
+    }
+    return t;
+}
+
 static struct layout layout_of(int32_t dtype, int32_t mr, int32_t M, int32_t K) {
     const int64_t rows = round_up(M, mr), Kp = round_up(K, LP_KG);
     struct layout l = {round_up(rows * Kp * (dtype == DBK_DTYPE_BF16 ? 2 : 1), 64), rows};
@@ -176,7 +195,7 @@ static struct layout layout_of(int32_t dtype, int32_t mr, int32_t M, int32_t K) 
 int64_t dbk_lowp_scratch_bytes(int32_t dtype, int32_t path, int32_t M, int32_t K) {
     const struct lp_path *p = path_of(path);
     if (!p || (dtype != DBK_DTYPE_BF16 && dtype != DBK_DTYPE_Q8)) return 0;
-    const int32_t mr = dtype == DBK_DTYPE_BF16 ? p->bf16_mr : p->q8_mr;
+    const int32_t mr = tiles_for(p, dtype, M).mr;
     if (mr <= 0) return 0;
     const struct layout l = layout_of(dtype, mr, M, K);
     return l.strips_bytes + 2 * round_up(l.rows * 4, 64);
@@ -184,6 +203,7 @@ int64_t dbk_lowp_scratch_bytes(int32_t dtype, int32_t path, int32_t M, int32_t K
 
 struct lp_job {
     const struct lp_path *path;
+    struct tiles tiles;
     int32_t dtype, mr, M, K, Kp, N, activation;
     const float *x, *bias, *wscale;
     const void *w;
@@ -191,72 +211,161 @@ struct lp_job {
     float *xscale;
     int32_t *xsum;
     float *y;
-    int32_t mc;
+    int32_t mc, threads;
 };
+
+// k per chunk of a row converted at once: the conversion loops run over a contiguous buffer, a vector at a
+// time, then the chunk's 32-bit groups go to their places in the strip.
+#define CHUNK 256
+
+typedef uint32_t lp_vu __attribute__((vector_size(DBK_VW * 4)));
+typedef uint16_t lp_vu16 __attribute__((vector_size(DBK_VW * 2)));
+typedef int8_t lp_vs8 __attribute__((vector_size(DBK_VW)));
+
+// Keeps the compiler from fusing the multiply before it into the rounding's add (-ffp-contract=fast): the
+// integer a product rounds to must not depend on the build.
+#if defined(__x86_64__) || defined(__i386__)
+#define NO_CONTRACT(v) __asm__("" : "+x"(v))
+#elif defined(__aarch64__)
+#define NO_CONTRACT(v) __asm__("" : "+w"(v))
+#else
+#define NO_CONTRACT(v) __asm__("" : "+m"(v))
+#endif
+
+// fp32 -> bf16 (nearest even, NaN kept quiet), a vector at a time: to_bf16 on every lane.
+static inline lp_vu16 to_bf16_v(dbk_vf f) {
+    lp_vu u;
+    memcpy(&u, &f, sizeof u);
+    const lp_vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    const lp_vu quiet = (u >> 16) | 0x40u;
+    const lp_vu nan = (lp_vu)((u & 0x7fffffffu) > 0x7f800000u); // all ones where NaN
+    const lp_vu r = (quiet & nan) | (rounded & ~nan);
+    return __builtin_convertvector(r, lp_vu16);
+}
+
+// round(v) to nearest even for |v| <= 2^22 by adding and subtracting 1.5 * 2^23.
+static inline dbk_vf round_even_v(dbk_vf v) {
+    const dbk_vf magic = dbk_splat(12582912.0f);
+    dbk_vf t = v + magic;
+    NO_CONTRACT(t);
+    return t - magic;
+}
 
 // Strip s of x: rows s * mr .. s * mr + mr, converted (bf16) or quantized (q8), rows past M zero.
 static void convert_strip_task(void *ctx, int32_t s, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
-    const int32_t mr = j->mr;
+    const int32_t mr = j->mr, K = j->K;
     const int64_t Kp = j->Kp, base = (int64_t)s * mr * Kp;
+    uint32_t *strip = (uint32_t *)((char *)j->strips + base * (j->dtype == DBK_DTYPE_BF16 ? 2 : 1));
     for (int32_t r = 0; r < mr; r++) {
         const int32_t t = s * mr + r;
-        const float *row = j->x + (int64_t)t * j->K;
-        if (j->dtype == DBK_DTYPE_BF16) {
-            uint16_t *dst = (uint16_t *)j->strips + base;
-            for (int64_t k = 0; k < Kp; k++)
-                dst[(k / 2) * 2 * mr + 2 * r + k % 2] = t < j->M && k < j->K ? to_bf16(row[k]) : 0;
+        const float *row = j->x + (int64_t)t * K;
+        if (t >= j->M) {
+            for (int64_t g = 0; g < Kp / (j->dtype == DBK_DTYPE_BF16 ? 2 : 4); g++) strip[g * mr + r] = 0;
+            if (j->dtype == DBK_DTYPE_Q8) j->xscale[t] = 0.0f, j->xsum[t] = 0;
             continue;
         }
-        int8_t *dst = (int8_t *)j->strips + base;
-        float amax = 0.0f;
-        int32_t nan = 0;
-        if (t < j->M)
-            for (int32_t k = 0; k < j->K; k++) {
-                amax = fmaxf(amax, fabsf(row[k]));
-                nan |= row[k] != row[k];
+        if (j->dtype == DBK_DTYPE_BF16) {
+            uint16_t tmp[CHUNK] __attribute__((aligned(64)));
+            for (int64_t k0 = 0; k0 < Kp; k0 += CHUNK) {
+                const int64_t kn = Kp - k0 < CHUNK ? Kp - k0 : CHUNK, kr = K - k0 < kn ? K - k0 : kn;
+                int64_t k = 0;
+                for (; k + DBK_VW <= kr; k += DBK_VW) {
+                    const lp_vu16 h = to_bf16_v(dbk_loadu(row + k0 + k));
+                    memcpy(tmp + k, &h, sizeof h);
+                }
+                for (; k < kr; k++) tmp[k] = to_bf16(row[k0 + k]);
+                for (; k < kn; k++) tmp[k] = 0;
+                for (int64_t g = 0; g < kn / 2; g++) memcpy(&strip[(k0 / 2 + g) * mr + r], tmp + 2 * g, 4);
             }
+            continue;
+        }
+        // The row's largest magnitude, and whether it holds a NaN.
+        dbk_vf vmax = dbk_splat(0.0f);
+        dbk_vi vnan = (dbk_vi){0};
+        int32_t k = 0;
+        for (; k + DBK_VW <= K; k += DBK_VW) {
+            const dbk_vf x = dbk_loadu(row + k);
+            const dbk_vf a = (dbk_vf)((dbk_vi)x & 0x7fffffff);
+            vmax = dbk_select(a > vmax, a, vmax);
+            vnan |= x != x;
+        }
+        float amax = dbk_hmax(vmax);
+        int32_t nan = 0;
+        for (int32_t i = 0; i < DBK_VW; i++) nan |= vnan[i];
+        for (; k < K; k++) {
+            const float a = fabsf(row[k]);
+            amax = a > amax ? a : amax;
+            nan |= row[k] != row[k];
+        }
         // A NaN in the row makes its scale NaN, and an infinity makes inv 0 and the scale infinite: either
         // way the row's outputs come out NaN, as the float computation's would, never a finite guess.
         const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
+        dbk_vi vsum = (dbk_vi){0};
         int32_t sum = 0;
-        for (int64_t k = 0; k < Kp; k++) {
-            int32_t q = 0;
-            if (t < j->M && k < j->K) {
-                // rintf of the rounded product (no fused multiply-add can change which integer a tie goes to).
-                float v = rintf(row[k] * inv);
-                v = v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-                q = v == v ? (int32_t)v : 0;
+        int8_t tmp[CHUNK] __attribute__((aligned(64)));
+        for (int64_t k0 = 0; k0 < Kp; k0 += CHUNK) {
+            const int64_t kn = Kp - k0 < CHUNK ? Kp - k0 : CHUNK, kr = K - k0 < kn ? K - k0 : kn;
+            int64_t i = 0;
+            for (; i + DBK_VW <= kr; i += DBK_VW) {
+                dbk_vf v = dbk_loadu(row + k0 + i) * inv;
+                v = round_even_v(v);
+                v = dbk_select(v > 127.0f, dbk_splat(127.0f), v);
+                v = dbk_select(v < -127.0f, dbk_splat(-127.0f), v);
+                v = dbk_select(v == v, v, dbk_splat(0.0f));
+                const dbk_vi q = __builtin_convertvector(v, dbk_vi);
+                vsum += q;
+                const lp_vs8 b = __builtin_convertvector(q, lp_vs8);
+                memcpy(tmp + i, &b, sizeof b);
             }
-            sum += q;
-            dst[(k / 4) * 4 * mr + 4 * r + k % 4] = (int8_t)q;
+            for (; i < kr; i++) {
+                float v = round_even_v(dbk_splat(row[k0 + i] * inv))[0];
+                v = v > 127.0f ? 127.0f : v;
+                v = v < -127.0f ? -127.0f : v;
+                v = v == v ? v : 0.0f;
+                sum += (int32_t)v;
+                tmp[i] = (int8_t)(int32_t)v;
+            }
+            for (; i < kn; i++) tmp[i] = 0;
+            for (int64_t g = 0; g < kn / 4; g++) memcpy(&strip[(k0 / 4 + g) * mr + r], tmp + 4 * g, 4);
         }
-        j->xscale[t] = t >= j->M ? 0.0f : nan ? NAN : amax / 127.0f;
+        for (int32_t i = 0; i < DBK_VW; i++) sum += vsum[i];
+        j->xscale[t] = nan ? NAN : amax / 127.0f;
         j->xsum[t] = sum;
     }
 }
 
-// Rows m .. m + rows of y, panel p, from the tile's sums.
+typedef int32_t lp_vi __attribute__((vector_size(DBK_VW * 4)));
+
+// Rows m .. m + rows of y, panel p, from the tile's sums: dequantization (q8), bias, activation, store.
 static void finish_tile(const struct lp_job *j, const void *csum, int32_t m, int32_t rows, int32_t p) {
     const int32_t n0 = p * LP_PW, width = j->N - n0 < LP_PW ? j->N - n0 : LP_PW;
+    dbk_vf bias[LP_PW / DBK_VW], wscale[LP_PW / DBK_VW];
+    for (int32_t v = 0; v < LP_PW / DBK_VW; v++) {
+        const int32_t i = v * DBK_VW, left = width - i;
+        bias[v] = !j->bias || left <= 0 ? dbk_splat(0.0f)
+                  : left >= DBK_VW      ? dbk_loadu(j->bias + n0 + i)
+                                        : dbk_load_partial(j->bias + n0 + i, left, 0.0f);
+        wscale[v] = j->wscale ? dbk_loadu(j->wscale + n0 + i) : dbk_splat(0.0f); // scale is padded to 32s
+    }
     for (int32_t r = 0; r < rows; r++) {
         const int32_t t = m + r;
-        float v[LP_PW] __attribute__((aligned(64)));
-        if (j->dtype == DBK_DTYPE_BF16) {
-            memcpy(v, (const float *)csum + (int64_t)r * LP_PW, sizeof v);
-        } else {
-            const int32_t *c = (const int32_t *)csum + (int64_t)r * LP_PW;
-            const int32_t comp = j->path->q8_biased ? 128 * j->xsum[t] : 0;
-            const float xs = j->xscale[t];
-            for (int32_t i = 0; i < LP_PW; i++) v[i] = (float)(c[i] - comp) * (xs * j->wscale[n0 + i]);
-        }
-        if (j->bias)
-            for (int32_t i = 0; i < width; i++) v[i] += j->bias[n0 + i];
         float *y = j->y + (int64_t)t * j->N + n0;
-        for (int32_t i = 0; i < LP_PW; i += DBK_VW) {
+        const int32_t comp = j->dtype == DBK_DTYPE_Q8 && j->path->q8_biased ? 128 * j->xsum[t] : 0;
+        const float xs = j->dtype == DBK_DTYPE_Q8 ? j->xscale[t] : 0.0f;
+        for (int32_t v = 0; v < LP_PW / DBK_VW; v++) {
+            const int32_t i = v * DBK_VW;
             if (i >= width) break;
-            const dbk_vf a = dbk_vactivate(dbk_loadu(v + i), j->activation);
+            dbk_vf a;
+            if (j->dtype == DBK_DTYPE_BF16) {
+                a = dbk_loadu((const float *)csum + (int64_t)r * LP_PW + i);
+            } else {
+                lp_vi c;
+                memcpy(&c, (const int32_t *)csum + (int64_t)r * LP_PW + i, sizeof c);
+                a = __builtin_convertvector(c - comp, dbk_vf) * (xs * wscale[v]);
+            }
+            a = dbk_vactivate(a + bias[v], j->activation);
             if (width - i >= DBK_VW) dbk_storeu(y + i, a);
             else dbk_store_partial(y + i, a, width - i);
         }
@@ -280,11 +389,28 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
             const int32_t kn = j->Kp - k0 < kc ? j->Kp - k0 : kc, last = k0 + kn == j->Kp;
             for (int32_t p = p_first; p < p_last; p++) {
                 const char *w = (const char *)j->w + ((int64_t)p * j->Kp + k0) * LP_PW * elem;
+                // The weight slice used next (the next panel, the next k slice, or the first of the task this
+                // thread probably takes next), fetched into L2 a share per tile while this one is multiplied:
+                // at a few dozen tokens the layer streams its weights from memory, and the hardware
+                // prefetcher does not follow the jump from one panel to the next.
+                const int32_t p_after = p_last + (j->threads - 1) * GROUP;
+                const char *next = p + 1 < p_last ? w + (int64_t)j->Kp * LP_PW * elem
+                                   : k0 + kc < j->Kp ? (const char *)j->w + ((int64_t)p_first * j->Kp + k0 + kc) * LP_PW * elem
+                                   : p_after < panels ? (const char *)j->w + (int64_t)p_after * j->Kp * LP_PW * elem
+                                                      : NULL;
+                const int64_t next_bytes = (int64_t)(k0 + kc < j->Kp ? (j->Kp - k0 - kc < kc ? j->Kp - k0 - kc : kc) : kn) * LP_PW * elem;
+                const int32_t n_tiles = (m_end - m_block + mr - 1) / mr;
+                const int64_t share = (next_bytes / n_tiles + 63) / 64 * 64;
                 for (int32_t m0 = m_block; m0 < m_end; m0 += mr) {
+                    if (next) {
+                        const int64_t from = (int64_t)((m0 - m_block) / mr) * share;
+                        for (int64_t b = from; b < from + share && b < next_bytes; b += 64)
+                            __builtin_prefetch(next + b, 0, 2);
+                    }
                     const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
                     int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
-                    if (bf16) j->path->bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
-                    else j->path->q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
+                    if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
+                    else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
                     if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
                 }
             }
@@ -296,18 +422,20 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
                         const void *w, const float *wscale, int32_t N, const float *bias, int32_t activation,
                         uint8_t *scratch, float *y) {
     const struct lp_path *p = path_of(path);
-    const int32_t mr = dtype == DBK_DTYPE_BF16 ? p->bf16_mr : p->q8_mr;
+    const struct tiles tl = tiles_for(p, dtype, M);
+    const int32_t mr = tl.mr;
     const struct layout l = layout_of(dtype, mr, M, K);
     // Blocks of equal size (multiples of mr) no longer than MC_MAX, as in packed_linear.c.
     const int32_t mc_max = MC_MAX / mr * mr, blocks = (M + mc_max - 1) / mc_max;
     const int32_t mc = (int32_t)round_up((M + blocks - 1) / blocks, mr);
     struct lp_job job = {
-        p, dtype, mr, M, K, (int32_t)round_up(K, LP_KG), N, activation, x, bias, wscale, w, scratch,
+        p, tl, dtype, mr, M, K, (int32_t)round_up(K, LP_KG), N, activation, x, bias, wscale, w, scratch,
         (float *)(scratch + l.strips_bytes), (int32_t *)(scratch + l.strips_bytes + round_up(l.rows * 4, 64)),
-        y, mc,
+        y, mc, 1,
     };
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
+    job.threads = threads;
     const int32_t strips = (int32_t)(l.rows / mr);
     const int32_t tasks = (int32_t)((round_up(N, LP_PW) / LP_PW + GROUP - 1) / GROUP);
     dbk_parallel(threads, convert_strip_task, &job, strips);

@@ -25,6 +25,10 @@ struct lp_path {
     lp_bf16_tile_fn bf16;
     lp_q8_tile_fn q8;
     int32_t q8_biased;
+    // Optional tiles of fewer rows (small_mr, same kernels otherwise), used when they pad M less.
+    int32_t small_mr;
+    lp_bf16_tile_fn bf16_small;
+    lp_q8_tile_fn q8_small;
 };
 
 // The SIMD paths compiled into this build, or NULL for a path it has none for (any non-x86 build).

@@ -30,13 +30,17 @@ static inline int32_t load32(const void *p) {
 // One macro per row, so each accumulator is a named variable: with an array of vectors GCC kept part of
 // the tile on the stack, a load and a store per multiply-add.
 #define ROWS12(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7) X(8) X(9) X(10) X(11)
+// 8 rows: for few tokens, where 12-row strips would compute padding (32 tokens: 36 rows in 12s, 32 in 8s).
+#define ROWS8(X) X(0) X(1) X(2) X(3) X(4) X(5) X(6) X(7)
 
 #define BF16_DECL(r) __m512 a##r##0 = _mm512_setzero_ps(), a##r##1 = _mm512_setzero_ps();
+// x is broadcast by the instruction itself ({1to16}): GCC loads it into a register with vpbroadcastd
+// first, an extra vector instruction per row and step.
+#define DOT_BCAST(OP, acc, wv, ptr) __asm__(OP " %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(wv), "m"(*(const int32_t *)(ptr)))
 #define BF16_STEP(r)                                                                                          \
     {                                                                                                         \
-        const __m512bh xv = (__m512bh)_mm512_set1_epi32(load32(xp + 2 * r));                                 \
-        a##r##0 = _mm512_dpbf16_ps(a##r##0, w0, xv);                                                          \
-        a##r##1 = _mm512_dpbf16_ps(a##r##1, w1, xv);                                                          \
+        DOT_BCAST("vdpbf16ps", a##r##0, w0, xp + 2 * r);                                                      \
+        DOT_BCAST("vdpbf16ps", a##r##1, w1, xp + 2 * r);                                                      \
     }
 #define BF16_STORE(r)                                                                                         \
     if (first) {                                                                                              \
@@ -47,21 +51,24 @@ static inline int32_t load32(const void *p) {
         _mm512_storeu_ps(c + r * LP_PW + 16, _mm512_add_ps(_mm512_loadu_ps(c + r * LP_PW + 16), a##r##1));    \
     }
 
-T512BF16 static void bf16_tile_avx512(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first) {
-    ROWS12(BF16_DECL)
-    for (int32_t k = 0; k < kp; k++, xp += 2 * MR512, w += 2 * LP_PW) {
-        const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 32);
-        ROWS12(BF16_STEP)
+// A tile function of MRV rows (ROWS lists them).
+#define BF16_TILE_512(NAME, MRV, ROWS)                                                                        \
+    T512BF16 static void NAME(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first) {    \
+        ROWS(BF16_DECL)                                                                                       \
+        for (int32_t k = 0; k < kp; k++, xp += 2 * MRV, w += 2 * LP_PW) {                                     \
+            const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 32);  \
+            ROWS(BF16_STEP)                                                                                   \
+        }                                                                                                     \
+        ROWS(BF16_STORE)                                                                                      \
     }
-    ROWS12(BF16_STORE)
-}
+BF16_TILE_512(bf16_tile_avx512, MR512, ROWS12)
+BF16_TILE_512(bf16_tile_avx512_8, 8, ROWS8)
 
 #define Q8_DECL(r) __m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = _mm512_setzero_si512();
 #define Q8_STEP(r)                                                                                            \
     {                                                                                                         \
-        const __m512i xv = _mm512_set1_epi32(load32(xp + 4 * r));                                             \
-        a##r##0 = _mm512_dpbusd_epi32(a##r##0, w0, xv);                                                       \
-        a##r##1 = _mm512_dpbusd_epi32(a##r##1, w1, xv);                                                       \
+        DOT_BCAST("vpdpbusd", a##r##0, w0, xp + 4 * r);                                                       \
+        DOT_BCAST("vpdpbusd", a##r##1, w1, xp + 4 * r);                                                       \
     }
 #define Q8_STORE(r)                                                                                           \
     if (first) {                                                                                              \
@@ -73,14 +80,17 @@ T512BF16 static void bf16_tile_avx512(const uint16_t *xp, int32_t kp, const uint
                             _mm512_add_epi32(_mm512_loadu_si512(c + r * LP_PW + 16), a##r##1));               \
     }
 
-T512VNNI static void q8_tile_avx512(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {
-    ROWS12(Q8_DECL)
-    for (int32_t k = 0; k < kq; k++, xp += 4 * MR512, w += 4 * LP_PW) {
-        const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);
-        ROWS12(Q8_STEP)
+#define Q8_TILE_512(NAME, MRV, ROWS)                                                                          \
+    T512VNNI static void NAME(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {     \
+        ROWS(Q8_DECL)                                                                                         \
+        for (int32_t k = 0; k < kq; k++, xp += 4 * MRV, w += 4 * LP_PW) {                                     \
+            const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);                       \
+            ROWS(Q8_STEP)                                                                                     \
+        }                                                                                                     \
+        ROWS(Q8_STORE)                                                                                        \
     }
-    ROWS12(Q8_STORE)
-}
+Q8_TILE_512(q8_tile_avx512, MR512, ROWS12)
+Q8_TILE_512(q8_tile_avx512_8, 8, ROWS8)
 
 // ---- ymm: 2 x 32
 
@@ -164,10 +174,10 @@ TAVX2 static void bf16_tile_avx2(const uint16_t *xp, int32_t kp, const uint16_t 
 }
 
 static const struct lp_path PATHS[DBK_PATH_COUNT] = {
-    [DBK_PATH_AVX2] = {MRY, MRY, bf16_tile_avx2, q8_tile_avx2, 0},
-    [DBK_PATH_AVX_VNNI] = {0, MRY, NULL, q8_tile_avxvnni, 1},
-    [DBK_PATH_VNNI_YMM] = {0, MRY, NULL, q8_tile_vnni_ymm, 1},
-    [DBK_PATH_AVX512] = {MR512, MR512, bf16_tile_avx512, q8_tile_avx512, 1},
+    [DBK_PATH_AVX2] = {MRY, MRY, bf16_tile_avx2, q8_tile_avx2, 0, 0, NULL, NULL},
+    [DBK_PATH_AVX_VNNI] = {0, MRY, NULL, q8_tile_avxvnni, 1, 0, NULL, NULL},
+    [DBK_PATH_VNNI_YMM] = {0, MRY, NULL, q8_tile_vnni_ymm, 1, 0, NULL, NULL},
+    [DBK_PATH_AVX512] = {MR512, MR512, bf16_tile_avx512, q8_tile_avx512, 1, 8, bf16_tile_avx512_8, q8_tile_avx512_8},
 };
 
 const struct lp_path *lp_x86_path(int32_t path) {

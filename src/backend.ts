@@ -333,6 +333,8 @@ export class Backend {
       "packed size",
     );
     need(bias === null || bias.length >= n, `low-precision linear bias for ${n} outputs`);
+    // int32 sums of up to 255 * 127 per k (the VNNI paths' unsigned weights) stay below 2^31.
+    need(lw.dtype === "bf16" || k <= 65536, `int8 linear with ${k} inputs (at most 65536)`);
     need(!overlaps(c, a) && (bias === null || !overlaps(c, bias)), "linear output overlaps an input");
     need(this.#k.dbk_lowp_path_supported(DTYPE_CODE[lw.dtype], lw.path) === 1, "kernel path of the weights");
     const code = DTYPE_CODE[lw.dtype];
