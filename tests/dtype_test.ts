@@ -7,7 +7,8 @@
 
 import assert from "node:assert/strict";
 import { AutoModel, BertModel, DistilBertModel, type EncoderModel, type LoadOptions } from "../mod.ts";
-import { Backend } from "../src/backend.ts";
+import { Backend, LOWP_PATHS } from "../src/backend.ts";
+import { SafetensorsFile, type TensorToWrite, writeSafetensors } from "../src/safetensors.ts";
 import { pipeline, type PipelineTask } from "../src/pipelines/mod.ts";
 import { makeBatch } from "./helpers/forward_inputs.ts";
 import { referenceModelDir } from "./helpers/pipeline_models.ts";
@@ -244,5 +245,96 @@ Deno.test("dtype: question answering and token classification fixture answers un
     // Ties are rare on these fixtures (one near-equal pair of QA candidates in 97 cases): many would mean
     // the reduced precision moves scores by more than it should.
     assert.ok(ties.length <= 2, `${dtype}: ${ties.length} reordered ties`);
+  }
+});
+
+/**
+ * The tiny checkpoint with every tensor rounded to `dtype` (nearest even), twice: stored as `dtype`, and
+ * stored as F32 holding the same (exactly widened) values.
+ */
+async function halfCheckpoints(dtype: "BF16" | "F16"): Promise<{ half: string; wide: string }> {
+  const half = await Deno.makeTempDir({ prefix: `denobert-${dtype}-` });
+  const wide = await Deno.makeTempDir({ prefix: `denobert-${dtype}-as-f32-` });
+  const file = await SafetensorsFile.open(`${TINY}/model.safetensors`);
+  const halfTensors = new Map<string, TensorToWrite>(), wideTensors = new Map<string, TensorToWrite>();
+  for (const [name, info] of file.tensors) {
+    const f = file.getFloat32(name);
+    const bits = new Uint16Array(f.length), back = new Float32Array(f.length);
+    const u = new Uint32Array(f.slice().buffer), bu = new Uint32Array(back.buffer);
+    const f16 = new Float16Array(f);
+    for (let i = 0; i < f.length; i++) {
+      if (dtype === "BF16") {
+        bits[i] = (u[i] + 0x7fff + ((u[i] >>> 16) & 1)) >>> 16;
+        bu[i] = bits[i] << 16;
+      } else {
+        bits[i] = new Uint16Array(f16.buffer)[i];
+        back[i] = f16[i];
+      }
+    }
+    halfTensors.set(name, { dtype, shape: info.shape, data: bits });
+    wideTensors.set(name, { dtype: "F32", shape: info.shape, data: back });
+  }
+  for (const [dir, tensors] of [[half, halfTensors], [wide, wideTensors]] as const) {
+    await writeSafetensors(`${dir}/model.safetensors`, tensors);
+    await Deno.copyFile(`${TINY}/config.json`, `${dir}/config.json`);
+  }
+  return { half, wide };
+}
+
+Deno.test("dtype: BF16 checkpoints load straight into bf16 (the same bits as through float32), F16 too", async () => {
+  const inputs = makeBatch(3, 17, 1124, 5);
+  for (const stored of ["BF16", "F16"] as const) {
+    const { half, wide } = await halfCheckpoints(stored);
+    try {
+      // BF16 bits are packed as stored; the same values through float32 are rounded to bf16 again, which
+      // changes nothing: the two models must agree bit for bit. F16 values go through float32 either way.
+      // deno-lint-ignore no-explicit-any
+      const proto = Backend.prototype as any, pack = proto.packLowp;
+      let fromBits = 0;
+      proto.packLowp = function (this: Backend, ...a: unknown[]) {
+        if (a[2] instanceof Uint16Array) fromBits++;
+        return pack.apply(this, a);
+      };
+      let fromHalfLoad: DistilBertModel;
+      try {
+        fromHalfLoad = await DistilBertModel.load(half, { dtype: "bf16" });
+      } finally {
+        proto.packLowp = pack;
+      }
+      using fromHalf = fromHalfLoad;
+      // Every encoder linear of the 5 layers (qkv, out, ffn1, ffn2) from bits when stored as BF16.
+      assert.equal(fromBits, stored === "BF16" ? 4 * 5 : 0);
+      using fromWide = await DistilBertModel.load(wide, { dtype: "bf16" });
+      assert.deepEqual(
+        fromHalf.forward(inputs).lastHiddenState.data,
+        fromWide.forward(inputs).lastHiddenState.data,
+      );
+      using exact = await DistilBertModel.load(half);
+      const worst = worstCosine(
+        fromHalf.forward(inputs).lastHiddenState.data,
+        exact.forward(inputs).lastHiddenState.data,
+        fromHalf.config.dim,
+        inputs.attentionMask.data as Int32Array,
+      );
+      assert.ok(worst >= MIN_COSINE.bf16, `${stored} checkpoint in bf16: cosine ${worst} to its fp32 load`);
+    } finally {
+      await Deno.remove(half, { recursive: true });
+      await Deno.remove(wide, { recursive: true });
+    }
+  }
+});
+
+Deno.test("dtype: a forced kernel path this CPU lacks is a clear error", async () => {
+  using probe = await Backend.open({ threads: 1 });
+  const missing = LOWP_PATHS.find((p) => !probe.lowpPaths().q8.includes(p));
+  if (missing === undefined) return; // this CPU runs every path
+  Deno.env.set("DENOBERT_LOWP_PATH", missing);
+  try {
+    await assert.rejects(
+      () => DistilBertModel.load(TINY, { dtype: "q8" }),
+      new RegExp(`this CPU cannot run the ${missing} path for dtype "q8"`),
+    );
+  } finally {
+    Deno.env.delete("DENOBERT_LOWP_PATH");
   }
 });
