@@ -40,11 +40,11 @@ const { values } = parseArgs({ args: Deno.args, options: { threads: { type: "str
 const threads = values.threads ?? String(navigator.hardwareConcurrency);
 const here = new URL(".", import.meta.url).pathname;
 
-async function run(script: string, unsetCoretype: boolean): Promise<Row[]> {
+async function run(script: string, unsetCoretype: boolean, extra: string[] = []): Promise<Row[]> {
   const env = { ...Deno.env.toObject() };
   if (unsetCoretype) delete env.OPENBLAS_CORETYPE;
   const out = await new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", `${here}${script}`, "--threads", threads],
+    args: ["run", "-A", `${here}${script}`, "--threads", threads, ...extra],
     env,
     clearEnv: true,
     stderr: "inherit",
@@ -125,7 +125,11 @@ const sections: string[] = [];
 const envCoretype = Deno.env.get("OPENBLAS_CORETYPE");
 const variants = envCoretype ? [false, true] : [false];
 for (const unset of variants) {
-  const rows = [...await run("forward_cases.ts", unset), ...await run("ragged_cases.ts", unset)];
+  // Every model and dtype in the last variant (OpenBLAS's kernels do not touch bf16 / q8, or base's fp32
+  // linears); the OpenBLAS-dependent fp32 cells only under the environment's OPENBLAS_CORETYPE.
+  const all = unset === variants.at(-1);
+  const cases = all ? ["--models", "small,base,minilm,bert-base", "--dtypes", "fp32,bf16,q8"] : [];
+  const rows = [...await run("forward_cases.ts", unset, cases), ...await run("ragged_cases.ts", unset)];
   sections.push(table(rows, machine) + raggedTable(rows));
 }
 
@@ -134,23 +138,54 @@ const load = (await run("load_cases.ts", false)).find((r) => r.kind === "load")!
 // The peer comparison, when bench/peers/run.sh has left one (it is not run here: it needs PyTorch and
 // onnxruntime-node installed).
 let peers = "";
-try {
-  const table = await Deno.readTextFile(new URL("peers/out/table.md", import.meta.url));
-  const env = await Deno.readTextFile(new URL("peers/out/env.txt", import.meta.url)).catch(() => "");
+const peerFile = (name: string) =>
+  Deno.readTextFile(new URL(`peers/out/${name}`, import.meta.url)).then((t) => t.trim()).catch(() => "");
+const peerTable = await peerFile("table.md");
+if (peerTable) {
+  const env = await peerFile("env.txt");
   const date = /date: (\S+)/.exec(env)?.[1] ?? "unknown date";
   peers =
     `\n## Against PyTorch and ONNX Runtime\n\nFrom \`bash bench/peers/run.sh\` (${date}; one process per peer, ` +
     `same environment; ONNX Runtime and ours alternate over the rounds, PyTorch runs once; ratios are peer ` +
-    `time / ours, above 1 means we are faster):\n\n${table.trim()}\n`;
-  const paired = await Deno.readTextFile(new URL("peers/out/paired.md", import.meta.url)).catch(() => "");
-  if (paired.trim()) {
-    peers +=
-      `\nThe same run's last step, ONNX Runtime and ours in lockstep (\`bench/peers/paired.ts\`: short ` +
-      `bursts taking turns, so a busy moment of the machine falls on both sides; the figure to quote):\n\n` +
-      `${paired.trim()}\n`;
+    `time / ours, above 1 means we are faster):\n\n${peerTable}\n`;
+}
+// Lockstep pairs (bench/peers/paired.ts, the figure to quote), from run.sh's last step or run by hand:
+// paired.md (fp32), paired-q8.md (ours q8 against ONNX Runtime's int8 graph of the same weights).
+for (
+  const [file, what] of [["paired.md", "fp32"], ["paired-q8.md", "ours q8 against its dynamic int8 graph"]]
+) {
+  const paired = await peerFile(file);
+  if (!paired) continue;
+  if (!peers) peers = "\n## Against ONNX Runtime\n";
+  peers +=
+    `\nONNX Runtime 1.30 and ours in lockstep, ${what} (\`bench/peers/paired.ts\`: short bursts taking ` +
+    `turns, so a busy moment of the machine falls on both sides):\n\n${paired}\n`;
+}
+// SST-2 per sentence, ours against ONNX Runtime's int8 (bench/peers/sst2_int8.mjs, sst2_ours.ts JSON lines).
+const sst2 = (await peerFile("sst2.jsonl")).split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
+if (sst2.length) {
+  if (!peers) peers = "\n## Against ONNX Runtime\n";
+  const lines = [
+    "| peer | fp32 accuracy | int8 / q8 accuracy | labels as fp32 | fp32 ms | int8 / q8 ms |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const r of sst2) {
+    const low = r.peer === "onnxruntime" ? "int8" : r.dtype;
+    lines.push(
+      `| ${r.peer === "onnxruntime" ? "ONNX Runtime 1.30 (dynamic int8)" : `ours (${r.dtype})`} | ` +
+        `${(100 * r.accuracy_fp32).toFixed(2)}% | ${(100 * r[`accuracy_${low}`]).toFixed(2)}% | ` +
+        `${(100 * r.label_agreement).toFixed(1)}% | ${r.median_ms_fp32.toFixed(3)} | ${
+          r[`median_ms_${low}`].toFixed(3)
+        } |`,
+    );
   }
-} catch {
-  peers = "";
+  peers +=
+    `\nThe embedded SST-2 model on its 872 dev sentences, one at a time (batch 1), median ms per sentence ` +
+    `(ours includes tokenizing; ONNX Runtime is given the token ids), each peer's fp32 and reduced graphs ` +
+    `taking turns sentence by sentence (\`node bench/peers/sst2_int8.mjs --time 1\`, ` +
+    `\`deno run -A --config deno.json bench/peers/sst2_ours.ts --dtype q8 --time\`):\n\n${
+      lines.join("\n")
+    }\n`;
 }
 // The HTTP server's load test, when bench/serve.ts left one (`--markdown bench/out/serve.md`).
 const serveTable = await Deno.readTextFile(new URL("out/serve.md", import.meta.url)).catch(() => "");
@@ -162,13 +197,16 @@ Generated by \`deno task bench:report\` on ${
   new Date().toISOString().slice(0, 10)
 }: ${cpu}, ${os.cpus().length} cores,
 Deno ${Deno.version.deno}. One forward pass of the encoder (last hidden state), synth-v1 weights, full attention
-masks, medians. small = dim 32, 5 layers; base = distilbert-base-uncased's shape (dim 768, 6 layers).
+masks, medians. small = dim 32, 5 layers; base = distilbert-base-uncased's shape (dim 768, 6 layers); minilm =
+BERT in all-MiniLM-L6-v2's shape (384, 6 layers, FFN 1536); bert-base = BERT base (768, 12 layers, FFN 3072).
 The machine is shared: compare figures within one run, not across runs.
 
 Which code runs the linear layers: base's go through our own kernel on weights packed at load
 (\`ffi/packed_linear.c\`, built with \`-march=native\`, so AVX-512 here whatever OPENBLAS_CORETYPE says);
 small's (hidden width 37, not a multiple of the 32-wide panels) through OpenBLAS, or our small-row kernel
-for 4-64 rows.
+for 4-64 rows. bf16 and q8 rows (the \`dtype\` load option) run the encoder's linears on \`ffi/lowp.c\`'s
+kernels (AVX512-BF16 \`vdpbf16ps\` and AVX512-VNNI \`vpdpbusd\` here, chosen from CPUID); attention,
+LayerNorm and the embeddings stay fp32.
 
 A row's GFLOP/s is the model's FLOP count (2 x the multiply-adds of the encoder, \`bench/cases.ts\`) over its
 time, the same count whatever the row's dtype. *% of limit* divides it by this machine's limit for that dtype

@@ -211,7 +211,7 @@ struct lp_job {
     float *xscale;
     int32_t *xsum;
     float *y;
-    int32_t mc, threads;
+    int32_t mc, threads, group;
 };
 
 // k per chunk of a row converted at once: the conversion loops run over a contiguous buffer, a vector at a
@@ -372,14 +372,14 @@ static void finish_tile(const struct lp_job *j, const void *csum, int32_t m, int
     }
 }
 
-// A task: GROUP panels against every token, a block of at most mc rows at a time.
+// A task: up to GROUP panels (j->group) against every token, a block of at most mc rows at a time.
 static void tiles_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
     // Sums of the block: GROUP panels x mc rows x 32 (4-byte float or int32 either way).
     int32_t cbuf[GROUP * MC_MAX * LP_PW] __attribute__((aligned(64)));
-    const int32_t panels = (int32_t)(round_up(j->N, LP_PW) / LP_PW), p_first = task * GROUP;
-    const int32_t p_last = p_first + GROUP < panels ? p_first + GROUP : panels;
+    const int32_t panels = (int32_t)(round_up(j->N, LP_PW) / LP_PW), p_first = task * j->group;
+    const int32_t p_last = p_first + j->group < panels ? p_first + j->group : panels;
     const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
     const int32_t kc = bf16 ? KC_BF16 : KC_Q8;
     const int64_t elem = bf16 ? 2 : 1;
@@ -393,7 +393,7 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                 // thread probably takes next), fetched into L2 a share per tile while this one is multiplied:
                 // at a few dozen tokens the layer streams its weights from memory, and the hardware
                 // prefetcher does not follow the jump from one panel to the next.
-                const int32_t p_after = p_last + (j->threads - 1) * GROUP;
+                const int32_t p_after = p_last + (j->threads - 1) * j->group;
                 const char *next = p + 1 < p_last ? w + (int64_t)j->Kp * LP_PW * elem
                                    : k0 + kc < j->Kp ? (const char *)j->w + ((int64_t)p_first * j->Kp + k0 + kc) * LP_PW * elem
                                    : p_after < panels ? (const char *)j->w + (int64_t)p_after * j->Kp * LP_PW * elem
@@ -431,13 +431,15 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
     struct lp_job job = {
         p, tl, dtype, mr, M, K, (int32_t)round_up(K, LP_KG), N, activation, x, bias, wscale, w, scratch,
         (float *)(scratch + l.strips_bytes), (int32_t *)(scratch + l.strips_bytes + round_up(l.rows * 4, 64)),
-        y, mc, 1,
+        y, mc, 1, GROUP,
     };
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
     job.threads = threads;
+    const int32_t panels = (int32_t)(round_up(N, LP_PW) / LP_PW);
+    job.group = dbk_task_group(panels, threads, GROUP);
     const int32_t strips = (int32_t)(l.rows / mr);
-    const int32_t tasks = (int32_t)((round_up(N, LP_PW) / LP_PW + GROUP - 1) / GROUP);
+    const int32_t tasks = (panels + job.group - 1) / job.group;
     dbk_parallel(threads, convert_strip_task, &job, strips);
     dbk_parallel(threads, tiles_task, &job, tasks);
 }

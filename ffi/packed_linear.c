@@ -114,7 +114,7 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
 struct packed_job {
     const float *x, *wp, *bias;
     float *xp, *y;
-    int32_t M, K, N, activation, threads;
+    int32_t M, K, N, activation, threads, group;
 };
 
 // y rows m .. m + rows, panel p, from their sums in c (rows x PW, contiguous): bias, activation, store.
@@ -139,7 +139,7 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
         // one is multiplied: tile t of the panel prefetches lines [t kc, (t + 1) kc) of it, so with two
         // or more tiles the whole slice is in flight before it is needed (one tile: twice as fast).
         // After the task's last slice: the first slice of the task this thread probably claims next.
-        const int32_t p_after = p_last + (j->threads - 1) * GROUP;
+        const int32_t p_after = p_last + (j->threads - 1) * j->group;
         const float *next = p + 1 < p_last ? wp + (int64_t)j->K * PW
                             : k0 + KC < j->K ? j->wp + ((int64_t)p_first * j->K + k0 + KC) * PW
                             : p_after < j->N / PW ? j->wp + (int64_t)p_after * j->K * PW
@@ -173,7 +173,7 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
     }
 }
 
-// A task: GROUP weight panels against every token, a block of at most MC tokens at a time; the block's sums
+// A task: up to GROUP weight panels (j->group) against every token, a block of at most MC tokens at a time; the block's sums
 // stay in a 132 KB buffer on the stack across the K slices; each tile goes to y (bias, activation) right after
 // its last slice, while its sums are still in L1 (a separate pass over the buffer afterwards read them back
 // from L2: 2-4% of the base linears).
@@ -181,8 +181,8 @@ static void packed_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct packed_job *j = ctx;
     float cbuf[GROUP * MC * PW] __attribute__((aligned(64)));
-    const int32_t panels = j->N / PW, p_first = task * GROUP;
-    const int32_t p_last = p_first + GROUP < panels ? p_first + GROUP : panels;
+    const int32_t panels = j->N / PW, p_first = task * j->group;
+    const int32_t p_last = p_first + j->group < panels ? p_first + j->group : panels;
     const int32_t blocks = (j->M + MC - 1) / MC, mc = ((j->M + blocks - 1) / blocks + MR - 1) / MR * MR;
     for (int32_t m_block = 0; m_block < j->M; m_block += mc) {
         const int32_t m_end = m_block + mc < j->M ? m_block + mc : j->M;
@@ -239,10 +239,11 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
 
 void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y) {
-    const int32_t x_panels = (M + MR - 1) / MR, tasks = (N / PW + GROUP - 1) / GROUP;
+    const int32_t x_panels = (M + MR - 1) / MR;
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;
-    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads};
+    const int32_t group = dbk_task_group(N / PW, threads, GROUP), tasks = (N / PW + group - 1) / group;
+    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads, group};
     if (threads == 1) {
         for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);
         for (int32_t t = 0; t < tasks; t++) packed_task(&job, t, 0);

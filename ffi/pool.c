@@ -113,6 +113,16 @@ static void grow_to(int32_t n_workers) {
     }
 }
 
+int32_t dbk_task_group(int32_t units, int32_t threads, int32_t max_group) {
+    if (threads < 1) threads = 1;
+    int32_t best = max_group, best_load = -1;
+    for (int32_t g = max_group; g >= 1; g--) {
+        const int32_t tasks = (units + g - 1) / g, load = (tasks + threads - 1) / threads * g;
+        if (best_load < 0 || load < best_load) best = g, best_load = load;
+    }
+    return best;
+}
+
 int32_t dbk_clamp_threads(int32_t threads) {
     return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
 }

@@ -15,4 +15,9 @@ void dbk_parallel(int32_t threads, dbk_task_fn fn, void *ctx, int32_t n_tasks);
 // The most slots a job can get: the requested count clamped to what the pool can ever have.
 int32_t dbk_clamp_threads(int32_t threads);
 
+// How many of `units` equal pieces of work (weight panels) to put in one task, at most max_group, so that
+// `threads` threads finish together: the group size whose busiest thread gets the fewest units, the larger
+// on a tie. (4 panels per task gave 384-wide outputs 3 tasks, one thread doing two thirds of the work.)
+int32_t dbk_task_group(int32_t units, int32_t threads, int32_t max_group);
+
 #endif

@@ -187,7 +187,7 @@ async function parity(model, session, dir, config, reference) {
   await check("torch", join(dir, `${model}.parity.safetensors`));
   const folder = join(MODELS, info.fixture);
   for (const name of readdirSync(folder).sort()) {
-    if (name.startsWith("ref-") && name.endsWith(".safetensors")) {
+    if (/^ref-b\d+-s\d+\.safetensors$/.test(name)) {
       await check(`HF ${name}`, join(folder, name));
     }
   }

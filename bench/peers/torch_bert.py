@@ -21,6 +21,7 @@ Timing (without --no-bench) is torch_distilbert.py's: the same 8 cells, JSON lin
 forward there gets no token_type_ids (zeros), as ours does.
 """
 
+import re
 import argparse
 import hashlib
 import json
@@ -72,7 +73,7 @@ def synth_checkpoint(model, deno):
 def refs(model):
     folder = os.path.join(MODELS, FIXTURE[model])
     return [os.path.join(folder, n) for n in sorted(os.listdir(folder))
-            if n.startswith("ref-") and n.endswith(".safetensors")]
+            if re.fullmatch(r"ref-b\d+-s\d+\.safetensors", n)]  # not ref-prompts (no inputs)
 
 
 def ref_metadata(path):

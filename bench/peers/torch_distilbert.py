@@ -17,6 +17,7 @@ Needs Debian's python3-torch and python3-numpy (run it with /usr/bin/python3); -
 python3-onnx when present (only to check the exported file).
 """
 
+import re
 import argparse
 import ctypes
 import hashlib
@@ -207,7 +208,7 @@ def parity(model, enc):
     worst = 0.0
     ok = True
     for name in sorted(os.listdir(folder)):
-        if not (name.startswith("ref-") and name.endswith(".safetensors")):
+        if not re.fullmatch(r"ref-b\d+-s\d+\.safetensors", name):
             continue
         ref = read_safetensors(os.path.join(folder, name))
         with torch.inference_mode():
