@@ -133,6 +133,30 @@ for (const unset of variants) {
   sections.push(table(rows, machine) + raggedTable(rows));
 }
 
+// bf16 / q8 accuracy against fp32 (bench/dtype_accuracy.ts; tests/dtype_test.ts holds the bounds).
+const accuracyRows = await run("dtype_accuracy.ts", false, ["--models", "base,minilm,bert-base"]);
+const accuracy = [
+  "| measure | bf16 | q8 |",
+  "|---|---|---|",
+  ...[...new Set(accuracyRows.filter((r) => r.kind === "dtype_accuracy").map((r) => r.model as string))].map((
+    m,
+  ) =>
+    `| ${m}: worst per-token cosine to fp32, every layer | ${
+      ["bf16", "q8"].map((d) =>
+        (accuracyRows.find((r) => r.model === m && r.dtype === d)!.worst_token_cosine as number).toFixed(6)
+      ).join(" | ")
+    } |`
+  ),
+  ...["agreement", "accuracy"].map((k) => {
+    const sst = (d: string) => accuracyRows.find((r) => r.kind === "dtype_sst2" && r.dtype === d)!;
+    const what = k === "agreement"
+      ? "SST-2 dev (872): labels as fp32"
+      : `SST-2 dev: accuracy (fp32 ${(100 * (sst("q8").accuracy_fp32 as number)).toFixed(2)}%)`;
+    return `| ${what} | ${(100 * (sst("bf16")[k] as number)).toFixed(2)}% | ${
+      (100 * (sst("q8")[k] as number)).toFixed(2)
+    }% |`;
+  }),
+].join("\n");
 const tokenizerRows = await run("tokenizer_cases.ts", false);
 const load = (await run("load_cases.ts", false)).find((r) => r.kind === "load")!;
 // The peer comparison, when bench/peers/run.sh has left one (it is not run here: it needs PyTorch and
@@ -227,6 +251,13 @@ Loading the base checkpoint (page cache warm, median of 5): **${
 process that loads it and runs one 8x128 forward: **${
   (load.peak_rss_mb as number).toFixed(0)
 } MB** (Linux VmHWM).
+
+## bf16 and q8 accuracy
+
+Against fp32 on this machine (\`bench/dtype_accuracy.ts\`: ragged batches of synth-v1 weights, the embedded
+SST-2 model on its dev set; the CI bounds are in \`tests/dtype_test.ts\`):
+
+${accuracy}
 
 ## Tokenizer
 

@@ -44,6 +44,7 @@ export function validateThreads(threads: unknown, what = "threads"): number {
 
 /** Weight precisions of the encoder's linear layers (Transformers.js's names); see `LoadOptions.dtype`. */
 export const DTYPES = ["fp32", "bf16", "q8"] as const;
+/** One of {@link DTYPES}: `"fp32"` (exact), `"bf16"` or `"q8"` (int8 weights per output channel). */
 export type Dtype = typeof DTYPES[number];
 /** The reduced precisions, with their codes in ffi/kernels.h (DBK_DTYPE_*). */
 type LowpDtype = Exclude<Dtype, "fp32">;
