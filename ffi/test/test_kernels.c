@@ -10,29 +10,10 @@
 
 #include "../kernels.h"
 #include "../vecmath.h"
+#include "check.h"
 
-static int failures = 0;
 // Threads the row-wise kernels are called with (the tests of attention and the linears pass their own).
 static int32_t th = 1;
-#define CHECK(cond, ...)                                                                             \
-    do {                                                                                             \
-        if (!(cond)) {                                                                               \
-            failures++;                                                                              \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                     \
-            fprintf(stderr, __VA_ARGS__);                                                            \
-            fprintf(stderr, "\n");                                                                   \
-        }                                                                                            \
-    } while (0)
-
-static uint64_t rng = 0x9e3779b97f4a7c15ull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-static int32_t rand_int(int32_t lo, int32_t hi) { return lo + (int32_t)(next_u32() % (uint32_t)(hi - lo + 1)); }
-static float rand_float(float scale) { return ((float)next_u32() / 4294967296.0f * 2.0f - 1.0f) * scale; }
 
 static float *falloc(int64_t n) {
     float *p = malloc(sizeof(float) * (size_t)(n > 0 ? n : 1));

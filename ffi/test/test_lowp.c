@@ -11,27 +11,7 @@
 #include <string.h>
 
 #include "../kernels.h"
-
-static int failures = 0;
-#define CHECK(cond, ...)                                                                                      \
-    do {                                                                                                      \
-        if (!(cond)) {                                                                                        \
-            failures++;                                                                                       \
-            fprintf(stderr, "FAIL %s:%d: ", __FILE__, __LINE__);                                              \
-            fprintf(stderr, __VA_ARGS__);                                                                     \
-            fprintf(stderr, "\n");                                                                            \
-        }                                                                                                     \
-    } while (0)
-
-static uint64_t rng = 0x2545f4914f6cdd1dull;
-static uint32_t next_u32(void) {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return (uint32_t)(rng >> 16);
-}
-static float rand_float(float scale) { return ((float)next_u32() / 4294967296.0f * 2.0f - 1.0f) * scale; }
-static int32_t rand_int(int32_t lo, int32_t hi) { return lo + (int32_t)(next_u32() % (uint32_t)(hi - lo + 1)); }
+#include "check.h"
 
 static void *xalloc(int64_t bytes) {
     void *p = malloc((size_t)(bytes > 0 ? bytes : 1));
@@ -250,6 +230,7 @@ static void test_nan_rows(void) {
 }
 
 int main(void) {
+    rng = 0x2545f4914f6cdd1dull; // this harness's own sequence
     printf("lowp paths on this CPU: bf16");
     for (int32_t p = 0; p < DBK_PATH_COUNT; p++)
         if (dbk_lowp_path_supported(DBK_DTYPE_BF16, p)) printf(" %s", path_name(p));
@@ -276,7 +257,6 @@ int main(void) {
     test_linear(26, 768, 3072, 1, DBK_ACT_GELU, 2); // base lin1, threaded
     test_linear(40, 3072, 768, 1, DBK_ACT_NONE, 2);  // base lin2 (three k slices)
     test_linear(270, 200, 70, 0, DBK_ACT_RELU, 3);   // two row blocks
-    (void)rand_int;
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);
         return 1;
