@@ -298,6 +298,7 @@ export class Backend {
   ): LinearWeight {
     this.#check();
     need(dimsOk(n, k) && w.length >= n * k, `reduced-precision weight ${n}x${k}`);
+    need(this.#lowpPathRuns(DTYPE_CODE[dtype], path), `kernel path ${path} for ${dtype}`);
     const elems = Number(this.#k.dbk_lowp_packed_elems(n, k));
     if (dtype === "bf16") {
       const out = new Uint16Array(elems);
@@ -313,7 +314,15 @@ export class Backend {
   }
 
   #lowpScratch = new Uint8Array(0);
-  #lowpScratchBytes = new Map<string, number>();
+  /** Per dtype code * 8 + path: whether this CPU runs it (asked once), and scratch bytes by m * 2^31 + k. */
+  #lowpRuns: (boolean | undefined)[] = [];
+  #lowpScratchBytes: Map<number, number>[] = [];
+
+  #lowpPathRuns(code: number, path: number): boolean {
+    const i = code * 8 + path;
+    return this.#lowpRuns[i] ??= Number.isInteger(path) && path >= 0 && path < LOWP_PATHS.length &&
+      this.#k.dbk_lowp_path_supported(code, path) === 1;
+  }
 
   /** c[M, N] = act(a[M, K] x w^T (+ bias)) with w from `packLowp`: bf16 or int8 GEMM, fp32 in and out. */
   linearLowp(
@@ -337,14 +346,16 @@ export class Backend {
     // int32 sums of up to 255 * 127 per k (the VNNI paths' unsigned weights) stay below 2^31.
     need(lw.dtype === "bf16" || k <= 65536, `int8 linear with ${k} inputs (at most 65536)`);
     need(!overlaps(c, a) && (bias === null || !overlaps(c, bias)), "linear output overlaps an input");
-    need(this.#k.dbk_lowp_path_supported(DTYPE_CODE[lw.dtype], lw.path) === 1, "kernel path of the weights");
     const code = DTYPE_CODE[lw.dtype];
-    const key = `${code},${lw.path},${m},${k}`;
-    let bytes = this.#lowpScratchBytes.get(key);
+    need(this.#lowpPathRuns(code, lw.path), "kernel path of the weights");
+    // Asked once per shape (a forward has two: k = dim and k = hidden), not once per layer.
+    const sizes = this.#lowpScratchBytes[code * 8 + lw.path] ??= new Map();
+    const key = m * 2 ** 31 + k;
+    let bytes = sizes.get(key);
     if (bytes === undefined) {
-      if (this.#lowpScratchBytes.size > 64) this.#lowpScratchBytes.clear();
+      if (sizes.size > 64) sizes.clear();
       bytes = Number(this.#k.dbk_lowp_scratch_bytes(code, lw.path, m, k));
-      this.#lowpScratchBytes.set(key, bytes);
+      sizes.set(key, bytes);
     }
     if (this.#lowpScratch.length < bytes) this.#lowpScratch = new Uint8Array(bytes);
     const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
