@@ -2,7 +2,7 @@
 // measured sgemm peak to compare against.
 
 import { BertModel, DistilBertModel, type EncoderModel, type LoadOptions } from "../mod.ts";
-import { Backend } from "../src/backend.ts";
+import { Backend, type Dtype } from "../src/backend.ts";
 import type { EncoderConfig } from "../src/config.ts";
 import { ensureSynthFromConfig, ensureSynthModel } from "../tests/helpers/synth_cache.ts";
 
@@ -15,10 +15,6 @@ import { ensureSynthFromConfig, ensureSynthModel } from "../tests/helpers/synth_
 export type ModelName = "small" | "base" | "minilm" | "bert-base";
 export const MODEL_NAMES: readonly ModelName[] = ["small", "base", "minilm", "bert-base"];
 export const TABLE: [number, number][] = [[1, 32], [1, 128], [8, 32], [8, 128]];
-
-/** The `dtype` load option: fp32 (the default), bf16 or q8 (int8 weights per output channel). */
-export type BenchDtype = "fp32" | "bf16" | "q8";
-export const BENCH_DTYPES: readonly BenchDtype[] = ["fp32", "bf16", "q8"];
 
 const bertShape = (shape: string) =>
   ensureSynthFromConfig(
@@ -44,19 +40,11 @@ export function parseModels(list: string, option = "--models"): ModelName[] {
   });
 }
 
-/** Checks a `--dtype` value. */
-export function parseDtype(value: string, option = "--dtype"): BenchDtype {
-  if (!(BENCH_DTYPES as readonly string[]).includes(value)) {
-    throw new Error(`${option} must be one of ${BENCH_DTYPES.join(", ")}, got "${value}"`);
-  }
-  return value as BenchDtype;
-}
-
 /** Loads a benchmark model in `dtype` (the `dtype` load option). */
 export async function loadBenchModel(
   name: ModelName,
   threads?: number,
-  dtype: BenchDtype = "fp32",
+  dtype: Dtype = "fp32",
 ): Promise<EncoderModel> {
   return await CHECKPOINTS[name]({ threads, dtype });
 }

@@ -3,7 +3,8 @@
 // Usage: deno run -A bench/dtype_turns.ts [--model base|minilm|bert-base|small] [--threads 2] [--rounds 5]
 
 import { parseArgs } from "node:util";
-import { BENCH_DTYPES, benchInputs, loadBenchModel, median, parseModels, TABLE } from "./cases.ts";
+import { benchInputs, loadBenchModel, median, parseModels, TABLE } from "./cases.ts";
+import { DTYPES } from "./dtypes.ts";
 
 const { values } = parseArgs({
   args: Deno.args,
@@ -15,7 +16,7 @@ const { values } = parseArgs({
 });
 const [name] = parseModels(values.model!, "--model");
 const threads = Number(values.threads), rounds = Number(values.rounds);
-const models = await Promise.all(BENCH_DTYPES.map((d) => loadBenchModel(name, threads, d)));
+const models = await Promise.all(DTYPES.map((d) => loadBenchModel(name, threads, d)));
 for (const [batch, seq] of TABLE) {
   const inputs = benchInputs(models[0].config, batch, seq);
   const times = models.map(() => [] as number[]);
@@ -36,8 +37,8 @@ for (const [batch, seq] of TABLE) {
     batch,
     seq,
     threads,
-    ...Object.fromEntries(BENCH_DTYPES.map((d, i) => [`${d}_ms`, ms[i]])),
-    ...Object.fromEntries(BENCH_DTYPES.slice(1).map((d, i) => [`${d}_ratio`, ms[i + 1] / ms[0]])),
+    ...Object.fromEntries(DTYPES.map((d, i) => [`${d}_ms`, ms[i]])),
+    ...Object.fromEntries(DTYPES.slice(1).map((d, i) => [`${d}_ratio`, ms[i + 1] / ms[0]])),
   }));
 }
 for (const m of models) m.close();

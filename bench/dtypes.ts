@@ -1,10 +1,18 @@
-// The weight formats a benchmark row can run in (the model's `dtype` load option) and which machine limit
-// (bench/limits/limits.c) each is measured against.
+// The weight formats a benchmark row can run in (the model's `dtype` load option, whose list is the
+// library's) and which machine limit (bench/limits/limits.c) each is measured against.
 
+import { type Dtype, DTYPES } from "../src/backend.ts";
 import type { LimitName } from "./limits.ts";
 
-export const DTYPES = ["fp32", "bf16", "q8"] as const;
-export type Dtype = typeof DTYPES[number];
+export { type Dtype, DTYPES };
+
+/** Checks a `--dtype` value. */
+export function parseDtype(value: string, option = "--dtype"): Dtype {
+  if (!(DTYPES as readonly string[]).includes(value)) {
+    throw new Error(`${option} must be one of ${DTYPES.join(", ")}, got "${value}"`);
+  }
+  return value as Dtype;
+}
 
 /** fp32 runs on FMAs, bf16 on vdpbf16ps, q8 on vpdpbusd. */
 export const DTYPE_LIMIT: Record<Dtype, LimitName> = { fp32: "fp32_fma", bf16: "bf16_dot", q8: "int8_dot" };

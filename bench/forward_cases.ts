@@ -7,14 +7,13 @@
 
 import { parseArgs } from "node:util";
 import { Backend } from "../src/backend.ts";
-import { parseDtypes } from "./dtypes.ts";
+import { parseDtype, parseDtypes } from "./dtypes.ts";
 import {
   benchInputs,
   forwardFlops,
   loadBenchModel,
   measureSgemmPeak,
   median,
-  parseDtype,
   parseModels,
   sgemmPeakCase,
   TABLE,

@@ -4,7 +4,8 @@
 
 import assert from "node:assert/strict";
 import { BertModel, DistilBertModel } from "../mod.ts";
-import { benchInputs, forwardFlops, loadBenchModel, parseDtype, parseModels } from "../bench/cases.ts";
+import { benchInputs, forwardFlops, loadBenchModel, parseModels } from "../bench/cases.ts";
+import { parseDtype } from "../bench/dtypes.ts";
 import { parseLines, precision, table } from "../bench/peers/compare.ts";
 
 Deno.test("bench models: minilm and bert-base are BERT encoders of issue 15's shapes, small/base DistilBERT", async () => {

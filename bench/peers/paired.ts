@@ -14,7 +14,8 @@
 // burst median / ours, and "ours faster" counts the pairs in which ours had the lower median.
 
 import { parseArgs } from "node:util";
-import { benchInputs, loadBenchModel, median, parseDtype, parseModels, TABLE } from "../cases.ts";
+import { benchInputs, loadBenchModel, median, parseModels, TABLE } from "../cases.ts";
+import { parseDtype } from "../dtypes.ts";
 
 const { values, positionals } = parseArgs({
   args: Deno.args,

@@ -11,7 +11,8 @@
 
 import { parseArgs } from "node:util";
 import { type FloatTensor, SafetensorsFile } from "../../mod.ts";
-import { loadBenchModel, type ModelName, parseDtype, parseModels } from "../cases.ts";
+import { loadBenchModel, type ModelName, parseModels } from "../cases.ts";
+import { parseDtype } from "../dtypes.ts";
 
 const TOL: Record<ModelName, number> = { small: 1e-5, base: 5e-5, minilm: 1e-5, "bert-base": 5e-5 };
 const MIN_COSINE = 0.99;

@@ -11,7 +11,8 @@
 
 import { parseArgs } from "node:util";
 import { pipeline, type PipelineOptions, type TextClassificationPipeline } from "../../mod.ts";
-import { type BenchDtype, median, parseDtype } from "../cases.ts";
+import { median } from "../cases.ts";
+import { type Dtype, parseDtype } from "../dtypes.ts";
 
 const WEIGHTS = new URL("../../weights/sst2-distilbert-small/", import.meta.url).pathname;
 const { values } = parseArgs({
@@ -28,13 +29,13 @@ if (!Number.isInteger(threads) || threads < 1) {
   throw new Error(`--threads: not a positive integer: ${values.threads}`);
 }
 
-const load = (d: BenchDtype) =>
+const load = (d: Dtype) =>
   pipeline(
     "text-classification",
     WEIGHTS,
     (d === "fp32" ? { threads } : { threads, dtype: d }) as PipelineOptions,
   );
-const models: [BenchDtype, TextClassificationPipeline][] = [[dtype, await load(dtype)]];
+const models: [Dtype, TextClassificationPipeline][] = [[dtype, await load(dtype)]];
 if (dtype !== "fp32") models.push(["fp32", await load("fp32")]);
 
 const rows = (await Deno.readTextFile(`${WEIGHTS}sst2-dev.tsv`)).split("\n").filter(Boolean);
@@ -54,12 +55,12 @@ if (refs.length !== dev.length) {
 }
 
 const argmax = (xs: number[]) => xs.reduce((best, x, i) => x > xs[best] ? i : best, 0);
-const correct = new Map<BenchDtype, number>(models.map(([d]) => [d, 0]));
-const times = new Map<BenchDtype, number[]>(models.map(([d]) => [d, []]));
+const correct = new Map<Dtype, number>(models.map(([d]) => [d, 0]));
+const times = new Map<Dtype, number[]>(models.map(([d]) => [d, []]));
 let agree = 0, idMismatches = 0, hfDiff = 0, dtypeDiff = 0;
 for (const [i, { text, label }] of dev.entries()) {
   if (refs[i].text !== text) throw new Error(`dev-reference.jsonl line ${i + 1}: not the tsv's sentence`);
-  const logits = new Map<BenchDtype, number[]>();
+  const logits = new Map<Dtype, number[]>();
   for (const [d, classify] of i % 2 ? [...models].reverse() : models) {
     if (values.time) await classify.classify([text], { batchSize: 1 }); // uncounted run after the switch
     const t0 = performance.now();
