@@ -6,6 +6,7 @@
 import { parseArgs } from "node:util";
 import { pipeline } from "../src/pipelines/mod.ts";
 import { makeBatch } from "../tests/helpers/forward_inputs.ts";
+import { worstCosine } from "../tests/helpers/reference.ts";
 import { loadBenchModel, parseModels } from "./cases.ts";
 
 const { values } = parseArgs({
@@ -24,19 +25,7 @@ for (const name of parseModels(values.models!)) {
     using m = await loadBenchModel(name, threads, dtype);
     const got = m.forward(inputs, { outputHiddenStates: true }).hiddenStates!;
     const dim = got[0].dims[2];
-    let worst = 1;
-    got.forEach((h, l) => {
-      for (let t = 0; t < mask.length; t++) {
-        if (!mask[t]) continue;
-        let d = 0, a = 0, b = 0;
-        for (let i = t * dim; i < (t + 1) * dim; i++) {
-          d += h.data[i] * want[l].data[i];
-          a += h.data[i] ** 2;
-          b += want[l].data[i] ** 2;
-        }
-        worst = Math.min(worst, d / Math.sqrt(a * b));
-      }
-    });
+    const worst = Math.min(...got.map((h, l) => worstCosine(h.data, want[l].data, dim, mask)));
     console.log(JSON.stringify({ kind: "dtype_accuracy", model: name, dtype, worst_token_cosine: worst }));
   }
 }

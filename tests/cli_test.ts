@@ -305,28 +305,9 @@ Deno.test("cli: a stdin line over the cap is an error naming the line; the lines
 });
 
 Deno.test("cli: --prompt and --prompt-name on a sentence-transformers folder with a default prompt", async () => {
-  const { tinyModelDir } = await import("./helpers/tiny_models.ts");
+  const { tinyPromptedFolder } = await import("./helpers/tiny_models.ts");
   const { pipeline } = await import("../mod.ts");
-  const dir = await tinyModelDir("mlm");
-  const files: Record<string, unknown> = {
-    "modules.json": [
-      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
-      { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
-    ],
-    "1_Pooling/config.json": {
-      word_embedding_dimension: 32,
-      pooling_mode_mean_tokens: true,
-      include_prompt: false,
-    },
-    "config_sentence_transformers.json": {
-      prompts: { query: "query: ", passage: "passage: " },
-      default_prompt_name: "query",
-    },
-  };
-  await Deno.mkdir(`${dir}/1_Pooling`);
-  for (const [name, content] of Object.entries(files)) {
-    await Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(content));
-  }
+  const dir = await tinyPromptedFolder({ query: "query: ", passage: "passage: " });
   try {
     using fe = await pipeline("feature-extraction", dir, { threads: 1 });
     const want = async (o: Record<string, unknown>) => Array.from((await fe("hello there", o)).data);

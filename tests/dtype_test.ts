@@ -12,7 +12,7 @@ import { SafetensorsFile, type TensorToWrite, writeSafetensors } from "../src/sa
 import { pipeline, type PipelineTask } from "../src/pipelines/mod.ts";
 import { makeBatch } from "./helpers/forward_inputs.ts";
 import { referenceModelDir } from "./helpers/pipeline_models.ts";
-import { fixturePath } from "./helpers/reference.ts";
+import { fixturePath, worstCosine } from "./helpers/reference.ts";
 import { ensureSynthFromConfig, ensureSynthModel } from "./helpers/synth_cache.ts";
 
 const TINY = await ensureSynthModel("tiny", "mlm");
@@ -22,22 +22,6 @@ const MIN_COSINE = { bf16: 0.999, q8: 0.99 };
 /** SST-2 dev: label agreement with fp32 at least, accuracy within (points). */
 const MIN_AGREEMENT = { bf16: 0.995, q8: 0.99 };
 const MAX_ACCURACY_DROP = { bf16: 0.3, q8: 0.5 };
-
-/** Worst cosine between corresponding rows of width `dim` over the rows `mask` marks real. */
-function worstCosine(a: Float32Array, b: Float32Array, dim: number, mask: Int32Array): number {
-  let worst = 1;
-  for (let t = 0; t < mask.length; t++) {
-    if (!mask[t]) continue;
-    let dot = 0, na = 0, nb = 0;
-    for (let i = t * dim; i < (t + 1) * dim; i++) {
-      dot += a[i] * b[i];
-      na += a[i] * a[i];
-      nb += b[i] * b[i];
-    }
-    worst = Math.min(worst, dot / Math.sqrt(na * nb));
-  }
-  return worst;
-}
 
 Deno.test("dtype: unknown names are refused, fp32 is the default bit for bit, the model reports its dtype", async () => {
   for (const bad of ["float16", "int8", "FP32", 8, null]) {

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { pipeline } from "../mod.ts";
 import { type RunningServer, startServer } from "../src/server/mod.ts";
-import { tinyModelDir } from "./helpers/tiny_models.ts";
+import { tinyModelDir, tinyPromptedFolder } from "./helpers/tiny_models.ts";
 
 const SST2 = new URL("../weights/sst2-distilbert-small", import.meta.url).pathname;
 const SENTENCES = [
@@ -504,26 +504,7 @@ Deno.test("server: a sentence-transformers folder embeds with its own pooling (s
 });
 
 Deno.test("server: prompt_name on /embed and /v1/embeddings, the folder's default prompt, /info's prompts, 422s", async () => {
-  const dir = await tinyModelDir("mlm");
-  const files: Record<string, unknown> = {
-    "modules.json": [
-      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
-      { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
-    ],
-    "1_Pooling/config.json": {
-      word_embedding_dimension: 32,
-      pooling_mode_mean_tokens: true,
-      include_prompt: false,
-    },
-    "config_sentence_transformers.json": {
-      prompts: { query: "query: ", passage: "a passage about this: " },
-      default_prompt_name: "query",
-    },
-  };
-  await Deno.mkdir(`${dir}/1_Pooling`);
-  for (const [name, content] of Object.entries(files)) {
-    await Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(content));
-  }
+  const dir = await tinyPromptedFolder({ query: "query: ", passage: "a passage about this: " });
   const server = await startServer({ model: dir, port: 0 });
   using fe = await pipeline("feature-extraction", dir, { threads: 1 });
   try {

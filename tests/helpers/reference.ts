@@ -58,3 +58,19 @@ export function maxDiff(a: FloatTensor, b: FloatTensor): number {
   }
   return max;
 }
+
+/** Worst cosine between corresponding rows of width `dim` over the rows `mask` marks real. */
+export function worstCosine(a: Float32Array, b: Float32Array, dim: number, mask: Int32Array): number {
+  let worst = 1;
+  for (let t = 0; t < mask.length; t++) {
+    if (!mask[t]) continue;
+    let dot = 0, na = 0, nb = 0;
+    for (let i = t * dim; i < (t + 1) * dim; i++) {
+      dot += a[i] * b[i];
+      na += a[i] * a[i];
+      nb += b[i] * b[i];
+    }
+    worst = Math.min(worst, dot / Math.sqrt(na * nb));
+  }
+  return worst;
+}

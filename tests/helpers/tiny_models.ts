@@ -33,3 +33,28 @@ export async function tinyModelDir(
   );
   return dir;
 }
+
+/**
+ * A tiny masked-LM checkpoint as a sentence-transformers folder whose config has `prompts` (default "query")
+ * and whose mean pooling leaves the prompt's tokens out (include_prompt false).
+ */
+export async function tinyPromptedFolder(prompts: Record<string, string>): Promise<string> {
+  const dir = await tinyModelDir("mlm");
+  const files: Record<string, unknown> = {
+    "modules.json": [
+      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+      { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
+    ],
+    "1_Pooling/config.json": {
+      word_embedding_dimension: 32,
+      pooling_mode_mean_tokens: true,
+      include_prompt: false,
+    },
+    "config_sentence_transformers.json": { prompts, default_prompt_name: "query" },
+  };
+  await Deno.mkdir(`${dir}/1_Pooling`);
+  for (const [name, content] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${name}`, JSON.stringify(content));
+  }
+  return dir;
+}
