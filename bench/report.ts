@@ -158,6 +158,16 @@ const accuracy = [
   }),
 ].join("\n");
 const tokenizerRows = await run("tokenizer_cases.ts", false);
+/** The load bench's memory per dtype: peak while loading, resident once loaded. */
+function memoryTable(memory: Record<string, { peak_rss_mb: number; rss_mb: number }>): string {
+  return [
+    "| dtype | peak RSS (load + one pass) | RSS after it |",
+    "|---|---|---|",
+    ...Object.entries(memory).map(([d, m]) =>
+      `| ${d} | ${m.peak_rss_mb.toFixed(0)} MB | ${m.rss_mb.toFixed(0)} MB |`
+    ),
+  ].join("\n");
+}
 const load = (await run("load_cases.ts", false)).find((r) => r.kind === "load")!;
 // The peer comparison, when bench/peers/run.sh has left one (it is not run here: it needs PyTorch and
 // onnxruntime-node installed).
@@ -247,10 +257,10 @@ ${sections.join("\n\n")}
 
 Loading the base checkpoint (page cache warm, median of 5): **${
   (load.load_ms as number).toFixed(0)
-} ms**. Peak RSS of a
-process that loads it and runs one 8x128 forward: **${
-  (load.peak_rss_mb as number).toFixed(0)
-} MB** (Linux VmHWM).
+} ms**. Memory of a process that loads it and runs one 8x128 forward (\`bench/load_cases.ts\`, one child
+process per dtype; Linux VmHWM, and VmRSS after a garbage collection):
+
+${memoryTable(load.memory as Record<string, { peak_rss_mb: number; rss_mb: number }>)}
 
 ## bf16 and q8 accuracy
 

@@ -24,7 +24,7 @@ import {
   requireFamily,
 } from "./model.ts";
 import type { FloatTensor } from "./tensor.ts";
-import { TensorReader } from "./weights.ts";
+import type { TensorReader } from "./weights.ts";
 
 /** Output of heads that give one score vector per token or per sequence. */
 export interface LogitsOutput {
@@ -108,6 +108,14 @@ function tokenLinear(
   return { data, dims: [p.batch, p.seqLen, n] };
 }
 
+/**
+ * `core.close` as a callback, made outside the head constructors: a closure made inside one would share its
+ * scope with the constructor's other closures, and so keep the checkpoint's reader (and the file) alive.
+ */
+function closer(core: EncoderCore): () => void {
+  return () => core.close();
+}
+
 /** Opens the encoder, then builds the head on it; the encoder is closed again if the head cannot be built. */
 async function buildHead<T>(
   ckpt: Checkpoint,
@@ -118,7 +126,9 @@ async function buildHead<T>(
   requireFamily(ckpt, className.startsWith("DistilBert") ? "distilbert" : "bert", className);
   const core = await EncoderCore.create(ckpt, options);
   try {
-    return make(core, new TensorReader(ckpt.file, ""));
+    const model = make(core, core.headReader());
+    core.loaded();
+    return model;
   } catch (err) {
     core.close();
     throw err;
@@ -158,7 +168,7 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close(), core.dtype);
+    super(core.config, closer(core), core.dtype);
     this.#core = core;
     const { dim, vocab_size: vocab } = core.config;
     const keys = familyOf(core.config).maskedLM;
@@ -288,7 +298,7 @@ export abstract class SequenceClassificationModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close(), core.dtype);
+    super(core.config, closer(core), core.dtype);
     this.#core = core;
     const dim = core.config.dim;
     const wiring = familyOf(core.config).sequenceClassification;
@@ -382,7 +392,7 @@ export abstract class QuestionAnsweringModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close(), core.dtype);
+    super(core.config, closer(core), core.dtype);
     this.#core = core;
     this.#qaW = r.get("qa_outputs.weight", [2, core.config.dim]);
     this.#qaB = r.get("qa_outputs.bias", [2]);
@@ -466,7 +476,7 @@ export abstract class TokenClassificationModel extends EncoderHeadModel {
    * @param r reads the head's tensors (unprefixed keys)
    */
   protected constructor(core: EncoderCore, r: TensorReader) {
-    super(core.config, () => core.close(), core.dtype);
+    super(core.config, closer(core), core.dtype);
     this.#core = core;
     const dim = core.config.dim;
     this.numLabels = classifierLabelCount(r, dim);

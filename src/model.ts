@@ -94,8 +94,7 @@ export class EncoderCore {
   /** Precision of the encoder's linear layers (the `dtype` load option). */
   readonly dtype: Dtype;
 
-  /** Reads the encoder's own tensors (keys under its prefix, e.g. BERT's pooler). */
-  readonly reader: TensorReader;
+  #reader: TensorReader | null;
 
   constructor(
     config: ModelConfig,
@@ -104,7 +103,7 @@ export class EncoderCore {
     reader: TensorReader,
     dtype: Dtype = "fp32",
   ) {
-    this.reader = reader;
+    this.#reader = reader;
     this.dtype = dtype;
     this.config = config;
     this.backend = backend;
@@ -114,16 +113,37 @@ export class EncoderCore {
   /** Opens the back end and reads the encoder weights of a checkpoint. */
   static async create(ckpt: Checkpoint, options: LoadOptions = {}): Promise<EncoderCore> {
     validateLoadOptions(options);
-    const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file, ckpt.config));
+    const dtype = options.dtype ?? "fp32";
+    const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file, ckpt.config), {
+      owned: dtype !== "fp32",
+    });
     const backend = await Backend.open({ threads: options.threads ?? navigator.hardwareConcurrency });
     try {
-      const dtype = options.dtype ?? "fp32";
       const weights = loadEncoderWeights(reader, ckpt.config, backend, dtype);
       return new EncoderCore(ckpt.config, backend, weights, reader, dtype);
     } catch (err) {
       backend.close();
       throw err;
     }
+  }
+
+  /** Reads the encoder's own tensors (keys under its prefix, e.g. BERT's pooler) while the model is built. */
+  get reader(): TensorReader {
+    if (!this.#reader) throw new Error("internal: the checkpoint is read only while the model is built");
+    return this.#reader;
+  }
+
+  /** Reads the head's tensors (unprefixed keys) of the same file, owned as the encoder's are. */
+  headReader(): TensorReader {
+    return new TensorReader(this.reader.file, "", { owned: this.reader.owned });
+  }
+
+  /**
+   * Called once the model on this core is built: drops the reference to the checkpoint, so that a bf16 / q8
+   * model, which copied what it keeps, does not hold the file's bytes.
+   */
+  loaded(): void {
+    this.#reader = null;
   }
 
   /** Validates and packs inputs; throws on closed models and bad inputs before any native call. */
@@ -190,6 +210,7 @@ export abstract class EncoderModel {
   ) {
     this.#core = core;
     this.#pooler = pooler;
+    core.loaded();
   }
 
   /** Precision of the encoder's linear layers (the `dtype` load option). */

@@ -6,7 +6,16 @@
 // GC cannot blur them.
 
 import assert from "node:assert/strict";
-import { AutoModel, DistilBertForMaskedLM, DistilBertModel, pipeline } from "../mod.ts";
+import {
+  AutoModel,
+  DistilBertForMaskedLM,
+  DistilBertModel,
+  type Dtype,
+  DTYPES,
+  type ModelInputs,
+  pipeline,
+} from "../mod.ts";
+import { SafetensorsFile } from "../src/safetensors.ts";
 import { gc, repoPath, Rng, rss, tinyModelDir } from "./helpers/fuzz.ts";
 import { slowTest } from "./helpers/unit.ts";
 import { countNativeCalls } from "./helpers/count_native_calls.ts";
@@ -223,6 +232,54 @@ async function measureWorkers(): Promise<Record<string, number>> {
   }
 }
 
+/**
+ * Per dtype: whether the checkpoint file's buffer is still alive after loading a model and collecting garbage,
+ * and whether the model's logits are unchanged afterwards (1 = equal). Nothing but the model holds the file.
+ */
+async function measureFileLifetime(): Promise<Record<string, number>> {
+  const dir = await tinyModelDir();
+  const parse = SafetensorsFile.parse;
+  const result: Record<string, number> = {};
+  try {
+    // The two ways a model is built: a head on the encoder (the tiny fixture is a masked LM), the bare encoder.
+    const kinds = {
+      head: async (dtype: Dtype) => {
+        const model = await AutoModel.load(dir, { dtype }) as DistilBertForMaskedLM;
+        return { run: (x: ModelInputs) => model.forward(x).logits.data, close: () => model.close() };
+      },
+      encoder: async (dtype: Dtype) => {
+        const model = await DistilBertModel.load(dir, { dtype });
+        return { run: (x: ModelInputs) => model.forward(x).lastHiddenState.data, close: () => model.close() };
+      },
+    };
+    for (const [kind, load] of Object.entries(kinds)) {
+      for (const dtype of DTYPES) {
+        let buffer: WeakRef<ArrayBufferLike> | undefined;
+        SafetensorsFile.parse = (bytes, source) => {
+          buffer = new WeakRef(bytes.buffer);
+          return parse.call(SafetensorsFile, bytes, source);
+        };
+        const model = await load(dtype);
+        SafetensorsFile.parse = parse;
+        const inputs = randomIds(new Rng(33), 2, 12, 1124);
+        const before = model.run(inputs).slice();
+        for (let i = 0; i < 3; i++) {
+          gc();
+          await new Promise((r) => setTimeout(r, 10)); // WeakRefs clear between tasks
+        }
+        const after = model.run(inputs);
+        result[`${kind}_${dtype}_file_alive`] = buffer?.deref() === undefined ? 0 : 1;
+        result[`${kind}_${dtype}_same_output`] = before.every((v, i) => Object.is(v, after[i])) ? 1 : 0;
+        model.close();
+      }
+    }
+  } finally {
+    SafetensorsFile.parse = parse;
+    await Deno.remove(dir, { recursive: true });
+  }
+  return result;
+}
+
 if (Deno.env.get(CHILD_ENV)) {
   const [mode, n] = Deno.env.get(CHILD_ENV)!.split(":");
   const result = mode === "load-close"
@@ -231,6 +288,8 @@ if (Deno.env.get(CHILD_ENV)) {
     ? await measureWorkers()
     : mode === "forward"
     ? await measureForwardCalls(Number(n))
+    : mode === "file"
+    ? await measureFileLifetime()
     : await measureLongRun(Number(n));
   console.log(JSON.stringify(result));
   Deno.exit(0);
@@ -359,6 +418,22 @@ slowTest(
     assert.ok(maxDiff <= 1e-6, `worker results differ by ${maxDiff}`);
   },
 );
+
+Deno.test("lifetime: a bf16 / q8 model does not keep its checkpoint's bytes alive; fp32 does (child process)", async () => {
+  const r = await runChild("file");
+  const all = JSON.stringify(r);
+  for (const kind of ["head", "encoder"]) {
+    // fp32's weights are the file's bytes (packed in place, or read as views): the file must stay.
+    assert.equal(r[`${kind}_fp32_file_alive`], 1, all);
+    // bf16 and q8 convert the linears and copy what else they keep, so the file can go.
+    assert.equal(r[`${kind}_bf16_file_alive`], 0, all);
+    assert.equal(r[`${kind}_q8_file_alive`], 0, all);
+    // and what the model runs on afterwards is its own memory: outputs unchanged after the collection
+    for (const dtype of DTYPES) {
+      assert.equal(r[`${kind}_${dtype}_same_output`], 1, `${kind} ${dtype}: ${all}`);
+    }
+  }
+});
 
 slowTest("lifetime: loading and closing 100 models leaves RSS within 10% (child process)", async () => {
   const { start, before, after, ms } = await runChild("load-close:100");
