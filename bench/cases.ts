@@ -5,6 +5,9 @@ import { BertModel, DistilBertModel, type EncoderModel, type LoadOptions } from 
 import { Backend, type Dtype } from "../src/backend.ts";
 import type { EncoderConfig } from "../src/config.ts";
 import { ensureSynthFromConfig, ensureSynthModel } from "../tests/helpers/synth_cache.ts";
+import { median } from "./median.ts";
+
+export { median };
 
 /**
  * small = the fixtures' tiny DistilBERT config (dim 32, 5 layers), the seed benchmark's small model; base =
@@ -66,12 +69,6 @@ export function forwardFlops(c: EncoderConfig, batch: number, seq: number): numb
   const linear = 2 * T * D * (3 * D) + 2 * T * D * D + 2 * 2 * T * D * H;
   const attention = 2 * 2 * batch * seq * seq * D; // QK^T and PV over all heads
   return c.n_layers * (linear + attention);
-}
-
-export function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 /** Median ms of `fn` over `runs` calls after `warmup` calls, stopping early after `budgetMs`. */

@@ -10,6 +10,7 @@ import os from "node:os";
 import { rowDtype } from "./dtypes.ts";
 import { type MachineLimits, measureLimits } from "./limits.ts";
 import { limitsSection, percentOfLimit } from "./limits_md.ts";
+import { sst2Section } from "./sst2_md.ts";
 
 interface Row {
   kind?: string;
@@ -197,31 +198,12 @@ for (
     `\nONNX Runtime 1.30 and ours in lockstep, ${what} (\`bench/peers/paired.ts\`: short bursts taking ` +
     `turns, so a busy moment of the machine falls on both sides):\n\n${paired}\n`;
 }
-// SST-2 per sentence, ours against ONNX Runtime's int8 (bench/peers/sst2_int8.mjs, sst2_ours.ts JSON lines).
+// SST-2 per sentence: ours, ONNX Runtime's int8 and Transformers.js's q8, each against its own fp32
+// (bench/peers/sst2_int8.mjs, sst2_ours.ts, tjs_sst2.ts JSON lines, gathered in sst2.jsonl).
 const sst2 = (await peerFile("sst2.jsonl")).split("\n").filter((l) => l.trim()).map((l) => JSON.parse(l));
 if (sst2.length) {
-  if (!peers) peers = "\n## Against ONNX Runtime\n";
-  const lines = [
-    "| peer | fp32 accuracy | int8 / q8 accuracy | labels as fp32 | fp32 ms | int8 / q8 ms |",
-    "|---|---|---|---|---|---|",
-  ];
-  for (const r of sst2) {
-    const low = r.peer === "onnxruntime" ? "int8" : r.dtype;
-    lines.push(
-      `| ${r.peer === "onnxruntime" ? "ONNX Runtime 1.30 (dynamic int8)" : `ours (${r.dtype})`} | ` +
-        `${(100 * r.accuracy_fp32).toFixed(2)}% | ${(100 * r[`accuracy_${low}`]).toFixed(2)}% | ` +
-        `${(100 * r.label_agreement).toFixed(1)}% | ${r.median_ms_fp32.toFixed(3)} | ${
-          r[`median_ms_${low}`].toFixed(3)
-        } |`,
-    );
-  }
-  peers +=
-    `\nThe embedded SST-2 model on its 872 dev sentences, one at a time (batch 1), median ms per sentence ` +
-    `(ours includes tokenizing; ONNX Runtime is given the token ids), each peer's fp32 and reduced graphs ` +
-    `taking turns sentence by sentence (\`node bench/peers/sst2_int8.mjs --time 1\`, ` +
-    `\`deno run -A --config deno.json bench/peers/sst2_ours.ts --dtype q8 --time\`):\n\n${
-      lines.join("\n")
-    }\n`;
+  if (!peers) peers = "\n## Against ONNX Runtime and Transformers.js\n";
+  peers += `\n${sst2Section(sst2)}\n`;
 }
 // The HTTP server's load test, when bench/serve.ts left one (`--markdown bench/out/serve.md`).
 const serveTable = await Deno.readTextFile(new URL("out/serve.md", import.meta.url)).catch(() => "");

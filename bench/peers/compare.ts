@@ -11,6 +11,8 @@
 // Rows carry a "dtype" (fp32 when absent): ours "q8" and ONNX Runtime's "int8" (quantize_onnx.py) are the
 // same precision class and share a row of the table; a dtype column appears when any row is not fp32.
 
+import { median } from "../median.ts";
+
 const OURS = "denobert";
 const MODEL_ORDER = ["small", "base", "minilm", "bert-base"];
 // our dtype names -> the precision class the peers' rows use
@@ -33,12 +35,6 @@ export interface Row {
 export function precision(r: { dtype?: string }): string {
   const d = r.dtype ?? "fp32";
   return PRECISION[d] ?? d;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
 }
 
 /** Median of peer_r / ours_r over the rounds both have (round 1 when untagged); NaN when none match. */

@@ -9,6 +9,13 @@ bench/peers/out/ (git-ignored).
 
   /usr/bin/python3 bench/peers/export_tjs.py --transformers <transformers>/src --hub <huggingface_hub>/src \
       --tokenizers-npm <node_modules>/tokenizers
+  /usr/bin/python3 bench/peers/export_tjs.py --plain-torch
+
+--plain-torch exports the same model without transformers (which cannot always be checked out: PyPI is
+unreachable here and its repository is too large to mirror): torch_distilbert.py's encoder, written from the
+HF semantics, with DistilBertForSequenceClassification's head (pre_classifier on the [CLS] vector, ReLU,
+classifier). It needs only python3-torch, python3-numpy and python3-onnx. Either way, the model's logits on
+the 872 dev sentences are checked against transformers' in dev-reference.jsonl before anything is exported.
 """
 
 import argparse
@@ -54,34 +61,92 @@ def tokenizer_json(vocab, lowercase):
     }
 
 
+def plain_torch_model(folder):
+    """DistilBertForSequenceClassification's forward -> logits, in plain torch (no transformers)."""
+    import torch
+    import torch.nn.functional as F
+
+    sys.path.insert(0, HERE)
+    import torch_distilbert  # the encoder, from the HF semantics
+
+    with open(os.path.join(folder, "config.json")) as f:
+        config = json.load(f)
+    assert config["architectures"] == ["DistilBertForSequenceClassification"], config["architectures"]
+    assert config.get("activation", "gelu") == "gelu" and not config.get("sinusoidal_pos_embds"), config
+    # stored in float16; transformers' from_pretrained path (generate.load_model) runs it in float32
+    w = {k: v.astype("float32") for k, v in
+         torch_distilbert.read_safetensors(os.path.join(folder, "model.safetensors")).items()}
+
+    class Sst2(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.encoder = torch_distilbert.DistilBertEncoder(config, w)
+            for k in ["pre_classifier.weight", "pre_classifier.bias", "classifier.weight", "classifier.bias"]:
+                setattr(self, k.replace(".", "_"),
+                        torch.nn.Parameter(torch.from_numpy(w[k]), requires_grad=False))
+
+        def forward(self, input_ids, attention_mask):
+            cls = self.encoder(input_ids, attention_mask)[:, 0]
+            h = F.relu(F.linear(cls, self.pre_classifier_weight, self.pre_classifier_bias))
+            return F.linear(h, self.classifier_weight, self.classifier_bias)
+
+    return Sst2().eval()
+
+
+def check_dev_logits(logits_of, folder, tol=1e-4):
+    """Max |logits - transformers' logits| over dev-reference.jsonl (the 872 dev sentences, batch 1)."""
+    import torch
+
+    worst = 0.0
+    with open(os.path.join(folder, "dev-reference.jsonl")) as f:
+        refs = [json.loads(line) for line in f if line.strip()]
+    with torch.no_grad():
+        for r in refs:
+            ids = torch.tensor([r["input_ids"]])
+            got = logits_of(ids, torch.ones_like(ids))[0].tolist()
+            worst = max(worst, max(abs(a - b) for a, b in zip(got, r["logits"])))
+    print(f"export_tjs: logits vs transformers' on {len(refs)} dev sentences: max abs diff {worst:.3g} "
+          f"(tol {tol:g})", file=sys.stderr)
+    if worst > tol:
+        raise SystemExit("export_tjs: the model does not compute transformers' logits; not exported")
+
+
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--transformers", required=True)
-    p.add_argument("--hub", required=True)
-    p.add_argument("--tokenizers-npm", required=True)
+    p.add_argument("--transformers")
+    p.add_argument("--hub")
+    p.add_argument("--tokenizers-npm")
+    p.add_argument("--plain-torch", action="store_true",
+                   help="no transformers: torch_distilbert.py's encoder + the classification head")
     p.add_argument("--model", default=os.path.join(ROOT, "weights", "sst2-distilbert-small"))
     p.add_argument("--out", default=os.path.join(HERE, "out", "tjs-sst2"))
     args = p.parse_args()
+    if not args.plain_torch and not (args.transformers and args.hub and args.tokenizers_npm):
+        p.error("give --transformers, --hub and --tokenizers-npm, or --plain-torch")
     import torch
 
+    class Logits(torch.nn.Module):
+        def __init__(self, m):
+            super().__init__()
+            self.m = m
+
+        def forward(self, input_ids, attention_mask):
+            return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
+
     with tempfile.TemporaryDirectory() as scratch:
-        transformers = generate.setup_imports(args, scratch)
-        model = generate.load_model(transformers, args.model, "text-classification")
+        if args.plain_torch:
+            model = plain_torch_model(args.model)
+        else:
+            transformers = generate.setup_imports(args, scratch)
+            model = Logits(generate.load_model(transformers, args.model, "text-classification"))
+        check_dev_logits(model, args.model)
         os.makedirs(os.path.join(args.out, "onnx"), exist_ok=True)
         ids = torch.tensor([[2, 100, 200, 300, 3], [2, 400, 3, 0, 0]])
         mask = (ids != 0).long()
 
-        class Logits(torch.nn.Module):
-            def __init__(self, m):
-                super().__init__()
-                self.m = m
-
-            def forward(self, input_ids, attention_mask):
-                return self.m(input_ids=input_ids, attention_mask=attention_mask).logits
-
         with torch.no_grad():
             torch.onnx.export(
-                Logits(model), (ids, mask), os.path.join(args.out, "onnx", "model.onnx"),
+                model, (ids, mask), os.path.join(args.out, "onnx", "model.onnx"),
                 input_names=["input_ids", "attention_mask"], output_names=["logits"],
                 dynamic_axes={"input_ids": {0: "batch", 1: "sequence"},
                               "attention_mask": {0: "batch", 1: "sequence"}, "logits": {0: "batch"}},

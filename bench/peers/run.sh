@@ -98,8 +98,11 @@ if [ "$INSTALL" = 1 ]; then
     "$PEERS/node_modules/onnxruntime-node/package.json" 2>/dev/null; then
     echo "run.sh: npm ci in bench/peers (onnxruntime-node)" >&2
     # ONNXRUNTIME_NODE_INSTALL=skip: its postinstall would otherwise try to download CUDA binaries from
-    # outside the npm registry; the CPU binaries are in the npm package itself.
-    ONNXRUNTIME_NODE_INSTALL=skip npm ci --prefix "$PEERS" --no-audit --no-fund --loglevel=error >&2
+    # outside the npm registry; the CPU binaries are in the npm package itself. Transformers.js's own
+    # onnxruntime-node (1.21, nested) only reads the older ONNXRUNTIME_NODE_INSTALL_CUDA=skip: without it, its
+    # postinstall downloads the CUDA binaries from GitHub on any Linux x64, and npm ci fails without access.
+    ONNXRUNTIME_NODE_INSTALL=skip ONNXRUNTIME_NODE_INSTALL_CUDA=skip \
+      npm ci --prefix "$PEERS" --no-audit --no-fund --loglevel=error >&2
   fi
 fi
 
