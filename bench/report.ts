@@ -33,8 +33,9 @@ const SERVE_INTRO = "`deno run -A bench/serve.ts --models sst2,base --requests 3
   "127.0.0.1, loaded by closed-loop clients (each sends its next request when the last is answered), " +
   "`/predict` with `truncate: true`; SST-2 dev sentences (about 25 tokens) and passages of 8 of them. " +
   "*vs pipeline() loop*: the same inputs through `pipeline()` once per request in this process; its " +
-  "*ceiling* is what batching could gain at most, 32 inputs per `pipeline()` call back to back against the " +
-  "loop, with no HTTP and no load generator sharing the two cores; *p99 / full " +
+  "*ceiling* is what batching could gain at most, with no HTTP and no load generator sharing the two " +
+  "cores: the time of 32 inputs one `pipeline()` call each over their time as one call, taking turns, " +
+  "median of 15 rounds; *p99 / full " +
   "batch*: p99 latency over the time of one `pipeline()` call on 32 inputs; *vs naive Transformers.js " +
   "server*: `bench/peers/tjs_server.ts` (`Deno.serve` around Transformers.js 3.7.5's pipeline on the same " +
   "weights exported to ONNX), the two taking turns at each concurrency.";
