@@ -205,6 +205,17 @@ export function parseLimits(text: string): MachineLimits {
 }
 
 /** Builds limits.c if needed, runs it, and returns its rows. Throws with its stderr when it fails. */
+/** Each limit's better value of two measurements on the same machine (rows of `a` missing from `b` kept). */
+export function bestLimits(a: MachineLimits, b: MachineLimits): MachineLimits {
+  return {
+    cpu: a.cpu,
+    limits: a.limits.map((row) => {
+      const other = b.limits.find((r) => r.what === row.what);
+      return other && other.value > row.value ? other : row;
+    }),
+  };
+}
+
 export async function measureLimits(options: LimitsOptions = {}): Promise<MachineLimits> {
   const binary = options.binary ?? await buildLimits();
   const out = await new Deno.Command(binary, { args: limitsArgs(options), stdout: "piped", stderr: "piped" })

@@ -35,7 +35,8 @@ export function limitsSection(machine: MachineLimits, run: { seconds: number; re
   const lines = [
     "## Machine limits",
     "",
-    `Measured once before the cases by \`bench/limits/limits.c\` (\`deno run -A bench/limits.ts\`) on ` +
+    `Measured before and after the cases by \`bench/limits/limits.c\` (\`deno run -A bench/limits.ts\`), ` +
+    `the better of the two kept, on ` +
     `${threads} threads, each the best of ${run.repeats} repetitions of ~${run.seconds} s. CPU: **${machine.cpu.model}** ` +
     `(${
       machine.cpu.flags.join(", ") || "none of avx2, fma, avx512f, avx512_bf16, avx512_vnni, avx_vnni"

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { DTYPE_LIMIT, parseDtypes, rowDtype } from "../bench/dtypes.ts";
 import {
+  bestLimits,
   buildLimits,
   CPU_FLAGS,
   LIMIT_UNITS,
@@ -226,6 +227,20 @@ Deno.test("% of limit: each dtype against its own limit, n/a when the CPU has no
   assert.match(md, /\| memory read \| `x` \| 2 \| \*\*40\.0 GB\/s\*\* \|/);
   assert.match(md, /\| int8 dot product \| not measured: the CPU lacks avx512_vnni or avx_vnni \|/);
   assert.match(md, /512 MiB buffer/);
+});
+
+Deno.test("bestLimits: each limit's better value of two measurements, rows only the first has kept", () => {
+  const before = machine({ fp32_fma: 200, bf16_dot: 400, int8_dot: 800, mem_read: 40 });
+  const after = machine({ fp32_fma: 230, bf16_dot: 380, mem_read: 45 });
+  const best = bestLimits(before, after);
+  const value = (what: LimitName) => best.limits.find((l) => l.what === what)?.value;
+  assert.deepEqual([value("fp32_fma"), value("bf16_dot"), value("int8_dot"), value("mem_read")], [
+    230,
+    400,
+    800,
+    45,
+  ]);
+  assert.equal(best.cpu, before.cpu);
 });
 
 Deno.test("--dtypes: known names, each once", () => {
