@@ -32,12 +32,22 @@ export function isExclusive(file: SafetensorsFile): boolean {
 /**
  * `openCheckpoint` for a model's own `load(dir)`: the returned checkpoint must not be handed to users.
  *
- * The weights buffer is also asked to sit on 2 MB pages (Linux): every forward pass streams all of it, and
- * on 4 KB pages the base model's 170 MB of linear weights span 43,000 TLB entries (measured: base forward
- * 3% faster at batch 1). Best effort: without the kernel library the model's own open reports why.
+ * In fp32 the weights buffer is also asked to sit on 2 MB pages (Linux): every forward pass streams all of
+ * it, and on 4 KB pages the base model's 170 MB of linear weights span 43,000 TLB entries (measured: base
+ * forward 3% faster at batch 1). Best effort: without the kernel library the model's own open reports why.
+ * In bf16 / q8 (`options.dtype`) the file is read per tensor instead: the linear weights are converted at
+ * load, so once the model is built only the tensors it keeps in fp32 (embeddings, norms, biases, heads)
+ * stay in memory, not the whole file.
  */
-export async function openExclusiveCheckpoint(dir: string): Promise<Checkpoint> {
-  const ckpt = await readCheckpoint(dir, (bytes) => Backend.adviseHugePages(bytes).catch(() => false));
+export async function openExclusiveCheckpoint(
+  dir: string,
+  options: { dtype?: unknown } = {},
+): Promise<Checkpoint> {
+  const perTensor = options.dtype === "bf16" || options.dtype === "q8";
+  const ckpt = await readCheckpoint(
+    dir,
+    perTensor ? { perTensor } : { beforeRead: (bytes) => Backend.adviseHugePages(bytes).catch(() => false) },
+  );
   exclusiveFiles.add(ckpt.file);
   return ckpt;
 }
@@ -47,10 +57,10 @@ export function openCheckpoint(dir: string): Promise<Checkpoint> {
   return readCheckpoint(dir);
 }
 
-// beforeRead sees the buffer the weights file is about to be read into.
+// How the weights file is read: SafetensorsFile.open's options.
 async function readCheckpoint(
   dir: string,
-  beforeRead?: (bytes: Uint8Array) => Promise<unknown>,
+  read: Parameters<typeof SafetensorsFile.open>[1] = {},
 ): Promise<Checkpoint> {
   let stat: Deno.FileInfo;
   try {
@@ -71,6 +81,6 @@ async function readCheckpoint(
         (hasBin ? " (the folder has pytorch_model.bin: only safetensors checkpoints are supported)" : ""),
     );
   }
-  const file = await SafetensorsFile.open(weightsPath, { beforeRead });
+  const file = await SafetensorsFile.open(weightsPath, read);
   return { dir, config, file };
 }

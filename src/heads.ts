@@ -255,7 +255,7 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
 export class DistilBertForMaskedLM extends MaskedLMModel {
   /** Loads a `DistilBertForMaskedLM` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
-    return DistilBertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return DistilBertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -268,7 +268,7 @@ export class DistilBertForMaskedLM extends MaskedLMModel {
 export class BertForMaskedLM extends MaskedLMModel {
   /** Loads a `BertForMaskedLM` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForMaskedLM> {
-    return BertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return BertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -338,7 +338,10 @@ export abstract class SequenceClassificationModel extends EncoderHeadModel {
 export class DistilBertForSequenceClassification extends SequenceClassificationModel {
   /** Loads a `DistilBertForSequenceClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForSequenceClassification> {
-    return DistilBertForSequenceClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return DistilBertForSequenceClassification.fromCheckpoint(
+      await openExclusiveCheckpoint(dir, options),
+      options,
+    );
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -359,7 +362,7 @@ export class DistilBertForSequenceClassification extends SequenceClassificationM
 export class BertForSequenceClassification extends SequenceClassificationModel {
   /** Loads a `BertForSequenceClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForSequenceClassification> {
-    return BertForSequenceClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return BertForSequenceClassification.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -420,7 +423,10 @@ export abstract class QuestionAnsweringModel extends EncoderHeadModel {
 export class DistilBertForQuestionAnswering extends QuestionAnsweringModel {
   /** Loads a `DistilBertForQuestionAnswering` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForQuestionAnswering> {
-    return DistilBertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return DistilBertForQuestionAnswering.fromCheckpoint(
+      await openExclusiveCheckpoint(dir, options),
+      options,
+    );
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -441,7 +447,7 @@ export class DistilBertForQuestionAnswering extends QuestionAnsweringModel {
 export class BertForQuestionAnswering extends QuestionAnsweringModel {
   /** Loads a `BertForQuestionAnswering` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForQuestionAnswering> {
-    return BertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return BertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -501,7 +507,10 @@ export abstract class TokenClassificationModel extends EncoderHeadModel {
 export class DistilBertForTokenClassification extends TokenClassificationModel {
   /** Loads a `DistilBertForTokenClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForTokenClassification> {
-    return DistilBertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return DistilBertForTokenClassification.fromCheckpoint(
+      await openExclusiveCheckpoint(dir, options),
+      options,
+    );
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -522,7 +531,7 @@ export class DistilBertForTokenClassification extends TokenClassificationModel {
 export class BertForTokenClassification extends TokenClassificationModel {
   /** Loads a `BertForTokenClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForTokenClassification> {
-    return BertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return BertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -578,7 +587,7 @@ export class AutoModel {
    * config's `model_type` (`DistilBertModel` or `BertModel`).
    */
   static async load(dir: string, options: LoadOptions = {}): Promise<AnyModel> {
-    const ckpt = await openExclusiveCheckpoint(dir);
+    const ckpt = await openExclusiveCheckpoint(dir, options);
     const arch = ckpt.config.architectures[0] ?? `${familyOf(ckpt.config).className}Model`;
     const load = Object.hasOwn(LOADERS, arch) ? LOADERS[arch] : undefined;
     if (!load) {

@@ -114,9 +114,7 @@ export class EncoderCore {
   static async create(ckpt: Checkpoint, options: LoadOptions = {}): Promise<EncoderCore> {
     validateLoadOptions(options);
     const dtype = options.dtype ?? "fp32";
-    const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file, ckpt.config), {
-      owned: dtype !== "fp32",
-    });
+    const reader = new TensorReader(ckpt.file, encoderPrefix(ckpt.file, ckpt.config));
     const backend = await Backend.open({ threads: options.threads ?? navigator.hardwareConcurrency });
     try {
       const weights = loadEncoderWeights(reader, ckpt.config, backend, dtype);
@@ -133,14 +131,14 @@ export class EncoderCore {
     return this.#reader;
   }
 
-  /** Reads the head's tensors (unprefixed keys) of the same file, owned as the encoder's are. */
+  /** Reads the head's tensors (unprefixed keys) of the same file. */
   headReader(): TensorReader {
-    return new TensorReader(this.reader.file, "", { owned: this.reader.owned });
+    return new TensorReader(this.reader.file, "");
   }
 
   /**
    * Called once the model on this core is built: drops the reference to the checkpoint, so that a bf16 / q8
-   * model, which copied what it keeps, does not hold the file's bytes.
+   * model, whose own load read the file per tensor, keeps only the tensors it uses (in fp32) alive.
    */
   loaded(): void {
     this.#reader = null;
@@ -265,7 +263,7 @@ export class DistilBertModel extends EncoderModel {
 
   /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `distilbert.` prefix). */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertModel> {
-    return DistilBertModel.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return DistilBertModel.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint (`openCheckpoint`). */
@@ -290,7 +288,7 @@ export class BertModel extends EncoderModel {
 
   /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `bert.` prefix). */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertModel> {
-    return BertModel.fromCheckpoint(await openExclusiveCheckpoint(dir), options);
+    return BertModel.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint (`openCheckpoint`). */

@@ -245,44 +245,246 @@ async function readWholeFile(
 }
 
 /**
- * A parsed safetensors file held in memory. Construct with {@linkcode SafetensorsFile.open} or
- * {@linkcode SafetensorsFile.parse}.
+ * Reads a file's header, then each tensor's bytes into a buffer of its own (in file order: the tensors tile the
+ * data exactly, which the header's validation checks). Returns the header's part of the file and the parts.
+ */
+async function readPerTensor(
+  path: string | URL,
+  source: string,
+): Promise<{ head: Uint8Array; size: number; header: ParsedHeader; parts: Map<TensorInfo, Uint8Array> }> {
+  const opened = await openRegularFile(path);
+  using file = opened.file;
+  const size = opened.size;
+  const readExactly = async (into: Uint8Array, what: string) => {
+    let at = 0;
+    while (at < into.length) {
+      const n = await file.read(into.subarray(at, Math.min(into.length, at + (16 << 20))));
+      if (n === null) throw new Error(`file shrank while reading ${what}: got ${at} of ${into.length} bytes`);
+      at += n;
+    }
+  };
+  const first = new Uint8Array(Math.min(size, 8));
+  await readExactly(first, "the header length");
+  // The header length is checked by parseHeader; only what it allows is read.
+  const claimed = first.length === 8 ? new DataView(first.buffer).getBigUint64(0, true) : 0n;
+  const headerLen = claimed > 0n && claimed <= BigInt(MAX_HEADER_BYTES) && 8n + claimed <= BigInt(size)
+    ? Number(claimed)
+    : 0;
+  const head = new Uint8Array(first.length + headerLen);
+  head.set(first);
+  await readExactly(head.subarray(first.length), "the header");
+  const header = parseHeader(head, size, source);
+  const parts = new Map<TensorInfo, Uint8Array>();
+  const inOrder = [...header.tensors.values()].sort((a, b) => a.byteOffset - b.byteOffset);
+  for (const t of inOrder) {
+    const part = new Uint8Array(t.byteLength);
+    await readExactly(part, "a tensor");
+    parts.set(t, part);
+  }
+  return { head, size, header, parts };
+}
+
+/**
+ * Validates a safetensors header: `head` holds the file's first bytes (at least the header, when the header
+ * length is valid), `fileLength` is the whole file's size.
+ */
+function parseHeader(head: Uint8Array, fileLength: number, source: string): ParsedHeader {
+  const fail = (problem: string): never => {
+    throw new SafetensorsError(source, problem);
+  };
+  if (!LITTLE_ENDIAN_HOST) fail("big-endian hosts are not supported");
+  if (fileLength < 8) fail(`file is ${fileLength} bytes, shorter than the 8-byte header length`);
+  const view = new DataView(head.buffer, head.byteOffset, head.byteLength);
+
+  const headerLen = view.getBigUint64(0, true);
+  if (headerLen === 0n) fail("header length is 0");
+  if (headerLen > BigInt(MAX_HEADER_BYTES)) {
+    fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
+  }
+  const n = Number(headerLen);
+  if (8 + n > fileLength) {
+    fail(`header length ${n} runs past the end of the file (${fileLength} bytes)`);
+  }
+  let text: string;
+  try {
+    text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(head.subarray(8, 8 + n));
+  } catch {
+    return fail("header is not valid UTF-8");
+  }
+  if (!text.startsWith("{")) fail("header is not a JSON object (it does not start with '{')");
+  let header: unknown;
+  try {
+    header = JSON.parse(text);
+  } catch (e) {
+    return fail(`header is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  if (!isPlainObject(header)) return fail("header is not a JSON object");
+  const scanProblem = scanJson(text);
+  if (scanProblem) fail(scanProblem);
+
+  const dataStart = 8 + n;
+  const dataLen = fileLength - dataStart;
+  let metadata: Record<string, string> = {};
+  const tensors = new Map<string, TensorInfo>();
+  const spans: { name: string; begin: number; end: number }[] = [];
+  for (const [name, entry] of Object.entries(header)) {
+    if (name === "__metadata__") {
+      if (entry === null) continue;
+      if (!isPlainObject(entry)) fail(`__metadata__ is ${describe(entry)}, not an object`);
+      for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
+        if (typeof v !== "string") {
+          fail(`__metadata__[${JSON.stringify(k)}] is ${describe(v)}, not a string`);
+        }
+      }
+      metadata = { ...(entry as Record<string, string>) };
+      continue;
+    }
+    const what = `tensor ${JSON.stringify(name)}`;
+    if (!isPlainObject(entry)) return fail(`${what}: entry is ${describe(entry)}, not an object`);
+    const { dtype, shape, data_offsets: offsets } = entry;
+    if (!isDtype(dtype)) return fail(`${what}: unknown dtype ${describe(dtype)}`);
+    if (!Array.isArray(shape)) return fail(`${what}: shape is ${describe(shape)}, not an array`);
+    let size = 1;
+    for (const d of shape) {
+      if (!Number.isSafeInteger(d) || d < 0) {
+        fail(`${what}: shape ${brief(shape)} has ${describe(d)}, not a non-negative integer`);
+      }
+      size *= d;
+      if (!Number.isSafeInteger(size)) fail(`${what}: shape ${brief(shape)} product overflows`);
+    }
+    const elemBytes = DTYPE_BYTES[dtype];
+    const expectedBytes = size * elemBytes;
+    if (!Number.isSafeInteger(expectedBytes)) {
+      fail(`${what}: shape ${brief(shape)} byte size overflows`);
+    }
+    if (
+      !Array.isArray(offsets) || offsets.length !== 2 ||
+      !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
+    ) {
+      return fail(
+        `${what}: data_offsets ${brief(offsets)} is not [begin, end] non-negative integers`,
+      );
+    }
+    const [begin, end] = offsets as [number, number];
+    if (begin > end) fail(`${what}: data_offsets [${begin}, ${end}] has begin > end`);
+    if (end > dataLen) {
+      fail(`${what}: data_offsets end ${end} is past the end of the data buffer (${dataLen} bytes)`);
+    }
+    if (end - begin !== expectedBytes) {
+      fail(
+        `${what}: byte length ${end - begin} does not match shape ${brief(shape)} x ${dtype} ` +
+          `(${expectedBytes} bytes)`,
+      );
+    }
+    tensors.set(name, {
+      dtype,
+      shape: Object.freeze(shape.slice()),
+      size,
+      byteOffset: dataStart + begin,
+      byteLength: expectedBytes,
+    });
+    spans.push({ name, begin, end });
+  }
+  // Like the reference: the tensors must tile the data buffer exactly, no overlaps and no holes.
+  spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  let covered = 0;
+  let prev = "";
+  for (const s of spans) {
+    if (s.begin < covered) {
+      fail(`tensors ${JSON.stringify(prev)} and ${JSON.stringify(s.name)} overlap in the data buffer`);
+    }
+    if (s.begin > covered) {
+      fail(
+        `data buffer bytes [${covered}, ${s.begin}) before tensor ${JSON.stringify(s.name)} are not covered`,
+      );
+    }
+    covered = s.end;
+    prev = s.name;
+  }
+  if (covered !== dataLen) {
+    fail(`data buffer bytes [${covered}, ${dataLen}) after the last tensor are not covered by any tensor`);
+  }
+  return { metadata, tensors };
+}
+
+interface ParsedHeader {
+  metadata: Record<string, string>;
+  tensors: Map<string, TensorInfo>;
+}
+
+/**
+ * A parsed safetensors file held in memory: in one buffer (the default), or each tensor in a buffer of its
+ * own ({@linkcode SafetensorsFile.open} with `perTensor`), so that tensors no one keeps can be freed while
+ * the others stay. Construct with {@linkcode SafetensorsFile.open} or {@linkcode SafetensorsFile.parse}.
  */
 export class SafetensorsFile {
   /** The file path (or label) used in error messages. */
   readonly source: string;
-  /** The whole file. Tensor views returned by the getters may alias this buffer. */
-  readonly bytes: Uint8Array;
   /** The `__metadata__` entry (empty if absent). */
   readonly metadata: Readonly<Record<string, string>>;
   /** Every tensor by name, in the order of the JSON header. */
   readonly tensors: ReadonlyMap<string, TensorInfo>;
+  #whole: Uint8Array | null;
+  #parts: Map<TensorInfo, Uint8Array> | null;
 
   private constructor(
     source: string,
-    bytes: Uint8Array,
+    storage: Uint8Array | Map<TensorInfo, Uint8Array>,
     metadata: Record<string, string>,
     tensors: Map<string, TensorInfo>,
   ) {
     this.source = source;
-    this.bytes = bytes;
+    this.#whole = storage instanceof Uint8Array ? storage : null;
+    this.#parts = storage instanceof Uint8Array ? null : storage;
     this.metadata = metadata;
     this.tensors = tensors;
+  }
+
+  /**
+   * The whole file. Tensor views returned by the getters may alias this buffer.
+   *
+   * @throws {SafetensorsError} for a file read per tensor, which has no whole-file buffer
+   */
+  get bytes(): Uint8Array {
+    if (this.#whole) return this.#whole;
+    throw new SafetensorsError(this.source, "read per tensor (perTensor): there is no whole-file buffer");
+  }
+
+  /** Whether `view` shares memory with the file's own buffers (a getter's zero-copy result does). */
+  aliases(view: ArrayBufferView): boolean {
+    if (this.#whole) return view.buffer === this.#whole.buffer;
+    for (const part of this.#parts!.values()) if (part.buffer === view.buffer) return true;
+    return false;
   }
 
   /**
    * Reads and parses a file.
    *
    * @param path file to read
-   * @param options `beforeRead` sees the (still zero) buffer the file is about to be read into
+   * @param options `beforeRead` sees the (still zero) buffer the file is about to be read into; `perTensor`
+   *   reads each tensor into a buffer of its own instead of the file into one (no `bytes` then): a tensor
+   *   kept keeps only its own bytes alive
    * @returns the parsed file
    * @throws {SafetensorsError} if the file cannot be read or is malformed
    */
   static async open(
     path: string | URL,
-    options: { beforeRead?: (bytes: Uint8Array) => void | Promise<unknown> } = {},
+    options: { beforeRead?: (bytes: Uint8Array) => void | Promise<unknown>; perTensor?: boolean } = {},
   ): Promise<SafetensorsFile> {
     const label = path instanceof URL ? path.href : path;
+    if (options.perTensor) {
+      if (options.beforeRead) {
+        throw new TypeError("beforeRead applies to the whole-file buffer, not perTensor");
+      }
+      let read: Awaited<ReturnType<typeof readPerTensor>>;
+      try {
+        read = await readPerTensor(path, label);
+      } catch (e) {
+        if (e instanceof SafetensorsError) throw e;
+        throw new SafetensorsError(label, `cannot read file: ${e instanceof Error ? e.message : String(e)}`);
+      }
+      return new SafetensorsFile(label, read.parts, Object.freeze(read.header.metadata), read.header.tensors);
+    }
     let bytes: Uint8Array;
     try {
       bytes = await readWholeFile(path, options.beforeRead);
@@ -301,122 +503,7 @@ export class SafetensorsFile {
    * @throws {SafetensorsError} if the header is malformed
    */
   static parse(bytes: Uint8Array, source = "<bytes>"): SafetensorsFile {
-    const fail = (problem: string): never => {
-      throw new SafetensorsError(source, problem);
-    };
-    if (!LITTLE_ENDIAN_HOST) fail("big-endian hosts are not supported");
-    if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
-    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-    const headerLen = view.getBigUint64(0, true);
-    if (headerLen === 0n) fail("header length is 0");
-    if (headerLen > BigInt(MAX_HEADER_BYTES)) {
-      fail(`header length ${headerLen} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
-    }
-    const n = Number(headerLen);
-    if (8 + n > bytes.length) {
-      fail(`header length ${n} runs past the end of the file (${bytes.length} bytes)`);
-    }
-    let text: string;
-    try {
-      text = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true }).decode(bytes.subarray(8, 8 + n));
-    } catch {
-      return fail("header is not valid UTF-8");
-    }
-    if (!text.startsWith("{")) fail("header is not a JSON object (it does not start with '{')");
-    let header: unknown;
-    try {
-      header = JSON.parse(text);
-    } catch (e) {
-      return fail(`header is not valid JSON: ${e instanceof Error ? e.message : String(e)}`);
-    }
-    if (!isPlainObject(header)) return fail("header is not a JSON object");
-    const scanProblem = scanJson(text);
-    if (scanProblem) fail(scanProblem);
-
-    const dataStart = 8 + n;
-    const dataLen = bytes.length - dataStart;
-    let metadata: Record<string, string> = {};
-    const tensors = new Map<string, TensorInfo>();
-    const spans: { name: string; begin: number; end: number }[] = [];
-    for (const [name, entry] of Object.entries(header)) {
-      if (name === "__metadata__") {
-        if (entry === null) continue;
-        if (!isPlainObject(entry)) fail(`__metadata__ is ${describe(entry)}, not an object`);
-        for (const [k, v] of Object.entries(entry as Record<string, unknown>)) {
-          if (typeof v !== "string") {
-            fail(`__metadata__[${JSON.stringify(k)}] is ${describe(v)}, not a string`);
-          }
-        }
-        metadata = { ...(entry as Record<string, string>) };
-        continue;
-      }
-      const what = `tensor ${JSON.stringify(name)}`;
-      if (!isPlainObject(entry)) return fail(`${what}: entry is ${describe(entry)}, not an object`);
-      const { dtype, shape, data_offsets: offsets } = entry;
-      if (!isDtype(dtype)) return fail(`${what}: unknown dtype ${describe(dtype)}`);
-      if (!Array.isArray(shape)) return fail(`${what}: shape is ${describe(shape)}, not an array`);
-      let size = 1;
-      for (const d of shape) {
-        if (!Number.isSafeInteger(d) || d < 0) {
-          fail(`${what}: shape ${brief(shape)} has ${describe(d)}, not a non-negative integer`);
-        }
-        size *= d;
-        if (!Number.isSafeInteger(size)) fail(`${what}: shape ${brief(shape)} product overflows`);
-      }
-      const elemBytes = DTYPE_BYTES[dtype];
-      const expectedBytes = size * elemBytes;
-      if (!Number.isSafeInteger(expectedBytes)) {
-        fail(`${what}: shape ${brief(shape)} byte size overflows`);
-      }
-      if (
-        !Array.isArray(offsets) || offsets.length !== 2 ||
-        !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)
-      ) {
-        return fail(
-          `${what}: data_offsets ${brief(offsets)} is not [begin, end] non-negative integers`,
-        );
-      }
-      const [begin, end] = offsets as [number, number];
-      if (begin > end) fail(`${what}: data_offsets [${begin}, ${end}] has begin > end`);
-      if (end > dataLen) {
-        fail(`${what}: data_offsets end ${end} is past the end of the data buffer (${dataLen} bytes)`);
-      }
-      if (end - begin !== expectedBytes) {
-        fail(
-          `${what}: byte length ${end - begin} does not match shape ${brief(shape)} x ${dtype} ` +
-            `(${expectedBytes} bytes)`,
-        );
-      }
-      tensors.set(name, {
-        dtype,
-        shape: Object.freeze(shape.slice()),
-        size,
-        byteOffset: dataStart + begin,
-        byteLength: expectedBytes,
-      });
-      spans.push({ name, begin, end });
-    }
-    // Like the reference: the tensors must tile the data buffer exactly, no overlaps and no holes.
-    spans.sort((a, b) => a.begin - b.begin || a.end - b.end);
-    let covered = 0;
-    let prev = "";
-    for (const s of spans) {
-      if (s.begin < covered) {
-        fail(`tensors ${JSON.stringify(prev)} and ${JSON.stringify(s.name)} overlap in the data buffer`);
-      }
-      if (s.begin > covered) {
-        fail(
-          `data buffer bytes [${covered}, ${s.begin}) before tensor ${
-            JSON.stringify(s.name)
-          } are not covered`,
-        );
-      }
-      covered = s.end;
-      prev = s.name;
-    }
-    if (covered !== dataLen) {
-      fail(`data buffer bytes [${covered}, ${dataLen}) after the last tensor are not covered by any tensor`);
-    }
+    const { metadata, tensors } = parseHeader(bytes, bytes.length, source);
     return new SafetensorsFile(source, bytes, Object.freeze(metadata), tensors);
   }
 
@@ -449,21 +536,27 @@ export class SafetensorsFile {
   }
 
   /**
-   * The tensor's raw little-endian bytes: a view aliasing {@linkcode SafetensorsFile.bytes}, not a copy.
+   * The tensor's raw little-endian bytes: a view aliasing {@linkcode SafetensorsFile.bytes} (read `perTensor`:
+   * the tensor's own buffer), not a copy.
    *
    * @param name tensor name
    * @returns the bytes
    */
   getBytes(name: string): Uint8Array {
     const t = this.info(name);
-    return this.bytes.subarray(t.byteOffset, t.byteOffset + t.byteLength);
+    if (this.#parts) return this.#parts.get(t)!;
+    return this.#whole!.subarray(t.byteOffset, t.byteOffset + t.byteLength);
   }
 
   /** Returns [buffer, byteOffset] for a typed-array view of `t`, copying only when misaligned. */
   private region(t: TensorInfo, elemBytes: number): [ArrayBufferLike, number] {
-    const abs = this.bytes.byteOffset + t.byteOffset;
-    if (abs % elemBytes === 0) return [this.bytes.buffer, abs];
-    return [this.bytes.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer, 0];
+    // A part is a buffer of its own, so its start is aligned for every element size.
+    const part = this.#parts?.get(t);
+    if (part) return [part.buffer, part.byteOffset];
+    const whole = this.#whole!;
+    const abs = whole.byteOffset + t.byteOffset;
+    if (abs % elemBytes === 0) return [whole.buffer, abs];
+    return [whole.slice(t.byteOffset, t.byteOffset + t.byteLength).buffer, 0];
   }
 
   /**
@@ -556,10 +649,10 @@ export class SafetensorsFile {
           t.dtype === "I16" ? new Int16Array(buf, off, t.size) : new Uint16Array(buf, off, t.size),
         );
       }
-      case "I8":
-        return Int32Array.from(
-          new Int8Array(this.bytes.buffer, this.bytes.byteOffset + t.byteOffset, t.size),
-        );
+      case "I8": {
+        const b = this.getBytes(name);
+        return Int32Array.from(new Int8Array(b.buffer, b.byteOffset, t.size));
+      }
       case "U8":
       case "BOOL":
         return Int32Array.from(this.getBytes(name));

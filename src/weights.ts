@@ -41,23 +41,14 @@ export interface EncoderWeights {
   layers: LayerWeights[];
 }
 
-/**
- * Reads float tensors by name with their expected shape; every failure names the key and the file.
- *
- * `owned`: every tensor `get` returns is a copy, never a view of the file's bytes, so that once the model is
- * built nothing keeps the file alive. A bf16 / q8 model wants that: its linear weights are converted, so the
- * file's bytes would otherwise stay resident for a few small tensors and the embeddings. (An fp32 model keeps
- * the file: its packed weights are the file's bytes, rearranged in place.)
- */
+/** Reads float tensors by name with their expected shape; every failure names the key and the file. */
 export class TensorReader {
   readonly file: SafetensorsFile;
   readonly prefix: string;
-  readonly owned: boolean;
 
-  constructor(file: SafetensorsFile, prefix: string, options: { owned?: boolean } = {}) {
+  constructor(file: SafetensorsFile, prefix: string) {
     this.file = file;
     this.prefix = prefix;
-    this.owned = options.owned ?? false;
   }
 
   has(key: string): boolean {
@@ -76,14 +67,8 @@ export class TensorReader {
     return legacy !== name && this.file.has(legacy) ? legacy : undefined;
   }
 
-  /** The tensor `prefix + key` as float32, which must have exactly `shape` (a copy when `owned`). */
+  /** The tensor `prefix + key` as float32, which must have exactly `shape`. */
   get(key: string, shape: readonly number[]): Float32Array {
-    const t = this.peek(key, shape);
-    return this.owned && t.buffer === this.file.bytes.buffer ? t.slice() : t;
-  }
-
-  /** As {@link get}, but possibly a view of the file's bytes even when `owned`: for data converted at once. */
-  peek(key: string, shape: readonly number[]): Float32Array {
     return this.file.getFloat32(this.#checked(key, shape));
   }
 
@@ -180,7 +165,7 @@ class Packing {
     const hit = done.get(key);
     if (hit) return hit;
     let out: Float32Array;
-    if (w.buffer !== this.file.bytes.buffer || isExclusive(this.file)) {
+    if (!this.file.aliases(w) || isExclusive(this.file)) {
       out = this.inPlace(w, n, k);
     } else {
       out = new Float32Array(w.length);
@@ -222,8 +207,8 @@ export function loadEncoderWeights(
       }
     }
     const w = keys.length === 1
-      ? reader.peek(keys[0], shape)
-      : concat(keys.map((key) => reader.peek(key, shape)));
+      ? reader.get(keys[0], shape)
+      : concat(keys.map((key) => reader.get(key, shape)));
     return packer!.packLowp(lowp!, path, w, n, kk);
   };
   const layers: LayerWeights[] = [];
@@ -239,7 +224,7 @@ export function loadEncoderWeights(
     if (lowp) {
       qkv = reduced(qkvKeys.map((n) => `${n}.weight`), 3 * dim, dim);
     } else {
-      const w = concat(qkvKeys.map((n) => reader.peek(`${n}.weight`, [dim, dim])));
+      const w = concat(qkvKeys.map((n) => reader.get(`${n}.weight`, [dim, dim])));
       // The fused copy is always ours: packed in place, never cached.
       qkv = {
         dtype: "fp32",
@@ -251,7 +236,7 @@ export function loadEncoderWeights(
     }
     layers.push({
       qkv,
-      qkvBias: concat(qkvKeys.map((n) => reader.peek(`${n}.bias`, [dim]))),
+      qkvBias: concat(qkvKeys.map((n) => reader.get(`${n}.bias`, [dim]))),
       out: weight(`${k.attentionOut}.weight`, dim, dim),
       outBias: reader.get(`${k.attentionOut}.bias`, [dim]),
       saGamma: reader.get(`${k.attentionNorm}.weight`, [dim]),

@@ -350,3 +350,64 @@ Deno.test("safetensors fuzz: open() on truncated and empty files on disk", async
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** What a file's parse gives, to compare the two ways of reading it: its error message, or its tensors. */
+function summary(read: () => SafetensorsFile): string {
+  let file: SafetensorsFile;
+  try {
+    file = read();
+  } catch (e) {
+    assert.ok(e instanceof SafetensorsError, `not a SafetensorsError: ${e}`);
+    return `error: ${e.message}`;
+  }
+  const parts = [JSON.stringify(file.metadata)];
+  for (const [name, t] of file.tensors) {
+    parts.push(`${name} ${JSON.stringify(t)} ${Array.from(file.getBytes(name)).join(",")}`);
+  }
+  return parts.join("\n");
+}
+
+Deno.test("safetensors fuzz: open({ perTensor }) gives what parse() of the whole file gives, error or tensors", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denobert-fuzz-st-" });
+  try {
+    const sample = sampleFile();
+    const r = new Rng(5);
+    const path = `${dir}/m.safetensors`;
+    let loaded = 0;
+    for (let i = 0; i < 300; i++) {
+      let bytes = sample.slice();
+      const headerEnd = 8 + Number(new DataView(bytes.buffer).getBigUint64(0, true));
+      const kind = r.int(4);
+      if (kind === 0) bytes[r.chance(0.8) ? r.int(headerEnd) : r.int(bytes.length)] ^= 1 << r.int(8);
+      else if (kind === 1) bytes = bytes.slice(0, r.int(bytes.length + 1));
+      else if (kind === 2) {
+        new DataView(bytes.buffer).setBigUint64(0, r.pick([0n, 7n, BigInt(bytes.length), 2n ** 40n]), true);
+      }
+      await Deno.writeFile(path, bytes);
+      const whole = summary(() => SafetensorsFile.parse(bytes, path));
+      let file: SafetensorsFile | undefined;
+      let perTensor: string;
+      try {
+        file = await SafetensorsFile.open(path, { perTensor: true });
+        perTensor = summary(() => file!);
+      } catch (e) {
+        perTensor = summary(() => {
+          throw e;
+        });
+      }
+      assert.equal(perTensor, whole, `mutation #${i} (kind ${kind})`);
+      if (file) {
+        loaded++;
+        assert.throws(() => file!.bytes, /no whole-file buffer/);
+        for (const name of file.tensors.keys()) {
+          // each tensor in a buffer of its own, aligned, and a getter's view of it aliases the file
+          assert.equal(file.getBytes(name).byteOffset, 0);
+          assert.ok(file.aliases(file.getBytes(name)));
+        }
+      }
+    }
+    assert.ok(loaded > 0 && loaded < 300, `${loaded} of 300 loaded`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

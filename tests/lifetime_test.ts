@@ -233,13 +233,15 @@ async function measureWorkers(): Promise<Record<string, number>> {
 }
 
 /**
- * Per dtype: whether the checkpoint file's buffer is still alive after loading a model and collecting garbage,
- * and whether the model's logits are unchanged afterwards (1 = equal). Nothing but the model holds the file.
+ * Per model kind and dtype, after loading a model and collecting garbage: how many of the checkpoint's linear
+ * weight tensors still have their bytes alive (of how many), whether the word embeddings' bytes are alive,
+ * and whether the model's outputs are unchanged afterwards (1 = equal). Nothing but the model holds the file.
  */
 async function measureFileLifetime(): Promise<Record<string, number>> {
   const dir = await tinyModelDir();
-  const parse = SafetensorsFile.parse;
+  const open = SafetensorsFile.open;
   const result: Record<string, number> = {};
+  const LINEAR = /\.(q_lin|k_lin|v_lin|out_lin|lin1|lin2)\.weight$/;
   try {
     // The two ways a model is built: a head on the encoder (the tiny fixture is a masked LM), the bare encoder.
     const kinds = {
@@ -254,13 +256,18 @@ async function measureFileLifetime(): Promise<Record<string, number>> {
     };
     for (const [kind, load] of Object.entries(kinds)) {
       for (const dtype of DTYPES) {
-        let buffer: WeakRef<ArrayBufferLike> | undefined;
-        SafetensorsFile.parse = (bytes, source) => {
-          buffer = new WeakRef(bytes.buffer);
-          return parse.call(SafetensorsFile, bytes, source);
+        let linear: WeakRef<ArrayBufferLike>[] = [], embeddings: WeakRef<ArrayBufferLike> | undefined;
+        SafetensorsFile.open = async (path, options) => {
+          const file = await open.call(SafetensorsFile, path, options);
+          linear = [...file.tensors.keys()].filter((n) => LINEAR.test(n)).map((n) =>
+            new WeakRef(file.getBytes(n).buffer)
+          );
+          const emb = [...file.tensors.keys()].find((n) => n.endsWith("word_embeddings.weight"))!;
+          embeddings = new WeakRef(file.getBytes(emb).buffer);
+          return file;
         };
         const model = await load(dtype);
-        SafetensorsFile.parse = parse;
+        SafetensorsFile.open = open;
         const inputs = randomIds(new Rng(33), 2, 12, 1124);
         const before = model.run(inputs).slice();
         for (let i = 0; i < 3; i++) {
@@ -268,13 +275,15 @@ async function measureFileLifetime(): Promise<Record<string, number>> {
           await new Promise((r) => setTimeout(r, 10)); // WeakRefs clear between tasks
         }
         const after = model.run(inputs);
-        result[`${kind}_${dtype}_file_alive`] = buffer?.deref() === undefined ? 0 : 1;
+        result[`${kind}_${dtype}_linear_alive`] = linear.filter((w) => w.deref() !== undefined).length;
+        result[`${kind}_${dtype}_linear_tensors`] = linear.length;
+        result[`${kind}_${dtype}_embeddings_alive`] = embeddings?.deref() === undefined ? 0 : 1;
         result[`${kind}_${dtype}_same_output`] = before.every((v, i) => Object.is(v, after[i])) ? 1 : 0;
         model.close();
       }
     }
   } finally {
-    SafetensorsFile.parse = parse;
+    SafetensorsFile.open = open;
     await Deno.remove(dir, { recursive: true });
   }
   return result;
@@ -419,15 +428,20 @@ slowTest(
   },
 );
 
-Deno.test("lifetime: a bf16 / q8 model does not keep its checkpoint's bytes alive; fp32 does (child process)", async () => {
+Deno.test("lifetime: a bf16 / q8 model keeps none of its checkpoint's linear weights in memory; fp32 does (child process)", async () => {
   const r = await runChild("file");
   const all = JSON.stringify(r);
   for (const kind of ["head", "encoder"]) {
-    // fp32's weights are the file's bytes (packed in place, or read as views): the file must stay.
-    assert.equal(r[`${kind}_fp32_file_alive`], 1, all);
-    // bf16 and q8 convert the linears and copy what else they keep, so the file can go.
-    assert.equal(r[`${kind}_bf16_file_alive`], 0, all);
-    assert.equal(r[`${kind}_q8_file_alive`], 0, all);
+    // 30 linear weights in the tiny fixture's 5 layers: the check has something to find.
+    for (const dtype of DTYPES) assert.equal(r[`${kind}_${dtype}_linear_tensors`], 30, all);
+    // fp32's weights are the file's bytes (packed in place, or read as views): the file stays.
+    assert.equal(r[`${kind}_fp32_linear_alive`], 30, all);
+    // bf16 and q8 convert the linears from a file read per tensor, so those bytes can go, while the
+    // embeddings they use in fp32 stay.
+    for (const dtype of ["bf16", "q8"]) {
+      assert.equal(r[`${kind}_${dtype}_linear_alive`], 0, `${kind} ${dtype}: ${all}`);
+      assert.equal(r[`${kind}_${dtype}_embeddings_alive`], 1, `${kind} ${dtype}: ${all}`);
+    }
     // and what the model runs on afterwards is its own memory: outputs unchanged after the collection
     for (const dtype of DTYPES) {
       assert.equal(r[`${kind}_${dtype}_same_output`], 1, `${kind} ${dtype}: ${all}`);

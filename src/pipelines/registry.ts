@@ -79,10 +79,11 @@ const load = (options: PipelineOptions): LoadOptions => ({ threads: options.thre
 /** The head of the checkpoint's family (config.json's `model_type`): DistilBERT's class or BERT's. */
 async function byFamily<T>(
   dir: string,
+  options: LoadOptions,
   distilbert: (c: Checkpoint) => Promise<T>,
   bert: (c: Checkpoint) => Promise<T>,
 ): Promise<T> {
-  const ckpt = await openExclusiveCheckpoint(dir);
+  const ckpt = await openExclusiveCheckpoint(dir, options);
   return ckpt.config.model_type === "bert" ? await bert(ckpt) : await distilbert(ckpt);
 }
 
@@ -103,6 +104,7 @@ export const TASKS: readonly TaskSpec[] = [
       textClassificationPipeline(
         await byFamily<SequenceClassificationModel>(
           dir,
+          load(options),
           (c) => DistilBertForSequenceClassification.fromCheckpoint(c, load(options)),
           (c) => BertForSequenceClassification.fromCheckpoint(c, load(options)),
         ),
@@ -125,6 +127,7 @@ export const TASKS: readonly TaskSpec[] = [
       return fillMaskPipeline(
         await byFamily<MaskedLMModel>(
           dir,
+          load(options),
           (c) => DistilBertForMaskedLM.fromCheckpoint(c, load(options)),
           (c) => BertForMaskedLM.fromCheckpoint(c, load(options)),
         ),
@@ -147,6 +150,7 @@ export const TASKS: readonly TaskSpec[] = [
       const st = await readSentenceTransformersConfig(dir);
       const model = await byFamily<EncoderModel>(
         dir,
+        load(options),
         (c) => DistilBertModel.fromCheckpoint(c, load(options)),
         (c) => BertModel.fromCheckpoint(c, load(options)),
       );
@@ -166,6 +170,7 @@ export const TASKS: readonly TaskSpec[] = [
       questionAnsweringPipeline(
         await byFamily<QuestionAnsweringModel>(
           dir,
+          load(options),
           (c) => DistilBertForQuestionAnswering.fromCheckpoint(c, load(options)),
           (c) => BertForQuestionAnswering.fromCheckpoint(c, load(options)),
         ),
@@ -188,6 +193,7 @@ export const TASKS: readonly TaskSpec[] = [
       return tokenClassificationPipeline(
         await byFamily<TokenClassificationModel>(
           dir,
+          load(options),
           (c) => DistilBertForTokenClassification.fromCheckpoint(c, load(options)),
           (c) => BertForTokenClassification.fromCheckpoint(c, load(options)),
         ),
