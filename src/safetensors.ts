@@ -244,27 +244,16 @@ async function readWholeFile(
   return bytes;
 }
 
-/**
- * Reads a file's header, then each tensor's bytes into a buffer of its own (in file order: the tensors tile the
- * data exactly, which the header's validation checks). Returns the header's part of the file and the parts.
- */
-async function readPerTensor(
+/** Reads and validates a file's header only: what a file read per tensor holds until a tensor is asked for. */
+async function readHeader(
   path: string | URL,
   source: string,
-): Promise<{ head: Uint8Array; size: number; header: ParsedHeader; parts: Map<TensorInfo, Uint8Array> }> {
+): Promise<{ size: number; header: ParsedHeader }> {
   const opened = await openRegularFile(path);
   using file = opened.file;
   const size = opened.size;
-  const readExactly = async (into: Uint8Array, what: string) => {
-    let at = 0;
-    while (at < into.length) {
-      const n = await file.read(into.subarray(at, Math.min(into.length, at + (16 << 20))));
-      if (n === null) throw new Error(`file shrank while reading ${what}: got ${at} of ${into.length} bytes`);
-      at += n;
-    }
-  };
   const first = new Uint8Array(Math.min(size, 8));
-  await readExactly(first, "the header length");
+  await readFully(file, first, "the header length");
   // The header length is checked by parseHeader; only what it allows is read.
   const claimed = first.length === 8 ? new DataView(first.buffer).getBigUint64(0, true) : 0n;
   const headerLen = claimed > 0n && claimed <= BigInt(MAX_HEADER_BYTES) && 8n + claimed <= BigInt(size)
@@ -272,16 +261,22 @@ async function readPerTensor(
     : 0;
   const head = new Uint8Array(first.length + headerLen);
   head.set(first);
-  await readExactly(head.subarray(first.length), "the header");
-  const header = parseHeader(head, size, source);
-  const parts = new Map<TensorInfo, Uint8Array>();
-  const inOrder = [...header.tensors.values()].sort((a, b) => a.byteOffset - b.byteOffset);
-  for (const t of inOrder) {
-    const part = new Uint8Array(t.byteLength);
-    await readExactly(part, "a tensor");
-    parts.set(t, part);
+  await readFully(file, head.subarray(first.length), "the header");
+  return { size, header: parseHeader(head, size, source) };
+}
+
+async function readFully(file: Deno.FsFile, into: Uint8Array, what: string): Promise<void> {
+  for (let at = 0; at < into.length;) {
+    const n = await file.read(into.subarray(at, Math.min(into.length, at + (16 << 20))));
+    if (n === null) throw new Error(`file shrank while reading ${what}: got ${at} of ${into.length} bytes`);
+    at += n;
   }
-  return { head, size, header, parts };
+}
+
+/** A file read per tensor: where it is and the size its header was validated against. */
+interface PerTensorSource {
+  path: string | URL;
+  size: number;
 }
 
 /**
@@ -413,9 +408,9 @@ interface ParsedHeader {
 }
 
 /**
- * A parsed safetensors file held in memory: in one buffer (the default), or each tensor in a buffer of its
- * own ({@linkcode SafetensorsFile.open} with `perTensor`), so that tensors no one keeps can be freed while
- * the others stay. Construct with {@linkcode SafetensorsFile.open} or {@linkcode SafetensorsFile.parse}.
+ * A parsed safetensors file held in memory: in one buffer (the default), or only its header, each tensor
+ * read from the file when asked for ({@linkcode SafetensorsFile.open} with `perTensor`), so that memory holds
+ * only the tensors the caller keeps. Construct with {@linkcode SafetensorsFile.open} or {@linkcode SafetensorsFile.parse}.
  */
 export class SafetensorsFile {
   /** The file path (or label) used in error messages. */
@@ -425,19 +420,54 @@ export class SafetensorsFile {
   /** Every tensor by name, in the order of the JSON header. */
   readonly tensors: ReadonlyMap<string, TensorInfo>;
   #whole: Uint8Array | null;
-  #parts: Map<TensorInfo, Uint8Array> | null;
+  #perTensor: PerTensorSource | null;
 
   private constructor(
     source: string,
-    storage: Uint8Array | Map<TensorInfo, Uint8Array>,
+    storage: Uint8Array | PerTensorSource,
     metadata: Record<string, string>,
     tensors: Map<string, TensorInfo>,
   ) {
     this.source = source;
     this.#whole = storage instanceof Uint8Array ? storage : null;
-    this.#parts = storage instanceof Uint8Array ? null : storage;
+    this.#perTensor = storage instanceof Uint8Array ? null : storage;
     this.metadata = metadata;
     this.tensors = tensors;
+  }
+
+  // A tensor's bytes read from the file into a buffer of their own (a file opened per tensor). The file is
+  // opened for this read only, so nothing stays open between reads; it must still be the regular file of
+  // the size the header was validated against.
+  #readTensor(t: TensorInfo): Uint8Array {
+    const { path, size } = this.#perTensor!;
+    const fail = (problem: string): never => {
+      throw new SafetensorsError(this.source, problem);
+    };
+    const out = new Uint8Array(t.byteLength);
+    let stat: Deno.FileInfo;
+    try {
+      stat = Deno.statSync(path); // before opening: a FIFO put in its place would block the open
+    } catch (e) {
+      return fail(`cannot read file: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    if (!stat.isFile || stat.size !== size) {
+      fail(
+        `changed since it was opened (now ${stat.isFile ? `${stat.size} bytes` : "not a file"}, was ${size})`,
+      );
+    }
+    try {
+      using file = Deno.openSync(path, { read: true });
+      file.seekSync(t.byteOffset, Deno.SeekMode.Start);
+      for (let at = 0; at < out.length;) {
+        const n = file.readSync(out.subarray(at, Math.min(out.length, at + (16 << 20))));
+        if (n === null || n === 0) fail("changed since it was opened: it ends inside a tensor's data");
+        at += n!;
+      }
+    } catch (e) {
+      if (e instanceof SafetensorsError) throw e;
+      return fail(`cannot read file: ${e instanceof Error ? e.message : String(e)}`);
+    }
+    return out;
   }
 
   /**
@@ -450,11 +480,12 @@ export class SafetensorsFile {
     throw new SafetensorsError(this.source, "read per tensor (perTensor): there is no whole-file buffer");
   }
 
-  /** Whether `view` shares memory with the file's own buffers (a getter's zero-copy result does). */
+  /**
+   * Whether `view` shares memory with the file's buffer (a getter's zero-copy result does). Never, for a
+   * file read per tensor: each getter's result is a buffer of its own.
+   */
   aliases(view: ArrayBufferView): boolean {
-    if (this.#whole) return view.buffer === this.#whole.buffer;
-    for (const part of this.#parts!.values()) if (part.buffer === view.buffer) return true;
-    return false;
+    return this.#whole !== null && view.buffer === this.#whole.buffer;
   }
 
   /**
@@ -462,8 +493,9 @@ export class SafetensorsFile {
    *
    * @param path file to read
    * @param options `beforeRead` sees the (still zero) buffer the file is about to be read into; `perTensor`
-   *   reads each tensor into a buffer of its own instead of the file into one (no `bytes` then): a tensor
-   *   kept keeps only its own bytes alive
+   *   reads and validates the header only, and each tensor from the file, into a buffer of its own, when a
+   *   getter asks for it (no `bytes` then): memory holds only the tensors the caller keeps, and the file must
+   *   stay as it is while they are read (a change of size or type is an error)
    * @returns the parsed file
    * @throws {SafetensorsError} if the file cannot be read or is malformed
    */
@@ -476,14 +508,15 @@ export class SafetensorsFile {
       if (options.beforeRead) {
         throw new TypeError("beforeRead applies to the whole-file buffer, not perTensor");
       }
-      let read: Awaited<ReturnType<typeof readPerTensor>>;
+      let read: Awaited<ReturnType<typeof readHeader>>;
       try {
-        read = await readPerTensor(path, label);
+        read = await readHeader(path, label);
       } catch (e) {
         if (e instanceof SafetensorsError) throw e;
         throw new SafetensorsError(label, `cannot read file: ${e instanceof Error ? e.message : String(e)}`);
       }
-      return new SafetensorsFile(label, read.parts, Object.freeze(read.header.metadata), read.header.tensors);
+      const { metadata, tensors } = read.header;
+      return new SafetensorsFile(label, { path, size: read.size }, Object.freeze(metadata), tensors);
     }
     let bytes: Uint8Array;
     try {
@@ -536,23 +569,22 @@ export class SafetensorsFile {
   }
 
   /**
-   * The tensor's raw little-endian bytes: a view aliasing {@linkcode SafetensorsFile.bytes} (read `perTensor`:
-   * the tensor's own buffer), not a copy.
+   * The tensor's raw little-endian bytes: a view aliasing {@linkcode SafetensorsFile.bytes}, not a copy (read
+   * `perTensor`: read from the file into a new buffer at each call).
    *
    * @param name tensor name
    * @returns the bytes
    */
   getBytes(name: string): Uint8Array {
     const t = this.info(name);
-    if (this.#parts) return this.#parts.get(t)!;
+    if (this.#perTensor) return this.#readTensor(t);
     return this.#whole!.subarray(t.byteOffset, t.byteOffset + t.byteLength);
   }
 
   /** Returns [buffer, byteOffset] for a typed-array view of `t`, copying only when misaligned. */
   private region(t: TensorInfo, elemBytes: number): [ArrayBufferLike, number] {
-    // A part is a buffer of its own, so its start is aligned for every element size.
-    const part = this.#parts?.get(t);
-    if (part) return [part.buffer, part.byteOffset];
+    // Read per tensor: a buffer of its own, so its start is aligned for every element size.
+    if (this.#perTensor) return [this.#readTensor(t).buffer, 0];
     const whole = this.#whole!;
     const abs = whole.byteOffset + t.byteOffset;
     if (abs % elemBytes === 0) return [whole.buffer, abs];

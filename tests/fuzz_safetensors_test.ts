@@ -400,13 +400,42 @@ Deno.test("safetensors fuzz: open({ perTensor }) gives what parse() of the whole
         loaded++;
         assert.throws(() => file!.bytes, /no whole-file buffer/);
         for (const name of file.tensors.keys()) {
-          // each tensor in a buffer of its own, aligned, and a getter's view of it aliases the file
+          // each tensor read into a buffer of its own, from its start (aligned), shared with nothing
           assert.equal(file.getBytes(name).byteOffset, 0);
-          assert.ok(file.aliases(file.getBytes(name)));
+          assert.equal(file.aliases(file.getBytes(name)), false);
         }
       }
     }
     assert.ok(loaded > 0 && loaded < 300, `${loaded} of 300 loaded`);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("safetensors: a file opened perTensor that changes before a tensor is read is an error naming it", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denobert-st-changed-" });
+  try {
+    const path = `${dir}/m.safetensors`;
+    const bytes = sampleFile();
+    await Deno.writeFile(path, bytes);
+    const file = await SafetensorsFile.open(path, { perTensor: true });
+    const [first, last] = [
+      [...file.tensors.keys()][0],
+      [...file.tensors.entries()].sort((a, b) => b[1].byteOffset - a[1].byteOffset)[0][0],
+    ];
+    assert.deepEqual(file.getBytes(first), SafetensorsFile.parse(bytes).getBytes(first));
+    await Deno.writeFile(path, bytes.subarray(0, bytes.length - 1)); // shorter
+    assert.throws(
+      () => file.getBytes(last),
+      (e: Error) =>
+        e instanceof SafetensorsError && /changed since it was opened/.test(e.message) &&
+        e.message.includes(path),
+    );
+    await Deno.remove(path);
+    await Deno.mkdir(path); // not a file any more
+    assert.throws(() => file.getBytes(first), /changed since it was opened \(now not a file/);
+    await Deno.remove(path);
+    assert.throws(() => file.getBytes(first), /cannot read file/); // gone
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
