@@ -38,7 +38,9 @@ const SERVE_INTRO = "`deno run -A bench/serve.ts --models sst2,base --requests 3
   "median of 15 rounds; *p99 / full " +
   "batch*: p99 latency over the time of one `pipeline()` call on 32 inputs; *vs naive Transformers.js " +
   "server*: `bench/peers/tjs_server.ts` (`Deno.serve` around Transformers.js 3.7.5's pipeline on the same " +
-  "weights exported to ONNX), the two taking turns at each concurrency.";
+  "weights exported to ONNX), the two taking turns at each concurrency. The RSS row: the server's resident " +
+  "size before a warm-up at concurrency 32 (`--rss-warmup`, default 50,000 requests), after it, and after the " +
+  "measured requests.";
 
 const { values } = parseArgs({ args: Deno.args, options: { threads: { type: "string" } } });
 const threads = values.threads ?? String(navigator.hardwareConcurrency);
