@@ -235,12 +235,7 @@ async function readWholeFile(
   const size = opened.size;
   const bytes = new Uint8Array(size);
   await beforeRead?.(bytes);
-  let at = 0;
-  while (at < size) {
-    const n = await file.read(bytes.subarray(at, Math.min(size, at + (16 << 20))));
-    if (n === null) throw new Error(`file shrank while reading: got ${at} of ${size} bytes`);
-    at += n;
-  }
+  await readFully(file, bytes);
   return bytes;
 }
 
@@ -265,10 +260,13 @@ async function readHeader(
   return { size, header: parseHeader(head, size, source) };
 }
 
-async function readFully(file: Deno.FsFile, into: Uint8Array, what: string): Promise<void> {
+// Fills `into` from the file's current position, in reads of at most 16 MB; `what` names the part for errors.
+async function readFully(file: Deno.FsFile, into: Uint8Array, what = ""): Promise<void> {
   for (let at = 0; at < into.length;) {
     const n = await file.read(into.subarray(at, Math.min(into.length, at + (16 << 20))));
-    if (n === null) throw new Error(`file shrank while reading ${what}: got ${at} of ${into.length} bytes`);
+    if (n === null) {
+      throw new Error(`file shrank while reading${what && ` ${what}`}: got ${at} of ${into.length} bytes`);
+    }
     at += n;
   }
 }

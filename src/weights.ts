@@ -77,7 +77,8 @@ export class TensorReader {
     const name = this.#checked(key, shape);
     if (this.file.info(name).dtype !== "BF16") return null;
     const bytes = this.file.getBytes(name);
-    // Copied: the file's bytes need not be 2-byte aligned, and the packer reads them once anyway.
+    // The packer reads them once: a view where they are 2-byte aligned (always, read per tensor), else a copy.
+    if (bytes.byteOffset % 2 === 0) return new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.length / 2);
     const bits = new Uint16Array(bytes.length / 2);
     new Uint8Array(bits.buffer).set(bytes);
     return bits;

@@ -80,11 +80,11 @@ const load = (options: PipelineOptions): LoadOptions => ({ threads: options.thre
 async function byFamily<T>(
   dir: string,
   options: LoadOptions,
-  distilbert: (c: Checkpoint) => Promise<T>,
-  bert: (c: Checkpoint) => Promise<T>,
+  distilbert: (c: Checkpoint, o: LoadOptions) => Promise<T>,
+  bert: (c: Checkpoint, o: LoadOptions) => Promise<T>,
 ): Promise<T> {
   const ckpt = await openExclusiveCheckpoint(dir, options);
-  return ckpt.config.model_type === "bert" ? await bert(ckpt) : await distilbert(ckpt);
+  return ckpt.config.model_type === "bert" ? await bert(ckpt, options) : await distilbert(ckpt, options);
 }
 
 /** Every task, in the order help texts list them. */
@@ -105,8 +105,8 @@ export const TASKS: readonly TaskSpec[] = [
         await byFamily<SequenceClassificationModel>(
           dir,
           load(options),
-          (c) => DistilBertForSequenceClassification.fromCheckpoint(c, load(options)),
-          (c) => BertForSequenceClassification.fromCheckpoint(c, load(options)),
+          (c, o) => DistilBertForSequenceClassification.fromCheckpoint(c, o),
+          (c, o) => BertForSequenceClassification.fromCheckpoint(c, o),
         ),
         tokenizer,
         dir,
@@ -128,8 +128,8 @@ export const TASKS: readonly TaskSpec[] = [
         await byFamily<MaskedLMModel>(
           dir,
           load(options),
-          (c) => DistilBertForMaskedLM.fromCheckpoint(c, load(options)),
-          (c) => BertForMaskedLM.fromCheckpoint(c, load(options)),
+          (c, o) => DistilBertForMaskedLM.fromCheckpoint(c, o),
+          (c, o) => BertForMaskedLM.fromCheckpoint(c, o),
         ),
         tokenizer,
         dir,
@@ -151,8 +151,8 @@ export const TASKS: readonly TaskSpec[] = [
       const model = await byFamily<EncoderModel>(
         dir,
         load(options),
-        (c) => DistilBertModel.fromCheckpoint(c, load(options)),
-        (c) => BertModel.fromCheckpoint(c, load(options)),
+        (c, o) => DistilBertModel.fromCheckpoint(c, o),
+        (c, o) => BertModel.fromCheckpoint(c, o),
       );
       return featureExtractionPipeline(model, tokenizer, dir, options, st);
     },
@@ -171,8 +171,8 @@ export const TASKS: readonly TaskSpec[] = [
         await byFamily<QuestionAnsweringModel>(
           dir,
           load(options),
-          (c) => DistilBertForQuestionAnswering.fromCheckpoint(c, load(options)),
-          (c) => BertForQuestionAnswering.fromCheckpoint(c, load(options)),
+          (c, o) => DistilBertForQuestionAnswering.fromCheckpoint(c, o),
+          (c, o) => BertForQuestionAnswering.fromCheckpoint(c, o),
         ),
         tokenizer,
         dir,
@@ -194,8 +194,8 @@ export const TASKS: readonly TaskSpec[] = [
         await byFamily<TokenClassificationModel>(
           dir,
           load(options),
-          (c) => DistilBertForTokenClassification.fromCheckpoint(c, load(options)),
-          (c) => BertForTokenClassification.fromCheckpoint(c, load(options)),
+          (c, o) => DistilBertForTokenClassification.fromCheckpoint(c, o),
+          (c, o) => BertForTokenClassification.fromCheckpoint(c, o),
         ),
         tokenizer,
         dir,
