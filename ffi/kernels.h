@@ -122,7 +122,7 @@ int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
 // - q8: w int8 per output channel, w[n][k] ~ scale[n] * q[n][k], q in [-127, 127], scale[n] = max_k
 //   |w[n][k]| / 127; x quantized per row the same way (symmetric, its own scale per token row); int32 sums;
 //   y[t][n] = act(xscale[t] * scale[n] * sum_k qx[t][k] q[n][k] + bias[n]).
-// Layout (both): output features in panels of 32, Np = N rounded up to 32, Kp = K rounded up to 4, padding
+// Layout (both): output features in panels of 32, Np = N rounded up to 32, Kp = K rounded up to 64, padding
 // zero. bf16: wp[(p * Kp/2 + k/2) * 64 + j * 2 + k % 2] = bf16(w[32p + j][k]);
 // q8: wq[(p * Kp/4 + k/4) * 128 + j * 4 + k % 4] = q[32p + j][k] + 128 (unsigned, so VNNI's u8 x s8 dot
 // takes the weights as its unsigned side and broadcasts x from memory).
@@ -136,7 +136,8 @@ int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
 #define DBK_PATH_AVX_VNNI 2    // q8 only: vpdpbusd on ymm, VEX-encoded (AVX-VNNI)
 #define DBK_PATH_VNNI_YMM 3    // q8 only: the AVX-VNNI kernel, EVEX-encoded (AVX512-VNNI + VL)
 #define DBK_PATH_AVX512 4      // bf16: vdpbf16ps (AVX512-BF16); q8: vpdpbusd on zmm (AVX512-VNNI)
-#define DBK_PATH_COUNT 5
+#define DBK_PATH_AMX 5         // bf16: tdpbf16ps (AMX-BF16); q8: tdpbsud (AMX-INT8); the OS must grant AMX
+#define DBK_PATH_COUNT 6
 // 1 when this CPU (CPUID, and the OS's saved register state) can run path for dtype, else 0.
 int32_t dbk_lowp_path_supported(int32_t dtype, int32_t path);
 // The fastest supported path for dtype (DBK_PATH_SCALAR at worst); -1 for an unknown dtype.

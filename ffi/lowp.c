@@ -72,7 +72,7 @@ static void q8_tile_ref(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t 
         for (int j = 0; j < LP_PW; j++) c[r * LP_PW + j] = acc[r][j];
 }
 
-static const struct lp_path REF_PATH = {REF_MR, REF_MR, bf16_tile_ref, q8_tile_ref, 0, 0, NULL, NULL};
+static const struct lp_path REF_PATH = {.bf16_mr = REF_MR, .q8_mr = REF_MR, .bf16 = bf16_tile_ref, .q8 = q8_tile_ref};
 
 static const struct lp_path *path_of(int32_t path) {
     return path == DBK_PATH_SCALAR ? &REF_PATH : lp_x86_path(path);
@@ -82,14 +82,14 @@ int32_t dbk_lowp_path_supported(int32_t dtype, int32_t path) {
     if (dtype != DBK_DTYPE_BF16 && dtype != DBK_DTYPE_Q8) return 0;
     if (path < 0 || path >= DBK_PATH_COUNT) return 0;
     const struct lp_path *p = path_of(path);
-    if (!p || (dtype == DBK_DTYPE_BF16 ? !p->bf16 : !p->q8)) return 0;
+    if (!p || (dtype == DBK_DTYPE_BF16 ? !p->bf16 && !p->bf16_rows : !p->q8 && !p->q8_rows)) return 0;
     return path == DBK_PATH_SCALAR ? 1 : lp_x86_supported(dtype, path);
 }
 
 int32_t dbk_lowp_best_path(int32_t dtype) {
     if (dtype != DBK_DTYPE_BF16 && dtype != DBK_DTYPE_Q8) return -1;
-    static const int32_t order[] = {DBK_PATH_AVX512, DBK_PATH_AVX_VNNI, DBK_PATH_AVX2};
-    for (int i = 0; i < 3; i++)
+    static const int32_t order[] = {DBK_PATH_AMX, DBK_PATH_AVX512, DBK_PATH_AVX_VNNI, DBK_PATH_AVX2};
+    for (int i = 0; i < 4; i++)
         if (dbk_lowp_path_supported(dtype, order[i])) return order[i];
     return DBK_PATH_SCALAR;
 }
@@ -173,15 +173,20 @@ struct tiles {
     int32_t mr;
     lp_bf16_tile_fn bf16;
     lp_q8_tile_fn q8;
+    lp_bf16_rows_fn bf16_rows; // row-major paths: these instead
+    lp_q8_rows_fn q8_rows;
 };
 
 static struct tiles tiles_for(const struct lp_path *p, int32_t dtype, int32_t M) {
-    struct tiles t = {dtype == DBK_DTYPE_BF16 ? p->bf16_mr : p->q8_mr, p->bf16, p->q8};
-    const int small_fn = dtype == DBK_DTYPE_BF16 ? p->bf16_small != NULL : p->q8_small != NULL;
+    struct tiles t = {dtype == DBK_DTYPE_BF16 ? p->bf16_mr : p->q8_mr, p->bf16, p->q8, p->bf16_rows, p->q8_rows};
+    const int small_fn = dtype == DBK_DTYPE_BF16 ? p->bf16_small || p->bf16_rows_small
+                                                 : p->q8_small || p->q8_rows_small;
     if (t.mr > 0 && p->small_mr > 0 && small_fn && round_up(M, p->small_mr) * 20 < round_up(M, t.mr) * 19) {
         t.mr = p->small_mr;
         t.bf16 = p->bf16_small;
         t.q8 = p->q8_small;
+        t.bf16_rows = p->bf16_rows_small;
+        t.q8_rows = p->q8_rows_small;
     }
     return t;
 }
@@ -256,13 +261,16 @@ static void convert_strip_task(void *ctx, int32_t s, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
     const int32_t mr = j->mr, K = j->K;
-    const int64_t Kp = j->Kp, base = (int64_t)s * mr * Kp;
-    uint32_t *strip = (uint32_t *)((char *)j->strips + base * (j->dtype == DBK_DTYPE_BF16 ? 2 : 1));
+    const int64_t Kp = j->Kp, base = (int64_t)s * mr * Kp, elem = j->dtype == DBK_DTYPE_BF16 ? 2 : 1;
+    const int rowmajor = j->dtype == DBK_DTYPE_BF16 ? j->tiles.bf16_rows != NULL : j->tiles.q8_rows != NULL;
+    uint32_t *strip = (uint32_t *)((char *)j->strips + base * elem);
     for (int32_t r = 0; r < mr; r++) {
         const int32_t t = s * mr + r;
         const float *row = j->x + (int64_t)t * K;
         if (t >= j->M) {
-            for (int64_t g = 0; g < Kp / (j->dtype == DBK_DTYPE_BF16 ? 2 : 4); g++) strip[g * mr + r] = 0;
+            if (rowmajor) memset((char *)strip + r * Kp * elem, 0, (size_t)(Kp * elem));
+            else
+                for (int64_t g = 0; g < Kp / (j->dtype == DBK_DTYPE_BF16 ? 2 : 4); g++) strip[g * mr + r] = 0;
             if (j->dtype == DBK_DTYPE_Q8) j->xscale[t] = 0.0f, j->xsum[t] = 0;
             continue;
         }
@@ -277,7 +285,9 @@ static void convert_strip_task(void *ctx, int32_t s, int32_t slot) {
                 }
                 for (; k < kr; k++) tmp[k] = to_bf16(row[k0 + k]);
                 for (; k < kn; k++) tmp[k] = 0;
-                for (int64_t g = 0; g < kn / 2; g++) memcpy(&strip[(k0 / 2 + g) * mr + r], tmp + 2 * g, 4);
+                if (rowmajor) memcpy((uint16_t *)strip + (int64_t)r * Kp + k0, tmp, 2 * (size_t)kn);
+                else
+                    for (int64_t g = 0; g < kn / 2; g++) memcpy(&strip[(k0 / 2 + g) * mr + r], tmp + 2 * g, 4);
             }
             continue;
         }
@@ -328,7 +338,9 @@ static void convert_strip_task(void *ctx, int32_t s, int32_t slot) {
                 tmp[i] = (int8_t)(int32_t)v;
             }
             for (; i < kn; i++) tmp[i] = 0;
-            for (int64_t g = 0; g < kn / 4; g++) memcpy(&strip[(k0 / 4 + g) * mr + r], tmp + 4 * g, 4);
+            if (rowmajor) memcpy((int8_t *)strip + (int64_t)r * Kp + k0, tmp, (size_t)kn);
+            else
+                for (int64_t g = 0; g < kn / 4; g++) memcpy(&strip[(k0 / 4 + g) * mr + r], tmp + 4 * g, 4);
         }
         for (int32_t i = 0; i < DBK_VW; i++) sum += vsum[i];
         j->xscale[t] = nan ? NAN : amax / 127.0f;
@@ -383,6 +395,8 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
     const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
     const int32_t kc = bf16 ? KC_BF16 : KC_Q8;
     const int64_t elem = bf16 ? 2 : 1;
+    const int rows = bf16 ? j->tiles.bf16_rows != NULL : j->tiles.q8_rows != NULL;
+    if (j->path->begin) j->path->begin();
     for (int32_t m_block = 0; m_block < j->M; m_block += j->mc) {
         const int32_t m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
         for (int32_t k0 = 0; k0 < j->Kp; k0 += kc) {
@@ -407,15 +421,22 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                         for (int64_t b = from; b < from + share && b < next_bytes; b += 64)
                             __builtin_prefetch(next + b, 0, 2);
                     }
-                    const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
                     int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
-                    if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
-                    else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
+                    if (rows) {
+                        const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + k0) * elem;
+                        if (bf16) j->tiles.bf16_rows((const uint16_t *)xp, j->Kp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
+                        else j->tiles.q8_rows((const int8_t *)xp, j->Kp, kn / 4, (const uint8_t *)w, c, k0 == 0);
+                    } else {
+                        const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
+                        if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
+                        else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
+                    }
                     if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
                 }
             }
         }
     }
+    if (j->path->end) j->path->end();
 }
 
 static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,

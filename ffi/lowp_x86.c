@@ -2,15 +2,21 @@
 // compiled for its own instruction set through target attributes, whatever -march the library is built
 // with, and runs only where CPUID says the CPU has it (lp_x86_supported), so one build serves every x86 CPU.
 //
-// Tile: MR rows x 32 features. Per k group the panel slice is 128 bytes: two zmm (AVX-512) or four ymm of
+// Tile: MR rows x 32 features (AMX: see its section). Per k group the panel slice is 128 bytes: two zmm (AVX-512) or four ymm of
 // weights; each row's x group is broadcast from memory. Register budget (AVX-512, 32 zmm): 12 rows x 2
 // accumulators + 2 weight vectors; ymm paths (16 registers): 2 rows x 4 accumulators + temporaries.
+#define _GNU_SOURCE // syscall()
 #include "kernels.h"
 #include "lowp.h"
 
 #if defined(__x86_64__)
+#include <cpuid.h>
 #include <immintrin.h>
 #include <string.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#include <unistd.h>
+#endif
 
 #define T512BF16 __attribute__((target("avx512f,avx512bw,avx512vl,avx512bf16")))
 #define T512VNNI __attribute__((target("avx512f,avx512bw,avx512vl,avx512vnni")))
@@ -91,6 +97,103 @@ BF16_TILE_512(bf16_tile_avx512_8, 8, ROWS8)
     }
 Q8_TILE_512(q8_tile_avx512, MR512, ROWS12)
 Q8_TILE_512(q8_tile_avx512_8, 8, ROWS8)
+
+// ---- AMX: tdpbf16ps / tdpbsud, 32 x 32 (or 16 x 32) from 16 x 16 tiles
+
+// Tiles 0-3 hold the sums (rows 0-15 / 16-31 x features 0-15 / 16-31), 4-5 x (16 rows x 64 bytes: 32 bf16
+// or 64 int8 k), 6-7 the two halves of the panel (16 k groups x 16 features x 4 bytes). The panel's k group
+// rows are 128 bytes, so each half is a strided load of the packed weights as they are.
+#define TAMX __attribute__((target("amx-tile,amx-bf16,amx-int8")))
+#define MR_AMX 32
+
+struct amx_config {
+    uint8_t palette, start_row, reserved[14]; // the 64-byte layout ldtilecfg reads
+    uint16_t colsb[16];
+    uint8_t rows[16];
+};
+
+// One constant configuration (palette 1, eight tiles of 16 rows x 64 bytes). Kept in memory rather than built
+// on the stack: GCC 12's _tile_loadconfig declares an 8-byte operand, so at -O2 it dropped the stores of a
+// local configuration's later fields, and tilezero then faulted on unconfigured tiles.
+static const struct amx_config AMX_CONFIG = {
+    .palette = 1,
+    .colsb = {64, 64, 64, 64, 64, 64, 64, 64},
+    .rows = {16, 16, 16, 16, 16, 16, 16, 16},
+};
+
+TAMX static void amx_begin(void) { _tile_loadconfig(&AMX_CONFIG); }
+
+// Returns the tile registers to their initial state, so the thread's context switches stop saving 8 KB.
+TAMX static void amx_end(void) { _tile_release(); }
+
+#define AMX_START(c, first, TWO_ROW_BLOCKS)                                                                   \
+    if (first) {                                                                                              \
+        _tile_zero(0);                                                                                        \
+        _tile_zero(1);                                                                                        \
+        if (TWO_ROW_BLOCKS) {                                                                                 \
+            _tile_zero(2);                                                                                    \
+            _tile_zero(3);                                                                                    \
+        }                                                                                                     \
+    } else {                                                                                                  \
+        _tile_loadd(0, c, 128);                                                                               \
+        _tile_loadd(1, c + 16, 128);                                                                          \
+        if (TWO_ROW_BLOCKS) {                                                                                 \
+            _tile_loadd(2, c + 16 * LP_PW, 128);                                                              \
+            _tile_loadd(3, c + 16 * LP_PW + 16, 128);                                                         \
+        }                                                                                                     \
+    }
+#define AMX_STORE(c, TWO_ROW_BLOCKS)                                                                          \
+    _tile_stored(0, c, 128);                                                                                  \
+    _tile_stored(1, c + 16, 128);                                                                             \
+    if (TWO_ROW_BLOCKS) {                                                                                     \
+        _tile_stored(2, c + 16 * LP_PW, 128);                                                                 \
+        _tile_stored(3, c + 16 * LP_PW + 16, 128);                                                            \
+    }
+
+// A step: 16 k pairs (bf16) or quads (int8): x rows from xp (xs bytes apart), the panel slice from w.
+#define AMX_TILE(NAME, T, W, C, DOT, KPER, TWO)                                                              \
+    TAMX static void NAME(const T *xp, int64_t xs, int32_t kg, const W *w, C *c, int32_t first) {            \
+        const int64_t stride = xs * (int64_t)sizeof(T);                                                       \
+        AMX_START(c, first, TWO)                                                                              \
+        for (int32_t k = 0; k < kg; k += 16, xp += 16 * KPER, w += 16 * KPER * LP_PW) {                      \
+            _tile_loadd(4, xp, stride);                                                                       \
+            _tile_loadd(6, w, 128);                                                                           \
+            _tile_loadd(7, w + 16 * KPER, 128);                                                               \
+            DOT(0, 4, 6);                                                                                     \
+            DOT(1, 4, 7);                                                                                     \
+            if (TWO) {                                                                                        \
+                _tile_loadd(5, xp + 16 * xs, stride);                                                         \
+                DOT(2, 5, 6);                                                                                 \
+                DOT(3, 5, 7);                                                                                 \
+            }                                                                                                 \
+        }                                                                                                     \
+        AMX_STORE(c, TWO)                                                                                     \
+    }
+AMX_TILE(bf16_rows_amx, uint16_t, uint16_t, float, _tile_dpbf16ps, 2, 1)
+AMX_TILE(bf16_rows_amx_16, uint16_t, uint16_t, float, _tile_dpbf16ps, 2, 0)
+AMX_TILE(q8_rows_amx, int8_t, uint8_t, int32_t, _tile_dpbsud, 4, 1)
+AMX_TILE(q8_rows_amx_16, int8_t, uint8_t, int32_t, _tile_dpbsud, 4, 0)
+
+// CPUID and XCR0 say the CPU has AMX and the OS saves its state; Linux then gives a process the tile data
+// only once asked (arch_prctl ARCH_REQ_XCOMP_PERM, process-wide, idempotent). Asked once; -1: refused.
+static int amx_usable(void) {
+    static int state; // 0 not asked yet, 1 granted, -1 not available
+    int s = __atomic_load_n(&state, __ATOMIC_ACQUIRE);
+    if (s) return s > 0;
+    s = -1;
+#if defined(__linux__)
+    unsigned a, b, c, d;
+    if (__get_cpuid_count(7, 0, &a, &b, &c, &d) && (d >> 22 & 1) && (d >> 24 & 1) && (d >> 25 & 1) &&
+        __get_cpuid(1, &a, &b, &c, &d) && (c >> 27 & 1)) {
+        uint32_t lo, hi;
+        __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
+        const uint64_t xtile = (1u << 17) | (1u << 18); // XTILECFG, XTILEDATA
+        if ((lo & xtile) == xtile && syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18) == 0) s = 1;
+    }
+#endif
+    __atomic_store_n(&state, s, __ATOMIC_RELEASE);
+    return s > 0;
+}
 
 // ---- ymm: 2 x 32
 
@@ -174,10 +277,14 @@ TAVX2 static void bf16_tile_avx2(const uint16_t *xp, int32_t kp, const uint16_t 
 }
 
 static const struct lp_path PATHS[DBK_PATH_COUNT] = {
-    [DBK_PATH_AVX2] = {MRY, MRY, bf16_tile_avx2, q8_tile_avx2, 0, 0, NULL, NULL},
-    [DBK_PATH_AVX_VNNI] = {0, MRY, NULL, q8_tile_avxvnni, 1, 0, NULL, NULL},
-    [DBK_PATH_VNNI_YMM] = {0, MRY, NULL, q8_tile_vnni_ymm, 1, 0, NULL, NULL},
-    [DBK_PATH_AVX512] = {MR512, MR512, bf16_tile_avx512, q8_tile_avx512, 1, 8, bf16_tile_avx512_8, q8_tile_avx512_8},
+    [DBK_PATH_AVX2] = {.bf16_mr = MRY, .q8_mr = MRY, .bf16 = bf16_tile_avx2, .q8 = q8_tile_avx2},
+    [DBK_PATH_AVX_VNNI] = {.q8_mr = MRY, .q8 = q8_tile_avxvnni, .q8_biased = 1},
+    [DBK_PATH_VNNI_YMM] = {.q8_mr = MRY, .q8 = q8_tile_vnni_ymm, .q8_biased = 1},
+    [DBK_PATH_AVX512] = {.bf16_mr = MR512, .q8_mr = MR512, .bf16 = bf16_tile_avx512, .q8 = q8_tile_avx512,
+                         .q8_biased = 1, .small_mr = 8, .bf16_small = bf16_tile_avx512_8, .q8_small = q8_tile_avx512_8},
+    [DBK_PATH_AMX] = {.bf16_mr = MR_AMX, .q8_mr = MR_AMX, .q8_biased = 1, .small_mr = 16,
+                      .bf16_rows = bf16_rows_amx, .bf16_rows_small = bf16_rows_amx_16,
+                      .q8_rows = q8_rows_amx, .q8_rows_small = q8_rows_amx_16, .begin = amx_begin, .end = amx_end},
 };
 
 const struct lp_path *lp_x86_path(int32_t path) {
@@ -197,6 +304,7 @@ int32_t lp_x86_supported(int32_t dtype, int32_t path) {
     case DBK_PATH_AVX512:
         if (dtype == DBK_DTYPE_BF16) return avx512 && __builtin_cpu_supports("avx512bf16");
         return avx512 && __builtin_cpu_supports("avx512vnni");
+    case DBK_PATH_AMX: return avx2 && amx_usable(); // avx2: the conversions and epilogue's vector code
     default: return 0;
     }
 }

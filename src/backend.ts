@@ -26,6 +26,11 @@ function overlaps(x: Float32Array, y: Float32Array): boolean {
   return x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
 
+/** K as the reduced-precision layouts pad it (kernels.h: a multiple of 64, one AMX int8 step). */
+function paddedK(k: number): number {
+  return Math.ceil(k / 64) * 64;
+}
+
 function dimsOk(...n: number[]): boolean {
   for (const v of n) if (!Number.isInteger(v) || v <= 0 || v > I32_MAX) return false;
   return true;
@@ -50,7 +55,7 @@ export type Dtype = typeof DTYPES[number];
 type LowpDtype = Exclude<Dtype, "fp32">;
 const DTYPE_CODE: Record<LowpDtype, number> = { bf16: 1, q8: 2 };
 /** Kernel paths by their DBK_PATH_* codes; `DENOBERT_LOWP_PATH` may force one (tests run each). */
-export const LOWP_PATHS = ["scalar", "avx2", "avx_vnni", "vnni_ymm", "avx512"] as const;
+export const LOWP_PATHS = ["scalar", "avx2", "avx_vnni", "vnni_ymm", "avx512", "amx"] as const;
 export type LowpPath = typeof LOWP_PATHS[number];
 
 /** A linear layer's weight [n, k] in the form its kernel reads. */
@@ -308,7 +313,7 @@ export class Backend {
     }
     need(w instanceof Float32Array, "int8 weights are quantized from float32");
     const out = new Uint8Array(elems), scale = new Float32Array(Math.ceil(n / 32) * 32);
-    need(elems === scale.length * Math.ceil(k / 4) * 4, `int8 layout of ${n}x${k}`);
+    need(elems === scale.length * paddedK(k), `int8 layout of ${n}x${k}`);
     this.#k.dbk_pack_q8(this.#threads, w as Float32Array, n, k, out, scale);
     return { dtype, n, k, w: out, scale, path };
   }
@@ -337,9 +342,9 @@ export class Backend {
     if (lw.dtype === "fp32") throw new TypeError("internal: linearLowp takes a bf16 or q8 weight");
     const { n, k } = lw;
     need(dimsOk(m, n, k) && a.length >= m * k && c.length >= m * n, `low-precision linear ${m}x${n}x${k}`);
-    const elems = Math.ceil(n / 32) * 32 * Math.ceil(k / 4) * 4;
+    const elems = Math.ceil(n / 32) * 32 * paddedK(k);
     need(
-      lw.w.length >= elems && (lw.dtype === "bf16" || lw.scale.length * Math.ceil(k / 4) * 4 >= elems),
+      lw.w.length >= elems && (lw.dtype === "bf16" || lw.scale.length * paddedK(k) >= elems),
       "packed size",
     );
     need(bias === null || bias.length >= n, `low-precision linear bias for ${n} outputs`);

@@ -49,7 +49,7 @@ static double ref_act(double v, int32_t act) {
 }
 
 static const char *path_name(int32_t p) {
-    static const char *names[] = {"scalar", "avx2", "avx_vnni", "vnni_ymm", "avx512"};
+    static const char *names[] = {"scalar", "avx2", "avx_vnni", "vnni_ymm", "avx512", "amx"};
     return p >= 0 && p < DBK_PATH_COUNT ? names[p] : "?";
 }
 
@@ -59,7 +59,7 @@ static void test_bf16_rounding(void) {
     const int n = (int)(sizeof cases / sizeof cases[0]);
     float w[32 * 4] = {0};
     for (int i = 0; i < n; i++) w[i] = cases[i];
-    uint16_t wp[32 * 4];
+    uint16_t wp[32 * 64]; // K = 4 padded to 64
     dbk_pack_bf16(1, w, 32, 4, wp);
     for (int i = 0; i < n; i++) {
         const int j = i / 4, k = i % 4; // w[i] is row j, column k
@@ -80,7 +80,7 @@ static void test_packing(int32_t N, int32_t K) {
         bits[i] = (uint16_t)next_u32();
     }
     if (N > 1) memset(w + (int64_t)(N - 1) * K, 0, 4 * (size_t)K); // an all-zero row: scale 0
-    const int64_t Np = (N + 31) / 32 * 32, Kp = (K + 3) / 4 * 4, elems = dbk_lowp_packed_elems(N, K);
+    const int64_t Np = (N + 31) / 32 * 32, Kp = (K + 63) / 64 * 64, elems = dbk_lowp_packed_elems(N, K);
     CHECK(elems == Np * Kp, "packed elems %lld for %dx%d", (long long)elems, N, K);
     uint16_t *wp = xalloc(2 * elems), *wb = xalloc(2 * elems);
     uint8_t *wq = xalloc(elems);
@@ -146,7 +146,7 @@ static void test_linear(int32_t M, int32_t K, int32_t N, int with_bias, int32_t 
             for (int32_t k = 0; k < K; k++) {
                 int32_t qx = (int32_t)lrint((double)(x[(int64_t)t * K + k] * inv));
                 qx = qx > 127 ? 127 : qx < -127 ? -127 : qx;
-                dot += (int64_t)qx * ((int32_t)wq[((n / 32) * ((K + 3) / 4) + k / 4) * 128 + (n % 32) * 4 + k % 4] - 128);
+                dot += (int64_t)qx * ((int32_t)wq[((n / 32) * ((K + 63) / 64 * 16) + k / 4) * 128 + (n % 32) * 4 + k % 4] - 128);
             }
             const double v = ref_act((double)dot * ((double)amax / 127.0) * scale[n] + (b ? b[n] : 0.0), act);
             const double e = fabs(yq_ref[(int64_t)t * N + n] - v) / (1e-5 + 1e-5 * fabs(v));
