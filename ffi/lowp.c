@@ -19,6 +19,7 @@
 #define KC_Q8 512   // k per slice: 512 x 32 int8 = 16 KB of weights
 #define KC_BF16 256 // 256 x 32 bf16 = 16 KB
 #define MIN_PARALLEL_MACS 1048576
+#define MC_MAX_ROWS_TILE 32 // the most rows of a row-major path's tile
 
 static inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -384,7 +385,8 @@ static void finish_tile(const struct lp_job *j, const void *csum, int32_t m, int
     }
 }
 
-// A task: up to GROUP panels (j->group) against every token, a block of at most mc rows at a time.
+// A task of the strip-layout paths: up to GROUP panels (j->group) against every token, a block of at most mc
+// rows at a time.
 static void tiles_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
@@ -395,8 +397,6 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
     const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
     const int32_t kc = bf16 ? KC_BF16 : KC_Q8;
     const int64_t elem = bf16 ? 2 : 1;
-    const int rows = bf16 ? j->tiles.bf16_rows != NULL : j->tiles.q8_rows != NULL;
-    if (j->path->begin) j->path->begin();
     for (int32_t m_block = 0; m_block < j->M; m_block += j->mc) {
         const int32_t m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
         for (int32_t k0 = 0; k0 < j->Kp; k0 += kc) {
@@ -422,21 +422,40 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                             __builtin_prefetch(next + b, 0, 2);
                     }
                     int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
-                    if (rows) {
-                        const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + k0) * elem;
-                        if (bf16) j->tiles.bf16_rows((const uint16_t *)xp, j->Kp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
-                        else j->tiles.q8_rows((const int8_t *)xp, j->Kp, kn / 4, (const uint8_t *)w, c, k0 == 0);
-                    } else {
-                        const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
-                        if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
-                        else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
-                    }
+                    const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
+                    if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
+                    else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
                     if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
                 }
             }
         }
     }
-    if (j->path->end) j->path->end();
+}
+
+// The row-major (AMX) paths' task: each tile of sums stays in the tile registers over the whole of K, so a
+// tile is finished as soon as it is computed. Tokens outer, the task's panels inner: the x strip (mr rows x
+// Kp) is read from L1 / L2 once per panel of the task, the task's panels (GROUP x Kp x 32, contiguous, a
+// stream the hardware prefetcher follows) stay in L2 across every strip, and y gets mr rows of GROUP x 32
+// contiguous features at a time.
+static void rows_task(void *ctx, int32_t task, int32_t slot) {
+    (void)slot;
+    const struct lp_job *j = ctx;
+    int32_t c[MC_MAX_ROWS_TILE * LP_PW] __attribute__((aligned(64)));
+    const int32_t panels = (int32_t)(round_up(j->N, LP_PW) / LP_PW), p_first = task * j->group;
+    const int32_t p_last = p_first + j->group < panels ? p_first + j->group : panels;
+    const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
+    const int64_t elem = bf16 ? 2 : 1;
+    j->path->begin();
+    for (int32_t m0 = 0; m0 < j->M; m0 += mr) {
+        const char *xp = (const char *)j->strips + (int64_t)m0 * j->Kp * elem;
+        for (int32_t p = p_first; p < p_last; p++) {
+            const char *w = (const char *)j->w + (int64_t)p * j->Kp * LP_PW * elem;
+            if (bf16) j->tiles.bf16_rows((const uint16_t *)xp, j->Kp, j->Kp / 2, (const uint16_t *)w, (float *)c);
+            else j->tiles.q8_rows((const int8_t *)xp, j->Kp, j->Kp / 4, (const uint8_t *)w, c);
+            finish_tile(j, c, m0, j->M - m0 < mr ? j->M - m0 : mr, p);
+        }
+    }
+    j->path->end();
 }
 
 static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,
@@ -462,7 +481,8 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
     const int32_t strips = (int32_t)(l.rows / mr);
     const int32_t tasks = (panels + job.group - 1) / job.group;
     dbk_parallel(threads, convert_strip_task, &job, strips);
-    dbk_parallel(threads, tiles_task, &job, tasks);
+    const int rows = dtype == DBK_DTYPE_BF16 ? tl.bf16_rows != NULL : tl.q8_rows != NULL;
+    dbk_parallel(threads, rows ? rows_task : tiles_task, &job, tasks);
 }
 
 void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *wp,

@@ -20,11 +20,10 @@ typedef void (*lp_bf16_tile_fn)(const uint16_t *xp, int32_t kp, const uint16_t *
 // xp: strip at the slice's first k (s8 values); kq: k-quads; w: panel slice [kq][32][4] (q + 128, u8);
 // c: [MR][32] int32 sums of x * (q + 128) when `biased` (the VNNI paths' u8 x s8 products), else of x * q.
 typedef void (*lp_q8_tile_fn)(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first);
-// The row-major forms: xp at row 0 of the tile and the slice's first k, rows xs elements apart.
-typedef void (*lp_bf16_rows_fn)(const uint16_t *xp, int64_t xs, int32_t kp, const uint16_t *w, float *c,
-                                int32_t first);
-typedef void (*lp_q8_rows_fn)(const int8_t *xp, int64_t xs, int32_t kq, const uint8_t *w, int32_t *c,
-                              int32_t first);
+// The row-major forms, over all of K (kp pairs / kq quads), storing c: xp at row 0 of the tile, rows xs
+// elements apart.
+typedef void (*lp_bf16_rows_fn)(const uint16_t *xp, int64_t xs, int32_t kp, const uint16_t *w, float *c);
+typedef void (*lp_q8_rows_fn)(const int8_t *xp, int64_t xs, int32_t kq, const uint8_t *w, int32_t *c);
 
 struct lp_path {
     int32_t bf16_mr, q8_mr; // rows per tile (0: the path has no kernel for that dtype)
@@ -35,8 +34,8 @@ struct lp_path {
     int32_t small_mr;
     lp_bf16_tile_fn bf16_small;
     lp_q8_tile_fn q8_small;
-    // Row-major paths: these instead of bf16 / q8 (and of the small ones), with begin / end called on the
-    // thread around each task's tiles (AMX: load the tile configuration, release the tiles).
+    // Row-major paths: these instead of bf16 / q8 (and of the small ones), with begin / end called on the thread around each task's tiles (AMX: load the tile
+    // configuration, release the tiles).
     lp_bf16_rows_fn bf16_rows, bf16_rows_small;
     lp_q8_rows_fn q8_rows, q8_rows_small;
     void (*begin)(void);

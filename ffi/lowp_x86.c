@@ -126,21 +126,12 @@ TAMX static void amx_begin(void) { _tile_loadconfig(&AMX_CONFIG); }
 // Returns the tile registers to their initial state, so the thread's context switches stop saving 8 KB.
 TAMX static void amx_end(void) { _tile_release(); }
 
-#define AMX_START(c, first, TWO_ROW_BLOCKS)                                                                   \
-    if (first) {                                                                                              \
-        _tile_zero(0);                                                                                        \
-        _tile_zero(1);                                                                                        \
-        if (TWO_ROW_BLOCKS) {                                                                                 \
-            _tile_zero(2);                                                                                    \
-            _tile_zero(3);                                                                                    \
-        }                                                                                                     \
-    } else {                                                                                                  \
-        _tile_loadd(0, c, 128);                                                                               \
-        _tile_loadd(1, c + 16, 128);                                                                          \
-        if (TWO_ROW_BLOCKS) {                                                                                 \
-            _tile_loadd(2, c + 16 * LP_PW, 128);                                                              \
-            _tile_loadd(3, c + 16 * LP_PW + 16, 128);                                                         \
-        }                                                                                                     \
+#define AMX_ZERO(TWO_ROW_BLOCKS)                                                                              \
+    _tile_zero(0);                                                                                            \
+    _tile_zero(1);                                                                                            \
+    if (TWO_ROW_BLOCKS) {                                                                                     \
+        _tile_zero(2);                                                                                        \
+        _tile_zero(3);                                                                                        \
     }
 #define AMX_STORE(c, TWO_ROW_BLOCKS)                                                                          \
     _tile_stored(0, c, 128);                                                                                  \
@@ -150,12 +141,17 @@ TAMX static void amx_end(void) { _tile_release(); }
         _tile_stored(3, c + 16 * LP_PW + 16, 128);                                                            \
     }
 
-// A step: 16 k pairs (bf16) or quads (int8): x rows from xp (xs bytes apart), the panel slice from w.
+// A step: 16 k pairs (bf16) or quads (int8): x rows from xp (xs elements apart), the panel slice from w
+// (AMX_STEP_BYTES of it, either dtype). The panel slice two steps ahead is prefetched into L1: the tile
+// loads of the weights were where the kernel waited, and this ran 3-15% faster than none or 4 or 8 ahead.
+// Near a panel's end that reaches into the next panel or past the array: a prefetch never faults.
+#define AMX_STEP_BYTES 2048
 #define AMX_TILE(NAME, T, W, C, DOT, KPER, TWO)                                                              \
-    TAMX static void NAME(const T *xp, int64_t xs, int32_t kg, const W *w, C *c, int32_t first) {            \
+    TAMX static void NAME(const T *xp, int64_t xs, int32_t kg, const W *w, C *c) {                           \
         const int64_t stride = xs * (int64_t)sizeof(T);                                                       \
-        AMX_START(c, first, TWO)                                                                              \
+        AMX_ZERO(TWO)                                                                                         \
         for (int32_t k = 0; k < kg; k += 16, xp += 16 * KPER, w += 16 * KPER * LP_PW) {                      \
+            for (int l = 0; l < 32; l++) _mm_prefetch((const char *)w + 2 * AMX_STEP_BYTES + l * 64, _MM_HINT_T0); \
             _tile_loadd(4, xp, stride);                                                                       \
             _tile_loadd(6, w, 128);                                                                           \
             _tile_loadd(7, w + 16 * KPER, 128);                                                               \
