@@ -5,7 +5,8 @@
 // Blocking as in packed_linear.c: threads split the output panels (GROUP per task), so each owns its columns
 // of y; tokens in blocks of at most MC rows (the block's x slice stays in L2), k in slices of KC (a 16 KB
 // weight slice stays in L1 while every strip of the block passes over it); a block's sums wait in a buffer
-// on the stack across the k slices.
+// on the stack across the k slices. The row-major (AMX) paths keep a tile's sums in tile registers over all
+// of K instead (rows_task).
 #include <math.h>
 #include <string.h>
 
@@ -19,7 +20,7 @@
 #define KC_Q8 512   // k per slice: 512 x 32 int8 = 16 KB of weights
 #define KC_BF16 256 // 256 x 32 bf16 = 16 KB
 #define MIN_PARALLEL_MACS 1048576
-#define MC_MAX_ROWS_TILE 32 // the most rows of a row-major path's tile
+#define ROWS_MR_MAX 32 // the most rows of a row-major path's tile
 
 static inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
@@ -421,8 +422,8 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                         for (int64_t b = from; b < from + share && b < next_bytes; b += 64)
                             __builtin_prefetch(next + b, 0, 2);
                     }
-                    int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
                     const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
+                    int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
                     if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
                     else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
                     if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
@@ -440,12 +441,12 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
 static void rows_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
-    int32_t c[MC_MAX_ROWS_TILE * LP_PW] __attribute__((aligned(64)));
+    int32_t c[ROWS_MR_MAX * LP_PW] __attribute__((aligned(64)));
     const int32_t panels = (int32_t)(round_up(j->N, LP_PW) / LP_PW), p_first = task * j->group;
     const int32_t p_last = p_first + j->group < panels ? p_first + j->group : panels;
     const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
     const int64_t elem = bf16 ? 2 : 1;
-    j->path->begin();
+    if (j->path->begin) j->path->begin();
     for (int32_t m0 = 0; m0 < j->M; m0 += mr) {
         const char *xp = (const char *)j->strips + (int64_t)m0 * j->Kp * elem;
         for (int32_t p = p_first; p < p_last; p++) {
@@ -455,7 +456,7 @@ static void rows_task(void *ctx, int32_t task, int32_t slot) {
             finish_tile(j, c, m0, j->M - m0 < mr ? j->M - m0 : mr, p);
         }
     }
-    j->path->end();
+    if (j->path->end) j->path->end();
 }
 
 static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,
