@@ -17,8 +17,11 @@ export const LIMIT_UNITS = {
 } as const;
 export type LimitName = keyof typeof LIMIT_UNITS;
 
-/** The CPU features limits.c looks for, spelled as in /proc/cpuinfo. */
-export const CPU_FLAGS = ["avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni"] as const;
+/**
+ * The CPU features limits.c looks for, spelled as in /proc/cpuinfo ("amx": AMX-BF16 and AMX-INT8 tiles, which
+ * Linux granted the process).
+ */
+export const CPU_FLAGS = ["avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx"] as const;
 
 export interface CpuRow {
   kind: "cpu";
@@ -35,7 +38,7 @@ export interface LimitRow {
   /** The best repetition's rate, in `unit`. */
   value: number;
   threads: number;
-  /** Register width / instruction set used: "avx512" (zmm), "avx2" or "avx_vnni" (ymm), "scalar". */
+  /** Register width / instruction set used: "amx" (tiles), "avx512" (zmm), "avx2" or "avx_vnni" (ymm), "scalar". */
   isa: string;
   instruction: string;
   /** mem_read only: the buffer's size. */

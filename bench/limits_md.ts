@@ -41,10 +41,13 @@ export function limitsSection(machine: MachineLimits, run: { seconds: number; re
     `(${
       machine.cpu.flags.join(", ") || "none of avx2, fma, avx512f, avx512_bf16, avx512_vnni, avx_vnni"
     }). ` +
-    "The compute peaks run 24 (zmm) or 12 (ymm) independent accumulator chains per thread in registers, so " +
-    "they are the rate at which the vector units issue that instruction, which no kernel built on it can " +
-    "beat. FLOPs are counted per lane: an fp32 zmm FMA is 32, a `vdpbf16ps` zmm 64 (32 multiply-adds), a " +
-    "`vpdpbusd` zmm 128 int ops (64 multiply-adds of u8 x s8). The memory read sums a " +
+    "The compute peaks run 24 (zmm) or 12 (ymm) independent accumulator chains per thread in registers " +
+    "(AMX: four accumulator tiles), so they are the rate at which the vector (or tile) units issue that " +
+    "instruction, which no kernel built on it can beat. FLOPs are counted per lane: an fp32 zmm FMA is 32, a " +
+    "`vdpbf16ps` zmm 64 (32 multiply-adds), a `vpdpbusd` zmm 128 int ops (64 multiply-adds of u8 x s8), a " +
+    "`tdpbf16ps` 16,384 and a `tdpbsud` 32,768 (16x16 sums of 32 bf16 pairs / 64 byte products). Where the CPU " +
+    "has AMX and Linux grants it, the bf16 and int8 limits are AMX's, the instructions the library runs " +
+    "there. The memory read sums a " +
     `${(mem.bytes! / 2 ** 20).toFixed(0)} MiB buffer, split between the threads.`,
     "",
     "| limit | instruction | threads | value |",

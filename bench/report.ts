@@ -11,6 +11,7 @@ import { rowDtype } from "./dtypes.ts";
 import { bestLimits, type MachineLimits, measureLimits } from "./limits.ts";
 import { limitsSection, percentOfLimit } from "./limits_md.ts";
 import { sst2Section } from "./sst2_md.ts";
+import { Backend, LOWP_PATHS } from "../src/backend.ts";
 
 interface Row {
   kind?: string;
@@ -212,6 +213,19 @@ if (sst2.length) {
   if (!peers) peers = "\n## Against ONNX Runtime and Transformers.js\n";
   peers += `\n${sst2Section(sst2)}\n`;
 }
+// The kernel path each reduced dtype runs on here (DENOBERT_LOWP_PATH, if set, forces it in the cases too).
+const lowpPaths = await (async () => {
+  using probe = await Backend.open({ threads: 1 });
+  const name = (dtype: "bf16" | "q8") => {
+    try {
+      return LOWP_PATHS[probe.lowpPath(dtype)];
+    } catch {
+      return "none (no vector path on this CPU)";
+    }
+  };
+  return { bf16: name("bf16"), q8: name("q8") };
+})();
+
 // The HTTP server's load test, when bench/serve.ts left one (`--markdown bench/out/serve.md`).
 const serveTable = await Deno.readTextFile(new URL("out/serve.md", import.meta.url)).catch(() => "");
 const serve = serveTable ? `\n## HTTP server\n\n${SERVE_INTRO}\n\n${serveTable.trim()}\n` : "";
@@ -230,12 +244,12 @@ Which code runs the linear layers: base's go through our own kernel on weights p
 (\`ffi/packed_linear.c\`, built with \`-march=native\`, so AVX-512 here whatever OPENBLAS_CORETYPE says);
 small's (hidden width 37, not a multiple of the 32-wide panels) through OpenBLAS, or our small-row kernel
 for 4-64 rows. bf16 and q8 rows (the \`dtype\` load option) run the encoder's linears on \`ffi/lowp.c\`'s
-kernels (AVX512-BF16 \`vdpbf16ps\` and AVX512-VNNI \`vpdpbusd\` here, chosen from CPUID); attention,
+kernels, chosen from CPUID (here: bf16 on the \`${lowpPaths.bf16}\` path, q8 on \`${lowpPaths.q8}\`); attention,
 LayerNorm and the embeddings stay fp32.
 
 A row's GFLOP/s is the model's FLOP count (2 x the multiply-adds of the encoder, \`bench/cases.ts\`) over its
 time, the same count whatever the row's dtype. *% of limit* divides it by this machine's limit for that dtype
-(see Machine limits): fp32 by the fp32 FMA peak, bf16 by the \`vdpbf16ps\` peak, q8 by the \`vpdpbusd\` peak;
+(see Machine limits): fp32 by the fp32 FMA peak, bf16 by the bf16 dot-product peak, q8 by the int8 one;
 rows without a dtype are fp32. *% of OpenBLAS sgemm* divides by the rate OpenBLAS's own sgemm reaches at
 1024x3072x768 in the same run: what its kernels reach, not the machine's limit (under OPENBLAS_CORETYPE=Haswell
 they are its AVX2 ones, well below the FMA peak), so rows run by our own kernels can pass 100% of it.

@@ -5,6 +5,10 @@
  *   fp32_fma  vfmadd*ps     GFLOP/s   a 16-lane (zmm) FMA counts 32 FLOP, an 8-lane (ymm) one 16
  *   bf16_dot  vdpbf16ps     GFLOP/s   zmm: 32 bf16 pairs multiplied and added = 64 FLOP
  *   int8_dot  vpdpbusd      Gop/s     zmm: 64 u8 x s8 products added = 128 int ops (ymm: 64)
+ *             AMX instead, where the CPU has it and Linux grants the tiles (the library runs bf16 / q8 there;
+ *             --max-isa below avx512 leaves it out):
+ *   bf16_dot  tdpbf16ps     GFLOP/s   16x16 fp32 sums of 32 bf16 pairs = 16,384 FLOP per instruction
+ *   int8_dot  tdpbsud       Gop/s     16x16 int32 sums of 64 s8 x u8 products = 32,768 int ops
  *   mem_read  vector loads  GB/s      a buffer of max(512 MiB, 8x L3) read end to end, summed
  * The compute peaks run 24 (zmm) or 12 (ymm) independent accumulator chains per thread, all in registers
  * (more than pipes x latency on the x86 cores we know of, 2-4 x 4-5), so the figure is the issue rate of the
@@ -25,6 +29,7 @@
  *      [--mem-mib M] [--max-isa avx512|avx2|scalar]   (or: deno run -A bench/limits.ts, which builds it
  *      under bench/out/)
  */
+#define _GNU_SOURCE /* syscall() */
 #define _POSIX_C_SOURCE 200809L
 #define _DARWIN_C_SOURCE /* macOS hides _SC_NPROCESSORS_ONLN under strict POSIX */
 
@@ -51,7 +56,7 @@
 /* CPU features */
 
 struct features {
-  int fma, avx2, avx512f, avx512_bf16, avx512_vnni, avx_vnni;
+  int fma, avx2, avx512f, avx512_bf16, avx512_vnni, avx_vnni, amx;
 };
 
 static struct features detect_features(void) {
@@ -87,6 +92,15 @@ static struct features detect_features(void) {
     f.avx512_vnni = (c7 >> 11) & 1;
     f.avx512_bf16 = (a71 >> 5) & 1;
   }
+#if defined(__linux__)
+  /* AMX-BF16, AMX-TILE, AMX-INT8; XTILECFG + XTILEDATA saved; the process granted the tile data. */
+  if (max_leaf >= 7) {
+    __cpuid_count(7, 0, a, b, c, d);
+    if ((d >> 22 & 1) && (d >> 24 & 1) && (d >> 25 & 1) && (lo & 0x60000) == 0x60000 &&
+        syscall(158 /* SYS_arch_prctl */, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0)
+      f.amx = 1;
+  }
+#endif
 #endif
   return f;
 }
@@ -169,6 +183,43 @@ __attribute__((target("avx512f,avx512vnni"))) static double int8_zmm(uint64_t it
   for (int i = 0; i < 16; i++) sum += out[i];
   return (double)sum;
 }
+
+/* AMX: four independent 16x16 accumulator tiles against two operand tiles loaded once, so only the tile
+ * unit's issue rate counts. The configuration is a constant in memory (GCC 12's _tile_loadconfig declares
+ * an 8-byte operand: a configuration built on the stack may lose its stores). */
+struct amx_config {
+  uint8_t palette, start_row, reserved[14];
+  uint16_t colsb[16];
+  uint8_t rows[16];
+};
+static const struct amx_config AMX_CONFIG = {1, 0, {0}, {64, 64, 64, 64, 64, 64, 64, 64}, {16, 16, 16, 16, 16, 16, 16, 16}};
+static uint8_t amx_operand[2][1024] __attribute__((aligned(64)));
+
+#define AMX_PEAK(NAME, DOT)                                                                                \
+  __attribute__((target("amx-tile,amx-bf16,amx-int8"))) static double NAME(uint64_t iters, float m, float a) { \
+    (void)m, (void)a;                                                                                     \
+    _tile_loadconfig(&AMX_CONFIG);                                                                        \
+    _tile_zero(0);                                                                                        \
+    _tile_zero(1);                                                                                        \
+    _tile_zero(2);                                                                                        \
+    _tile_zero(3);                                                                                        \
+    _tile_loadd(4, amx_operand[0], 64);                                                                   \
+    _tile_loadd(5, amx_operand[1], 64);                                                                   \
+    _tile_loadd(6, amx_operand[1], 64);                                                                   \
+    _tile_loadd(7, amx_operand[0], 64);                                                                   \
+    for (uint64_t i = 0; i < iters; i++) {                                                                \
+      DOT(0, 4, 6);                                                                                       \
+      DOT(1, 4, 7);                                                                                       \
+      DOT(2, 5, 6);                                                                                       \
+      DOT(3, 5, 7);                                                                                       \
+    }                                                                                                     \
+    float out[256];                                                                                       \
+    _tile_stored(0, out, 64);                                                                             \
+    _tile_release();                                                                                      \
+    return out[0];                                                                                        \
+  }
+AMX_PEAK(bf16_amx, _tile_dpbf16ps)
+AMX_PEAK(int8_amx, _tile_dpbsud)
 
 __attribute__((target("avx2,avxvnni"))) static double int8_ymm(uint64_t iters, float m, float a) {
   __m256i x = _mm256_set1_epi8((char)(1 + (int)m)), y = _mm256_set1_epi8((char)(1 + (int)(a * 1000)));
@@ -559,10 +610,10 @@ int main(int argc, char **argv) {
   printf("{\"kind\":\"cpu\",\"model\":");
   json_string(model);
   printf(",\"flags\":[");
-  const char *names[] = {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni"};
-  int has[] = {f.avx2, f.fma, f.avx512f, f.avx512_bf16, f.avx512_vnni, f.avx_vnni};
+  const char *names[] = {"avx2", "fma", "avx512f", "avx512_bf16", "avx512_vnni", "avx_vnni", "amx"};
+  int has[] = {f.avx2, f.fma, f.avx512f, f.avx512_bf16, f.avx512_vnni, f.avx_vnni, f.amx};
   int first = 1;
-  for (int i = 0; i < 6; i++) {
+  for (int i = 0; i < 7; i++) {
     if (!has[i]) continue;
     printf("%s\"%s\"", first ? "" : ",", names[i]);
     first = 0;
@@ -571,7 +622,7 @@ int main(int argc, char **argv) {
   fflush(stdout);
 
   /* The cpu line names what the CPU has; what runs may be capped below it. */
-  if (o.max_isa < ISA_AVX512) f.avx512f = f.avx512_bf16 = f.avx512_vnni = 0;
+  if (o.max_isa < ISA_AVX512) f.avx512f = f.avx512_bf16 = f.avx512_vnni = f.amx = 0;
   if (o.max_isa < ISA_AVX2) f.avx2 = f.fma = f.avx_vnni = 0;
 
   int n = o.threads;
@@ -581,10 +632,14 @@ int main(int argc, char **argv) {
   } else if (f.avx2 && f.fma) {
     print_limit("fp32_fma", "GFLOP/s", measure_compute(&o, fp32_ymm, N_YMM * 16.0), n, "avx2", "vfmadd*ps ymm");
   }
-  if (f.avx512_bf16) {
+  if (f.amx) {
+    print_limit("bf16_dot", "GFLOP/s", measure_compute(&o, bf16_amx, 4 * 16384.0), n, "amx", "tdpbf16ps");
+  } else if (f.avx512_bf16) {
     print_limit("bf16_dot", "GFLOP/s", measure_compute(&o, bf16_zmm, N_ZMM * 64.0), n, "avx512", "vdpbf16ps zmm");
   }
-  if (f.avx512_vnni) {
+  if (f.amx) {
+    print_limit("int8_dot", "Gop/s", measure_compute(&o, int8_amx, 4 * 32768.0), n, "amx", "tdpbsud");
+  } else if (f.avx512_vnni) {
     print_limit("int8_dot", "Gop/s", measure_compute(&o, int8_zmm, N_ZMM * 128.0), n, "avx512", "vpdpbusd zmm");
   } else if (f.avx_vnni) {
     print_limit("int8_dot", "Gop/s", measure_compute(&o, int8_ymm, N_YMM * 64.0), n, "avx_vnni",
