@@ -177,10 +177,11 @@ struct tiles {
     lp_q8_tile_fn q8;
     lp_bf16_rows_fn bf16_rows; // row-major paths: these instead
     lp_q8_rows_fn q8_rows;
+    int32_t rows; // whether the dtype's kernel is row-major: strips [mr][Kp], rows_task
 };
 
 static struct tiles tiles_for(const struct lp_path *p, int32_t dtype, int32_t M) {
-    struct tiles t = {dtype == DBK_DTYPE_BF16 ? p->bf16_mr : p->q8_mr, p->bf16, p->q8, p->bf16_rows, p->q8_rows};
+    struct tiles t = {dtype == DBK_DTYPE_BF16 ? p->bf16_mr : p->q8_mr, p->bf16, p->q8, p->bf16_rows, p->q8_rows, 0};
     const int small_fn = dtype == DBK_DTYPE_BF16 ? p->bf16_small || p->bf16_rows_small
                                                  : p->q8_small || p->q8_rows_small;
     if (t.mr > 0 && p->small_mr > 0 && small_fn && round_up(M, p->small_mr) * 20 < round_up(M, t.mr) * 19) {
@@ -190,6 +191,7 @@ static struct tiles tiles_for(const struct lp_path *p, int32_t dtype, int32_t M)
         t.bf16_rows = p->bf16_rows_small;
         t.q8_rows = p->q8_rows_small;
     }
+    t.rows = dtype == DBK_DTYPE_BF16 ? t.bf16_rows != NULL : t.q8_rows != NULL;
     return t;
 }
 
@@ -264,7 +266,7 @@ static void convert_strip_task(void *ctx, int32_t s, int32_t slot) {
     const struct lp_job *j = ctx;
     const int32_t mr = j->mr, K = j->K;
     const int64_t Kp = j->Kp, base = (int64_t)s * mr * Kp, elem = j->dtype == DBK_DTYPE_BF16 ? 2 : 1;
-    const int rowmajor = j->dtype == DBK_DTYPE_BF16 ? j->tiles.bf16_rows != NULL : j->tiles.q8_rows != NULL;
+    const int rowmajor = j->tiles.rows;
     uint32_t *strip = (uint32_t *)((char *)j->strips + base * elem);
     for (int32_t r = 0; r < mr; r++) {
         const int32_t t = s * mr + r;
@@ -482,8 +484,7 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
     const int32_t strips = (int32_t)(l.rows / mr);
     const int32_t tasks = (panels + job.group - 1) / job.group;
     dbk_parallel(threads, convert_strip_task, &job, strips);
-    const int rows = dtype == DBK_DTYPE_BF16 ? tl.bf16_rows != NULL : tl.q8_rows != NULL;
-    dbk_parallel(threads, rows ? rows_task : tiles_task, &job, tasks);
+    dbk_parallel(threads, tl.rows ? rows_task : tiles_task, &job, tasks);
 }
 
 void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *wp,

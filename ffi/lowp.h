@@ -34,8 +34,8 @@ struct lp_path {
     int32_t small_mr;
     lp_bf16_tile_fn bf16_small;
     lp_q8_tile_fn q8_small;
-    // Row-major paths: these instead of bf16 / q8 (and of the small ones), with begin / end called on the thread around each task's tiles (AMX: load the tile
-    // configuration, release the tiles).
+    // Row-major paths: these instead of bf16 / q8 (and of the small ones), with begin / end called on the
+    // thread around each task's tiles (AMX: load the tile configuration, release the tiles).
     lp_bf16_rows_fn bf16_rows, bf16_rows_small;
     lp_q8_rows_fn q8_rows, q8_rows_small;
     void (*begin)(void);

@@ -2,8 +2,8 @@
 // compiled for its own instruction set through target attributes, whatever -march the library is built
 // with, and runs only where CPUID says the CPU has it (lp_x86_supported), so one build serves every x86 CPU.
 //
-// Tile: MR rows x 32 features (AMX: see its section). Per k group the panel slice is 128 bytes: two zmm (AVX-512) or four ymm of
-// weights; each row's x group is broadcast from memory. Register budget (AVX-512, 32 zmm): 12 rows x 2
+// Tile: MR rows x 32 features (AMX: see its section). Per k group the panel slice is 128 bytes: two zmm
+// (AVX-512) or four ymm of weights; each row's x group is broadcast from memory. Register budget (AVX-512, 32 zmm): 12 rows x 2
 // accumulators + 2 weight vectors; ymm paths (16 registers): 2 rows x 4 accumulators + temporaries.
 #define _GNU_SOURCE // syscall()
 #include "kernels.h"
@@ -151,7 +151,8 @@ TAMX static void amx_end(void) { _tile_release(); }
         const int64_t stride = xs * (int64_t)sizeof(T);                                                       \
         AMX_ZERO(TWO)                                                                                         \
         for (int32_t k = 0; k < kg; k += 16, xp += 16 * KPER, w += 16 * KPER * LP_PW) {                      \
-            for (int l = 0; l < 32; l++) _mm_prefetch((const char *)w + 2 * AMX_STEP_BYTES + l * 64, _MM_HINT_T0); \
+            for (int l = 0; l < AMX_STEP_BYTES / 64; l++)                                                     \
+                _mm_prefetch((const char *)w + 2 * AMX_STEP_BYTES + l * 64, _MM_HINT_T0);                     \
             _tile_loadd(4, xp, stride);                                                                       \
             _tile_loadd(6, w, 128);                                                                           \
             _tile_loadd(7, w + 16 * KPER, 128);                                                               \

@@ -225,10 +225,10 @@ Deno.test("dtype: question answering and token classification fixture answers un
   type Run = (input: unknown, options: unknown) => Promise<unknown>;
   const disposers: (() => void)[] = [];
   const loaded = new Map<string, Run>();
-  const load = async (c: ReferenceCase, dtype: string): Promise<Run> => {
+  const load = async (c: ReferenceCase, dtype: "fp32" | typeof DTYPES[number]): Promise<Run> => {
     const key = `${c.model} ${dtype}`;
     if (!loaded.has(key)) {
-      const p = await pipeline(c.pipeline, await referenceModelDir(c.model), { dtype: dtype as "fp32" });
+      const p = await pipeline(c.pipeline, await referenceModelDir(c.model), { dtype });
       disposers.push(() => p.dispose());
       loaded.set(key, p as unknown as Run);
     }

@@ -43,6 +43,9 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+#if defined(__linux__)
+#include <sys/syscall.h>
+#endif
 
 #if defined(__x86_64__) || defined(__i386__)
 #define LIMITS_X86 1
@@ -97,7 +100,7 @@ static struct features detect_features(void) {
   if (max_leaf >= 7) {
     __cpuid_count(7, 0, a, b, c, d);
     if ((d >> 22 & 1) && (d >> 24 & 1) && (d >> 25 & 1) && (lo & 0x60000) == 0x60000 &&
-        syscall(158 /* SYS_arch_prctl */, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0)
+        syscall(SYS_arch_prctl, 0x1023 /* ARCH_REQ_XCOMP_PERM */, 18 /* XTILEDATA */) == 0)
       f.amx = 1;
   }
 #endif
