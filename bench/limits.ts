@@ -2,7 +2,7 @@
 // microbenchmark: fp32 FMA, bf16 and int8 dot-product peaks, memory read bandwidth) and runs it.
 //
 // Usage: deno run -A bench/limits.ts [--threads N] [--seconds S] [--repeats R] [--mem-mib M]
-//   [--max-isa avx512|avx2|scalar]
+//   [--max-isa avx512|avx2|scalar] [--only fp32_fma,bf16_dot,int8_dot,mem_read]
 // prints the JSON lines; `measureLimits()` returns them parsed.
 
 import { parseArgs } from "node:util";
@@ -62,6 +62,8 @@ export interface LimitsOptions {
   memMib?: number;
   /** The widest code path to use (default avx512): runs the narrower kernels on a CPU that has wider ones. */
   maxIsa?: "avx512" | "avx2" | "scalar";
+  /** Measure only these (default: all; a measurement the CPU cannot run is left out either way). */
+  only?: readonly LimitName[];
   /** A limits binary already built (default: {@link buildLimits}'s). */
   binary?: string;
 }
@@ -141,11 +143,15 @@ export function limitsArgs(options: LimitsOptions = {}): string[] {
   if (options.repeats !== undefined) args.push("--repeats", String(options.repeats));
   if (options.memMib !== undefined) args.push("--mem-mib", String(options.memMib));
   if (options.maxIsa !== undefined) args.push("--max-isa", options.maxIsa);
+  if (options.only !== undefined) args.push("--only", options.only.join(","));
   return args;
 }
 
-/** Parses and checks limits.c's output: one cpu line, then limit lines with known names and positive values. */
-export function parseLimits(text: string): MachineLimits {
+/**
+ * Parses and checks limits.c's output: one cpu line, then limit lines with known names and positive values,
+ * only those in `only` when given (mem_read, which every CPU can run, there exactly when asked for).
+ */
+export function parseLimits(text: string, only?: readonly LimitName[]): MachineLimits {
   const lines = text.split("\n").filter((l) => l.trim() !== "");
   let cpu: CpuRow | undefined;
   const limits: LimitRow[] = [];
@@ -171,6 +177,7 @@ export function parseLimits(text: string): MachineLimits {
         throw new Error(`${where}: unknown limit ${JSON.stringify(what)}`);
       }
       if (limits.some((l) => l.what === what)) throw new Error(`${where}: ${what} twice`);
+      if (only && !only.includes(what)) throw new Error(`${where}: ${what}, which was not asked for`);
       if (row.unit !== LIMIT_UNITS[what]) {
         throw new Error(`${where}: ${what} in ${row.unit}, not ${LIMIT_UNITS[what]}`);
       }
@@ -203,7 +210,9 @@ export function parseLimits(text: string): MachineLimits {
     }
   });
   if (!cpu) throw new Error("limits.c printed no cpu line");
-  if (!limits.some((l) => l.what === "mem_read")) throw new Error("limits.c printed no mem_read line");
+  if ((!only || only.includes("mem_read")) && !limits.some((l) => l.what === "mem_read")) {
+    throw new Error("limits.c printed no mem_read line");
+  }
   return { cpu, limits };
 }
 
@@ -227,7 +236,7 @@ export async function measureLimits(options: LimitsOptions = {}): Promise<Machin
   if (!out.success) {
     throw new Error(`${binary} exited with code ${out.code}: ${dec.decode(out.stderr).trim()}`);
   }
-  return parseLimits(dec.decode(out.stdout));
+  return parseLimits(dec.decode(out.stdout), options.only);
 }
 
 if (import.meta.main) {
@@ -239,6 +248,7 @@ if (import.meta.main) {
       repeats: { type: "string" },
       "mem-mib": { type: "string" },
       "max-isa": { type: "string" },
+      only: { type: "string" },
     },
   });
   // Only checked for being numbers here: limits.c checks the ranges and names the option out of range.
@@ -255,6 +265,7 @@ if (import.meta.main) {
     memMib: num("mem-mib", values["mem-mib"]),
     // limits.c names a value it does not know.
     maxIsa: values["max-isa"] as LimitsOptions["maxIsa"],
+    only: values.only?.split(",") as LimitName[] | undefined,
   });
   for (const row of [result.cpu, ...result.limits]) console.log(JSON.stringify(row));
 }

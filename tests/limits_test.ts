@@ -154,6 +154,11 @@ Deno.test("limits.c: a bad option exits with code 2 and names it; measureLimits(
         [["--mem-mib"], "--mem-mib needs a value"],
         [["--threads=2"], '"--threads=2"'],
         [["--max-isa", "sse"], "--max-isa must be avx512, avx2 or scalar"],
+        [
+          ["--only", "fp32_fma,fp16_fma"],
+          '--only takes a comma-separated list of fp32_fma, bf16_dot, int8_dot, mem_read; got "fp32_fma,fp16_fma"',
+        ],
+        [["--only", "fp32_fma,"], "--only takes"],
       ] as const
     ) {
       const out = await new Deno.Command(binary, { args: [...args], stdout: "piped", stderr: "piped" })
@@ -173,6 +178,12 @@ Deno.test("limits.c: a bad option exits with code 2 and names it; measureLimits(
     // And a good run through measureLimits(), the path bench:report takes.
     const machine = await measureLimits({ ...QUICK, binary });
     assert.ok(machine.limits.some((l) => l.what === "mem_read"));
+    // --only: just those, in the order limits.c prints (mem_read last); what the CPU cannot run still left out.
+    const fp32 = machine.limits.some((l) => l.what === "fp32_fma") ? ["fp32_fma"] : [];
+    const some = await measureLimits({ ...QUICK, binary, only: ["mem_read", "fp32_fma"] });
+    assert.deepEqual(some.limits.map((l) => l.what), [...fp32, "mem_read"]);
+    const memless = await measureLimits({ ...QUICK, binary, only: ["fp32_fma"] });
+    assert.deepEqual(memless.limits.map((l) => l.what), fp32);
   });
 });
 
@@ -201,6 +212,19 @@ Deno.test("parseLimits: rejects output that is not what limits.c prints, naming 
     [`{"kind":"other"}\n${CPU}\n${MEM}`, /line 1: unknown kind "other"/],
   ];
   for (const [text, err] of bad) assert.throws(() => parseLimits(text), err, text);
+  // Asked for a subset: a row outside it is an error, and mem_read is required only when asked for.
+  const fp32Only = ["fp32_fma"] as const;
+  assert.throws(
+    () => parseLimits(`${CPU}\n${limit("fp32_fma", 1)}\n${MEM}`, fp32Only),
+    /mem_read, which was not asked for/,
+  );
+  assert.deepEqual(parseLimits(`${CPU}\n${limit("fp32_fma", 1)}`, fp32Only).limits.map((l) => l.what), [
+    "fp32_fma",
+  ]);
+  assert.throws(
+    () => parseLimits(`${CPU}\n${limit("fp32_fma", 1)}`, ["fp32_fma", "mem_read"]),
+    /no mem_read line/,
+  );
   const ok = parseLimits(`${CPU}\n${limit("fp32_fma", 123.5)}\n${MEM}\n`);
   assert.deepEqual(ok.cpu, { kind: "cpu", model: "Test CPU", flags: ["avx2", "fma"] });
   assert.deepEqual(ok.limits.map((l) => [l.what, l.value, l.bytes]), [["fp32_fma", 123.5, undefined], [

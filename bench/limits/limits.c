@@ -26,8 +26,8 @@
  * {"kind":"limit","what":...,"unit":...,"value":...,"threads":N,"isa":...,"instruction":...}.
  *
  *   cc -O2 -pthread -o limits bench/limits/limits.c && ./limits [--threads N] [--seconds S] [--repeats R]
- *      [--mem-mib M] [--max-isa avx512|avx2|scalar]   (or: deno run -A bench/limits.ts, which builds it
- *      under bench/out/)
+ *      [--mem-mib M] [--max-isa avx512|avx2|scalar] [--only fp32_fma,mem_read,...]
+ *      (or: deno run -A bench/limits.ts, which builds it under bench/out/)
  */
 #define _GNU_SOURCE /* syscall() */
 #define _POSIX_C_SOURCE 200809L
@@ -397,6 +397,7 @@ struct options {
   int repeats;
   uint64_t mem_bytes; /* 0: the default */
   int max_isa;        /* ISA_* : the widest code path used, so the narrower ones can be run on a wide CPU */
+  unsigned only;      /* bit i: measure LIMIT_NAMES[i]; all of them when --only is not given */
 };
 
 enum { ISA_SCALAR, ISA_AVX2, ISA_AVX512 };
@@ -551,13 +552,40 @@ static void print_limit(const char *what, const char *unit, double value, int th
 
 /* ---------------------------------------------------------------------------------------------------- */
 
+/* The measurements, in the order printed; --only names a subset. */
+static const char *const LIMIT_NAMES[] = {"fp32_fma", "bf16_dot", "int8_dot", "mem_read"};
+#define N_LIMITS 4
+enum { ONLY_FP32 = 1, ONLY_BF16 = 2, ONLY_INT8 = 4, ONLY_MEM = 8 };
+
+/* The bit mask of a comma-separated list of LIMIT_NAMES; exits naming an unknown or empty entry. */
+static unsigned parse_only(const char *text) {
+  unsigned mask = 0;
+  const char *p = text;
+  for (;;) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    int found = -1;
+    for (int i = 0; i < N_LIMITS; i++)
+      if (strlen(LIMIT_NAMES[i]) == len && strncmp(LIMIT_NAMES[i], p, len) == 0) found = i;
+    if (found < 0) {
+      fprintf(stderr, "limits: --only takes a comma-separated list of fp32_fma, bf16_dot, int8_dot, mem_read; "
+                      "got \"%s\"\n", text);
+      exit(2);
+    }
+    mask |= 1u << found;
+    if (!end) return mask;
+    p = end + 1;
+  }
+}
+
 static void usage(FILE *to) {
   fprintf(to, "usage: limits [--threads N] [--seconds S] [--repeats R] [--mem-mib M]\n"
               "  --threads N   threads per measurement, 1-1024 (default: online CPUs)\n"
               "  --seconds S   length of one repetition, 0.001-60 (default 0.2)\n"
               "  --repeats R   repetitions per measurement, the best kept, 1-100 (default 5)\n"
               "  --mem-mib M   memory read buffer in MiB, 1-1048576 (default: max(512, 8x L3))\n"
-              "  --max-isa I   widest code used: avx512 (default), avx2 or scalar\n");
+              "  --max-isa I   widest code used: avx512 (default), avx2 or scalar\n"
+              "  --only L      measure only these, comma-separated: fp32_fma, bf16_dot, int8_dot, mem_read\n");
 }
 
 static double parse_number(const char *flag, const char *text, double lo, double hi, int integer) {
@@ -575,7 +603,8 @@ static double parse_number(const char *flag, const char *text, double lo, double
 int main(int argc, char **argv) {
   long online = sysconf(_SC_NPROCESSORS_ONLN);
   struct options o = {
-      .threads = online > 0 ? (int)online : 1, .seconds = 0.2, .repeats = 5, .mem_bytes = 0, .max_isa = ISA_AVX512};
+      .threads = online > 0 ? (int)online : 1, .seconds = 0.2, .repeats = 5, .mem_bytes = 0, .max_isa = ISA_AVX512,
+      .only = (1u << N_LIMITS) - 1};
   for (int i = 1; i < argc; i++) {
     const char *flag = argv[i];
     if (strcmp(flag, "--help") == 0 || strcmp(flag, "-h") == 0) {
@@ -583,7 +612,8 @@ int main(int argc, char **argv) {
       return 0;
     }
     int known = strcmp(flag, "--threads") == 0 || strcmp(flag, "--seconds") == 0 ||
-                strcmp(flag, "--repeats") == 0 || strcmp(flag, "--mem-mib") == 0 || strcmp(flag, "--max-isa") == 0;
+                strcmp(flag, "--repeats") == 0 || strcmp(flag, "--mem-mib") == 0 || strcmp(flag, "--max-isa") == 0 ||
+                strcmp(flag, "--only") == 0;
     if (!known) {
       fprintf(stderr, "limits: unknown argument \"%s\"\n", flag);
       usage(stderr);
@@ -598,6 +628,7 @@ int main(int argc, char **argv) {
     else if (strcmp(flag, "--seconds") == 0) o.seconds = parse_number(flag, v, 0.001, 60, 0);
     else if (strcmp(flag, "--repeats") == 0) o.repeats = (int)parse_number(flag, v, 1, 100, 1);
     else if (strcmp(flag, "--mem-mib") == 0) o.mem_bytes = (uint64_t)parse_number(flag, v, 1, 1 << 20, 1) << 20;
+    else if (strcmp(flag, "--only") == 0) o.only = parse_only(v);
     else if (strcmp(v, "avx512") == 0) o.max_isa = ISA_AVX512;
     else if (strcmp(v, "avx2") == 0) o.max_isa = ISA_AVX2;
     else if (strcmp(v, "scalar") == 0) o.max_isa = ISA_SCALAR;
@@ -630,26 +661,28 @@ int main(int argc, char **argv) {
 
   int n = o.threads;
 #if LIMITS_X86
-  if (f.avx512f) {
+  const int fp32 = (o.only & ONLY_FP32) != 0, bf16 = (o.only & ONLY_BF16) != 0, int8 = (o.only & ONLY_INT8) != 0;
+  if (fp32 && f.avx512f) {
     print_limit("fp32_fma", "GFLOP/s", measure_compute(&o, fp32_zmm, N_ZMM * 32.0), n, "avx512", "vfmadd*ps zmm");
-  } else if (f.avx2 && f.fma) {
+  } else if (fp32 && f.avx2 && f.fma) {
     print_limit("fp32_fma", "GFLOP/s", measure_compute(&o, fp32_ymm, N_YMM * 16.0), n, "avx2", "vfmadd*ps ymm");
   }
-  if (f.amx) {
+  if (bf16 && f.amx) {
     print_limit("bf16_dot", "GFLOP/s", measure_compute(&o, bf16_amx, 4 * 16384.0), n, "amx", "tdpbf16ps");
-  } else if (f.avx512_bf16) {
+  } else if (bf16 && f.avx512_bf16) {
     print_limit("bf16_dot", "GFLOP/s", measure_compute(&o, bf16_zmm, N_ZMM * 64.0), n, "avx512", "vdpbf16ps zmm");
   }
-  if (f.amx) {
+  if (int8 && f.amx) {
     print_limit("int8_dot", "Gop/s", measure_compute(&o, int8_amx, 4 * 32768.0), n, "amx", "tdpbsud");
-  } else if (f.avx512_vnni) {
+  } else if (int8 && f.avx512_vnni) {
     print_limit("int8_dot", "Gop/s", measure_compute(&o, int8_zmm, N_ZMM * 128.0), n, "avx512", "vpdpbusd zmm");
-  } else if (f.avx_vnni) {
+  } else if (int8 && f.avx_vnni) {
     print_limit("int8_dot", "Gop/s", measure_compute(&o, int8_ymm, N_YMM * 64.0), n, "avx_vnni",
                 "vpdpbusd ymm");
   }
 #endif
 
+  if (!(o.only & ONLY_MEM)) return 0;
   uint64_t total = o.mem_bytes;
   if (total == 0) {
     total = UINT64_C(512) << 20;
