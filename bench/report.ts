@@ -11,6 +11,7 @@ import { rowDtype } from "./dtypes.ts";
 import { bestLimits, type MachineLimits, measureLimits } from "./limits.ts";
 import { limitsSection, percentOfLimit } from "./limits_md.ts";
 import { sst2Section } from "./sst2_md.ts";
+import { type Fp32TurnsRow, fp32TurnsSection } from "./fp32_turns.ts";
 import { Backend, LOWP_PATHS } from "../src/backend.ts";
 
 interface Row {
@@ -143,6 +144,11 @@ for (const unset of variants) {
 }
 const machine = bestLimits(limitsBefore, await measureLimits({ threads: Number(threads), ...LIMITS_RUN }));
 const sections = caseRows.map((rows) => table(rows, machine) + raggedTable(rows));
+// fp32 against the FMA peak taken in turns with it (the table's limit is one best value for the whole run).
+const fp32Turns = fp32TurnsSection(
+  (await run("fp32_turns.ts", false, ["--model", "base", "--cases", "1x32,8x128", "--rounds", "7"]))
+    .filter((r) => r.kind === "fp32_turns") as unknown as Fp32TurnsRow[],
+);
 
 // bf16 / q8 accuracy against fp32 (bench/dtype_accuracy.ts; tests/dtype_test.ts holds the bounds).
 const accuracyRows = await run("dtype_accuracy.ts", false, ["--models", "base,minilm,bert-base"]);
@@ -259,6 +265,10 @@ ${limitsSection(machine, LIMITS_RUN)}
 ## Forward pass
 
 ${sections.join("\n\n")}
+
+### fp32 against the FMA peak, in turns
+
+${fp32Turns}
 
 Loading the base checkpoint (page cache warm, median of 5): **${
   (load.load_ms as number).toFixed(0)
