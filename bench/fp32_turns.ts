@@ -108,7 +108,9 @@ if (import.meta.main) {
   const [name] = parseModels(values.model!, "--model");
   const cases = parseCases(values.cases!);
   const rounds = Number(values.rounds), threads = Number(values.threads);
-  if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds must be a positive integer`);
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    throw new Error(`--rounds must be a positive integer, got "${values.rounds}"`);
+  }
   const model = await loadBenchModel(name, threads, "fp32");
   const binary = await buildLimits();
   const weightBytes = linearWeightBytes(model.config), l3 = await l3Bytes();
