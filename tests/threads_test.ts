@@ -3,9 +3,11 @@
 // to a single-threaded run of the same inputs on the main thread, and nothing may crash or hang. The
 // models cover both native paths: the embedded SST-2 model (packed linears, threaded attention and
 // LayerNorm), the tiny synth model (OpenBLAS sgemm through the serialising lock, dbk_linear) and, with 2
-// Workers, base (the widest packed linears).
+// Workers, base (the widest packed linears); and the SST-2 model in bf16 and q8 on the reduced-precision
+// kernels (this CPU's best path: AMX where it has it, whose tile state is per thread).
 
 import assert from "node:assert/strict";
+import type { Dtype } from "../mod.ts";
 import {
   type BatchInput,
   forwardOf,
@@ -22,6 +24,8 @@ const DEFAULT_MODEL_DIR = new URL("../weights/sst2-distilbert-small", import.met
 interface ModelCase {
   kind: ModelKind;
   dir: string;
+  /** Default fp32. */
+  dtype?: Dtype;
   inputs: BatchInput[];
 }
 
@@ -34,6 +38,10 @@ async function modelCases(withBase: boolean): Promise<ModelCase[]> {
       inputs: [makeBatch(8, 64, 11454, 1), makeBatch(3, 17, 11454, 2)],
     },
     { kind: "auto", dir: DEFAULT_MODEL_DIR, inputs: [makeBatch(8, 64, 11454, 6)] },
+    // The same on the reduced-precision kernels: each output element is still summed by one thread in a
+    // fixed order, so these too are bit-identical to one thread.
+    { kind: "encoder", dir: DEFAULT_MODEL_DIR, dtype: "bf16", inputs: [makeBatch(8, 64, 11454, 8)] },
+    { kind: "auto", dir: DEFAULT_MODEL_DIR, dtype: "q8", inputs: [makeBatch(8, 64, 11454, 9)] },
     // 8 x 32 = up to 256 real tokens: the linears go to OpenBLAS (more than 64 rows) and dbk_linear.
     {
       kind: "encoder",
@@ -56,7 +64,7 @@ async function modelCases(withBase: boolean): Promise<ModelCase[]> {
 async function reference(cases: ModelCase[]): Promise<Uint8Array[][]> {
   const out: Uint8Array[][] = [];
   for (const c of cases) {
-    using model = await loadAs(c.kind, c.dir, 1);
+    using model = await loadAs(c.kind, c.dir, 1, c.dtype);
     out.push(c.inputs.map((x) => outputBytes(forwardOf(c.kind, model, x))));
   }
   return out;
@@ -101,6 +109,7 @@ async function run(workers: number, threads: (number | undefined)[], withBase: b
             kind: c.kind,
             dir: c.dir,
             threads: threads[i % threads.length],
+            dtype: c.dtype,
             inputs: c.inputs,
           })),
           rounds: ROUNDS,
@@ -114,7 +123,7 @@ async function run(workers: number, threads: (number | undefined)[], withBase: b
       return reply;
     });
     // The main thread computes at the same time, with the default thread count.
-    const mainModels = await Promise.all(cases.map((c) => loadAs(c.kind, c.dir, undefined)));
+    const mainModels = await Promise.all(cases.map((c) => loadAs(c.kind, c.dir, undefined, c.dtype)));
     let mainMismatches = 0;
     try {
       for (let r = 0; r < ROUNDS; r++) {

@@ -1,6 +1,12 @@
 // Inputs and output bytes shared by tests/threads_test.ts and its Worker.
 
-import { type AnyDistilBertModel, AutoModel, DistilBertModel, type IntTensor } from "../../mod.ts";
+import {
+  type AnyDistilBertModel,
+  AutoModel,
+  DistilBertModel,
+  type Dtype,
+  type IntTensor,
+} from "../../mod.ts";
 
 /** One forward call's inputs. */
 export interface BatchInput {
@@ -40,13 +46,16 @@ export function forwardOf(
     : model.forward(input);
 }
 
-/** Loads `dir` as `kind` says, with `threads`. */
+/** Loads `dir` as `kind` says, with `threads` and `dtype` (default fp32). */
 export function loadAs(
   kind: ModelKind,
   dir: string,
   threads: number | undefined,
+  dtype: Dtype = "fp32",
 ): Promise<DistilBertModel | AnyDistilBertModel> {
-  return kind === "encoder" ? DistilBertModel.load(dir, { threads }) : AutoModel.load(dir, { threads });
+  return kind === "encoder"
+    ? DistilBertModel.load(dir, { threads, dtype })
+    : AutoModel.load(dir, { threads, dtype });
 }
 
 /** Every float tensor of a forward output (hidden states included), in key order, as bytes (bits, not values). */

@@ -3,10 +3,11 @@
 // sends the first round's output bytes back for comparison with a single-threaded run.
 /// <reference lib="deno.worker" />
 
+import type { Dtype } from "../../mod.ts";
 import { type BatchInput, forwardOf, loadAs, type ModelKind, outputBytes } from "./forward_inputs.ts";
 
 interface Setup {
-  models: { kind: ModelKind; dir: string; threads?: number; inputs: BatchInput[] }[];
+  models: { kind: ModelKind; dir: string; threads?: number; dtype?: Dtype; inputs: BatchInput[] }[];
   rounds: number;
 }
 
@@ -18,7 +19,7 @@ self.onmessage = async (e: MessageEvent<{ kind: "load"; setup: Setup } | { kind:
     if (e.data.kind === "load") {
       setup = e.data.setup;
       models = [];
-      for (const m of setup.models) models.push(await loadAs(m.kind, m.dir, m.threads));
+      for (const m of setup.models) models.push(await loadAs(m.kind, m.dir, m.threads, m.dtype));
       self.postMessage({ kind: "loaded" });
       return;
     }
