@@ -579,7 +579,7 @@ static unsigned parse_only(const char *text) {
 }
 
 static void usage(FILE *to) {
-  fprintf(to, "usage: limits [--threads N] [--seconds S] [--repeats R] [--mem-mib M]\n"
+  fprintf(to, "usage: limits [--threads N] [--seconds S] [--repeats R] [--mem-mib M] [--max-isa I] [--only L]\n"
               "  --threads N   threads per measurement, 1-1024 (default: online CPUs)\n"
               "  --seconds S   length of one repetition, 0.001-60 (default 0.2)\n"
               "  --repeats R   repetitions per measurement, the best kept, 1-100 (default 5)\n"
