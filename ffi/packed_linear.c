@@ -80,18 +80,21 @@ int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K) {
 }
 
 // One RR x PW tile (RR <= MR tokens) over kc steps of k, into c: RR rows of PW floats, contiguous.
-// first: store instead of accumulate. (c is a small per-task buffer, not y: rows of y are N floats apart,
-// and with N = 3072 all of a tile's rows fall into the same L1 set.)
+// first: store instead of accumulate. Prefetches PF lines from pf per k step, for the first pf_steps steps.
+// (c is a small per-task buffer, not y: rows of y are N floats apart, and with N = 3072 all of a tile's rows
+// fall into the same L1 set.)
 static inline __attribute__((always_inline)) void tile(const float *xp, const float *wp, int32_t kc,
                                                        const int RR, float *c, int first, const char *pf,
-                                                       const int PF) {
+                                                       const int PF, const int32_t pf_steps) {
     dbk_vf acc[MR][2];
     for (int r = 0; r < RR; r++) acc[r][0] = acc[r][1] = dbk_splat(0.0f);
     // Unrolled: the rolled loop ran at ~55% of the FMA peak, unrolled by 4 at ~95%.
 #pragma GCC unroll 4
     for (int32_t k = 0; k < kc; k++, xp += MR, wp += PW, pf += 64 * PF) {
-        __builtin_prefetch(pf, 0, 2); // to L2: L1 holds the slice being multiplied
-        if (PF == 2) __builtin_prefetch(pf + 64, 0, 2);
+        if (k < pf_steps) {
+            __builtin_prefetch(pf, 0, 2); // to L2: L1 holds the slice being multiplied
+            if (PF == 2) __builtin_prefetch(pf + 64, 0, 2);
+        }
         const dbk_vf w0 = dbk_loadu(wp), w1 = dbk_loadu(wp + DBK_VW);
         for (int r = 0; r < RR; r++) {
             const float xv = xp[r];
@@ -136,8 +139,8 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
     for (int32_t p = p_first; p < p_last; p++) {
         const float *wp = j->wp + ((int64_t)p * j->K + k0) * PW;
         // The weight slice used next (panel p + 1, or the next K slice), fetched from memory while this
-        // one is multiplied: tile t of the panel prefetches lines [t kc, (t + 1) kc) of it, so with two
-        // or more tiles the whole slice is in flight before it is needed (one tile: twice as fast).
+        // one is multiplied: its 2 kc lines are shared out evenly between the panel's tiles, so requests
+        // keep going out during every tile and none is issued twice (one tile: two lines per k step).
         // After the task's last slice: the first slice of the task this thread probably claims next.
         const int32_t p_after = p_last + (j->threads - 1) * j->group;
         const float *next = p + 1 < p_last ? wp + (int64_t)j->K * PW
@@ -146,20 +149,24 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
                                                  : wp;
         for (int32_t m0 = m_first; m0 < m_last; m0 += MR) {
             const int32_t t = (m0 - m_first) / MR;
-            const char *pf = (const char *)next + (n_tiles == 1 ? 0 : (int64_t)(t % 2) * kc * 64);
+            // This tile's share of the slice's lines: [l0, l1), one per k step (one tile: two per step).
+            const int32_t l0 = (int32_t)((int64_t)t * 2 * kc / n_tiles);
+            const int32_t l1 = (int32_t)((int64_t)(t + 1) * 2 * kc / n_tiles);
+            const int32_t pf_steps = n_tiles == 1 ? kc : l1 - l0;
+            const char *pf = (const char *)next + (int64_t)l0 * 64;
             const float *xp = j->xp + ((int64_t)(m0 / MR) * j->K + k0) * MR;
             float *c = cbuf + ((int64_t)(p - p_first) * MC + (m0 - m_first)) * PW;
             const int32_t rows = m_last - m0 < MR ? m_last - m0 : MR;
             if (rows == MR) {
                 if (n_tiles == 1) {
-                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 2);
+                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 2, pf_steps);
                 } else {
-                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 1);
+                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 1, pf_steps);
                 }
             } else {
                 switch (rows) {
 #define CASE(R) \
-    case R: tile(xp, wp, kc, R, c, k0 == 0, pf, n_tiles == 1 ? 2 : 1); break;
+    case R: tile(xp, wp, kc, R, c, k0 == 0, pf, n_tiles == 1 ? 2 : 1, pf_steps); break;
 #if MR > 6
                     CASE(11) CASE(10) CASE(9) CASE(8) CASE(7) CASE(6)
 #endif
