@@ -69,7 +69,7 @@ export interface LimitsOptions {
 }
 
 const SOURCE = new URL("limits/limits.c", import.meta.url);
-const DEFAULT_OUT_DIR = decodeURIComponent(new URL("out/", import.meta.url).pathname);
+export const DEFAULT_OUT_DIR = decodeURIComponent(new URL("out/", import.meta.url).pathname);
 
 /**
  * The library's flags where they apply to an executable: no -march (each kernel names its instruction set
@@ -87,18 +87,25 @@ async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 /**
- * Compiles limits.c into `outDir` (default bench/out/, git-ignored) unless a binary of the same source,
- * compiler and flags is there; returns its path. Written to a temporary name and renamed, so a concurrent
- * run never executes a half-written file.
+ * Compiles a benchmark's C program (`sources`: its file and any it links with, bench/-relative URLs or
+ * absolute ones) into `outDir` as `<name>-<hash>` unless a binary of the same sources, compiler and flags is
+ * there; returns its path. Written to a temporary name and renamed, so a concurrent run never executes a
+ * half-written file; builds of older sources are unlinked.
  */
-export async function buildLimits(outDir: string = DEFAULT_OUT_DIR): Promise<string> {
+export async function buildBenchC(
+  name: string,
+  sources: readonly URL[],
+  flags: readonly string[],
+  libs: readonly string[],
+  outDir: string,
+): Promise<string> {
   const cc = Deno.env.get("CC") ?? "cc";
-  const source = await Deno.readFile(SOURCE);
-  const key = new TextEncoder().encode(`${cc}\n${LIMITS_CFLAGS.join(" ")}\n`);
-  const all = new Uint8Array(key.length + source.length);
-  all.set(key);
-  all.set(source, key.length);
-  const out = `${outDir.replace(/\/$/, "")}/limits-${(await sha256Hex(all)).slice(0, 16)}`;
+  const parts = [new TextEncoder().encode(`${cc}\n${flags.join(" ")}\n${libs.join(" ")}\n`)];
+  for (const src of sources) parts.push(await Deno.readFile(src));
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+  const dir = outDir.replace(/\/$/, "");
+  const out = `${dir}/${name}-${(await sha256Hex(all)).slice(0, 16)}`;
   try {
     await Deno.stat(out);
     return out;
@@ -107,32 +114,36 @@ export async function buildLimits(outDir: string = DEFAULT_OUT_DIR): Promise<str
   }
   await Deno.mkdir(outDir, { recursive: true });
   const tmp = `${out}.${Deno.pid}.tmp`;
+  const what = sources.map((u) => decodeURIComponent(u.pathname)).join(" ");
   let result: Deno.CommandOutput;
   try {
     result = await new Deno.Command(cc, {
-      args: [...LIMITS_CFLAGS, "-o", tmp, decodeURIComponent(SOURCE.pathname)],
+      args: [...flags, "-o", tmp, ...sources.map((u) => decodeURIComponent(u.pathname)), ...libs],
       stdout: "piped",
       stderr: "piped",
     }).output();
   } catch (err) {
     throw new Error(
-      `could not run the C compiler '${cc}' for bench/limits/limits.c (${(err as Error).message}); ` +
-        `install one or set CC`,
+      `could not run the C compiler '${cc}' for ${what} (${(err as Error).message}); install one or set CC`,
     );
   }
   if (!result.success) {
     await Deno.remove(tmp).catch(() => {});
-    throw new Error(
-      `compiling bench/limits/limits.c with '${cc}' failed:\n${new TextDecoder().decode(result.stderr)}`,
-    );
+    throw new Error(`compiling ${what} with '${cc}' failed:\n${new TextDecoder().decode(result.stderr)}`);
   }
   await Deno.rename(tmp, out);
-  // Builds of older sources are unlinked (a run still executing one keeps it until it exits).
+  // A run still executing an older build keeps it until it exits.
+  const stale = new RegExp(`^${name}-[0-9a-f]{16}$`);
   for await (const e of Deno.readDir(outDir)) {
-    const path = `${outDir.replace(/\/$/, "")}/${e.name}`;
-    if (/^limits-[0-9a-f]{16}$/.test(e.name) && path !== out) await Deno.remove(path).catch(() => {});
+    const path = `${dir}/${e.name}`;
+    if (stale.test(e.name) && path !== out) await Deno.remove(path).catch(() => {});
   }
   return out;
+}
+
+/** Compiles limits.c into `outDir` (default bench/out/, git-ignored) once per source, compiler and flags. */
+export function buildLimits(outDir: string = DEFAULT_OUT_DIR): Promise<string> {
+  return buildBenchC("limits", [SOURCE], LIMITS_CFLAGS, [], outDir);
 }
 
 /** limits.c's command line for `options` (the binary checks the ranges and names a bad value). */
