@@ -87,10 +87,10 @@ async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
 }
 
 /**
- * Compiles a benchmark's C program (`sources`: its file and any it links with, bench/-relative URLs or
- * absolute ones) into `outDir` as `<name>-<hash>` unless a binary of the same sources, compiler and flags is
- * there; returns its path. Written to a temporary name and renamed, so a concurrent run never executes a
- * half-written file; builds of older sources are unlinked.
+ * Compiles a benchmark's C program (`sources`: its file and any it links with, as file URLs) into `outDir`
+ * as `<name>-<hash>` unless a binary of the same sources, compiler and flags is there; returns its path.
+ * Written to a temporary name and renamed, so a concurrent run never executes a half-written file; builds of
+ * older sources are unlinked.
  */
 export async function buildBenchC(
   name: string,
@@ -100,10 +100,15 @@ export async function buildBenchC(
   outDir: string,
 ): Promise<string> {
   const cc = Deno.env.get("CC") ?? "cc";
+  const paths = sources.map((u) => decodeURIComponent(u.pathname));
   const parts = [new TextEncoder().encode(`${cc}\n${flags.join(" ")}\n${libs.join(" ")}\n`)];
   for (const src of sources) parts.push(await Deno.readFile(src));
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  parts.reduce((at, p) => (all.set(p, at), at + p.length), 0);
+  let at = 0;
+  for (const p of parts) {
+    all.set(p, at);
+    at += p.length;
+  }
   const dir = outDir.replace(/\/$/, "");
   const out = `${dir}/${name}-${(await sha256Hex(all)).slice(0, 16)}`;
   try {
@@ -114,11 +119,11 @@ export async function buildBenchC(
   }
   await Deno.mkdir(outDir, { recursive: true });
   const tmp = `${out}.${Deno.pid}.tmp`;
-  const what = sources.map((u) => decodeURIComponent(u.pathname)).join(" ");
+  const what = paths.join(" ");
   let result: Deno.CommandOutput;
   try {
     result = await new Deno.Command(cc, {
-      args: [...flags, "-o", tmp, ...sources.map((u) => decodeURIComponent(u.pathname)), ...libs],
+      args: [...flags, "-o", tmp, ...paths, ...libs],
       stdout: "piped",
       stderr: "piped",
     }).output();
