@@ -36,6 +36,20 @@ async function get(server: RunningServer, path: string, headers: Record<string, 
   return { status: res.status, text: await res.text() };
 }
 
+// Waits until the server on `port` has taken in `n` /predict requests (its te_request_count): a fixed sleep
+// before a shutdown let a slow machine's requests arrive after it, to be refused as late.
+async function untilReceived(port: number, n: number) {
+  const COUNT = /te_request_count\{method="predict"\} (\d+)/;
+  const deadline = performance.now() + 60_000;
+  for (;;) {
+    const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const got = Number(COUNT.exec(text)?.[1] ?? 0);
+    if (got >= n) return;
+    assert.ok(performance.now() < deadline, `only ${got} of ${n} requests reached the server in 60 s`);
+    await new Promise((r) => setTimeout(r, 2));
+  }
+}
+
 function close(a: number, b: number, tol = 1e-5) {
   assert.ok(Math.abs(a - b) <= tol, `${a} vs ${b}`);
 }
@@ -375,7 +389,7 @@ Deno.test("server: shutdown drains: /health 503 and new requests refused while t
   try {
     const body = { inputs: Array(32).fill(SENTENCES.join(" ").repeat(3)), truncate: true };
     const inflight = Array.from({ length: 4 }, () => post(server, "/predict", body));
-    await new Promise((r) => setTimeout(r, 20));
+    await untilReceived(server.addr.port, 4);
     const stopping = server.shutdown();
     const health = await get(server, "/health");
     assert.equal(health.status, 503);
@@ -408,22 +422,26 @@ Deno.test("server: SIGTERM answers the requests in flight, then exits 0", async 
   }
   const port = Number(/http:\/\/127\.0\.0\.1:(\d+)/.exec(out)?.[1]);
   assert.ok(port > 0, `no address printed: ${out}`);
-  const body = JSON.stringify({ inputs: Array(32).fill(SENTENCES.join(" ")) });
+  const body = JSON.stringify({ inputs: Array(32).fill(SENTENCES.join(" ").repeat(3)), truncate: true });
+  let answered = 0;
   const inflight = Array.from(
     { length: 6 },
     () =>
-      fetch(`http://127.0.0.1:${port}/predict`, { method: "POST", body }).then(async (r) => ({
-        status: r.status,
-        body: await r.json(),
-      })),
+      fetch(`http://127.0.0.1:${port}/predict`, { method: "POST", body }).then(async (r) => {
+        const a = { status: r.status, body: await r.json() };
+        answered++;
+        return a;
+      }),
   );
-  await new Promise((r) => setTimeout(r, 30));
+  await untilReceived(port, 6);
   child.kill("SIGTERM");
+  const answeredBefore = answered;
   const answers = await Promise.all(inflight);
   for (const a of answers) {
     assert.equal(a.status, 200, JSON.stringify(a.body));
     assert.equal(a.body.length, 32);
   }
+  assert.ok(answeredBefore < 6, "every request was answered before SIGTERM: nothing was in flight");
   const status = await child.status;
   const stderr = await new Response(child.stderr).text();
   await reader.cancel();
