@@ -89,6 +89,7 @@ async function sha256Hex(data: Uint8Array<ArrayBuffer>): Promise<string> {
 /**
  * Compiles a benchmark's C program (`sources`: its file and any it links with, as file URLs) into `outDir`
  * as `<name>-<hash>` unless a binary of the same sources, compiler and flags is there; returns its path.
+ * `included`: the files those sources #include, hashed too (not compiled), so an edit to one rebuilds.
  * Written to a temporary name and renamed, so a concurrent run never executes a half-written file; builds of
  * older sources are unlinked.
  */
@@ -98,11 +99,12 @@ export async function buildBenchC(
   flags: readonly string[],
   libs: readonly string[],
   outDir: string,
+  included: readonly URL[] = [],
 ): Promise<string> {
   const cc = Deno.env.get("CC") ?? "cc";
   const paths = sources.map((u) => decodeURIComponent(u.pathname));
   const parts = [new TextEncoder().encode(`${cc}\n${flags.join(" ")}\n${libs.join(" ")}\n`)];
-  for (const src of sources) parts.push(await Deno.readFile(src));
+  for (const src of [...sources, ...included]) parts.push(await Deno.readFile(src));
   const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {

@@ -73,8 +73,11 @@ export function parseTileTurns(text: string): TileTurnsRow[] {
 /** tile.c built with the library's flags (an executable: no -shared / -fPIC), linked with the pool it calls. */
 export function buildTile(outDir: string = DEFAULT_OUT_DIR): Promise<string> {
   const flags = CFLAGS.filter((f) => f !== "-shared" && f !== "-fPIC");
-  const sources = [new URL("limits/tile.c", import.meta.url), new URL("../ffi/pool.c", import.meta.url)];
-  return buildBenchC("tile", sources, flags, LDLIBS, outDir);
+  const ffi = (f: string) => new URL(`../ffi/${f}`, import.meta.url);
+  const sources = [new URL("limits/tile.c", import.meta.url), ffi("pool.c")];
+  // tile.c includes the kernel itself: a change to the tile must rebuild it.
+  const included = ["packed_linear.c", "kernels.h", "pool.h", "vecmath.h"].map(ffi);
+  return buildBenchC("tile", sources, flags, LDLIBS, outDir, included);
 }
 
 /** Builds (unless built) and runs tile.c. */

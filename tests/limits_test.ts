@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { DTYPE_LIMIT, parseDtypes, rowDtype } from "../bench/dtypes.ts";
 import {
   bestLimits,
+  buildBenchC,
   buildLimits,
   CPU_FLAGS,
   LIMIT_UNITS,
@@ -283,4 +284,32 @@ Deno.test("--dtypes: known names, each once", () => {
   assert.throws(() => parseDtypes("fp32,int4"), /--dtypes: unknown dtype "int4"/);
   assert.throws(() => parseDtypes(""), /--dtypes: unknown dtype ""/);
   assert.throws(() => parseDtypes("bf16,bf16"), /--dtypes: bf16 given twice/);
+});
+
+Deno.test("buildBenchC: a change to a source or to a file it includes rebuilds; the same inputs reuse the binary", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "denobert-benchc-" });
+  try {
+    const main = new URL(`file://${dir}/main.c`), inc = new URL(`file://${dir}/value.h`);
+    await Deno.writeTextFile(
+      main,
+      '#include <stdio.h>\n#include "value.h"\nint main(void) { printf("%d", VALUE); }\n',
+    );
+    const run = async (value: number) => {
+      await Deno.writeTextFile(inc, `#define VALUE ${value}\n`);
+      const binary = await buildBenchC("probe", [main], ["-O0"], [], `${dir}/out`, [inc]);
+      const out = await new Deno.Command(binary, { stdout: "piped" }).output();
+      return { binary, printed: new TextDecoder().decode(out.stdout) };
+    };
+    const first = await run(1), again = await run(1), changed = await run(2);
+    assert.equal(first.printed, "1");
+    assert.equal(again.binary, first.binary);
+    assert.equal(changed.printed, "2");
+    assert.notEqual(changed.binary, first.binary);
+    // The older build is removed once the new one is in place.
+    assert.deepEqual([...Deno.readDirSync(`${dir}/out`)].map((e) => e.name), [
+      changed.binary.split("/").pop(),
+    ]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
