@@ -96,10 +96,18 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
             if (PF == 2) __builtin_prefetch(pf + 64, 0, 2);
         }
         const dbk_vf w0 = dbk_loadu(wp), w1 = dbk_loadu(wp + DBK_VW);
+        // With AVX-512 each FMA takes its x from memory as an embedded broadcast ({1to16}) instead of the
+        // two sharing one vbroadcastss (on Sapphire Rapids the separate broadcasts held the tile to about
+        // three quarters of the FMA rate it reaches this way). The compiler folds a broadcast into an FMA
+        // only when it has one use, so the second column reads x through a pointer it cannot see is the
+        // same one. Same arithmetic, same results; AVX2 has no embedded broadcasts.
+        const float *x1 = xp;
+#if DBK_VW == 16
+        __asm__("" : "+r"(x1));
+#endif
         for (int r = 0; r < RR; r++) {
-            const float xv = xp[r];
-            acc[r][0] += w0 * xv;
-            acc[r][1] += w1 * xv;
+            acc[r][0] += w0 * xp[r];
+            acc[r][1] += w1 * x1[r];
         }
     }
     for (int r = 0; r < RR; r++) {
