@@ -11,6 +11,7 @@
  */
 
 import { type KernelLibrary, openNative } from "../ffi/library.ts";
+import { alignedArray } from "./aligned.ts";
 
 const I32_MAX = 0x7fffffff;
 /** Row counts for which dbk_linear beat OpenBLAS on every base-model weight shape in a sweep of M. */
@@ -159,7 +160,7 @@ export class Backend {
         floats = Number(this.#k.dbk_linear_scratch_floats(m, k));
         this.#linearScratchFloats.set(key, floats);
       }
-      if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
+      if (this.#linearScratch.length < floats) this.#linearScratch = alignedArray(Float32Array, floats);
       need(!overlaps(c, a) && !overlaps(c, b), "linear output must not overlap its inputs");
       this.#k.dbk_linear(this.#threads, a, m, k, b, n, this.#linearScratch, c);
       return;
@@ -192,7 +193,7 @@ export class Backend {
     need(dimsOk(n, k) && n % pw === 0, `packed weight shape ${n}x${k}`);
     need(w.length >= n * k, `packed weight buffer for ${n}x${k}`);
     const floats = pw * k * this.#threads;
-    if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
+    if (this.#linearScratch.length < floats) this.#linearScratch = alignedArray(Float32Array, floats);
     this.#k.dbk_pack_weights_in_place(
       this.#threads,
       w,
@@ -236,7 +237,7 @@ export class Backend {
       floats = Number(this.#k.dbk_packed_linear_scratch_floats(m, k));
       this.#packedScratchFloats.set(key, floats);
     }
-    if (this.#linearScratch.length < floats) this.#linearScratch = new Float32Array(floats);
+    if (this.#linearScratch.length < floats) this.#linearScratch = alignedArray(Float32Array, floats);
     const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
     this.#k.dbk_packed_linear(this.#threads, a, m, k, packed, n, bias, act, this.#linearScratch, c);
   }
@@ -306,13 +307,13 @@ export class Backend {
     need(this.#lowpPathRuns(DTYPE_CODE[dtype], path), `kernel path ${path} for ${dtype}`);
     const elems = Number(this.#k.dbk_lowp_packed_elems(n, k));
     if (dtype === "bf16") {
-      const out = new Uint16Array(elems);
+      const out = alignedArray(Uint16Array, elems);
       if (w instanceof Uint16Array) this.#k.dbk_pack_bf16_bits(this.#threads, w, n, k, out);
       else this.#k.dbk_pack_bf16(this.#threads, w, n, k, out);
       return { dtype, n, k, w: out, path };
     }
     need(w instanceof Float32Array, "int8 weights are quantized from float32");
-    const out = new Uint8Array(elems), scale = new Float32Array(Math.ceil(n / 32) * 32);
+    const out = alignedArray(Uint8Array, elems), scale = new Float32Array(Math.ceil(n / 32) * 32);
     need(elems === scale.length * paddedK(k), `int8 layout of ${n}x${k}`);
     this.#k.dbk_pack_q8(this.#threads, w as Float32Array, n, k, out, scale);
     return { dtype, n, k, w: out, scale, path };
@@ -362,7 +363,7 @@ export class Backend {
       bytes = Number(this.#k.dbk_lowp_scratch_bytes(code, lw.path, m, k));
       sizes.set(key, bytes);
     }
-    if (this.#lowpScratch.length < bytes) this.#lowpScratch = new Uint8Array(bytes);
+    if (this.#lowpScratch.length < bytes) this.#lowpScratch = alignedArray(Uint8Array, bytes);
     const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
     if (lw.dtype === "bf16") {
       this.#k.dbk_bf16_linear(this.#threads, lw.path, a, m, k, lw.w, n, bias, act, this.#lowpScratch, c);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import { alignedArray } from "./aligned.ts";
 import type { Backend, LinearWeight } from "./backend.ts";
 import type { EncoderConfig } from "./config.ts";
 import type { PackedBatch } from "./inputs.ts";
@@ -27,16 +28,16 @@ export class Workspace {
     if (tokens > this.capacity) {
       // Grow geometrically so a slowly rising batch size does not reallocate every call.
       const rows = Math.max(tokens, Math.ceil(this.capacity * 1.5));
-      this.x = new Float32Array(rows * dim);
-      this.qkv = new Float32Array(rows * 3 * dim);
-      this.context = new Float32Array(rows * dim);
-      this.projected = new Float32Array(rows * dim);
-      this.attended = new Float32Array(rows * dim);
-      this.ffn = new Float32Array(rows * hidden);
+      this.x = alignedArray(Float32Array, rows * dim);
+      this.qkv = alignedArray(Float32Array, rows * 3 * dim);
+      this.context = alignedArray(Float32Array, rows * dim);
+      this.projected = alignedArray(Float32Array, rows * dim);
+      this.attended = alignedArray(Float32Array, rows * dim);
+      this.ffn = alignedArray(Float32Array, rows * hidden);
       this.capacity = rows;
     }
     if (maxLen > this.scratchLen) {
-      this.scratch = new Float32Array(backend.attentionScratchSize(maxLen, dim / config.n_heads));
+      this.scratch = alignedArray(Float32Array, backend.attentionScratchSize(maxLen, dim / config.n_heads));
       this.scratchLen = maxLen;
     }
   }

@@ -221,21 +221,35 @@ function halfToFloatBitsTable(): Uint32Array {
   return table;
 }
 
+/** How `SafetensorsFile.open` reads a whole file: see its options. */
+export interface WholeFileOptions {
+  /** Sees the (still zero) buffer the file is about to be read into. */
+  beforeRead?: (bytes: Uint8Array) => void | Promise<unknown>;
+  /**
+   * Makes that buffer: `size` zero bytes, the tensor data starting `dataStart` bytes in (0 when the header
+   * length is not valid; the header is checked after the read). Default: a plain `Uint8Array`.
+   */
+  allocate?: (size: number, dataStart: number) => Uint8Array;
+}
+
 /**
  * Reads a file into one buffer of exactly its size. `Deno.readFile` can hold the data twice while it
  * reads (a growing buffer, then the returned copy): for a 265 MB checkpoint that doubles the load's peak RSS.
  */
-async function readWholeFile(
-  path: string | URL,
-  beforeRead?: (bytes: Uint8Array) => void | Promise<unknown>,
-): Promise<Uint8Array> {
+async function readWholeFile(path: string | URL, options: WholeFileOptions = {}): Promise<Uint8Array> {
   // Refuses a FIFO, device or directory before opening it (a FIFO's open would block).
   const opened = await openRegularFile(path);
   using file = opened.file;
   const size = opened.size;
-  const bytes = new Uint8Array(size);
-  await beforeRead?.(bytes);
-  await readFully(file, bytes);
+  const first = new Uint8Array(Math.min(size, 8));
+  await readFully(file, first, "the header length");
+  const claimed = first.length === 8 ? new DataView(first.buffer).getBigUint64(0, true) : 0n;
+  const dataStart = claimed > 0n && 8n + claimed <= BigInt(size) ? 8 + Number(claimed) : 0;
+  const bytes = options.allocate ? options.allocate(size, dataStart) : new Uint8Array(size);
+  if (bytes.length !== size) throw new Error(`allocate(${size}) returned ${bytes.length} bytes`);
+  await options.beforeRead?.(bytes);
+  bytes.set(first);
+  await readFully(file, bytes.subarray(first.length));
   return bytes;
 }
 
@@ -490,7 +504,8 @@ export class SafetensorsFile {
    * Reads and parses a file.
    *
    * @param path file to read
-   * @param options `beforeRead` sees the (still zero) buffer the file is about to be read into; `perTensor`
+   * @param options `beforeRead` and `allocate` (`WholeFileOptions`) for the buffer the whole file is read
+   *   into; `perTensor`
    *   reads and validates the header only, and each tensor from the file, into a buffer of its own, when a
    *   getter asks for it (no `bytes` then): memory holds only the tensors the caller keeps, and the file must
    *   stay as it is while they are read (a change of size or type is an error)
@@ -499,12 +514,12 @@ export class SafetensorsFile {
    */
   static async open(
     path: string | URL,
-    options: { beforeRead?: (bytes: Uint8Array) => void | Promise<unknown>; perTensor?: boolean } = {},
+    options: WholeFileOptions & { perTensor?: boolean } = {},
   ): Promise<SafetensorsFile> {
     const label = path instanceof URL ? path.href : path;
     if (options.perTensor) {
-      if (options.beforeRead) {
-        throw new TypeError("beforeRead applies to the whole-file buffer, not perTensor");
+      if (options.beforeRead || options.allocate) {
+        throw new TypeError("beforeRead and allocate apply to the whole-file buffer, not perTensor");
       }
       let read: Awaited<ReturnType<typeof readHeader>>;
       try {
@@ -518,7 +533,7 @@ export class SafetensorsFile {
     }
     let bytes: Uint8Array;
     try {
-      bytes = await readWholeFile(path, options.beforeRead);
+      bytes = await readWholeFile(path, options);
     } catch (e) {
       throw new SafetensorsError(label, `cannot read file: ${e instanceof Error ? e.message : String(e)}`);
     }

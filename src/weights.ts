@@ -5,6 +5,7 @@
  * @module
  */
 
+import { alignedArray } from "./aligned.ts";
 import type { Dtype, LinearWeight } from "./backend.ts";
 import { isExclusive } from "./checkpoint.ts";
 import type { EncoderConfig } from "./config.ts";
@@ -117,7 +118,7 @@ export function encoderPrefix(file: SafetensorsFile, config: EncoderConfig): str
 }
 
 function concat(parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  const out = alignedArray(Float32Array, parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
@@ -169,7 +170,7 @@ class Packing {
     if (!this.file.aliases(w) || isExclusive(this.file)) {
       out = this.inPlace(w, n, k);
     } else {
-      out = new Float32Array(w.length);
+      out = alignedArray(Float32Array, w.length);
       this.packer.packWeights(w, n, k, out);
     }
     done.set(key, out);
