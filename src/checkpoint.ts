@@ -6,7 +6,7 @@
 
 import { loadConfig, type ModelConfig } from "./config.ts";
 import { SafetensorsFile } from "./safetensors.ts";
-import { alignedBytes } from "./aligned.ts";
+import { alignedBytes, bestLineStart } from "./aligned.ts";
 import { Backend } from "./backend.ts";
 import { regularFile } from "./fs/read.ts";
 import { exists } from "./fs/write.ts";
@@ -33,9 +33,10 @@ export function isExclusive(file: SafetensorsFile): boolean {
 /**
  * `openCheckpoint` for a model's own `load(dir)`: the returned checkpoint must not be handed to users.
  *
- * In fp32 the tensor data starts on a 64-byte line and the weights buffer is asked to sit on 2 MB pages (Linux): every forward pass streams all of
- * it, and on 4 KB pages the base model's 170 MB of linear weights span 43,000 TLB entries (measured: base
- * forward 3% faster at batch 1). Best effort: without the kernel library the model's own open reports why.
+ * In fp32 the file is placed so that its tensors (all but a few small ones) start on 64-byte lines, and the
+ * weights buffer is asked to sit on 2 MB pages (Linux): every forward pass streams all of it, and on 4 KB
+ * pages the base model's 170 MB of linear weights span 43,000 TLB entries (measured: base forward 3% faster
+ * at batch 1). Best effort: without the kernel library the model's own open reports why.
  * In bf16 / q8 (`options.dtype`) the file is read per tensor instead: the linear weights are converted at
  * load, so once the model is built only the tensors it keeps in fp32 (embeddings, norms, biases, heads)
  * stay in memory, not the whole file.
@@ -48,9 +49,9 @@ export async function openExclusiveCheckpoint(
   const ckpt = await readCheckpoint(
     dir,
     perTensor ? { perTensor } : {
-      // The tensor data on a cache line: weights are packed in place, and the kernels' loads of them must
-      // not straddle lines (src/aligned.ts).
-      allocate: (size, dataStart) => alignedBytes(size, dataStart),
+      // Tensors on cache lines: weights are packed in place, and the kernels' loads of them must not
+      // straddle lines (src/aligned.ts).
+      allocate: (size, tensors) => alignedBytes(size, bestLineStart(tensors)),
       beforeRead: (bytes) => Backend.adviseHugePages(bytes).catch(() => false),
     },
   );

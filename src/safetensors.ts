@@ -226,30 +226,43 @@ export interface WholeFileOptions {
   /** Sees the (still zero) buffer the file is about to be read into. */
   beforeRead?: (bytes: Uint8Array) => void | Promise<unknown>;
   /**
-   * Makes that buffer: `size` zero bytes, the tensor data starting `dataStart` bytes in (0 when the header
-   * length is not valid; the header is checked after the read). Default: a plain `Uint8Array`.
+   * Makes that buffer: `size` zero bytes, knowing where in the file each tensor's bytes are (none when the
+   * header is not valid: it is then reported after the read, as without `allocate`). Default: a plain
+   * `Uint8Array`.
    */
-  allocate?: (size: number, dataStart: number) => Uint8Array;
+  allocate?: (size: number, tensors: readonly TensorInfo[]) => Uint8Array;
 }
 
 /**
  * Reads a file into one buffer of exactly its size. `Deno.readFile` can hold the data twice while it
  * reads (a growing buffer, then the returned copy): for a 265 MB checkpoint that doubles the load's peak RSS.
  */
-async function readWholeFile(path: string | URL, options: WholeFileOptions = {}): Promise<Uint8Array> {
+async function readWholeFile(
+  path: string | URL,
+  source: string,
+  options: WholeFileOptions = {},
+): Promise<Uint8Array> {
   // Refuses a FIFO, device or directory before opening it (a FIFO's open would block).
   const opened = await openRegularFile(path);
   using file = opened.file;
   const size = opened.size;
-  const first = new Uint8Array(Math.min(size, 8));
-  await readFully(file, first, "the header length");
-  const claimed = first.length === 8 ? new DataView(first.buffer).getBigUint64(0, true) : 0n;
-  const dataStart = claimed > 0n && 8n + claimed <= BigInt(size) ? 8 + Number(claimed) : 0;
-  const bytes = options.allocate ? options.allocate(size, dataStart) : new Uint8Array(size);
-  if (bytes.length !== size) throw new Error(`allocate(${size}) returned ${bytes.length} bytes`);
+  const head = await readHead(file, size);
+  let bytes: Uint8Array;
+  if (options.allocate) {
+    let tensors: TensorInfo[] = [];
+    try {
+      tensors = [...parseHeader(head, size, source).tensors.values()];
+    } catch {
+      // SafetensorsFile.parse reports it once the file is read.
+    }
+    bytes = options.allocate(size, tensors);
+    if (bytes.length !== size) throw new Error(`allocate(${size}) returned ${bytes.length} bytes`);
+  } else {
+    bytes = new Uint8Array(size);
+  }
   await options.beforeRead?.(bytes);
-  bytes.set(first);
-  await readFully(file, bytes.subarray(first.length));
+  bytes.set(head);
+  await readFully(file, bytes.subarray(head.length));
   return bytes;
 }
 
@@ -261,9 +274,15 @@ async function readHeader(
   const opened = await openRegularFile(path);
   using file = opened.file;
   const size = opened.size;
+  const head = await readHead(file, size);
+  return { size, header: parseHeader(head, size, source) };
+}
+
+// The file's first bytes up to the end of its header: the 8-byte length, then the header if that length is
+// one parseHeader can accept (it checks the rest); only the length otherwise.
+async function readHead(file: Deno.FsFile, size: number): Promise<Uint8Array> {
   const first = new Uint8Array(Math.min(size, 8));
   await readFully(file, first, "the header length");
-  // The header length is checked by parseHeader; only what it allows is read.
   const claimed = first.length === 8 ? new DataView(first.buffer).getBigUint64(0, true) : 0n;
   const headerLen = claimed > 0n && claimed <= BigInt(MAX_HEADER_BYTES) && 8n + claimed <= BigInt(size)
     ? Number(claimed)
@@ -271,7 +290,7 @@ async function readHeader(
   const head = new Uint8Array(first.length + headerLen);
   head.set(first);
   await readFully(file, head.subarray(first.length), "the header");
-  return { size, header: parseHeader(head, size, source) };
+  return head;
 }
 
 // Fills `into` from the file's current position, in reads of at most 16 MB; `what` names the part for errors.
@@ -533,7 +552,7 @@ export class SafetensorsFile {
     }
     let bytes: Uint8Array;
     try {
-      bytes = await readWholeFile(path, options);
+      bytes = await readWholeFile(path, label, options);
     } catch (e) {
       throw new SafetensorsError(label, `cannot read file: ${e instanceof Error ? e.message : String(e)}`);
     }

@@ -5,7 +5,7 @@
  * @module
  */
 
-import { alignedArray } from "./aligned.ts";
+import { alignedArray, onLine } from "./aligned.ts";
 import type { Dtype, LinearWeight } from "./backend.ts";
 import { isExclusive } from "./checkpoint.ts";
 import type { EncoderConfig } from "./config.ts";
@@ -158,8 +158,8 @@ class Packing {
 
   /**
    * The file's tensor `key` (= w, [n, k]) packed: in place when no one else can see its bytes (a buffer of
-   * our own, or a file opened by a model's own load()), otherwise into a copy so a user's checkpoint is
-   * never modified.
+   * our own that starts on a cache line, or a file opened by a model's own load()), otherwise into a copy on
+   * a cache line, so a user's checkpoint is never modified.
    */
   tensor(key: string, w: Float32Array, n: number, k: number): Float32Array {
     let done = packedTensors.get(this.file);
@@ -167,7 +167,10 @@ class Packing {
     const hit = done.get(key);
     if (hit) return hit;
     let out: Float32Array;
-    if (!this.file.aliases(w) || isExclusive(this.file)) {
+    // A tensor converted on reading (F16 / BF16 widened) is a buffer of our own that nothing else keeps:
+    // off a cache line, it is packed into one that is and dropped.
+    const own = !this.file.aliases(w);
+    if ((own && onLine(w)) || (!own && isExclusive(this.file))) {
       out = this.inPlace(w, n, k);
     } else {
       out = alignedArray(Float32Array, w.length);

@@ -3,11 +3,14 @@
 // Deno.UnsafePointer (the tests run with the FFI permission).
 
 import assert from "node:assert/strict";
-import { alignedArray, alignedBytes, LINE_BYTES } from "../src/aligned.ts";
+import { alignedArray, alignedBytes, bestLineStart, LINE_BYTES, onLine } from "../src/aligned.ts";
+import { Backend } from "../src/backend.ts";
 import { openExclusiveCheckpoint } from "../src/checkpoint.ts";
 import { SafetensorsError, SafetensorsFile, serializeSafetensors } from "../src/safetensors.ts";
+import { encoderPrefix, loadEncoderWeights, TensorReader } from "../src/weights.ts";
 import { tinyModelDir } from "./helpers/tiny_models.ts";
 
+const SST2 = new URL("../weights/sst2-distilbert-small", import.meta.url).pathname;
 const addressOf = (view: ArrayBufferView): bigint => Deno.UnsafePointer.value(Deno.UnsafePointer.of(view));
 const lineOffset = (view: ArrayBufferView, at = 0): number =>
   Number((addressOf(view) + BigInt(at)) % BigInt(LINE_BYTES));
@@ -36,41 +39,55 @@ Deno.test("alignedArray: every element type starts on a cache line", () => {
   }
 });
 
-Deno.test("SafetensorsFile.open: allocate makes the buffer, told where the tensor data starts", async () => {
+Deno.test("bestLineStart: the offset modulo 64 that the most tensor bytes share", () => {
+  assert.equal(bestLineStart([]), 0);
+  // A classifier's 8-byte bias first, then everything 8 bytes past a line.
+  const sst2Like = [
+    { byteOffset: 200, byteLength: 8 },
+    { byteOffset: 208, byteLength: 6144 },
+    { byteOffset: 208 + 6144, byteLength: 3072 * 768 },
+  ];
+  assert.equal(bestLineStart(sst2Like), 208 % 64);
+  assert.equal(bestLineStart([{ byteOffset: 64, byteLength: 10 }, { byteOffset: 100, byteLength: 11 }]), 36);
+});
+
+Deno.test("SafetensorsFile.open: allocate makes the buffer, knowing where the tensors are", async () => {
   const dir = await Deno.makeTempDir({ prefix: "denobert-aligned-" });
   try {
     const tensors = {
-      a: { dtype: "F32" as const, shape: [3], data: new Float32Array([1, 2, 3]) },
-      b: { dtype: "F32" as const, shape: [2, 2], data: new Float32Array([4, 5, 6, 7]) },
+      bias: { dtype: "F32" as const, shape: [3], data: new Float32Array([1, 2, 3]) },
+      weight: { dtype: "F32" as const, shape: [2, 16], data: new Float32Array(32).map((_, i) => i) },
     };
     const raw = serializeSafetensors(tensors);
     const file = `${dir}/m.safetensors`;
     await Deno.writeFile(file, raw);
-    const headerLen = Number(new DataView(raw.buffer).getBigUint64(0, true));
-    const calls: [number, number][] = [];
+    const plain = await SafetensorsFile.open(file);
+    const calls: [number, string[]][] = [];
     const opened = await SafetensorsFile.open(file, {
-      allocate: (size, dataStart) => {
-        calls.push([size, dataStart]);
-        return alignedBytes(size, dataStart);
+      allocate: (size, infos) => {
+        calls.push([size, infos.map((t) => `${t.byteOffset}+${t.byteLength}`)]);
+        return alignedBytes(size, bestLineStart(infos));
       },
     });
-    assert.deepEqual(calls, [[raw.length, 8 + headerLen]]);
-    assert.equal(lineOffset(opened.bytes, 8 + headerLen), 0);
-    assert.deepEqual([...opened.getFloat32("b")], [4, 5, 6, 7]);
+    const where = ["bias", "weight"].map((n) => `${plain.info(n).byteOffset}+${plain.info(n).byteLength}`);
+    assert.deepEqual(calls, [[raw.length, where]]);
+    // The larger tensor wins the line; the 12-byte bias before it is 12 bytes short of one.
+    assert.equal(lineOffset(opened.bytes, plain.info("weight").byteOffset), 0);
+    assert.deepEqual(opened.getFloat32("weight"), plain.getFloat32("weight"));
     assert.deepEqual(opened.bytes, raw);
 
-    // A header length past the end: the data start is unknown (0), and the header check names the problem.
+    // A header length past the end: no tensors to place, and the header check names the problem.
     const bad = raw.slice();
     new DataView(bad.buffer).setBigUint64(0, BigInt(raw.length), true);
     await Deno.writeFile(`${dir}/bad.safetensors`, bad);
-    const starts: number[] = [];
+    const seen: number[] = [];
     await assert.rejects(
       SafetensorsFile.open(`${dir}/bad.safetensors`, {
-        allocate: (size, dataStart) => (starts.push(dataStart), new Uint8Array(size)),
+        allocate: (size, infos) => (seen.push(infos.length), new Uint8Array(size)),
       }),
       /runs past the end of the file/,
     );
-    assert.deepEqual(starts, [0]);
+    assert.deepEqual(seen, [0]);
 
     await assert.rejects(
       SafetensorsFile.open(file, { allocate: (size) => new Uint8Array(size - 1) }),
@@ -85,12 +102,23 @@ Deno.test("SafetensorsFile.open: allocate makes the buffer, told where the tenso
   }
 });
 
-Deno.test("a model's own load reads its weights file with the tensor data on a cache line", async () => {
+Deno.test("a model's own load places its weights file so that its encoder's weights start on cache lines", async () => {
+  // The embedded SST-2 checkpoint sorts its small classifier.bias first, ahead of the encoder.
+  const sst2 = (await openExclusiveCheckpoint(SST2)).file;
+  const linears = [...sst2.tensors.keys()].filter((n) =>
+    /\.(q_lin|k_lin|v_lin|out_lin|lin1|lin2)\.weight$/.test(n)
+  );
+  assert.ok(linears.length >= 6, `${linears}`);
+  for (const n of linears) assert.equal(lineOffset(sst2.bytes, sst2.info(n).byteOffset), 0, n);
+  // The tiny model's odd widths (FFN 37) scatter its tensors: the largest group that shares a line is aligned.
   const dir = await tinyModelDir("mlm");
   try {
     const { file } = await openExclusiveCheckpoint(dir);
-    const headerLen = Number(new DataView(file.bytes.buffer, file.bytes.byteOffset).getBigUint64(0, true));
-    assert.equal(lineOffset(file.bytes, 8 + headerLen), 0);
+    const infos = [...file.tensors.values()];
+    const best = bestLineStart(infos);
+    const group = infos.filter((t) => t.byteOffset % LINE_BYTES === best);
+    assert.ok(group.length > 0 && group.length < infos.length, `${group.length} of ${infos.length}`);
+    for (const t of group) assert.equal(lineOffset(file.bytes, t.byteOffset), 0);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
@@ -114,5 +142,40 @@ Deno.test("without the FFI permission: plain buffers of the same sizes, no promp
     assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), [1000, 0, 300, 0, 1]);
   } finally {
     await Deno.remove(script);
+  }
+});
+
+Deno.test("onLine: whether a view starts on a cache line", () => {
+  const bytes = alignedBytes(256);
+  assert.ok(onLine(bytes));
+  assert.ok(!onLine(bytes.subarray(16)));
+  assert.ok(onLine(bytes.subarray(64)));
+  assert.ok(onLine(new Float32Array(bytes.buffer, bytes.byteOffset + 128, 4)));
+});
+
+Deno.test("every packed linear weight starts on a cache line: F32 and widened F16 files, bf16 and q8", async () => {
+  using backend = await Backend.open({ threads: 1 });
+  const dir = await tinyModelDir("mlm", (c) => Object.assign(c, { dim: 64, hidden_dim: 128, n_heads: 2 }));
+  try {
+    for (const [path, dtypes] of [[dir, ["fp32", "bf16", "q8"]], [SST2, ["fp32"]]] as const) {
+      for (const dtype of dtypes) {
+        const perTensor = dtype !== "fp32";
+        const { file, config } = await openExclusiveCheckpoint(path, { dtype });
+        const reader = new TensorReader(file, encoderPrefix(file, config));
+        const weights = loadEncoderWeights(reader, config, backend, dtype);
+        for (const [i, layer] of weights.layers.entries()) {
+          for (const name of ["qkv", "out", "ffn1", "ffn2"] as const) {
+            const lw = layer[name];
+            if (lw.dtype === "fp32") assert.ok(lw.packed, `${path} layer ${i} ${name} packed`);
+            assert.ok(
+              onLine(lw.w),
+              `${path} ${dtype}${perTensor ? " (per tensor)" : ""}: layer ${i} ${name}`,
+            );
+          }
+        }
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });
