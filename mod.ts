@@ -58,6 +58,7 @@ export {
   serializeSafetensors,
   type TensorInfo,
   type TensorToWrite,
+  type WholeFileOptions,
   writeSafetensors,
 } from "./src/safetensors.ts";
 export {

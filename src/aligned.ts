@@ -22,9 +22,9 @@ function addressOf(buffer: ArrayBuffer): bigint | null {
 }
 
 /**
- * `length` zero bytes whose byte `at` (0 <= at <= length) begins a cache line: a weights file is read
- * into one whose `bestLineStart` byte does. Off-heap ArrayBuffers never move, so the
- * alignment holds for the buffer's life.
+ * `length` zero bytes whose byte `at` (0 <= at <= length) begins a cache line: a weights file is read into
+ * one whose `bestLineStart` byte does. Off-heap ArrayBuffers never move, so the alignment holds for the
+ * buffer's life.
  */
 export function alignedBytes(length: number, at = 0): Uint8Array {
   if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(at) || at < 0 || at > length) {

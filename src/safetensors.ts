@@ -283,6 +283,7 @@ async function readHeader(
 async function readHead(file: Deno.FsFile, size: number): Promise<Uint8Array> {
   const first = new Uint8Array(Math.min(size, 8));
   await readFully(file, first, "the header length");
+  // The header length is checked by parseHeader; only what it allows is read.
   const claimed = first.length === 8 ? new DataView(first.buffer).getBigUint64(0, true) : 0n;
   const headerLen = claimed > 0n && claimed <= BigInt(MAX_HEADER_BYTES) && 8n + claimed <= BigInt(size)
     ? Number(claimed)
@@ -524,10 +525,9 @@ export class SafetensorsFile {
    *
    * @param path file to read
    * @param options `beforeRead` and `allocate` (`WholeFileOptions`) for the buffer the whole file is read
-   *   into; `perTensor`
-   *   reads and validates the header only, and each tensor from the file, into a buffer of its own, when a
-   *   getter asks for it (no `bytes` then): memory holds only the tensors the caller keeps, and the file must
-   *   stay as it is while they are read (a change of size or type is an error)
+   *   into; `perTensor` reads and validates the header only, and each tensor from the file, into a buffer of
+   *   its own, when a getter asks for it (no `bytes` then): memory holds only the tensors the caller keeps,
+   *   and the file must stay as it is while they are read (a change of size or type is an error)
    * @returns the parsed file
    * @throws {SafetensorsError} if the file cannot be read or is malformed
    */
