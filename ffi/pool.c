@@ -9,18 +9,22 @@
 // - Results never depend on the number of slots: every kernel partitions its output so that each value
 //   is computed by one task in a fixed order.
 //
-// Between jobs a worker spins briefly (yielding the CPU every few checks, so it does not starve
-// OpenBLAS's own threads or another caller), then sleeps on a condition variable.
+// Between jobs a worker spins for up to SPIN_NS (yielding the CPU every few checks, so it does not starve
+// OpenBLAS's own threads or another caller), then sleeps on a condition variable. The spin is timed, not
+// counted: how long a pause takes differs by CPU, and the gaps a forward leaves between jobs (a LayerNorm
+// on the calling thread alone, ~40-130 us at 32 tokens) must not put the worker to sleep, since waking it
+// again costs more than the gap.
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "kernels.h"
 #include "pool.h"
 
 #define MAX_THREADS 256
-#define SPIN_CHECKS 2000
+#define SPIN_NS 250000
 
 static inline void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -74,17 +78,28 @@ static int32_t try_join(uint64_t w) {
     }
 }
 
+static int64_t now_ns(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (int64_t)t.tv_sec * 1000000000 + t.tv_nsec;
+}
+
 static void *worker_main(void *arg) {
     uint32_t seen = (uint32_t)(uintptr_t)arg; // the generation current when this worker was started
     for (;;) {
         uint64_t w = 0;
         int fresh = 0;
-        for (int i = 0; i < SPIN_CHECKS && !fresh; i++) {
+        const int64_t spin_until = now_ns() + SPIN_NS;
+        for (int i = 1;; i++) {
             w = atomic_load_explicit(&pool.job, memory_order_acquire);
             fresh = (uint32_t)(w >> 32) != seen || atomic_load_explicit(&pool.stop, memory_order_relaxed);
             if (fresh) break;
-            if ((i & 15) == 15) sched_yield();
-            else cpu_relax();
+            if ((i & 15) != 0) {
+                cpu_relax();
+            } else {
+                if (now_ns() > spin_until) break;
+                sched_yield();
+            }
         }
         if (!fresh) {
             pthread_mutex_lock(&pool.mu);
