@@ -126,7 +126,7 @@ struct packed_job {
     const float *x, *wp, *bias;
     float *xp, *y;
     int32_t M, K, N, activation, threads, group;
-    int32_t blocks, mc; // token blocks: `blocks` of mc tokens (the last may be shorter)
+    int32_t groups, tasks, mc; // tasks = token blocks of mc tokens (the last may be shorter) x groups
 };
 
 // y rows m .. m + rows, panel p, from their sums in c (rows x PW, contiguous): bias, activation, store.
@@ -200,12 +200,11 @@ static void packed_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct packed_job *j = ctx;
     float cbuf[GROUP * MC * PW] __attribute__((aligned(64)));
-    const int32_t panels = j->N / PW, groups = (panels + j->group - 1) / j->group;
-    const int32_t block = task / groups, p_first = task % groups * j->group;
+    const int32_t panels = j->N / PW, block = task / j->groups, p_first = task % j->groups * j->group;
     const int32_t p_last = p_first + j->group < panels ? p_first + j->group : panels;
     // Tasks are claimed in order, so this thread's next one is probably `threads` further on.
     const int32_t next_task = task + j->threads;
-    const int32_t p_after = next_task < j->blocks * groups ? next_task % groups * j->group : -1;
+    const int32_t p_after = next_task < j->tasks ? next_task % j->groups * j->group : -1;
     const int32_t m_block = block * j->mc, m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
     for (int32_t k0 = 0; k0 < j->K; k0 += KC)
         tiles(j, p_first, p_last, p_after, m_block, m_end, k0, j->K - k0 < KC ? j->K - k0 : KC, cbuf);
@@ -266,8 +265,8 @@ void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, co
     const int32_t group = dbk_task_group(N / PW, threads, GROUP);
     // M in equal blocks (multiples of MR) of at most MC tokens.
     const int32_t blocks = (M + MC - 1) / MC, mc = ((M + blocks - 1) / blocks + MR - 1) / MR * MR;
-    const int32_t tasks = (N / PW + group - 1) / group * blocks;
-    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads, group, blocks, mc};
+    const int32_t groups = (N / PW + group - 1) / group, tasks = groups * blocks;
+    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads, group, groups, tasks, mc};
     if (threads == 1) {
         for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);
         for (int32_t t = 0; t < tasks; t++) packed_task(&job, t, 0);

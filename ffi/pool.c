@@ -14,8 +14,8 @@
 // counted: how long a pause takes differs by CPU, and the gaps a forward leaves between jobs (a LayerNorm
 // on the calling thread alone, ~40-130 us at 32 tokens) must not put the worker to sleep, since waking it
 // again costs more than the gap.
-// clock_gettime under -std=c11
-#define _POSIX_C_SOURCE 200809L
+
+#define _POSIX_C_SOURCE 200809L // clock_gettime under -std=c11
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
