@@ -20,6 +20,7 @@
 #define KC_Q8 512   // k per slice: 512 x 32 int8 = 16 KB of weights
 #define KC_BF16 256 // 256 x 32 bf16 = 16 KB
 #define MIN_PARALLEL_MACS 1048576
+#define MIN_SPLIT_CONVERT 16384 // x elements below which one thread converts a lone strip
 #define ROWS_MR_MAX 32 // the most rows of a row-major path's tile
 
 static inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
@@ -221,6 +222,7 @@ struct lp_job {
     int32_t *xsum;
     float *y;
     int32_t mc, threads, group;
+    int32_t rows, convert_rows; // x's rows padded to whole strips; rows per conversion task
 };
 
 // k per chunk of a row converted at once: the conversion loops run over a contiguous buffer, a vector at a
@@ -260,16 +262,21 @@ static inline dbk_vf round_even_v(dbk_vf v) {
     return t - magic;
 }
 
-// Strip s of x: rows s * mr .. s * mr + mr, converted (bf16) or quantized (q8), rows past M zero.
-static void convert_strip_task(void *ctx, int32_t s, int32_t slot) {
+// Rows task * j->convert_rows .. + convert_rows of the padded x (strips of mr rows): converted (bf16) or
+// quantized (q8), rows past M zero. A task is a whole strip, unless there are fewer strips than threads and
+// enough of x: then a strip's rows are shared out, so that at a few dozen tokens every thread converts (each
+// row's values are its own 4-byte groups of the strip, whichever task writes them).
+static void convert_rows_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
     const int32_t mr = j->mr, K = j->K;
-    const int64_t Kp = j->Kp, base = (int64_t)s * mr * Kp, elem = j->dtype == DBK_DTYPE_BF16 ? 2 : 1;
+    const int64_t Kp = j->Kp, elem = j->dtype == DBK_DTYPE_BF16 ? 2 : 1;
     const int rowmajor = j->tiles.rows;
-    uint32_t *strip = (uint32_t *)((char *)j->strips + base * elem);
-    for (int32_t r = 0; r < mr; r++) {
-        const int32_t t = s * mr + r;
+    const int32_t t_first = task * j->convert_rows;
+    const int32_t t_end = t_first + j->convert_rows < j->rows ? t_first + j->convert_rows : j->rows;
+    for (int32_t t = t_first; t < t_end; t++) {
+        const int32_t r = t % mr;
+        uint32_t *strip = (uint32_t *)((char *)j->strips + (int64_t)(t - r) * Kp * elem);
         const float *row = j->x + (int64_t)t * K;
         if (t >= j->M) {
             if (rowmajor) memset((char *)strip + r * Kp * elem, 0, (size_t)(Kp * elem));
@@ -471,19 +478,17 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
     // Blocks of equal size (multiples of mr) no longer than MC_MAX, as in packed_linear.c.
     const int32_t mc_max = MC_MAX / mr * mr, blocks = (M + mc_max - 1) / mc_max;
     const int32_t mc = (int32_t)round_up((M + blocks - 1) / blocks, mr);
+    threads = dbk_clamp_threads(threads);
+    if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
+    const int32_t panels = (int32_t)(round_up(N, LP_PW) / LP_PW), group = dbk_task_group(panels, threads, GROUP);
+    const int32_t rows = (int32_t)l.rows, strips = rows / mr, tasks = (panels + group - 1) / group;
+    const int32_t convert_rows = strips >= threads || (int64_t)M * K < MIN_SPLIT_CONVERT ? mr : (rows + threads - 1) / threads;
     struct lp_job job = {
         p, tl, dtype, mr, M, K, (int32_t)round_up(K, LP_KG), N, activation, x, bias, wscale, w, scratch,
         (float *)(scratch + l.strips_bytes), (int32_t *)(scratch + l.strips_bytes + round_up(l.rows * 4, 64)),
-        y, mc, 1, GROUP,
+        y, mc, threads, group, rows, convert_rows,
     };
-    threads = dbk_clamp_threads(threads);
-    if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
-    job.threads = threads;
-    const int32_t panels = (int32_t)(round_up(N, LP_PW) / LP_PW);
-    job.group = dbk_task_group(panels, threads, GROUP);
-    const int32_t strips = (int32_t)(l.rows / mr);
-    const int32_t tasks = (panels + job.group - 1) / job.group;
-    dbk_parallel(threads, convert_strip_task, &job, strips);
+    dbk_parallel(threads, convert_rows_task, &job, (rows + convert_rows - 1) / convert_rows);
     dbk_parallel(threads, tl.rows ? rows_task : tiles_task, &job, tasks);
 }
 
