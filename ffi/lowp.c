@@ -263,9 +263,10 @@ static inline dbk_vf round_even_v(dbk_vf v) {
 }
 
 // Rows task * j->convert_rows .. + convert_rows of the padded x (strips of mr rows): converted (bf16) or
-// quantized (q8), rows past M zero. A task is a whole strip, unless there are fewer strips than threads and
-// enough of x: then a strip's rows are shared out, so that at a few dozen tokens every thread converts (each
-// row's values are its own 4-byte groups of the strip, whichever task writes them).
+// quantized (q8), rows past M zero. A task is a whole strip, unless a row-major path has fewer strips than
+// threads and enough of x: then the strip's rows (each a contiguous run of it) are shared out, so that at a
+// few dozen tokens every thread converts. Strip-layout rows interleave in 4-byte groups, whose cache lines
+// two threads would share, so those strips stay whole.
 static void convert_rows_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
@@ -482,7 +483,8 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
     if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
     const int32_t panels = (int32_t)(round_up(N, LP_PW) / LP_PW), group = dbk_task_group(panels, threads, GROUP);
     const int32_t rows = (int32_t)l.rows, strips = rows / mr, tasks = (panels + group - 1) / group;
-    const int32_t convert_rows = strips >= threads || (int64_t)M * K < MIN_SPLIT_CONVERT ? mr : (rows + threads - 1) / threads;
+    const int split = tl.rows && strips < threads && (int64_t)M * K >= MIN_SPLIT_CONVERT;
+    const int32_t convert_rows = split ? (rows + threads - 1) / threads : mr;
     struct lp_job job = {
         p, tl, dtype, mr, M, K, (int32_t)round_up(K, LP_KG), N, activation, x, bias, wscale, w, scratch,
         (float *)(scratch + l.strips_bytes), (int32_t *)(scratch + l.strips_bytes + round_up(l.rows * 4, 64)),
