@@ -254,6 +254,12 @@ static inline lp_vu16 to_bf16_v(dbk_vf f) {
     return __builtin_convertvector(r, lp_vu16);
 }
 
+// Lane-wise unsigned max (GCC: vpmaxud).
+static inline lp_vu max_u(lp_vu a, lp_vu b) {
+    const lp_vu m = (lp_vu)(a > b);
+    return (a & m) | (b & ~m);
+}
+
 // round(v) to nearest even for |v| <= 2^22 by adding and subtracting 1.5 * 2^23.
 static inline dbk_vf round_even_v(dbk_vf v) {
     const dbk_vf magic = dbk_splat(12582912.0f);
@@ -303,24 +309,38 @@ static void convert_rows_task(void *ctx, int32_t task, int32_t slot) {
             }
             continue;
         }
-        // The row's largest magnitude, and whether it holds a NaN.
-        dbk_vf vmax = dbk_splat(0.0f);
-        dbk_vi vnan = (dbk_vi){0};
+        // The row's largest magnitude, and whether it holds a NaN: the largest |x| bit pattern, as unsigned
+        // integers ordered as the magnitudes are and NaNs above +inf. An integer max is one short
+        // instruction, and four running maxima keep the loop from waiting on one chain of them.
+        lp_vu m0 = {0}, m1 = {0}, m2 = {0}, m3 = {0};
         int32_t k = 0;
+        for (; k + 4 * DBK_VW <= K; k += 4 * DBK_VW) {
+            lp_vu a0, a1, a2, a3;
+            memcpy(&a0, row + k, sizeof a0);
+            memcpy(&a1, row + k + DBK_VW, sizeof a1);
+            memcpy(&a2, row + k + 2 * DBK_VW, sizeof a2);
+            memcpy(&a3, row + k + 3 * DBK_VW, sizeof a3);
+            a0 &= 0x7fffffffu, a1 &= 0x7fffffffu, a2 &= 0x7fffffffu, a3 &= 0x7fffffffu;
+            m0 = max_u(a0, m0), m1 = max_u(a1, m1), m2 = max_u(a2, m2), m3 = max_u(a3, m3);
+        }
         for (; k + DBK_VW <= K; k += DBK_VW) {
-            const dbk_vf x = dbk_loadu(row + k);
-            const dbk_vf a = (dbk_vf)((dbk_vi)x & 0x7fffffff);
-            vmax = dbk_select(a > vmax, a, vmax);
-            vnan |= x != x;
+            lp_vu a0;
+            memcpy(&a0, row + k, sizeof a0);
+            a0 &= 0x7fffffffu;
+            m0 = max_u(a0, m0);
         }
-        float amax = dbk_hmax(vmax);
-        int32_t nan = 0;
-        for (int32_t i = 0; i < DBK_VW; i++) nan |= vnan[i];
+        m0 = max_u(m1, m0), m2 = max_u(m3, m2), m0 = max_u(m2, m0);
+        uint32_t abits = 0;
+        for (int32_t i = 0; i < DBK_VW; i++) abits = m0[i] > abits ? m0[i] : abits;
         for (; k < K; k++) {
-            const float a = fabsf(row[k]);
-            amax = a > amax ? a : amax;
-            nan |= row[k] != row[k];
+            uint32_t a;
+            memcpy(&a, row + k, 4);
+            a &= 0x7fffffffu;
+            abits = a > abits ? a : abits;
         }
+        const int32_t nan = abits > 0x7f800000u;
+        float amax;
+        memcpy(&amax, &abits, 4);
         // A NaN in the row makes its scale NaN, and an infinity makes inv 0 and the scale infinite: either
         // way the row's outputs come out NaN, as the float computation's would, never a finite guess.
         const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
@@ -415,9 +435,10 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
             for (int32_t p = p_first; p < p_last; p++) {
                 const char *w = (const char *)j->w + ((int64_t)p * j->Kp + k0) * LP_PW * elem;
                 // The weight slice used next (the next panel, the next k slice, or the first of the task this
-                // thread probably takes next), fetched into L2 a share per tile while this one is multiplied:
+                // thread probably takes next), fetched into L1 a share per tile while this one is multiplied:
                 // at a few dozen tokens the layer streams its weights from memory, and the hardware
-                // prefetcher does not follow the jump from one panel to the next.
+                // prefetcher does not follow the jump from one panel to the next. Into L1, not L2: with
+                // the slice in L2 only, the tiles waited on it there (AMD Zen 5).
                 const int32_t p_after = p_last + (j->threads - 1) * j->group;
                 const char *next = p + 1 < p_last ? w + (int64_t)j->Kp * LP_PW * elem
                                    : k0 + kc < j->Kp ? (const char *)j->w + ((int64_t)p_first * j->Kp + k0 + kc) * LP_PW * elem
@@ -430,7 +451,7 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                     if (next) {
                         const int64_t from = (int64_t)((m0 - m_block) / mr) * share;
                         for (int64_t b = from; b < from + share && b < next_bytes; b += 64)
-                            __builtin_prefetch(next + b, 0, 2);
+                            __builtin_prefetch(next + b, 0, 3);
                     }
                     const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
                     int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
