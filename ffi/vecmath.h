@@ -119,6 +119,18 @@ static inline dbk_vf dbk_vexp(dbk_vf x) {
     return y * s1 * s2;
 }
 
+// exp(x) for x <= 0 (or NaN), as dbk_vexp but below -87 it returns exp(-87), the smallest normal result
+// of one scale step: erf only takes exp(-x^2) times a factor below 1 from 1, where anything under 1e-37
+// leaves 1. Fewer instructions (no upper clamp, one scale instead of two), same value elsewhere: y * 2^n
+// either way is exact.
+static inline dbk_vf dbk_vexp_nonpos(dbk_vf x) {
+    x = dbk_select(x < -87.0f, dbk_splat(-87.0f), x);
+    dbk_vf t;
+    const dbk_vf y = dbk_exp_mantissa(x, &t);
+    const dbk_vi n = (dbk_vi)t - (dbk_vi)dbk_splat(12582912.0f); // in [-126, 0]
+    return y * (dbk_vf)((n + 127) << 23);
+}
+
 // erf(x) by Abramowitz-Stegun 7.1.26, as PyTorch's vectorised CPU erf (so exact GELU matches torch):
 // erf(|x|) = 1 - t(a1 + t(a2 + t(a3 + t(a4 + t a5)))) exp(-x^2), t = 1 / (1 + p|x|); sign restored after.
 static inline dbk_vf dbk_verf(dbk_vf x) {
@@ -130,7 +142,7 @@ static inline dbk_vf dbk_verf(dbk_vf x) {
     r = r * t + 1.421413741f;
     r = r * t + -0.284496736f;
     r = r * t + 0.254829592f;
-    const dbk_vf y = 1.0f - r * t * dbk_vexp(-(ax * ax));
+    const dbk_vf y = 1.0f - r * t * dbk_vexp_nonpos(-(ax * ax));
     return (dbk_vf)((dbk_vi)y ^ sign);
 }
 
