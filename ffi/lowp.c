@@ -3,7 +3,7 @@
 // tiles blocked for the caches and split over threads, and one epilogue (dequantization, bias, activation).
 //
 // Blocking as in packed_linear.c: threads split the output panels (GROUP per task), so each owns its columns
-// of y; tokens in blocks of at most MC rows (the block's x slice stays in L2), k in slices of KC (a 16 KB
+// of y; tokens in blocks of at most MC rows (the block's x slice stays in L2), k in slices of KC (a 16-24 KB
 // weight slice stays in L1 while every strip of the block passes over it); a block's sums wait in a buffer
 // on the stack across the k slices. The row-major (AMX) paths keep a tile's sums in tile registers over all
 // of K instead (rows_task).
@@ -17,7 +17,7 @@
 
 #define GROUP 4
 #define MC_MAX 264
-#define KC_Q8 512   // k per slice: 512 x 32 int8 = 16 KB of weights
+#define KC_Q8 768   // k per slice: 768 x 32 int8 = 24 KB of weights (a 768-wide input in one slice)
 #define KC_BF16 256 // 256 x 32 bf16 = 16 KB
 #define MIN_PARALLEL_MACS 1048576
 #define MIN_SPLIT_CONVERT 16384 // x elements below which one thread converts a lone strip

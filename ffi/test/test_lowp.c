@@ -255,7 +255,7 @@ int main(void) {
         test_linear(ms[i], K, N, (int)(i % 2), (int32_t)(i % 3), 1 + (int32_t)(i % 3));
     }
     test_linear(26, 768, 3072, 1, DBK_ACT_GELU, 2); // base lin1, threaded
-    test_linear(40, 3072, 768, 1, DBK_ACT_NONE, 2);  // base lin2 (three k slices)
+    test_linear(40, 3072, 768, 1, DBK_ACT_NONE, 2);  // base lin2 (several k slices)
     test_linear(270, 200, 70, 0, DBK_ACT_RELU, 3);   // two row blocks
     test_linear(12, 3072, 64, 1, DBK_ACT_NONE, 3);  // a lone AMX strip converted by three threads
     if (failures) {
