@@ -46,7 +46,9 @@ static inline float from_bf16(uint16_t h) {
 
 #define REF_MR 4
 
-static void bf16_tile_ref(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first) {
+static void bf16_tile_ref(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first,
+                          const char *pf, int32_t pf_lines) {
+    (void)pf, (void)pf_lines;
     float acc[REF_MR][LP_PW];
     for (int r = 0; r < REF_MR; r++)
         for (int j = 0; j < LP_PW; j++) acc[r][j] = first ? 0.0f : c[r * LP_PW + j];
@@ -63,7 +65,9 @@ static void bf16_tile_ref(const uint16_t *xp, int32_t kp, const uint16_t *w, flo
         for (int j = 0; j < LP_PW; j++) c[r * LP_PW + j] = acc[r][j];
 }
 
-static void q8_tile_ref(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {
+static void q8_tile_ref(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first, const char *pf,
+                        int32_t pf_lines) {
+    (void)pf, (void)pf_lines;
     int32_t acc[REF_MR][LP_PW];
     for (int r = 0; r < REF_MR; r++)
         for (int j = 0; j < LP_PW; j++) acc[r][j] = first ? 0 : c[r * LP_PW + j];
@@ -438,7 +442,8 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                 // thread probably takes next), fetched into L1 a share per tile while this one is multiplied:
                 // at a few dozen tokens the layer streams its weights from memory, and the hardware
                 // prefetcher does not follow the jump from one panel to the next. Into L1, not L2: with
-                // the slice in L2 only, the tiles waited on it there (AMD Zen 5).
+                // the slice in L2 only, the tiles waited on it there (AMD Zen 5). The tile itself issues
+                // them a line per k step: a burst before each tile held up the tile's own loads.
                 const int32_t p_after = p_last + (j->threads - 1) * j->group;
                 const char *next = p + 1 < p_last ? w + (int64_t)j->Kp * LP_PW * elem
                                    : k0 + kc < j->Kp ? (const char *)j->w + ((int64_t)p_first * j->Kp + k0 + kc) * LP_PW * elem
@@ -448,15 +453,17 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                 const int32_t n_tiles = (m_end - m_block + mr - 1) / mr;
                 const int64_t share = (next_bytes / n_tiles + 63) / 64 * 64;
                 for (int32_t m0 = m_block; m0 < m_end; m0 += mr) {
-                    if (next) {
-                        const int64_t from = (int64_t)((m0 - m_block) / mr) * share;
-                        for (int64_t b = from; b < from + share && b < next_bytes; b += 64)
-                            __builtin_prefetch(next + b, 0, 3);
-                    }
+                    // This tile's share of the next slice, at most two lines per k step (lowp.h).
+                    const int64_t from = (int64_t)((m0 - m_block) / mr) * share;
+                    const int64_t bytes = !next || from >= next_bytes ? 0 : from + share < next_bytes ? share : next_bytes - from;
+                    const int32_t steps = kn / (bf16 ? 2 : 4), lines = (int32_t)((bytes + 63) / 64);
+                    const char *pf = next ? next + from : NULL;
+                    const int32_t pf_lines = lines < 2 * steps ? lines : 2 * steps;
                     const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
                     int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
-                    if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0);
-                    else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0);
+                    if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0, pf,
+                                         pf_lines);
+                    else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0, pf, pf_lines);
                     if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
                 }
             }

@@ -7,6 +7,10 @@
 // q8 strip [Kp/4][MR][4] (4 k per 32 bits), so every broadcast of x is one aligned 32-bit load. Rows of a
 // strip past M are zero, so a micro-kernel always computes all MR rows. Row-major paths (AMX, whose tiles
 // load rows of x) take strips [MR][Kp] instead, with the row stride, and need K in whole tile steps.
+//
+// pf, pf_lines: cache lines the tile fetches into L1 for the driver while it runs (the weight slice used
+// next), one per k step from the first, and a second per step once pf_lines exceeds the steps; at most twice
+// the steps. A hint: the plain C reference ignores it.
 #ifndef DISTILBERT_LOWP_H
 #define DISTILBERT_LOWP_H
 
@@ -16,10 +20,12 @@
 #define LP_KG 64 // K is padded to a multiple of this: one AMX int8 step (64 k), two bf16 steps (32 k each)
 
 // xp: strip at the slice's first k; kp: k-pairs in the slice; w: panel slice [kp][32][2]; c: [MR][32].
-typedef void (*lp_bf16_tile_fn)(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first);
+typedef void (*lp_bf16_tile_fn)(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first,
+                                const char *pf, int32_t pf_lines);
 // xp: strip at the slice's first k (s8 values); kq: k-quads; w: panel slice [kq][32][4] (q + 128, u8);
 // c: [MR][32] int32 sums of x * (q + 128) when `biased` (the VNNI paths' u8 x s8 products), else of x * q.
-typedef void (*lp_q8_tile_fn)(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first);
+typedef void (*lp_q8_tile_fn)(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first,
+                              const char *pf, int32_t pf_lines);
 // The row-major forms, over all of K (kp pairs / kq quads), storing c: xp at row 0 of the tile, rows xs
 // elements apart.
 typedef void (*lp_bf16_rows_fn)(const uint16_t *xp, int64_t xs, int32_t kp, const uint16_t *w, float *c);

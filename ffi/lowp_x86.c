@@ -23,6 +23,13 @@
 #define TAVXVNNI __attribute__((target("avx2,fma,avxvnni")))
 #define TAVX2 __attribute__((target("avx2,fma")))
 
+// The driver's prefetch at step k of steps (lowp.h): line k, and line steps + k while pf_lines asks for more.
+#define PREFETCH_STEP(k, steps)                                                                               \
+    {                                                                                                         \
+        if ((k) < pf_lines) _mm_prefetch(pf + 64 * (int64_t)(k), _MM_HINT_T0);                                \
+        if ((k) + (steps) < pf_lines) _mm_prefetch(pf + 64 * (int64_t)((k) + (steps)), _MM_HINT_T0);          \
+    }
+
 static inline int32_t load32(const void *p) {
     int32_t v;
     memcpy(&v, p, 4);
@@ -59,9 +66,10 @@ static inline int32_t load32(const void *p) {
 
 // A tile function of MRV rows (ROWS lists them).
 #define BF16_TILE_512(NAME, MRV, ROWS)                                                                        \
-    T512BF16 static void NAME(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first) {    \
+    T512BF16 static void NAME(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first, const char *pf, int32_t pf_lines) {    \
         ROWS(BF16_DECL)                                                                                       \
         for (int32_t k = 0; k < kp; k++, xp += 2 * MRV, w += 2 * LP_PW) {                                     \
+            PREFETCH_STEP(k, kp)                                                                              \
             const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 32);  \
             ROWS(BF16_STEP)                                                                                   \
         }                                                                                                     \
@@ -87,9 +95,10 @@ BF16_TILE_512(bf16_tile_avx512_8, 8, ROWS8)
     }
 
 #define Q8_TILE_512(NAME, MRV, ROWS)                                                                          \
-    T512VNNI static void NAME(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {     \
+    T512VNNI static void NAME(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first, const char *pf, int32_t pf_lines) {     \
         ROWS(Q8_DECL)                                                                                         \
         for (int32_t k = 0; k < kq; k++, xp += 4 * MRV, w += 4 * LP_PW) {                                     \
+            PREFETCH_STEP(k, kq)                                                                              \
             const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);                       \
             ROWS(Q8_STEP)                                                                                     \
         }                                                                                                     \
@@ -207,11 +216,12 @@ static int amx_usable(void) {
 // vpdpbusd on ymm, once VEX-encoded (AVX-VNNI: CPUs without AVX-512) and once EVEX-encoded (AVX512-VNNI +
 // VL), from one body: the EVEX twin is the same algorithm, runnable (and so tested) on AVX-512 machines.
 #define Q8_TILE_YMM_VNNI(NAME, TARGET, DPBUSD)                                                                 \
-    TARGET static void NAME(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {       \
+    TARGET static void NAME(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first, const char *pf, int32_t pf_lines) {       \
         __m256i acc[MRY][4];                                                                                   \
         for (int r = 0; r < MRY; r++)                                                                          \
             for (int i = 0; i < 4; i++) acc[r][i] = _mm256_setzero_si256();                                    \
         for (int32_t k = 0; k < kq; k++, xp += 4 * MRY, w += 4 * LP_PW) {                                     \
+            PREFETCH_STEP(k, kq)                                                                               \
             const __m256i x0 = _mm256_set1_epi32(load32(xp)), x1 = _mm256_set1_epi32(load32(xp + 4));          \
             for (int i = 0; i < 4; i++) {                                                                      \
                 const __m256i wv = _mm256_loadu_si256((const __m256i *)(w + 32 * i));                          \
@@ -227,12 +237,13 @@ Q8_TILE_YMM_VNNI(q8_tile_vnni_ymm, T512VNNI, _mm256_dpbusd_epi32)
 
 // AVX2 without VNNI: w = (q + 128) ^ 0x80 is q as s8; |q| * sign(x, q) = x * q on vpmaddubsw, whose pair sums
 // (at most 2 * 127 * 127) cannot saturate int16; vpmaddwd by ones adds the pairs into int32 lanes.
-TAVX2 static void q8_tile_avx2(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first) {
+TAVX2 static void q8_tile_avx2(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first, const char *pf, int32_t pf_lines) {
     __m256i acc[MRY][4];
     for (int r = 0; r < MRY; r++)
         for (int i = 0; i < 4; i++) acc[r][i] = _mm256_setzero_si256();
     const __m256i flip = _mm256_set1_epi8((char)0x80), ones = _mm256_set1_epi16(1);
     for (int32_t k = 0; k < kq; k++, xp += 4 * MRY, w += 4 * LP_PW) {
+        PREFETCH_STEP(k, kq)
         const __m256i x0 = _mm256_set1_epi32(load32(xp)), x1 = _mm256_set1_epi32(load32(xp + 4));
         for (int i = 0; i < 4; i++) {
             const __m256i q = _mm256_xor_si256(_mm256_loadu_si256((const __m256i *)(w + 32 * i)), flip);
@@ -247,12 +258,13 @@ TAVX2 static void q8_tile_avx2(const int8_t *xp, int32_t kq, const uint8_t *w, i
 }
 
 // bf16 on AVX2: each 32-bit lane holds (even k, odd k); shifting / masking widens them to fp32 exactly.
-TAVX2 static void bf16_tile_avx2(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first) {
+TAVX2 static void bf16_tile_avx2(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first, const char *pf, int32_t pf_lines) {
     __m256 acc[MRY][4];
     for (int r = 0; r < MRY; r++)
         for (int i = 0; i < 4; i++) acc[r][i] = _mm256_setzero_ps();
     const __m256i hi = _mm256_set1_epi32((int32_t)0xffff0000u);
     for (int32_t k = 0; k < kp; k++, xp += 2 * MRY, w += 2 * LP_PW) {
+        PREFETCH_STEP(k, kp)
         __m256 xe[MRY], xo[MRY];
         for (int r = 0; r < MRY; r++) {
             const __m256i xv = _mm256_set1_epi32(load32(xp + 2 * r));
