@@ -92,8 +92,8 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
 #pragma GCC unroll 4
     for (int32_t k = 0; k < kc; k++, xp += MR, wp += PW, pf += 64 * PF) {
         if (k < pf_steps) {
-            __builtin_prefetch(pf, 0, 2); // to L2: L1 holds the slice being multiplied
-            if (PF == 2) __builtin_prefetch(pf + 64, 0, 2);
+            __builtin_prefetch(pf, 0, 3); // into L1, which has room beside the slice being multiplied
+            if (PF == 2) __builtin_prefetch(pf + 64, 0, 3);
         }
         const dbk_vf w0 = dbk_loadu(wp), w1 = dbk_loadu(wp + DBK_VW);
         // With AVX-512 each FMA takes its x from memory as an embedded broadcast ({1to16}) instead of the
