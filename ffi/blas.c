@@ -1,6 +1,6 @@
 // OpenBLAS, loaded here once per process and called only through dbk_sgemm_nt: one lock serialises every
-// sgemm of every caller (main thread and Workers), and the caller's thread count is set for its call
-// (OpenBLAS's setting is process-wide, so without this one model's `threads` would change another's).
+// sgemm of every caller (main thread and Workers), each on one OpenBLAS thread (kernels.h says why; the
+// setting is process-wide, so it is made here, before the first call, whatever else set it).
 #if defined(__linux__)
 #define _GNU_SOURCE
 #endif
@@ -12,7 +12,6 @@
 
 #include "blas.h"
 #include "kernels.h"
-#include "pool.h"
 
 #define CBLAS_ROW_MAJOR 101
 #define CBLAS_NO_TRANS 111
@@ -71,8 +70,8 @@ void dbk_blas_bind(dbk_cblas_sgemm_fn sgemm, dbk_set_num_threads_fn set_threads)
     pthread_mutex_unlock(&blas.mu);
 }
 
-int32_t dbk_sgemm_nt(int32_t threads, int32_t M, int32_t N, int32_t K, const float *a, const float *b, float *c) {
-    threads = dbk_clamp_threads(threads);
+int32_t dbk_sgemm_nt(int32_t M, int32_t N, int32_t K, const float *a, const float *b, float *c) {
+    const int32_t threads = 1;
     pthread_mutex_lock(&blas.mu);
     if (!blas.opened) {
         pthread_mutex_unlock(&blas.mu);

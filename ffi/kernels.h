@@ -23,24 +23,27 @@
 //   Every call returns only when all of its work is done.
 // - OpenBLAS is opened by this library (dbk_blas_open) and called only through dbk_sgemm_nt, which
 //   serialises every call in the process (some OpenBLAS builds compute wrong results under concurrent
-//   sgemm calls) and sets OpenBLAS's thread count to the caller's for the duration of the call.
+//   sgemm calls) and runs it on one OpenBLAS thread (see dbk_sgemm_nt).
 #ifndef DISTILBERT_KERNELS_H
 #define DISTILBERT_KERNELS_H
 
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 8
+#define DBK_ABI_VERSION 9
 int32_t dbk_abi_version(void);
 
 // Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
 // returns 0 when it is loaded (now or by an earlier call, whatever path that one named), else -1 with the
 // loader's message copied into err (NUL-terminated, at most err_len bytes).
 int32_t dbk_blas_open(const char *path, char *err, int32_t err_len);
-// c[M, N] = a[M, K] . b[N, K]^T on OpenBLAS's cblas_sgemm with `threads` threads (when OpenBLAS exposes
-// openblas_set_num_threads), serialised with every other call. Needs dbk_blas_open first (else c is left
-// untouched and -1 returned; 0 on success). a, b, c: must not alias.
-int32_t dbk_sgemm_nt(int32_t threads, int32_t M, int32_t N, int32_t K, const float *a, const float *b, float *c);
+// c[M, N] = a[M, K] . b[N, K]^T on OpenBLAS's cblas_sgemm, serialised with every other call, on one
+// OpenBLAS thread (set through openblas_set_num_threads when OpenBLAS exposes it): OpenBLAS 0.3.21 splits a
+// product between its threads in a way that changes low bits (256 x 37 x 37: 29% of the outputs differ
+// between 1 and 2 threads on an AMD EPYC), and every kernel here gives the same result for every thread
+// count. Needs dbk_blas_open first (else c is left untouched and -1 returned; 0 on success). a, b, c: must
+// not alias.
+int32_t dbk_sgemm_nt(int32_t M, int32_t N, int32_t K, const float *a, const float *b, float *c);
 // What OpenBLAS says of itself, copied into buf (NUL-terminated, at most len bytes): what = 0 its build
 // configuration, 1 the kernel set it chose for this CPU. Returns the string's length, or -1 when OpenBLAS
 // is not loaded or does not tell.

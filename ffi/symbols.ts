@@ -19,7 +19,6 @@ export const KERNEL_SYMBOLS = {
   },
   dbk_sgemm_nt: {
     parameters: [
-      "i32", // int32_t threads
       "i32", // int32_t M
       "i32", // int32_t N
       "i32", // int32_t K
@@ -318,4 +317,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 8;
+export const KERNEL_ABI_VERSION = 9;

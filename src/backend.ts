@@ -166,7 +166,7 @@ export class Backend {
       return;
     }
     need(!overlaps(c, a) && !overlaps(c, b), "sgemm output must not overlap its inputs");
-    if (this.#k.dbk_sgemm_nt(this.#threads, m, n, k, a, b, c) !== 0) {
+    if (this.#k.dbk_sgemm_nt(m, n, k, a, b, c) !== 0) {
       throw new Error("OpenBLAS is not loaded (internal error: the native library was opened without it)");
     }
   }
