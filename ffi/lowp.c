@@ -265,10 +265,12 @@ static inline lp_vu max_u(lp_vu a, lp_vu b) {
 }
 
 // round(v) to nearest even for |v| <= 2^22 by adding and subtracting 1.5 * 2^23.
+// The barrier is on v, the input: on the sum it left the multiply that made v free to fuse into the add
+// (a haswell build then rounded x * inv exactly instead of as the float product, one step off at near-ties).
 static inline dbk_vf round_even_v(dbk_vf v) {
     const dbk_vf magic = dbk_splat(12582912.0f);
-    dbk_vf t = v + magic;
-    NO_CONTRACT(t);
+    NO_CONTRACT(v);
+    const dbk_vf t = v + magic;
     return t - magic;
 }
 
