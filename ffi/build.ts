@@ -51,6 +51,8 @@ export const KERNEL_SOURCES: readonly string[] = [
   "vecmath.h",
   "pool.h",
   "pool.c",
+  "cpu.h",
+  "cpu.c",
   "blas.h",
   "blas.c",
   "embedding.c",

@@ -3,9 +3,12 @@
 // with, and runs only where CPUID says the CPU has it (lp_x86_supported), so one build serves every x86 CPU.
 //
 // Tile: MR rows x 32 features (AMX: see its section). Per k group the panel slice is 128 bytes: two zmm
-// (AVX-512) or four ymm of weights; each row's x group is broadcast from memory. Register budget (AVX-512, 32 zmm): 12 rows x 2
-// accumulators + 2 weight vectors; ymm paths (16 registers): 2 rows x 4 accumulators + temporaries.
+// (AVX-512) or four ymm of weights; each row's x group is broadcast from memory (AVX-512: embedded in each
+// dot product, or once into a register the row's two share, as cpu.h chooses). Register budget (AVX-512, 32
+// zmm): 12 rows x 2 accumulators + 2 weight vectors (+ 1 broadcast x); ymm paths (16 registers): 2 rows x 4
+// accumulators + temporaries.
 #define _GNU_SOURCE // syscall()
+#include "cpu.h"
 #include "kernels.h"
 #include "lowp.h"
 
@@ -55,6 +58,13 @@ static inline int32_t load32(const void *p) {
         DOT_BCAST("vdpbf16ps", a##r##0, w0, xp + 2 * r);                                                      \
         DOT_BCAST("vdpbf16ps", a##r##1, w1, xp + 2 * r);                                                      \
     }
+// The same with x broadcast once into a register both accumulators use (cpu.h: which CPUs want which).
+#define BF16_STEP_XREG(r)                                                                                     \
+    {                                                                                                         \
+        const __m512bh xv = (__m512bh)_mm512_set1_epi32(load32(xp + 2 * r));                                 \
+        a##r##0 = _mm512_dpbf16_ps(a##r##0, w0, xv);                                                          \
+        a##r##1 = _mm512_dpbf16_ps(a##r##1, w1, xv);                                                          \
+    }
 #define BF16_STORE(r)                                                                                         \
     if (first) {                                                                                              \
         _mm512_storeu_ps(c + r * LP_PW, a##r##0);                                                             \
@@ -64,25 +74,33 @@ static inline int32_t load32(const void *p) {
         _mm512_storeu_ps(c + r * LP_PW + 16, _mm512_add_ps(_mm512_loadu_ps(c + r * LP_PW + 16), a##r##1));    \
     }
 
-// A tile function of MRV rows (ROWS lists them).
-#define BF16_TILE_512(NAME, MRV, ROWS)                                                                        \
+// A tile function of MRV rows (ROWS lists them), each row's step STEP.
+#define BF16_TILE_512(NAME, MRV, ROWS, STEP)                                                                  \
     T512BF16 static void NAME(const uint16_t *xp, int32_t kp, const uint16_t *w, float *c, int32_t first, const char *pf, int32_t pf_lines) {    \
         ROWS(BF16_DECL)                                                                                       \
         for (int32_t k = 0; k < kp; k++, xp += 2 * MRV, w += 2 * LP_PW) {                                     \
             PREFETCH_STEP(k, kp)                                                                              \
             const __m512bh w0 = (__m512bh)_mm512_loadu_si512(w), w1 = (__m512bh)_mm512_loadu_si512(w + 32);  \
-            ROWS(BF16_STEP)                                                                                   \
+            ROWS(STEP)                                                                                        \
         }                                                                                                     \
         ROWS(BF16_STORE)                                                                                      \
     }
-BF16_TILE_512(bf16_tile_avx512, MR512, ROWS12)
-BF16_TILE_512(bf16_tile_avx512_8, 8, ROWS8)
+BF16_TILE_512(bf16_tile_avx512, MR512, ROWS12, BF16_STEP)
+BF16_TILE_512(bf16_tile_avx512_8, 8, ROWS8, BF16_STEP)
+BF16_TILE_512(bf16_tile_avx512_xreg, MR512, ROWS12, BF16_STEP_XREG)
+BF16_TILE_512(bf16_tile_avx512_8_xreg, 8, ROWS8, BF16_STEP_XREG)
 
 #define Q8_DECL(r) __m512i a##r##0 = _mm512_setzero_si512(), a##r##1 = _mm512_setzero_si512();
 #define Q8_STEP(r)                                                                                            \
     {                                                                                                         \
         DOT_BCAST("vpdpbusd", a##r##0, w0, xp + 4 * r);                                                       \
         DOT_BCAST("vpdpbusd", a##r##1, w1, xp + 4 * r);                                                       \
+    }
+#define Q8_STEP_XREG(r)                                                                                       \
+    {                                                                                                         \
+        const __m512i xv = _mm512_set1_epi32(load32(xp + 4 * r));                                             \
+        a##r##0 = _mm512_dpbusd_epi32(a##r##0, w0, xv);                                                       \
+        a##r##1 = _mm512_dpbusd_epi32(a##r##1, w1, xv);                                                       \
     }
 #define Q8_STORE(r)                                                                                           \
     if (first) {                                                                                              \
@@ -94,18 +112,20 @@ BF16_TILE_512(bf16_tile_avx512_8, 8, ROWS8)
                             _mm512_add_epi32(_mm512_loadu_si512(c + r * LP_PW + 16), a##r##1));               \
     }
 
-#define Q8_TILE_512(NAME, MRV, ROWS)                                                                          \
+#define Q8_TILE_512(NAME, MRV, ROWS, STEP)                                                                    \
     T512VNNI static void NAME(const int8_t *xp, int32_t kq, const uint8_t *w, int32_t *c, int32_t first, const char *pf, int32_t pf_lines) {     \
         ROWS(Q8_DECL)                                                                                         \
         for (int32_t k = 0; k < kq; k++, xp += 4 * MRV, w += 4 * LP_PW) {                                     \
             PREFETCH_STEP(k, kq)                                                                              \
             const __m512i w0 = _mm512_loadu_si512(w), w1 = _mm512_loadu_si512(w + 64);                       \
-            ROWS(Q8_STEP)                                                                                     \
+            ROWS(STEP)                                                                                        \
         }                                                                                                     \
         ROWS(Q8_STORE)                                                                                        \
     }
-Q8_TILE_512(q8_tile_avx512, MR512, ROWS12)
-Q8_TILE_512(q8_tile_avx512_8, 8, ROWS8)
+Q8_TILE_512(q8_tile_avx512, MR512, ROWS12, Q8_STEP)
+Q8_TILE_512(q8_tile_avx512_8, 8, ROWS8, Q8_STEP)
+Q8_TILE_512(q8_tile_avx512_xreg, MR512, ROWS12, Q8_STEP_XREG)
+Q8_TILE_512(q8_tile_avx512_8_xreg, 8, ROWS8, Q8_STEP_XREG)
 
 // ---- AMX: tdpbf16ps / tdpbsud, 32 x 32 (or 16 x 32) from 16 x 16 tiles
 
@@ -296,8 +316,14 @@ static const struct lp_path PATHS[DBK_PATH_COUNT] = {
                       .q8_rows = q8_rows_amx, .q8_rows_small = q8_rows_amx_16, .begin = amx_begin, .end = amx_end},
 };
 
+// The AVX-512 path with x broadcast into registers, for the CPUs that want it (cpu.h).
+static const struct lp_path AVX512_XREG = {
+    .bf16_mr = MR512, .q8_mr = MR512, .bf16 = bf16_tile_avx512_xreg, .q8 = q8_tile_avx512_xreg, .q8_biased = 1,
+    .small_mr = 8, .bf16_small = bf16_tile_avx512_8_xreg, .q8_small = q8_tile_avx512_8_xreg};
+
 const struct lp_path *lp_x86_path(int32_t path) {
     if (path <= DBK_PATH_SCALAR || path >= DBK_PATH_COUNT) return NULL;
+    if (path == DBK_PATH_AVX512 && dbk_x_in_register()) return &AVX512_XREG;
     return &PATHS[path];
 }
 

@@ -1,5 +1,6 @@
 #include <string.h>
 
+#include "cpu.h"
 #include "kernels.h"
 #include "pool.h"
 #include "vecmath.h"
@@ -85,7 +86,8 @@ int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K) {
 // fall into the same L1 set.)
 static inline __attribute__((always_inline)) void tile(const float *xp, const float *wp, int32_t kc,
                                                        const int RR, float *c, int first, const char *pf,
-                                                       const int PF, const int32_t pf_steps) {
+                                                       const int PF, const int32_t pf_steps, const int XREG) {
+    (void)XREG; // AVX2 builds: one form only
     dbk_vf acc[MR][2];
     for (int r = 0; r < RR; r++) acc[r][0] = acc[r][1] = dbk_splat(0.0f);
     // Unrolled: the rolled loop ran at ~55% of the FMA peak, unrolled by 4 at ~95%.
@@ -96,14 +98,14 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
             if (PF == 2) __builtin_prefetch(pf + 64, 0, 3);
         }
         const dbk_vf w0 = dbk_loadu(wp), w1 = dbk_loadu(wp + DBK_VW);
-        // With AVX-512 each FMA takes its x from memory as an embedded broadcast ({1to16}) instead of the
-        // two sharing one vbroadcastss (on Sapphire Rapids the separate broadcasts held the tile to about
-        // three quarters of the FMA rate it reaches this way). The compiler folds a broadcast into an FMA
-        // only when it has one use, so the second column reads x through a pointer it cannot see is the
-        // same one. Same arithmetic, same results; AVX2 has no embedded broadcasts.
+        // With AVX-512 and !XREG each FMA takes its x from memory as an embedded broadcast ({1to16})
+        // instead of the two sharing one vbroadcastss (cpu.h says which CPUs want which). The compiler
+        // folds a broadcast into an FMA only when it has one use, so the second column reads x through a
+        // pointer it cannot see is the same one. Same arithmetic, same results; AVX2 has no embedded
+        // broadcasts.
         const float *x1 = xp;
 #if DBK_VW == 16
-        __asm__("" : "+r"(x1));
+        if (!XREG) __asm__("" : "+r"(x1));
 #endif
         for (int r = 0; r < RR; r++) {
             acc[r][0] += w0 * xp[r];
@@ -125,7 +127,7 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
 struct packed_job {
     const float *x, *wp, *bias;
     float *xp, *y;
-    int32_t M, K, N, activation, threads, group;
+    int32_t M, K, N, activation, threads, group, xreg;
     int32_t groups, tasks, mc; // tasks = token blocks of mc tokens (the last may be shorter) x groups
 };
 
@@ -143,8 +145,10 @@ static inline void finish_tile(const struct packed_job *j, const float *c, int32
 // Tokens m_first .. m_last (at most MC, a multiple of MR apart unless m_last = M) against panels
 // p_first .. p_last over K slice k0 .. k0 + kc, into cbuf[p - p_first][m - m_first][PW].
 // p_after: the first panel of the task this thread probably claims next (-1: none).
-static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, int32_t p_after, int32_t m_first,
-                  int32_t m_last, int32_t k0, int32_t kc, float *cbuf) {
+static inline __attribute__((always_inline)) void tiles_of(const struct packed_job *j, int32_t p_first,
+                                                          int32_t p_last, int32_t p_after, int32_t m_first,
+                                                          int32_t m_last, int32_t k0, int32_t kc, float *cbuf,
+                                                          const int XREG) {
     const int32_t n_tiles = (m_last - m_first + MR - 1) / MR;
     for (int32_t p = p_first; p < p_last; p++) {
         const float *wp = j->wp + ((int64_t)p * j->K + k0) * PW;
@@ -168,14 +172,14 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
             const int32_t rows = m_last - m0 < MR ? m_last - m0 : MR;
             if (rows == MR) {
                 if (n_tiles == 1) {
-                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 2, pf_steps);
+                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 2, pf_steps, XREG);
                 } else {
-                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 1, pf_steps);
+                    tile(xp, wp, kc, MR, c, k0 == 0, pf, 1, pf_steps, XREG);
                 }
             } else {
                 switch (rows) {
 #define CASE(R) \
-    case R: tile(xp, wp, kc, R, c, k0 == 0, pf, n_tiles == 1 ? 2 : 1, pf_steps); break;
+    case R: tile(xp, wp, kc, R, c, k0 == 0, pf, n_tiles == 1 ? 2 : 1, pf_steps, XREG); break;
 #if MR > 6
                     CASE(11) CASE(10) CASE(9) CASE(8) CASE(7) CASE(6)
 #endif
@@ -187,6 +191,13 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
             if (k0 + kc == j->K) finish_tile(j, c, rows, m0, p);
         }
     }
+}
+
+// The tiles in the job's form of x broadcast (cpu.h), each form compiled on its own.
+static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, int32_t p_after, int32_t m_first,
+                  int32_t m_last, int32_t k0, int32_t kc, float *cbuf) {
+    if (j->xreg) tiles_of(j, p_first, p_last, p_after, m_first, m_last, k0, kc, cbuf, 1);
+    else tiles_of(j, p_first, p_last, p_after, m_first, m_last, k0, kc, cbuf, 0);
 }
 
 // A task: one block of at most MC tokens against up to GROUP weight panels (j->group). Tasks go block by
@@ -266,7 +277,8 @@ void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, co
     // M in equal blocks (multiples of MR) of at most MC tokens.
     const int32_t blocks = (M + MC - 1) / MC, mc = ((M + blocks - 1) / blocks + MR - 1) / MR * MR;
     const int32_t groups = (N / PW + group - 1) / group, tasks = groups * blocks;
-    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads, group, groups, tasks, mc};
+    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads, group, dbk_x_in_register(),
+                             groups, tasks, mc};
     if (threads == 1) {
         for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);
         for (int32_t t = 0; t < tasks; t++) packed_task(&job, t, 0);

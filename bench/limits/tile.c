@@ -9,7 +9,7 @@
  * MC-token block in turn against the same weight slice (weights in L1, x from L2), as in a large batch.
  *
  *   cc -std=c11 -O3 -march=native -ffp-contract=fast -fno-math-errno -pthread -o tile bench/limits/tile.c
- *      ffi/pool.c -lm && ./tile [--rounds N]      (or: deno run -A bench/tile_turns.ts)
+ *      ffi/pool.c ffi/cpu.c -lm && ./tile [--rounds N]      (or: deno run -A bench/tile_turns.ts)
  *
  * Prints one JSON line per case: {"kind":"tile_turns","case":...,"mr":...,"pw":...,"kc":...,"rounds":...,
  * "fma_gflops":..., "of_fma":..., "of_fma_p25":..., "of_fma_p75":..., "of_fma_max":...} (of_fma: the median
@@ -60,9 +60,11 @@ __attribute__((noinline)) static float fma_loop(long iters) {
     return s;
 }
 
-/* One tile call as the kernel makes it for a full tile (accumulating, prefetching one line per step). */
+/* One tile call as the kernel makes it for a full tile (accumulating, prefetching one line per step, taking
+ * x in the form this CPU's linears do: cpu.h). */
 __attribute__((noinline)) static void one_tile(const float *xp, const float *wp, float *c) {
-    tile(xp, wp, KC, MR, c, 0, (const char *)wp, 1, KC);
+    if (dbk_x_in_register()) tile(xp, wp, KC, MR, c, 0, (const char *)wp, 1, KC, 1);
+    else tile(xp, wp, KC, MR, c, 0, (const char *)wp, 1, KC, 0);
 }
 
 static double fma_rate(long iters) {

@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../cpu.h"
 #include "../kernels.h"
 #include "../vecmath.h"
 #include "check.h"
@@ -417,6 +418,25 @@ static void test_advise_huge_pages(void) {
     free(p);
 }
 
+// dbk_packed_linear over shapes at every edge of its blocking.
+static void packed_linear_cases(void) {
+    const int32_t pw = dbk_packed_panel_width();
+    const int32_t pms[] = {1, 2, 5, 6, 7, 11, 12, 13, 24, 25, 32, 95, 96, 97, 200};
+    const int32_t pks[] = {1, 3, 127, 128, 129, 300};
+    for (size_t i = 0; i < sizeof pms / sizeof *pms; i++)
+        for (size_t j = 0; j < sizeof pks / sizeof *pks; j++)
+            test_packed_linear(pms[i], pks[j], pw * rand_int(1, 9), 1, (int)((i + j) % 2), (int32_t)((i + 2 * j) % 3));
+    test_packed_linear(32, 768, 2304, 2, 1, DBK_ACT_NONE); // base QKV shape, threaded
+    test_packed_linear(130, 768, 3072, 2, 1, DBK_ACT_GELU); // base lin1
+    test_packed_linear(130, 3072, 768, 2, 0, DBK_ACT_NONE);
+    test_packed_linear(200, 257, 5 * pw, 3, 1, DBK_ACT_RELU); // more threads than tasks
+    // Several token blocks: one block edge either side, equal blocks of a ragged count, many blocks.
+    const int32_t block_ms[] = {263, 264, 265, 527, 528, 529, 793, 1031};
+    for (size_t i = 0; i < sizeof block_ms / sizeof *block_ms; i++)
+        test_packed_linear(block_ms[i], (int32_t)(i % 2 ? 129 : 40), pw * (int32_t)(1 + i % 5), (int32_t)(1 + i % 3),
+                           (int)(i % 2), (int32_t)(i % 3));
+}
+
 int main(void) {
     test_math();
     test_advise_huge_pages();
@@ -457,21 +477,13 @@ int main(void) {
     test_linear(33, 300, 301, 3);
     test_linear(5, 3072, 13, 2); // fewer weight blocks than tasks would want
 
-    const int32_t pw = dbk_packed_panel_width();
-    const int32_t pms[] = {1, 2, 5, 6, 7, 11, 12, 13, 24, 25, 32, 95, 96, 97, 200};
-    const int32_t pks[] = {1, 3, 127, 128, 129, 300};
-    for (size_t i = 0; i < sizeof pms / sizeof *pms; i++)
-        for (size_t j = 0; j < sizeof pks / sizeof *pks; j++)
-            test_packed_linear(pms[i], pks[j], pw * rand_int(1, 9), 1, (int)((i + j) % 2), (int32_t)((i + 2 * j) % 3));
-    test_packed_linear(32, 768, 2304, 2, 1, DBK_ACT_NONE); // base QKV shape, threaded
-    test_packed_linear(130, 768, 3072, 2, 1, DBK_ACT_GELU); // base lin1
-    test_packed_linear(130, 3072, 768, 2, 0, DBK_ACT_NONE);
-    test_packed_linear(200, 257, 5 * pw, 3, 1, DBK_ACT_RELU); // more threads than tasks
-    // Several token blocks: one block edge either side, equal blocks of a ragged count, many blocks.
-    const int32_t block_ms[] = {263, 264, 265, 527, 528, 529, 793, 1031};
-    for (size_t i = 0; i < sizeof block_ms / sizeof *block_ms; i++)
-        test_packed_linear(block_ms[i], (int32_t)(i % 2 ? 129 : 40), pw * (int32_t)(1 + i % 5), (int32_t)(1 + i % 3),
-                           (int)(i % 2), (int32_t)(i % 3));
+    // Both forms of x broadcast in the AVX-512 tile (cpu.h), whichever this CPU would choose.
+    printf("fp32 tile: x %s on this CPU\n", dbk_x_in_register() ? "in a register" : "as embedded broadcasts");
+    for (int32_t form = 0; form < 2; form++) {
+        dbk_force_x_in_register(form);
+        packed_linear_cases();
+    }
+    dbk_force_x_in_register(-1);
 
     if (failures) {
         fprintf(stderr, "%d check(s) failed\n", failures);

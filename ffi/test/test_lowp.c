@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../cpu.h"
 #include "../kernels.h"
 #include "check.h"
 
@@ -229,6 +230,21 @@ static void test_nan_rows(void) {
         }
 }
 
+// Every path against the reference, over shapes at the edges of the driver's blocking.
+static void linear_cases(void) {
+    test_nan_rows();
+    const int32_t ms[] = {1, 2, 3, 5, 11, 12, 13, 25, 64, 130, 300};
+    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+        const int32_t K = (int32_t[]){4, 37, 64, 255, 768, 1030}[i % 6];
+        const int32_t N = (int32_t[]){32, 37, 96, 5, 64}[i % 5];
+        test_linear(ms[i], K, N, (int)(i % 2), (int32_t)(i % 3), 1 + (int32_t)(i % 3));
+    }
+    test_linear(26, 768, 3072, 1, DBK_ACT_GELU, 2); // base lin1, threaded
+    test_linear(40, 3072, 768, 1, DBK_ACT_NONE, 2);  // base lin2 (several k slices)
+    test_linear(270, 200, 70, 0, DBK_ACT_RELU, 3);   // two row blocks
+    test_linear(12, 3072, 64, 1, DBK_ACT_NONE, 3);  // a lone AMX strip converted by three threads
+}
+
 int main(void) {
     rng = 0x2545f4914f6cdd1dull; // this harness's own sequence
     printf("lowp paths on this CPU: bf16");
@@ -247,17 +263,13 @@ int main(void) {
     test_bf16_rounding();
     const int32_t shapes[][2] = {{32, 4}, {32, 768}, {37, 37}, {64, 3}, {1, 1}, {33, 130}, {96, 1030}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_packing(shapes[i][0], shapes[i][1]);
-    test_nan_rows();
-    const int32_t ms[] = {1, 2, 3, 5, 11, 12, 13, 25, 64, 130, 300};
-    for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-        const int32_t K = (int32_t[]){4, 37, 64, 255, 768, 1030}[i % 6];
-        const int32_t N = (int32_t[]){32, 37, 96, 5, 64}[i % 5];
-        test_linear(ms[i], K, N, (int)(i % 2), (int32_t)(i % 3), 1 + (int32_t)(i % 3));
+    // Both forms of x broadcast in the AVX-512 tiles (cpu.h), whichever this CPU would choose.
+    printf("AVX-512 tiles: x %s on this CPU\n", dbk_x_in_register() ? "in a register" : "as embedded broadcasts");
+    for (int32_t form = 0; form < 2; form++) {
+        dbk_force_x_in_register(form);
+        linear_cases();
     }
-    test_linear(26, 768, 3072, 1, DBK_ACT_GELU, 2); // base lin1, threaded
-    test_linear(40, 3072, 768, 1, DBK_ACT_NONE, 2);  // base lin2 (several k slices)
-    test_linear(270, 200, 70, 0, DBK_ACT_RELU, 3);   // two row blocks
-    test_linear(12, 3072, 64, 1, DBK_ACT_NONE, 3);  // a lone AMX strip converted by three threads
+    dbk_force_x_in_register(-1);
     if (failures) {
         fprintf(stderr, "%d failures\n", failures);
         return 1;
