@@ -10,7 +10,8 @@
 // results either way; the speed differs by CPU. Each form needs a load per broadcast; the embedded one
 // needs two per row, and AMD Zen 5 issues too few loads per cycle for those (a 12 x 32 tile in L1 at ~0.91
 // of the FMA peak, 0.99 with one broadcast per row), while on Sapphire Rapids a broadcast into a register
-// also takes a shuffle port that the tile then waits on (~0.75). So: 1 on AMD CPUs, 0 elsewhere.
+// also takes a shuffle port that the tile then waits on (~0.75). So: 1 on AMD CPUs (measured on Zen 5
+// only), 0 elsewhere.
 int32_t dbk_x_in_register(void);
 // Tests only: 0 or 1 makes dbk_x_in_register return that, -1 goes back to the CPU's choice. Set while no
 // kernel runs.
