@@ -14,7 +14,7 @@
 // S^T[key, query] keeps the softmax free of horizontal reductions and of key masking:
 //   S^T[n, QB] = K . Q_block^T     register-blocked: KR keys x QV vectors of queries, over head_dim;
 //                                  the per-query max is kept in registers while the scores are stored
-//   P^T = exp(S^T - max)           exp specialised for x <= 0 (exp_nonpos below); sum per lane
+//   P^T = exp(S^T - max)           exp specialised for x <= 0 (dbk_vexp_nonpos); sum per lane
 //   out = P . V / sum              head_dim >= DBK_VW: R query rows x CV vectors of dims, over keys;
 //                                  smaller heads: O^T[hd, QB] = V^T . P^T (dims x query vectors), then
 //                                  transposed into out
@@ -81,17 +81,6 @@ static inline void pf_step(struct prefetcher *p, int32_t count) {
     }
 }
 
-// exp(x) for x <= 0 or NaN (scores minus their max): Cephes expf (split ln2, degree-6 polynomial) with
-// one 2^n scale, <= 2 ulp. Below -87 (exp < 1.7e-38, nothing next to the max's own 1 in a float sum)
-// the result is 0, so no subnormal is ever formed; -inf -> 0; NaN -> NaN.
-AI dbk_vf exp_nonpos(dbk_vf x) {
-    dbk_vf t;
-    const dbk_vf y = dbk_exp_mantissa(x, &t);
-    // 2^n from t's bits: (magic bits + n + 127) << 23 keeps only n + 127 in the exponent field.
-    const dbk_vf s = (dbk_vf)(((dbk_vu)t + 127u) << 23);
-    return dbk_select(x < -87.0f, dbk_splat(0.0f), y * s);
-}
-
 // st[j, :] = k[j, :] . qt for keys j in [0, nk) (nk = n rounded up to KR; k is zero past n), and mx =
 // the per-lane max over the n real keys. NaN scores never win the max; their exp is NaN anyway.
 AI void qk_block(const float *k, int32_t hd, int32_t n, const float *qt, float *st, const int NV, dbk_vf *mx,
@@ -131,7 +120,7 @@ AI void softmax_block(float *st, int32_t n, const dbk_vf *mx, const int NV, floa
     for (int32_t j = 0; j < n; j++) {
         for (int v = 0; v < NV; v++) {
             float *p = st + (int64_t)j * QB + v * DBK_VW;
-            const dbk_vf e = exp_nonpos(dbk_loadu(p) - mx[v]);
+            const dbk_vf e = dbk_vexp_nonpos(dbk_loadu(p) - mx[v]);
             dbk_storeu(p, e);
             sum[v] += e;
         }

@@ -305,21 +305,23 @@ TAVX2 static void bf16_tile_avx2(const uint16_t *xp, int32_t kp, const uint16_t 
         }
 }
 
+// The AVX-512 path's tiles, those with x broadcast into registers when SUFFIX is _xreg (cpu.h).
+#define AVX512_PATH(SUFFIX)                                                                                   \
+    {.bf16_mr = MR512, .q8_mr = MR512, .bf16 = bf16_tile_avx512##SUFFIX, .q8 = q8_tile_avx512##SUFFIX,        \
+     .q8_biased = 1, .small_mr = 8, .bf16_small = bf16_tile_avx512_8##SUFFIX, .q8_small = q8_tile_avx512_8##SUFFIX}
+
 static const struct lp_path PATHS[DBK_PATH_COUNT] = {
     [DBK_PATH_AVX2] = {.bf16_mr = MRY, .q8_mr = MRY, .bf16 = bf16_tile_avx2, .q8 = q8_tile_avx2},
     [DBK_PATH_AVX_VNNI] = {.q8_mr = MRY, .q8 = q8_tile_avxvnni, .q8_biased = 1},
     [DBK_PATH_VNNI_YMM] = {.q8_mr = MRY, .q8 = q8_tile_vnni_ymm, .q8_biased = 1},
-    [DBK_PATH_AVX512] = {.bf16_mr = MR512, .q8_mr = MR512, .bf16 = bf16_tile_avx512, .q8 = q8_tile_avx512,
-                         .q8_biased = 1, .small_mr = 8, .bf16_small = bf16_tile_avx512_8, .q8_small = q8_tile_avx512_8},
+    [DBK_PATH_AVX512] = AVX512_PATH(),
     [DBK_PATH_AMX] = {.bf16_mr = MR_AMX, .q8_mr = MR_AMX, .q8_biased = 1, .small_mr = 16,
                       .bf16_rows = bf16_rows_amx, .bf16_rows_small = bf16_rows_amx_16,
                       .q8_rows = q8_rows_amx, .q8_rows_small = q8_rows_amx_16, .begin = amx_begin, .end = amx_end},
 };
 
-// The AVX-512 path with x broadcast into registers, for the CPUs that want it (cpu.h).
-static const struct lp_path AVX512_XREG = {
-    .bf16_mr = MR512, .q8_mr = MR512, .bf16 = bf16_tile_avx512_xreg, .q8 = q8_tile_avx512_xreg, .q8_biased = 1,
-    .small_mr = 8, .bf16_small = bf16_tile_avx512_8_xreg, .q8_small = q8_tile_avx512_8_xreg};
+// The AVX-512 path for the CPUs that want x in registers (cpu.h).
+static const struct lp_path AVX512_XREG = AVX512_PATH(_xreg);
 
 const struct lp_path *lp_x86_path(int32_t path) {
     if (path <= DBK_PATH_SCALAR || path >= DBK_PATH_COUNT) return NULL;

@@ -76,11 +76,6 @@ static inline float dbk_hsum(dbk_vf v) {
     for (int i = 0; i < DBK_VW; i++) s += v[i];
     return s;
 }
-static inline float dbk_hmax(dbk_vf v) {
-    float m = v[0];
-    for (int i = 1; i < DBK_VW; i++) m = v[i] > m ? v[i] : m;
-    return m;
-}
 
 // The shared core of the exp variants: y = exp(r) for r = x - n ln2 (Cephes expf: split ln2, degree-6
 // polynomial), with n = round(x / ln2) left in the low mantissa bits of *t by the 1.5 * 2^23 trick
@@ -119,16 +114,16 @@ static inline dbk_vf dbk_vexp(dbk_vf x) {
     return y * s1 * s2;
 }
 
-// exp(x) for x <= 0 (or NaN), as dbk_vexp but below -87 it returns exp(-87), the smallest normal result
-// of one scale step: erf only takes exp(-x^2) times a factor below 1 from 1, where anything under 1e-37
-// leaves 1. Fewer instructions (no upper clamp, one scale instead of two), same value elsewhere: y * 2^n
-// either way is exact.
+// exp(x) for x <= 0 or NaN (attention's scores minus their max, erf's -x^2): dbk_vexp's polynomial with
+// one 2^n scale, the same value down to -87. Below -87 (exp < 1.7e-38: nothing beside a 1 in a float sum,
+// and erf takes it times a factor below 1 from 1) the result is 0, so no subnormal is ever formed; -inf -> 0;
+// NaN -> NaN.
 static inline dbk_vf dbk_vexp_nonpos(dbk_vf x) {
-    x = dbk_select(x < -87.0f, dbk_splat(-87.0f), x);
     dbk_vf t;
     const dbk_vf y = dbk_exp_mantissa(x, &t);
-    const dbk_vi n = (dbk_vi)t - (dbk_vi)dbk_splat(12582912.0f); // in [-126, 0]
-    return y * (dbk_vf)((n + 127) << 23);
+    // 2^n from t's bits: (magic bits + n + 127) << 23 keeps only n + 127 in the exponent field.
+    const dbk_vf s = (dbk_vf)(((dbk_vu)t + 127u) << 23);
+    return dbk_select(x < -87.0f, dbk_splat(0.0f), y * s);
 }
 
 // erf(x) by Abramowitz-Stegun 7.1.26, as PyTorch's vectorised CPU erf (so exact GELU matches torch):
