@@ -274,115 +274,169 @@ static inline dbk_vf round_even_v(dbk_vf v) {
     return t - magic;
 }
 
+// The largest |x| of a row (K floats) as its bit pattern: unsigned integers are ordered as the magnitudes
+// are, with NaNs above +inf. An integer max is one short instruction, and four running maxima keep the
+// loop from waiting on one chain of them.
+static uint32_t row_abs_max_bits(const float *row, int32_t K) {
+    lp_vu m0 = {0}, m1 = {0}, m2 = {0}, m3 = {0};
+    int32_t k = 0;
+    for (; k + 4 * DBK_VW <= K; k += 4 * DBK_VW) {
+        lp_vu a0, a1, a2, a3;
+        memcpy(&a0, row + k, sizeof a0);
+        memcpy(&a1, row + k + DBK_VW, sizeof a1);
+        memcpy(&a2, row + k + 2 * DBK_VW, sizeof a2);
+        memcpy(&a3, row + k + 3 * DBK_VW, sizeof a3);
+        a0 &= 0x7fffffffu, a1 &= 0x7fffffffu, a2 &= 0x7fffffffu, a3 &= 0x7fffffffu;
+        m0 = max_u(a0, m0), m1 = max_u(a1, m1), m2 = max_u(a2, m2), m3 = max_u(a3, m3);
+    }
+    for (; k + DBK_VW <= K; k += DBK_VW) {
+        lp_vu a0;
+        memcpy(&a0, row + k, sizeof a0);
+        a0 &= 0x7fffffffu;
+        m0 = max_u(a0, m0);
+    }
+    m0 = max_u(m1, m0), m2 = max_u(m3, m2), m0 = max_u(m2, m0);
+    uint32_t abits = 0;
+    for (int32_t i = 0; i < DBK_VW; i++) abits = m0[i] > abits ? m0[i] : abits;
+    for (; k < K; k++) {
+        uint32_t a;
+        memcpy(&a, row + k, 4);
+        a &= 0x7fffffffu;
+        abits = a > abits ? a : abits;
+    }
+    return abits;
+}
+
+// x[k0 .. k0 + kr) of a row to bf16 in out, zeros up to kn.
+static void bf16_chunk(const float *x, int64_t kr, int64_t kn, uint16_t *out) {
+    int64_t k = 0;
+    for (; k + DBK_VW <= kr; k += DBK_VW) {
+        const lp_vu16 h = to_bf16_v(dbk_loadu(x + k));
+        memcpy(out + k, &h, sizeof h);
+    }
+    for (; k < kr; k++) out[k] = to_bf16(x[k]);
+    for (; k < kn; k++) out[k] = 0;
+}
+
+// x[0 .. kr) of a row quantized with inv (127 / the row's largest |x|) into out, zeros up to kn; returns
+// the sum of the quantized values.
+static int32_t q8_chunk(const float *x, int64_t kr, int64_t kn, float inv, int8_t *out) {
+    dbk_vi vsum = (dbk_vi){0};
+    int32_t sum = 0;
+    int64_t i = 0;
+    for (; i + DBK_VW <= kr; i += DBK_VW) {
+        dbk_vf v = dbk_loadu(x + i) * inv;
+        v = round_even_v(v);
+        v = dbk_select(v > 127.0f, dbk_splat(127.0f), v);
+        v = dbk_select(v < -127.0f, dbk_splat(-127.0f), v);
+        v = dbk_select(v == v, v, dbk_splat(0.0f));
+        const dbk_vi q = __builtin_convertvector(v, dbk_vi);
+        vsum += q;
+        const lp_vs8 b = __builtin_convertvector(q, lp_vs8);
+        memcpy(out + i, &b, sizeof b);
+    }
+    for (; i < kr; i++) {
+        float v = round_even_v(dbk_splat(x[i] * inv))[0];
+        v = v > 127.0f ? 127.0f : v;
+        v = v < -127.0f ? -127.0f : v;
+        v = v == v ? v : 0.0f;
+        sum += (int32_t)v;
+        out[i] = (int8_t)(int32_t)v;
+    }
+    for (; i < kn; i++) out[i] = 0;
+    for (int32_t l = 0; l < DBK_VW; l++) sum += vsum[l];
+    return sum;
+}
+
+// Four converted rows' groups (row q at src + q * stride bytes: `groups` 4-byte values, a multiple of
+// DBK_VW) into a strip, dst at the first row's first group, mr groups between one k group and the next. A 4 x 4 transpose per 128 bits puts
+// the four rows' values of one group side by side, so each store writes 16 contiguous bytes: one 4-byte
+// store per row and group kept the conversion store-bound.
+#if DBK_VW == 16
+#define LANES4(F) F(0) F(1) F(2) F(3)
+#else
+#define LANES4(F) F(0) F(1)
+#endif
+#define LO32(L) 4 * L, DBK_VW + 4 * L, 4 * L + 1, DBK_VW + 4 * L + 1,
+#define HI32(L) 4 * L + 2, DBK_VW + 4 * L + 2, 4 * L + 3, DBK_VW + 4 * L + 3,
+#define LO64(L) 4 * L, 4 * L + 1, DBK_VW + 4 * L, DBK_VW + 4 * L + 1,
+#define HI64(L) 4 * L + 2, 4 * L + 3, DBK_VW + 4 * L + 2, DBK_VW + 4 * L + 3,
+static void place_quad(const char *src, int64_t stride, int64_t groups, uint32_t *dst, int32_t mr) {
+    const lp_vu lo32 = {LANES4(LO32)}, hi32 = {LANES4(HI32)}, lo64 = {LANES4(LO64)}, hi64 = {LANES4(HI64)};
+    for (int64_t g = 0; g < groups; g += DBK_VW) {
+        lp_vu a, b, c, d;
+        memcpy(&a, src + 4 * g, sizeof a);
+        memcpy(&b, src + stride + 4 * g, sizeof b);
+        memcpy(&c, src + 2 * stride + 4 * g, sizeof c);
+        memcpy(&d, src + 3 * stride + 4 * g, sizeof d);
+        const lp_vu ab0 = __builtin_shuffle(a, b, lo32), ab1 = __builtin_shuffle(a, b, hi32);
+        const lp_vu cd0 = __builtin_shuffle(c, d, lo32), cd1 = __builtin_shuffle(c, d, hi32);
+        // o[i], 128-bit lane l: group g + 4 l + i of rows 0-3.
+        const lp_vu o[4] = {__builtin_shuffle(ab0, cd0, lo64), __builtin_shuffle(ab0, cd0, hi64),
+                            __builtin_shuffle(ab1, cd1, lo64), __builtin_shuffle(ab1, cd1, hi64)};
+        uint32_t *out = dst + g * mr;
+        for (int l = 0; l < DBK_VW / 4; l++)
+            for (int i = 0; i < 4; i++) memcpy(out + (4 * l + i) * mr, (const uint32_t *)&o[i] + 4 * l, 16);
+    }
+}
+
 // Rows task * j->convert_rows .. + convert_rows of the padded x (strips of mr rows): converted (bf16) or
 // quantized (q8), rows past M zero. A task is a whole strip, unless a row-major path has fewer strips than
 // threads and enough of x: then the strip's rows (each a contiguous run of it) are shared out, so that at a
 // few dozen tokens every thread converts. Strip-layout rows interleave in 4-byte groups, whose cache lines
-// two threads would share, so those strips stay whole.
+// two threads would share, so those strips stay whole. Rows go four at a time where they can (place_quad),
+// a chunk of k at a time: each row's chunk converted into a buffer, then the buffers placed.
 static void convert_rows_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
-    const int32_t mr = j->mr, K = j->K;
-    const int64_t Kp = j->Kp, elem = j->dtype == DBK_DTYPE_BF16 ? 2 : 1;
+    const int32_t mr = j->mr, K = j->K, bf16 = j->dtype == DBK_DTYPE_BF16;
+    const int64_t Kp = j->Kp, elem = bf16 ? 2 : 1;
     const int rowmajor = j->tiles.rows;
     const int32_t t_first = task * j->convert_rows;
     const int32_t t_end = t_first + j->convert_rows < j->rows ? t_first + j->convert_rows : j->rows;
-    for (int32_t t = t_first; t < t_end; t++) {
+    // A chunk of up to 4 rows, converted.
+    uint16_t tb[4][CHUNK] __attribute__((aligned(64)));
+    int8_t tq[4][CHUNK] __attribute__((aligned(64)));
+    const char *tmp = bf16 ? (const char *)tb : (const char *)tq;
+    const int64_t stride = bf16 ? sizeof tb[0] : sizeof tq[0];
+    for (int32_t t = t_first, n; t < t_end; t += n) {
         const int32_t r = t % mr;
         uint32_t *strip = (uint32_t *)((char *)j->strips + (int64_t)(t - r) * Kp * elem);
-        const float *row = j->x + (int64_t)t * K;
         if (t >= j->M) {
+            n = 1;
             if (rowmajor) memset((char *)strip + r * Kp * elem, 0, (size_t)(Kp * elem));
             else
-                for (int64_t g = 0; g < Kp / (j->dtype == DBK_DTYPE_BF16 ? 2 : 4); g++) strip[g * mr + r] = 0;
-            if (j->dtype == DBK_DTYPE_Q8) j->xscale[t] = 0.0f, j->xsum[t] = 0;
+                for (int64_t g = 0; g < Kp * elem / 4; g++) strip[g * mr + r] = 0;
+            if (!bf16) j->xscale[t] = 0.0f, j->xsum[t] = 0;
             continue;
         }
-        if (j->dtype == DBK_DTYPE_BF16) {
-            uint16_t tmp[CHUNK] __attribute__((aligned(64)));
-            for (int64_t k0 = 0; k0 < Kp; k0 += CHUNK) {
-                const int64_t kn = Kp - k0 < CHUNK ? Kp - k0 : CHUNK, kr = K - k0 < kn ? K - k0 : kn;
-                int64_t k = 0;
-                for (; k + DBK_VW <= kr; k += DBK_VW) {
-                    const lp_vu16 h = to_bf16_v(dbk_loadu(row + k0 + k));
-                    memcpy(tmp + k, &h, sizeof h);
-                }
-                for (; k < kr; k++) tmp[k] = to_bf16(row[k0 + k]);
-                for (; k < kn; k++) tmp[k] = 0;
-                if (rowmajor) memcpy((uint16_t *)strip + (int64_t)r * Kp + k0, tmp, 2 * (size_t)kn);
-                else
-                    for (int64_t g = 0; g < kn / 2; g++) memcpy(&strip[(k0 / 2 + g) * mr + r], tmp + 2 * g, 4);
-            }
-            continue;
+        n = !rowmajor && mr % 4 == 0 && r % 4 == 0 && t + 4 <= j->M && t + 4 <= t_end ? 4 : 1;
+        // q8: each row's scale first. A NaN in the row makes its scale NaN, and an infinity makes inv 0 and
+        // the scale infinite: either way the row's outputs come out NaN, as the float computation's would,
+        // never a finite guess.
+        float inv[4] = {0};
+        int32_t sum[4] = {0};
+        for (int32_t q = 0; q < n && !bf16; q++) {
+            const uint32_t abits = row_abs_max_bits(j->x + (int64_t)(t + q) * K, K);
+            float amax;
+            memcpy(&amax, &abits, 4);
+            inv[q] = amax > 0.0f ? 127.0f / amax : 0.0f;
+            j->xscale[t + q] = abits > 0x7f800000u ? NAN : amax / 127.0f;
         }
-        // The row's largest magnitude, and whether it holds a NaN: the largest |x| bit pattern, as unsigned
-        // integers ordered as the magnitudes are and NaNs above +inf. An integer max is one short
-        // instruction, and four running maxima keep the loop from waiting on one chain of them.
-        lp_vu m0 = {0}, m1 = {0}, m2 = {0}, m3 = {0};
-        int32_t k = 0;
-        for (; k + 4 * DBK_VW <= K; k += 4 * DBK_VW) {
-            lp_vu a0, a1, a2, a3;
-            memcpy(&a0, row + k, sizeof a0);
-            memcpy(&a1, row + k + DBK_VW, sizeof a1);
-            memcpy(&a2, row + k + 2 * DBK_VW, sizeof a2);
-            memcpy(&a3, row + k + 3 * DBK_VW, sizeof a3);
-            a0 &= 0x7fffffffu, a1 &= 0x7fffffffu, a2 &= 0x7fffffffu, a3 &= 0x7fffffffu;
-            m0 = max_u(a0, m0), m1 = max_u(a1, m1), m2 = max_u(a2, m2), m3 = max_u(a3, m3);
-        }
-        for (; k + DBK_VW <= K; k += DBK_VW) {
-            lp_vu a0;
-            memcpy(&a0, row + k, sizeof a0);
-            a0 &= 0x7fffffffu;
-            m0 = max_u(a0, m0);
-        }
-        m0 = max_u(m1, m0), m2 = max_u(m3, m2), m0 = max_u(m2, m0);
-        uint32_t abits = 0;
-        for (int32_t i = 0; i < DBK_VW; i++) abits = m0[i] > abits ? m0[i] : abits;
-        for (; k < K; k++) {
-            uint32_t a;
-            memcpy(&a, row + k, 4);
-            a &= 0x7fffffffu;
-            abits = a > abits ? a : abits;
-        }
-        const int32_t nan = abits > 0x7f800000u;
-        float amax;
-        memcpy(&amax, &abits, 4);
-        // A NaN in the row makes its scale NaN, and an infinity makes inv 0 and the scale infinite: either
-        // way the row's outputs come out NaN, as the float computation's would, never a finite guess.
-        const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        dbk_vi vsum = (dbk_vi){0};
-        int32_t sum = 0;
-        int8_t tmp[CHUNK] __attribute__((aligned(64)));
         for (int64_t k0 = 0; k0 < Kp; k0 += CHUNK) {
             const int64_t kn = Kp - k0 < CHUNK ? Kp - k0 : CHUNK, kr = K - k0 < kn ? K - k0 : kn;
-            int64_t i = 0;
-            for (; i + DBK_VW <= kr; i += DBK_VW) {
-                dbk_vf v = dbk_loadu(row + k0 + i) * inv;
-                v = round_even_v(v);
-                v = dbk_select(v > 127.0f, dbk_splat(127.0f), v);
-                v = dbk_select(v < -127.0f, dbk_splat(-127.0f), v);
-                v = dbk_select(v == v, v, dbk_splat(0.0f));
-                const dbk_vi q = __builtin_convertvector(v, dbk_vi);
-                vsum += q;
-                const lp_vs8 b = __builtin_convertvector(q, lp_vs8);
-                memcpy(tmp + i, &b, sizeof b);
+            for (int32_t q = 0; q < n; q++) {
+                const float *x = j->x + (int64_t)(t + q) * K + k0;
+                if (bf16) bf16_chunk(x, kr, kn, tb[q]);
+                else sum[q] += q8_chunk(x, kr, kn, inv[q], tq[q]);
             }
-            for (; i < kr; i++) {
-                float v = round_even_v(dbk_splat(row[k0 + i] * inv))[0];
-                v = v > 127.0f ? 127.0f : v;
-                v = v < -127.0f ? -127.0f : v;
-                v = v == v ? v : 0.0f;
-                sum += (int32_t)v;
-                tmp[i] = (int8_t)(int32_t)v;
-            }
-            for (; i < kn; i++) tmp[i] = 0;
-            if (rowmajor) memcpy((int8_t *)strip + (int64_t)r * Kp + k0, tmp, (size_t)kn);
+            const int64_t groups = kn * elem / 4, g0 = k0 * elem / 4;
+            if (rowmajor) memcpy((char *)strip + (int64_t)r * Kp * elem + k0 * elem, tmp, (size_t)(kn * elem));
+            else if (n == 4) place_quad(tmp, stride, groups, strip + g0 * mr + r, mr);
             else
-                for (int64_t g = 0; g < kn / 4; g++) memcpy(&strip[(k0 / 4 + g) * mr + r], tmp + 4 * g, 4);
+                for (int64_t g = 0; g < groups; g++) memcpy(&strip[(g0 + g) * mr + r], tmp + 4 * g, 4);
         }
-        for (int32_t i = 0; i < DBK_VW; i++) sum += vsum[i];
-        j->xscale[t] = nan ? NAN : amax / 127.0f;
-        j->xsum[t] = sum;
+        for (int32_t q = 0; q < n && !bf16; q++) j->xsum[t + q] = sum[q];
     }
 }
 
