@@ -307,10 +307,13 @@ static uint32_t row_abs_max_bits(const float *row, int32_t K) {
     return abits;
 }
 
-// x[k0 .. k0 + kr) of a row to bf16 in out, zeros up to kn.
-static void bf16_chunk(const float *x, int64_t kr, int64_t kn, uint16_t *out) {
+// x[0 .. kr) of a row to bf16 in out, zeros up to kn; fetching into L1 the same k of the row `ahead`
+// floats on (0: none), the one converted next: the rows come from L3 or from the core that wrote them,
+// and the hardware prefetchers did not keep up with four rows' chunks taken in turn.
+static void bf16_chunk(const float *x, int64_t kr, int64_t kn, uint16_t *out, int64_t ahead) {
     int64_t k = 0;
     for (; k + DBK_VW <= kr; k += DBK_VW) {
+        if (ahead) __builtin_prefetch(x + k + ahead, 0, 3);
         const lp_vu16 h = to_bf16_v(dbk_loadu(x + k));
         memcpy(out + k, &h, sizeof h);
     }
@@ -427,7 +430,7 @@ static void convert_rows_task(void *ctx, int32_t task, int32_t slot) {
             const int64_t kn = Kp - k0 < CHUNK ? Kp - k0 : CHUNK, kr = K - k0 < kn ? K - k0 : kn;
             for (int32_t q = 0; q < n; q++) {
                 const float *x = j->x + (int64_t)(t + q) * K + k0;
-                if (bf16) bf16_chunk(x, kr, kn, tb[q]);
+                if (bf16) bf16_chunk(x, kr, kn, tb[q], t + n + q < j->M ? (int64_t)n * K : 0);
                 else sum[q] += q8_chunk(x, kr, kn, inv[q], tq[q]);
             }
             const int64_t groups = kn * elem / 4, g0 = k0 * elem / 4;
