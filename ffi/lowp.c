@@ -2,10 +2,10 @@
 // per-call driver shared by every micro-kernel path: x converted (bf16) or quantized (q8) into strips, the
 // tiles blocked for the caches and split over threads, and one epilogue (dequantization, bias, activation).
 //
-// Blocking as in packed_linear.c: threads split the output panels (GROUP per task), so each owns its columns
-// of y; tokens in blocks of at most MC rows (the block's x slice stays in L2), k in slices of KC (a 16-24 KB
-// weight slice stays in L1 while every strip of the block passes over it); a block's sums wait in a buffer
-// on the stack across the k slices. The row-major (AMX) paths keep a tile's sums in tile registers over all
+// Blocking as in packed_linear.c: a task is GROUP output panels against one block of at most MC tokens (the
+// block's x slice stays in L2), so each task owns its part of y; k in slices of KC (a 16-24 KB weight slice
+// stays in L1 while every strip of the block passes over it); a block's sums wait in a buffer on the stack
+// across the k slices. The row-major (AMX) paths keep a tile's sums in tile registers over all
 // of K instead (rows_task).
 #include <math.h>
 #include <string.h>
@@ -479,19 +479,25 @@ static void finish_tile(const struct lp_job *j, const void *csum, int32_t m, int
     }
 }
 
-// A task of the strip-layout paths: up to GROUP panels (j->group) against every token, a block of at most mc
-// rows at a time.
+// A task of the strip-layout paths: up to GROUP panels (j->group) against one block of at most mc tokens.
+// Tasks go panel group by panel group, each group's blocks in turn (the group's weights stay in L2 while
+// both threads take its blocks). With one task per group over all of M, two threads shared a 1024-token
+// FFN2 as 6 tasks of ~1.5 ms each, and one waited for the other at the end.
 static void tiles_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct lp_job *j = ctx;
     // Sums of the block: GROUP panels x mc rows x 32 (4-byte float or int32 either way).
     int32_t cbuf[GROUP * MC_MAX * LP_PW] __attribute__((aligned(64)));
-    const int32_t panels = (int32_t)(round_up(j->N, LP_PW) / LP_PW), p_first = task * j->group;
+    const int32_t panels = (int32_t)(round_up(j->N, LP_PW) / LP_PW), blocks = (j->M + j->mc - 1) / j->mc;
+    const int32_t p_first = task / blocks * j->group, m_block = task % blocks * j->mc;
     const int32_t p_last = p_first + j->group < panels ? p_first + j->group : panels;
     const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
     const int32_t kc = bf16 ? KC_BF16 : KC_Q8;
     const int64_t elem = bf16 ? 2 : 1;
-    for (int32_t m_block = 0; m_block < j->M; m_block += j->mc) {
+    // The first panel of the task this thread probably takes next (tasks are claimed in order).
+    const int32_t next_task = task + j->threads;
+    const int32_t p_after = next_task < (panels + j->group - 1) / j->group * blocks ? next_task / blocks * j->group : panels;
+    {
         const int32_t m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
         for (int32_t k0 = 0; k0 < j->Kp; k0 += kc) {
             const int32_t kn = j->Kp - k0 < kc ? j->Kp - k0 : kc, last = k0 + kn == j->Kp;
@@ -503,7 +509,6 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                 // prefetcher does not follow the jump from one panel to the next. Into L1, not L2: with
                 // the slice in L2 only, the tiles waited on it there (AMD Zen 5). The tile itself issues
                 // them a line per k step: a burst before each tile held up the tile's own loads.
-                const int32_t p_after = p_last + (j->threads - 1) * j->group;
                 const char *next = p + 1 < p_last ? w + (int64_t)j->Kp * LP_PW * elem
                                    : k0 + kc < j->Kp ? (const char *)j->w + ((int64_t)p_first * j->Kp + k0 + kc) * LP_PW * elem
                                    : p_after < panels ? (const char *)j->w + (int64_t)p_after * j->Kp * LP_PW * elem
@@ -569,7 +574,8 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
     const int32_t panels = (int32_t)(round_up(N, LP_PW) / LP_PW), group = dbk_task_group(panels, threads, GROUP);
-    const int32_t rows = (int32_t)l.rows, strips = rows / mr, tasks = (panels + group - 1) / group;
+    const int32_t rows = (int32_t)l.rows, strips = rows / mr, groups = (panels + group - 1) / group;
+    const int32_t tasks = tl.rows ? groups : groups * blocks; // rows_task: a group against every token
     const int split = tl.rows && strips < threads && (int64_t)M * K >= MIN_SPLIT_CONVERT;
     const int32_t convert_rows = split ? (rows + threads - 1) / threads : mr;
     struct lp_job job = {
