@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 9
+#define DBK_ABI_VERSION 10
 int32_t dbk_abi_version(void);
 
 // Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
@@ -162,6 +162,14 @@ void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, i
                      int32_t N, const float *bias, int32_t activation, uint8_t *scratch, float *y);
 void dbk_q8_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint8_t *wq,
                    const float *scale, int32_t N, const float *bias, int32_t activation, uint8_t *scratch, float *y);
+// y = lin2(act(lin1(x) + b1)) + b2 in bf16 (a transformer's feed-forward block), bit for bit as the two
+// dbk_bf16_linear calls would give it, but the hidden layer never leaves bf16: lin1's epilogue writes it
+// straight into the strips lin2 reads (no fp32 [M, H] written and converted again). x: [M, K]; w1: packed
+// [H, K]; b1: [H] or NULL; w2: packed [N, H]; b2: [N] or NULL; scratch: dbk_bf16_ffn_scratch_bytes; y: [M, N].
+int64_t dbk_bf16_ffn_scratch_bytes(int32_t path, int32_t M, int32_t K, int32_t H);
+void dbk_bf16_ffn(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *w1,
+                  int32_t H, const float *b1, int32_t activation, const uint16_t *w2, int32_t N, const float *b2,
+                  uint8_t *scratch, float *y);
 
 // Asks the OS to back the 2 MB-aligned interior of [p, p + bytes) with huge pages (Linux transparent huge
 // pages, which the default "madvise" mode grants only where asked). Useful only before the memory is first

@@ -227,6 +227,9 @@ struct lp_job {
     float *y;
     int32_t mc, threads, group;
     int32_t rows, convert_rows; // x's rows padded to whole strips; rows per conversion task
+    // bf16 only: when not NULL, y goes here instead, as the bf16 strips (mr rows, Kp of round_up(N, LP_KG))
+    // a next linear on the same path takes as its x (dbk_bf16_ffn).
+    void *out_strips;
 };
 
 // k per chunk of a row converted at once: the conversion loops run over a contiguous buffer, a vector at a
@@ -247,15 +250,30 @@ typedef int8_t lp_vs8 __attribute__((vector_size(DBK_VW)));
 #define NO_CONTRACT(v) __asm__("" : "+m"(v))
 #endif
 
-// fp32 -> bf16 (nearest even, NaN kept quiet), a vector at a time: to_bf16 on every lane.
-static inline lp_vu16 to_bf16_v(dbk_vf f) {
+// fp32 -> bf16 (nearest even, NaN kept quiet), a vector at a time: to_bf16 on every lane, in its low half.
+static inline lp_vu to_bf16_lanes(dbk_vf f) {
     lp_vu u;
     memcpy(&u, &f, sizeof u);
     const lp_vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
     const lp_vu quiet = (u >> 16) | 0x40u;
     const lp_vu nan = (lp_vu)((u & 0x7fffffffu) > 0x7f800000u); // all ones where NaN
-    const lp_vu r = (quiet & nan) | (rounded & ~nan);
-    return __builtin_convertvector(r, lp_vu16);
+    return (quiet & nan) | (rounded & ~nan);
+}
+
+static inline lp_vu16 to_bf16_v(dbk_vf f) { return __builtin_convertvector(to_bf16_lanes(f), lp_vu16); }
+
+// Two vectors (2 * DBK_VW consecutive values) -> one of their bf16 in order: lanes of k pairs, as a strip
+// holds them. One two-source permute, and a whole vector to store: storing half vectors that a whole-vector
+// load then reads back stalls that load until both stores are done.
+typedef uint16_t lp_vh __attribute__((vector_size(DBK_VW * 4))); // 2 * DBK_VW halves
+#if DBK_VW == 16
+#define EVEN_HALVES {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30, 32, 34, 36, 38, 40, 42, 44, 46, 48, 50, 52, 54, 56, 58, 60, 62}
+#else
+#define EVEN_HALVES {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
+#endif
+static inline lp_vu to_bf16_pairs(dbk_vf lo, dbk_vf hi) {
+    const lp_vh even = EVEN_HALVES;
+    return (lp_vu)__builtin_shuffle((lp_vh)to_bf16_lanes(lo), (lp_vh)to_bf16_lanes(hi), even);
 }
 
 // Lane-wise unsigned max (GCC: vpmaxud).
@@ -312,8 +330,12 @@ static uint32_t row_abs_max_bits(const float *row, int32_t K) {
 // and the hardware prefetchers did not keep up with four rows' chunks taken in turn.
 static void bf16_chunk(const float *x, int64_t kr, int64_t kn, uint16_t *out, int64_t ahead) {
     int64_t k = 0;
+    for (; k + 2 * DBK_VW <= kr; k += 2 * DBK_VW) {
+        if (ahead) __builtin_prefetch(x + k + ahead, 0, 3), __builtin_prefetch(x + k + DBK_VW + ahead, 0, 3);
+        const lp_vu h = to_bf16_pairs(dbk_loadu(x + k), dbk_loadu(x + k + DBK_VW));
+        memcpy(out + k, &h, sizeof h);
+    }
     for (; k + DBK_VW <= kr; k += DBK_VW) {
-        if (ahead) __builtin_prefetch(x + k + ahead, 0, 3);
         const lp_vu16 h = to_bf16_v(dbk_loadu(x + k));
         memcpy(out + k, &h, sizeof h);
     }
@@ -479,6 +501,55 @@ static void finish_tile(const struct lp_job *j, const void *csum, int32_t m, int
     }
 }
 
+// The tile of rows m .. m + mr (its strip), panel p, from its sums as bf16 x strips for a next linear
+// (j->out_strips): bias and activation as finish_tile, then rounded as convert_rows_task rounds y, so the
+// next linear gets the very strips it would have made from fp32 y. Rows past M and features past N are
+// zero, and the last panel's task zeroes the features up to the next linear's Kp.
+static void finish_tile_strips(const struct lp_job *j, const float *csum, int32_t m, int32_t rows, int32_t p) {
+    const int32_t mr = j->mr, n0 = p * LP_PW, width = j->N - n0 < LP_PW ? j->N - n0 : LP_PW;
+    const int64_t Kp = round_up(j->N, LP_KG);
+    uint16_t h[ROWS_MR_MAX][LP_PW] __attribute__((aligned(64)));
+    dbk_vf bias[LP_PW / DBK_VW];
+    for (int32_t v = 0; v < LP_PW / DBK_VW; v++) {
+        const int32_t i = v * DBK_VW, left = width - i;
+        bias[v] = !j->bias || left <= 0 ? dbk_splat(0.0f)
+                  : left >= DBK_VW      ? dbk_loadu(j->bias + n0 + i)
+                                        : dbk_load_partial(j->bias + n0 + i, left, 0.0f);
+    }
+    for (int32_t r = 0; r < mr; r++)
+        for (int32_t i = 0; i < LP_PW; i += 2 * DBK_VW) {
+            dbk_vf a[2] = {dbk_splat(0.0f), dbk_splat(0.0f)};
+            for (int32_t h2 = 0; h2 < 2; h2++) {
+                const int32_t at = i + h2 * DBK_VW, left = width - at;
+                if (r >= rows || left <= 0) continue;
+                a[h2] = dbk_vactivate(dbk_loadu(csum + (int64_t)r * LP_PW + at) + bias[at / DBK_VW], j->activation);
+                if (left < DBK_VW) a[h2] = dbk_load_partial((const float *)&a[h2], left, 0.0f);
+            }
+            const lp_vu v = to_bf16_pairs(a[0], a[1]);
+            memcpy(&h[r][i], &v, sizeof v);
+        }
+    char *strip = (char *)j->out_strips + (int64_t)m * Kp * 2;
+    if (j->tiles.rows) {
+        for (int32_t r = 0; r < mr; r++) memcpy(strip + ((int64_t)r * Kp + n0) * 2, h[r], sizeof h[r]);
+    } else if (mr % 4 == 0) {
+        // The tile's strip part is one contiguous block (its 16 k groups x mr rows): put together here, then
+        // written a whole cache line at a time.
+        uint32_t blk[LP_PW / 2 * ROWS_MR_MAX] __attribute__((aligned(64)));
+        for (int32_t r = 0; r < mr; r += 4) place_quad((const char *)h[r], sizeof h[r], LP_PW / 2, blk + r, mr);
+        char *dst = strip + (int64_t)(n0 / 2) * mr * 4;
+        for (int32_t b = 0; b < LP_PW / 2 * mr * 4; b += 64) memcpy(dst + b, (const char *)blk + b, 64);
+    } else {
+        for (int32_t r = 0; r < mr; r++)
+            for (int32_t g = 0; g < LP_PW / 2; g++) memcpy(strip + ((int64_t)(n0 / 2 + g) * mr + r) * 4, &h[r][2 * g], 4);
+    }
+    if (n0 + LP_PW < Kp && n0 + LP_PW >= j->N) { // the features past the last panel, up to Kp
+        const int64_t from = n0 + LP_PW;
+        if (j->tiles.rows)
+            for (int32_t r = 0; r < mr; r++) memset(strip + ((int64_t)r * Kp + from) * 2, 0, (size_t)(Kp - from) * 2);
+        else memset(strip + from / 2 * mr * 4, 0, (size_t)((Kp - from) / 2 * mr * 4));
+    }
+}
+
 // A task of the strip-layout paths: up to GROUP panels (j->group) against one block of at most mc tokens.
 // Tasks go panel group by panel group, each group's blocks in turn (the group's weights stay in L2 while
 // both threads take its blocks). With one task per group over all of M, two threads shared a 1024-token
@@ -528,7 +599,8 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
                     if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0, pf,
                                          pf_lines);
                     else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0, pf, pf_lines);
-                    if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
+                    if (last && j->out_strips) finish_tile_strips(j, (const float *)c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
+                    else if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
                 }
             }
         }
@@ -555,15 +627,18 @@ static void rows_task(void *ctx, int32_t task, int32_t slot) {
             const char *w = (const char *)j->w + (int64_t)p * j->Kp * LP_PW * elem;
             if (bf16) j->tiles.bf16_rows((const uint16_t *)xp, j->Kp, j->Kp / 2, (const uint16_t *)w, (float *)c);
             else j->tiles.q8_rows((const int8_t *)xp, j->Kp, j->Kp / 4, (const uint8_t *)w, c);
-            finish_tile(j, c, m0, j->M - m0 < mr ? j->M - m0 : mr, p);
+            if (j->out_strips) finish_tile_strips(j, (const float *)c, m0, j->M - m0 < mr ? j->M - m0 : mr, p);
+            else finish_tile(j, c, m0, j->M - m0 < mr ? j->M - m0 : mr, p);
         }
     }
     if (j->path->end) j->path->end();
 }
 
-static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,
-                        const void *w, const float *wscale, int32_t N, const float *bias, int32_t activation,
-                        uint8_t *scratch, float *y) {
+// One linear: x converted into strips (unless `converted`: strips already hold x, as a previous linear's
+// out_strips left them), then the tiles, into y or (bf16) into out_strips.
+static void lowp_run(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,
+                     const void *w, const float *wscale, int32_t N, const float *bias, int32_t activation,
+                     uint8_t *scratch, int converted, void *out_strips, float *y) {
     const struct lp_path *p = path_of(path);
     const struct tiles tl = tiles_for(p, dtype, M);
     const int32_t mr = tl.mr;
@@ -581,10 +656,16 @@ static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const floa
     struct lp_job job = {
         p, tl, dtype, mr, M, K, (int32_t)round_up(K, LP_KG), N, activation, x, bias, wscale, w, scratch,
         (float *)(scratch + l.strips_bytes), (int32_t *)(scratch + l.strips_bytes + round_up(l.rows * 4, 64)),
-        y, mc, threads, group, rows, convert_rows,
+        y, mc, threads, group, rows, convert_rows, out_strips,
     };
-    dbk_parallel(threads, convert_rows_task, &job, (rows + convert_rows - 1) / convert_rows);
+    if (!converted) dbk_parallel(threads, convert_rows_task, &job, (rows + convert_rows - 1) / convert_rows);
     dbk_parallel(threads, tl.rows ? rows_task : tiles_task, &job, tasks);
+}
+
+static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,
+                        const void *w, const float *wscale, int32_t N, const float *bias, int32_t activation,
+                        uint8_t *scratch, float *y) {
+    lowp_run(threads, dtype, path, x, M, K, w, wscale, N, bias, activation, scratch, 0, NULL, y);
 }
 
 void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *wp,
@@ -595,4 +676,25 @@ void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, i
 void dbk_q8_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint8_t *wq,
                    const float *scale, int32_t N, const float *bias, int32_t activation, uint8_t *scratch, float *y) {
     lowp_linear(threads, DBK_DTYPE_Q8, path, x, M, K, wq, scale, N, bias, activation, scratch, y);
+}
+
+// ---- a bf16 feed-forward block: the hidden layer stays in bf16 strips between its two linears
+
+int64_t dbk_bf16_ffn_scratch_bytes(int32_t path, int32_t M, int32_t K, int32_t H) {
+    const struct lp_path *p = path_of(path);
+    if (!p) return 0;
+    const int32_t mr = tiles_for(p, DBK_DTYPE_BF16, M).mr;
+    if (mr <= 0) return 0;
+    return layout_of(DBK_DTYPE_BF16, mr, M, K).strips_bytes + dbk_lowp_scratch_bytes(DBK_DTYPE_BF16, path, M, H);
+}
+
+void dbk_bf16_ffn(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *w1,
+                  int32_t H, const float *b1, int32_t activation, const uint16_t *w2, int32_t N, const float *b2,
+                  uint8_t *scratch, float *y) {
+    // Both linears have M rows on one path, so the same tile (mr) and strip layout: the first's output
+    // strips are the second's input as they are.
+    const int32_t mr = tiles_for(path_of(path), DBK_DTYPE_BF16, M).mr;
+    uint8_t *hidden = scratch + layout_of(DBK_DTYPE_BF16, mr, M, K).strips_bytes;
+    lowp_run(threads, DBK_DTYPE_BF16, path, x, M, K, w1, NULL, H, b1, activation, scratch, 0, hidden, NULL);
+    lowp_run(threads, DBK_DTYPE_BF16, path, NULL, M, H, w2, NULL, N, b2, DBK_ACT_NONE, hidden, 1, NULL, y);
 }

@@ -304,6 +304,29 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "void",
   },
+  dbk_bf16_ffn_scratch_bytes: {
+    parameters: ["i32", "i32", "i32", "i32"], // int32_t path, int32_t M, int32_t K, int32_t H
+    result: "i64", // int64_t bytes
+  },
+  dbk_bf16_ffn: {
+    parameters: [
+      "i32", // int32_t threads
+      "i32", // int32_t path
+      "buffer", // const float *x [M, K]
+      "i32", // int32_t M
+      "i32", // int32_t K
+      "buffer", // const uint16_t *w1 (packed [H, K])
+      "i32", // int32_t H
+      "buffer", // const float *b1 [H] or NULL
+      "i32", // int32_t activation
+      "buffer", // const uint16_t *w2 (packed [N, H])
+      "i32", // int32_t N
+      "buffer", // const float *b2 [N] or NULL
+      "buffer", // uint8_t *scratch
+      "buffer", // float *y [M, N]
+    ],
+    result: "void",
+  },
   dbk_gather_rows: {
     parameters: [
       "buffer", // const float *src [R, dim]
@@ -317,4 +340,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 9;
+export const KERNEL_ABI_VERSION = 10;

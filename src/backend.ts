@@ -385,6 +385,72 @@ export class Backend {
     }
   }
 
+  #ffnScratchBytes = new Map<string, number>();
+
+  /**
+   * y[M, N] = w2 . act(w1 . x + b1) (+ b2), a feed-forward block with both weights bf16 on one path
+   * (dbk_bf16_ffn): the bits of two `linearLowp` calls, but the hidden layer goes from the first linear's
+   * epilogue straight into the bf16 form the second reads, never written out in fp32.
+   */
+  feedForwardBf16(
+    x: Float32Array,
+    w1: LinearWeight,
+    b1: Float32Array | null,
+    w2: LinearWeight,
+    b2: Float32Array | null,
+    y: Float32Array,
+    m: number,
+    activation: "none" | "gelu" | "relu" = "none",
+  ): void {
+    this.#check();
+    if (w1.dtype !== "bf16" || w2.dtype !== "bf16") {
+      throw new TypeError("internal: feedForwardBf16 takes bf16 weights");
+    }
+    const { n: h, k } = w1, n = w2.n;
+    need(w2.k === h, `feed-forward widths ${k} -> ${h} -> ${w2.k}`);
+    need(w1.path === w2.path, "feed-forward weights on one kernel path");
+    need(
+      dimsOk(m, n, k) && dimsOk(m, h, k) && x.length >= m * k && y.length >= m * n,
+      `feed-forward ${m}x${k}x${h}x${n}`,
+    );
+    need(
+      w1.w.length >= Math.ceil(h / 32) * 32 * paddedK(k) &&
+        w2.w.length >= Math.ceil(n / 32) * 32 * paddedK(h),
+      "packed size",
+    );
+    need((b1 === null || b1.length >= h) && (b2 === null || b2.length >= n), "feed-forward bias sizes");
+    need(
+      !overlaps(y, x) && (b1 === null || !overlaps(y, b1)) && (b2 === null || !overlaps(y, b2)),
+      "feed-forward output overlaps an input",
+    );
+    need(this.#lowpPathRuns(DTYPE_CODE.bf16, w1.path), "kernel path of the weights");
+    const key = `${w1.path} ${m} ${k} ${h}`;
+    let bytes = this.#ffnScratchBytes.get(key);
+    if (bytes === undefined) {
+      if (this.#ffnScratchBytes.size > 64) this.#ffnScratchBytes.clear();
+      bytes = Number(this.#k.dbk_bf16_ffn_scratch_bytes(w1.path, m, k, h));
+      this.#ffnScratchBytes.set(key, bytes);
+    }
+    if (this.#lowpScratch.length < bytes) this.#lowpScratch = alignedArray(Uint8Array, bytes);
+    const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
+    this.#k.dbk_bf16_ffn(
+      this.#threads,
+      w1.path,
+      x,
+      m,
+      k,
+      w1.w,
+      h,
+      b1,
+      act,
+      w2.w,
+      n,
+      b2,
+      this.#lowpScratch,
+      y,
+    );
+  }
+
   /**
    * out[T, dim] = LayerNorm(wordEmb[ids[t]] + typeEmb[types[t]] + posEmb[positions[t]]), the token-type term
    * only when `typeEmb` is given (BERT; DistilBERT has none). Every index is checked here.

@@ -113,8 +113,13 @@ function transformerBlock(
     cfg.layer_norm_eps,
     ws.attended,
   );
-  linear(be, l.ffn1, ws.attended, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
-  linear(be, l.ffn2, ws.ffn, null, ws.projected, T); // [T, D]
+  if (l.ffn1.dtype === "bf16" && l.ffn2.dtype === "bf16" && l.ffn1.path === l.ffn2.path) {
+    // [T, D], the hidden [T, H] kept in bf16 between the two linears
+    be.feedForwardBf16(ws.attended, l.ffn1, l.ffn1Bias, l.ffn2, null, ws.projected, T, cfg.activation);
+  } else {
+    linear(be, l.ffn1, ws.attended, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
+    linear(be, l.ffn2, ws.ffn, null, ws.projected, T); // [T, D]
+  }
   be.biasResidualLayerNorm(
     ws.projected,
     l.ffn2Bias,

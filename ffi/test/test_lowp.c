@@ -3,7 +3,8 @@
 // q8 result of every path equal bit for bit to the plain C path's and within rounding of a double-precision
 // dot product of the same integers; bf16 within fp32 summation error of a double dot product of the same
 // bf16 values; odd shapes (K not a multiple of 4, N not of 32, M = 1 .. 300), every activation, thread
-// counts 1-3 giving identical bits. Built and run under ASan + UBSan by tests/kernels_c_test.ts.
+// counts 1-3 giving identical bits; the fused bf16 feed-forward block giving two linears' bits. Built and
+// run under ASan + UBSan by tests/kernels_c_test.ts.
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -230,8 +231,54 @@ static void test_nan_rows(void) {
         }
 }
 
+// dbk_bf16_ffn against two dbk_bf16_linear calls on every bf16 path: the same bits (its hidden layer goes
+// into the second linear's strips straight from the first's epilogue), including rows with NaN and inf,
+// hidden widths not a multiple of 32 or 64 (the strips' zero padding), and M at the tile and block edges.
+static void test_ffn(int32_t M, int32_t K, int32_t H, int32_t N, int with_bias, int32_t act, int32_t threads) {
+    float *x = xalloc(4LL * M * K), *w1 = xalloc(4LL * H * K), *w2 = xalloc(4LL * N * H);
+    float *b1 = xalloc(4LL * H), *b2 = xalloc(4LL * N);
+    for (int64_t i = 0; i < (int64_t)M * K; i++) x[i] = rand_float(3.0f);
+    for (int64_t i = 0; i < (int64_t)H * K; i++) w1[i] = rand_float(0.2f);
+    for (int64_t i = 0; i < (int64_t)N * H; i++) w2[i] = rand_float(0.2f);
+    for (int32_t i = 0; i < H; i++) b1[i] = rand_float(1.0f);
+    for (int32_t i = 0; i < N; i++) b2[i] = rand_float(1.0f);
+    if (M > 3) x[(int64_t)2 * K] = NAN, x[(int64_t)3 * K + K / 2] = INFINITY;
+    uint16_t *p1 = xalloc(2 * dbk_lowp_packed_elems(H, K)), *p2 = xalloc(2 * dbk_lowp_packed_elems(N, H));
+    dbk_pack_bf16(threads, w1, H, K, p1);
+    dbk_pack_bf16(threads, w2, N, H, p2);
+    float *h = xalloc(4LL * M * H), *y_two = xalloc(4LL * M * N), *y_ffn = xalloc(4LL * M * N);
+    for (int32_t path = 0; path < DBK_PATH_COUNT; path++) {
+        if (!dbk_lowp_path_supported(DBK_DTYPE_BF16, path)) continue;
+        const int64_t s1 = dbk_lowp_scratch_bytes(DBK_DTYPE_BF16, path, M, K);
+        const int64_t s2 = dbk_lowp_scratch_bytes(DBK_DTYPE_BF16, path, M, H);
+        const int64_t sf = dbk_bf16_ffn_scratch_bytes(path, M, K, H);
+        uint8_t *scratch = xalloc(s1 > s2 ? s1 : s2), *fscratch = xalloc(sf);
+        dbk_bf16_linear(threads, path, x, M, K, p1, H, with_bias ? b1 : NULL, act, scratch, h);
+        dbk_bf16_linear(threads, path, h, M, H, p2, N, with_bias ? b2 : NULL, DBK_ACT_NONE, scratch, y_two);
+        memset(fscratch, 0xff, (size_t)sf); // stale bytes (bf16 NaNs), as a reused scratch may hold
+        memset(y_ffn, 0, 4 * (size_t)M * N);
+        dbk_bf16_ffn(threads, path, x, M, K, p1, H, with_bias ? b1 : NULL, act, p2, N, with_bias ? b2 : NULL,
+                     fscratch, y_ffn);
+        CHECK(memcmp(y_two, y_ffn, 4 * (size_t)M * N) == 0,
+              "bf16 ffn %dx%dx%dx%d path %s act %d threads %d: not the bits of two linears", M, K, H, N,
+              path_name(path), act, threads);
+        free(scratch), free(fscratch);
+    }
+    free(x), free(w1), free(w2), free(b1), free(b2), free(p1), free(p2), free(h), free(y_two), free(y_ffn);
+}
+
+static void ffn_cases(void) {
+    test_ffn(1, 64, 128, 64, 1, DBK_ACT_GELU, 1);
+    test_ffn(5, 37, 70, 33, 0, DBK_ACT_RELU, 2);
+    test_ffn(13, 96, 200, 40, 1, DBK_ACT_GELU, 3);
+    test_ffn(32, 768, 3072, 768, 1, DBK_ACT_GELU, 2); // base, 32 tokens
+    test_ffn(300, 130, 96, 70, 1, DBK_ACT_NONE, 2);    // two token blocks
+    test_ffn(37, 64, 1030, 32, 1, DBK_ACT_GELU, 2);    // H past a panel and a k group
+}
+
 // Every path against the reference, over shapes at the edges of the driver's blocking.
 static void linear_cases(void) {
+    ffn_cases();
     test_nan_rows();
     const int32_t ms[] = {1, 2, 3, 5, 11, 12, 13, 25, 64, 130, 300};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
