@@ -1,12 +1,13 @@
 // Reduced precision linear layers (bf16 and int8, contract in kernels.h): weight packing at load, and the
 // per-call driver shared by every micro-kernel path: x converted (bf16) or quantized (q8) into strips, the
 // tiles blocked for the caches and split over threads, and one epilogue (dequantization, bias, activation).
+// dbk_bf16_ffn chains two bf16 linears, the first's epilogue writing the second's x strips (finish_tile_strips).
 //
 // Blocking as in packed_linear.c: a task is GROUP output panels against one block of at most MC tokens (the
 // block's x slice stays in L2), so each task owns its part of y; k in slices of KC (a 16-24 KB weight slice
 // stays in L1 while every strip of the block passes over it); a block's sums wait in a buffer on the stack
-// across the k slices. The row-major (AMX) paths keep a tile's sums in tile registers over all
-// of K instead (rows_task).
+// across the k slices. The row-major (AMX) paths keep a tile's sums in tile registers over all of K instead
+// (rows_task).
 #include <math.h>
 #include <string.h>
 
