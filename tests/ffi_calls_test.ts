@@ -5,7 +5,10 @@
 import assert from "node:assert/strict";
 import { ensureSynthModel } from "./helpers/synth_cache.ts";
 
-async function countCalls(dir: string): Promise<{ counts: Map<string, number>; layers: number }> {
+async function countCalls(
+  dir: string,
+  dtype?: "fp32" | "bf16" | "q8",
+): Promise<{ counts: Map<string, number>; layers: number }> {
   const worker = new Worker(new URL("./helpers/count_calls_worker.ts", import.meta.url), { type: "module" });
   try {
     const reply = await new Promise<{ counts: [string, number][]; layers: number }>((resolve, reject) => {
@@ -14,7 +17,7 @@ async function countCalls(dir: string): Promise<{ counts: Map<string, number>; l
         e.preventDefault();
         reject(new Error(`counting worker failed: ${e.message}`));
       };
-      worker.postMessage({ dir });
+      worker.postMessage({ dir, dtype });
     });
     return { counts: new Map(reply.counts), layers: reply.layers };
   } finally {
@@ -44,3 +47,12 @@ for (const size of ["base", "tiny"] as const) {
     assert.equal(counts.get("dbk_embed_layernorm"), 1, breakdown);
   });
 }
+
+Deno.test("native calls per forward pass: base model in bf16, the feed-forward block one call", async () => {
+  const { counts, layers } = await countCalls(await ensureSynthModel("base", "mlm"), "bf16");
+  const breakdown = [...counts].map(([k, v]) => `${k} ${v}`).join(", ");
+  // Per layer: the QKV and out linears, the feed-forward block (dbk_bf16_ffn), attention, two LayerNorms.
+  assert.equal(counts.get("dbk_bf16_ffn"), layers, breakdown);
+  assert.equal(counts.get("dbk_bf16_linear"), 2 * layers, breakdown);
+  assert.ok(total(counts) <= 2 + 6 * layers, `${total(counts)} native calls: ${breakdown}`);
+});

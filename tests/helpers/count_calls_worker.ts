@@ -7,9 +7,9 @@ import { countNativeCalls } from "./count_native_calls.ts";
 const counts = new Map<string, number>();
 countNativeCalls((name) => counts.set(name, (counts.get(name) ?? 0) + 1));
 
-self.onmessage = async (e: MessageEvent<{ dir: string }>) => {
+self.onmessage = async (e: MessageEvent<{ dir: string; dtype?: "fp32" | "bf16" | "q8" }>) => {
   const { DistilBertModel } = await import("../../mod.ts");
-  using model = await DistilBertModel.load(e.data.dir, { threads: 2 });
+  using model = await DistilBertModel.load(e.data.dir, { threads: 2, dtype: e.data.dtype });
   const ids = new Int32Array(2 * 16).fill(1000 % model.config.vocab_size);
   model.forward({ inputIds: { data: ids, dims: [2, 16] } }); // the first pass sizes the buffers
   counts.clear();
