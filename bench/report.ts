@@ -250,8 +250,8 @@ Which code runs the linear layers: base's go through our own kernel on weights p
 (\`ffi/packed_linear.c\`, built with \`-march=native\`, so AVX-512 here whatever OPENBLAS_CORETYPE says);
 small's (hidden width 37, not a multiple of the 32-wide panels) through OpenBLAS, or our small-row kernel
 for 4-64 rows. bf16 and q8 rows (the \`dtype\` load option) run the encoder's linears on \`ffi/lowp.c\`'s
-kernels, chosen from CPUID (here: bf16 on the \`${lowpPaths.bf16}\` path, q8 on \`${lowpPaths.q8}\`); attention,
-LayerNorm and the embeddings stay fp32.
+kernels, chosen from CPUID (here: bf16 on the \`${lowpPaths.bf16}\` path, q8 on \`${lowpPaths.q8}\`); in bf16,
+attention's two products take bf16 inputs too (fp32 sums); softmax, LayerNorm and the embeddings stay fp32.
 
 A row's GFLOP/s is the model's FLOP count (2 x the multiply-adds of the encoder, \`bench/cases.ts\`) over its
 time, the same count whatever the row's dtype. *% of limit* divides it by this machine's limit for that dtype

@@ -18,6 +18,10 @@
 //   out = P . V / sum              head_dim >= DBK_VW: R query rows x CV vectors of dims, over keys;
 //                                  smaller heads: O^T[hd, QB] = V^T . P^T (dims x query vectors), then
 //                                  transposed into out
+// bf16 (the model's dtype is bf16): Q, K, V and the probabilities P are rounded to bf16 before the two
+// products, which sum their exact products in fp32, so any kernel computes the same numbers up to the order
+// of additions. Where the build has AVX512-BF16 and head_dim is a multiple of 32 the products run on
+// vdpbf16ps over pairs (qk_bf16, pv_bf16); elsewhere the fp32 kernels take the rounded values.
 // One slot of scratch (a thread's share) holds, for n = max_len, nk = n rounded up to KR and
 // hdv = head_dim (< DBK_VW) or head_dim rounded up to DBK_VW:
 //   k   [nk, hd]   K with bias, zero rows past n
@@ -44,6 +48,39 @@ static int32_t padded_head(int32_t hd) { return hd < DBK_VW ? hd : (int32_t)roun
 int64_t dbk_attention_scratch_floats(int32_t max_len, int32_t head_dim) {
     const int64_t nk = round_up(max_len, KR), hd = head_dim, hdv = padded_head(head_dim);
     return nk * hd + (int64_t)max_len * hdv + hd * QB + nk * QB + QB + hd * QB + (int64_t)max_len * hd;
+}
+
+// fp32 -> the nearest bf16 (ties to even) as fp32, NaN kept NaN; bits: the bf16 in the high half.
+static inline uint32_t bf16_bits(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u | 0x00400000u) & 0xffff0000u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+}
+static inline float round_bf16(float f) {
+    const uint32_t u = bf16_bits(f);
+    memcpy(&f, &u, 4);
+    return f;
+}
+static inline dbk_vf round_bf16_v(dbk_vf f) {
+    dbk_vu u;
+    memcpy(&u, &f, sizeof u);
+    const dbk_vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    const dbk_vu nan = (dbk_vu)((u & 0x7fffffffu) > 0x7f800000u);
+    const dbk_vu r = (((u | 0x00400000u) & 0xffff0000u) & nan) | (rounded & ~nan);
+    memcpy(&f, &r, sizeof f);
+    return f;
+}
+// Two rows of bf16-valued floats (a, b; b NULL: zeros) -> u32 pairs (a's bf16 low, b's high), n values (a
+// multiple of DBK_VW), into out, which may be a itself or end before a and b begin.
+static inline void pair_rows(const float *a, const float *b, int32_t n, uint32_t *out) {
+    for (int32_t i = 0; i < n; i += DBK_VW) {
+        dbk_vu x, y = {0};
+        memcpy(&x, a + i, sizeof x);
+        if (b) memcpy(&y, b + i, sizeof y);
+        const dbk_vu o = (x >> 16) | (y & 0xffff0000u);
+        memcpy(out + i, &o, sizeof o);
+    }
 }
 
 // Walks the cache lines of another (sequence, head) pair's Q, K and V slices, a few per call, to pull
@@ -81,6 +118,66 @@ static inline void pf_step(struct prefetcher *p, int32_t count) {
     }
 }
 
+#if defined(__AVX512BF16__) && DBK_VW == 16
+#define FAST_BF16 1
+// st[j, :] = k[j, :] . q for keys j in [0, nk) from bf16 pairs (k2: [nk, hd / 2] pairs of k, qt2:
+// [hd / 2, QB] pairs of the block's queries), and mx the per-lane max over the n real keys, as qk_block.
+static void qk_bf16(const uint32_t *k2, int32_t hd, int32_t n, const uint32_t *qt2, float *st, const int NV,
+                    dbk_vf *mx, struct prefetcher *pf, int32_t pf_lines) {
+    const int32_t hp = hd / 2;
+    __m512 m[QV];
+    for (int v = 0; v < NV; v++) m[v] = _mm512_set1_ps(-INFINITY);
+    for (int32_t j0 = 0; j0 < n; j0 += KR) {
+        __m512 acc[KR][QV];
+        for (int r = 0; r < KR; r++)
+            for (int v = 0; v < NV; v++) acc[r][v] = _mm512_setzero_ps();
+        const uint32_t *kj = k2 + (int64_t)j0 * hp;
+        for (int32_t i = 0; i < hp; i++) {
+            if ((i & 3) == 0) pf_step(pf, pf_lines); // qk_block's pace: one call per 8 of head_dim
+            __m512bh q[QV];
+            for (int v = 0; v < NV; v++) q[v] = (__m512bh)_mm512_loadu_si512(qt2 + (int64_t)i * QB + v * 16);
+            for (int r = 0; r < KR; r++) {
+                const __m512bh kb = (__m512bh)_mm512_set1_epi32((int32_t)kj[(int64_t)r * hp + i]);
+                for (int v = 0; v < NV; v++) acc[r][v] = _mm512_dpbf16_ps(acc[r][v], q[v], kb);
+            }
+        }
+        const int32_t valid = n - j0;
+        for (int r = 0; r < KR; r++)
+            for (int v = 0; v < NV; v++) {
+                _mm512_storeu_ps(st + (int64_t)(j0 + r) * QB + v * 16, acc[r][v]);
+                if (r < valid) m[v] = _mm512_max_ps(acc[r][v], m[v]);
+            }
+    }
+    for (int v = 0; v < NV; v++) memcpy(&mx[v], &m[v], sizeof m[v]);
+}
+
+// out[r0 + r, c0 : c0 + 32] = inv[r0 + r] * sum_j p[j, r0 + r] v[j, c0 : c0 + 32] for r < 8, r0 + r < rows,
+// from pairs of keys: pp [ceil(n / 2), QB] (p of keys 2i, 2i + 1 per query), v2 [ceil(n / 2), hdv].
+static void pv_bf16(const uint32_t *pp, const uint32_t *v2, int32_t np, int32_t hdv, int32_t c0, int32_t r0,
+                    int32_t rows, const float *inv, float *out, int32_t dim) {
+    __m512 acc[8][2];
+    for (int r = 0; r < 8; r++) acc[r][0] = acc[r][1] = _mm512_setzero_ps();
+    for (int32_t i = 0; i < np; i++) {
+        const __m512bh v0 = (__m512bh)_mm512_loadu_si512(v2 + (int64_t)i * hdv + c0);
+        const __m512bh v1 = (__m512bh)_mm512_loadu_si512(v2 + (int64_t)i * hdv + c0 + 16);
+        const uint32_t *pi = pp + (int64_t)i * QB + r0;
+        for (int r = 0; r < 8; r++) {
+            const __m512bh pb = (__m512bh)_mm512_set1_epi32((int32_t)pi[r]);
+            acc[r][0] = _mm512_dpbf16_ps(acc[r][0], v0, pb);
+            acc[r][1] = _mm512_dpbf16_ps(acc[r][1], v1, pb);
+        }
+    }
+    for (int r = 0; r < 8 && r0 + r < rows; r++) {
+        float *o = out + (int64_t)(r0 + r) * dim + c0;
+        const __m512 sc = _mm512_set1_ps(inv[r0 + r]);
+        _mm512_storeu_ps(o, _mm512_mul_ps(acc[r][0], sc));
+        _mm512_storeu_ps(o + 16, _mm512_mul_ps(acc[r][1], sc));
+    }
+}
+#else
+#define FAST_BF16 0
+#endif
+
 // st[j, :] = k[j, :] . qt for keys j in [0, nk) (nk = n rounded up to KR; k is zero past n), and mx =
 // the per-lane max over the n real keys. NaN scores never win the max; their exp is NaN anyway.
 AI void qk_block(const float *k, int32_t hd, int32_t n, const float *qt, float *st, const int NV, dbk_vf *mx,
@@ -114,14 +211,15 @@ AI void qk_block(const float *k, int32_t hd, int32_t n, const float *qt, float *
 }
 
 // st[j, :] = exp(st[j, :] - mx) for j < n; inv = 1 / the per-lane sums.
-AI void softmax_block(float *st, int32_t n, const dbk_vf *mx, const int NV, float *inv) {
+// bf16: the probabilities are stored rounded to bf16 (their sum is of the unrounded ones).
+AI void softmax_block(float *st, int32_t n, const dbk_vf *mx, const int NV, float *inv, const int bf16) {
     dbk_vf sum[QV];
     for (int v = 0; v < NV; v++) sum[v] = dbk_splat(0.0f);
     for (int32_t j = 0; j < n; j++) {
         for (int v = 0; v < NV; v++) {
             float *p = st + (int64_t)j * QB + v * DBK_VW;
             const dbk_vf e = dbk_vexp_nonpos(dbk_loadu(p) - mx[v]);
-            dbk_storeu(p, e);
+            dbk_storeu(p, bf16 ? round_bf16_v(e) : e);
             sum[v] += e;
         }
     }
@@ -240,7 +338,7 @@ struct attn_job {
     const float *qkv, *qkv_bias;
     const int32_t *seq_starts;
     const uint8_t *uniform;
-    int32_t n_heads, head_dim, dim, n_tasks, slots;
+    int32_t n_heads, head_dim, dim, n_tasks, slots, bf16;
     float *scratch;
     int64_t slot_floats;
     float *out;
@@ -291,6 +389,18 @@ static void attend_one_head(const struct attn_job *job, int32_t s, int32_t head,
         }
         float *qr = q + (int64_t)j * hd, *kr = k + (int64_t)j * hd, *vr = v + (int64_t)j * hdv;
         int32_t d = 0;
+        if (job->bf16) {
+            for (; d + DBK_VW <= hd; d += DBK_VW) {
+                dbk_storeu(qr + d, round_bf16_v((dbk_loadu(r + d) + dbk_loadu(bq + d)) * scale));
+                dbk_storeu(kr + d, round_bf16_v(dbk_loadu(r + dim + d) + dbk_loadu(bk + d)));
+                dbk_storeu(vr + d, round_bf16_v(dbk_loadu(r + 2 * dim + d) + dbk_loadu(bv + d)));
+            }
+            for (; d < hd; d++) {
+                qr[d] = round_bf16((r[d] + bq[d]) * scale);
+                kr[d] = round_bf16(r[dim + d] + bk[d]);
+                vr[d] = round_bf16(r[2 * dim + d] + bv[d]);
+            }
+        }
         for (; d + DBK_VW <= hd; d += DBK_VW) {
             dbk_storeu(qr + d, (dbk_loadu(r + d) + dbk_loadu(bq + d)) * scale);
             dbk_storeu(kr + d, dbk_loadu(r + dim + d) + dbk_loadu(bk + d));
@@ -304,6 +414,26 @@ static void attend_one_head(const struct attn_job *job, int32_t s, int32_t head,
         for (; d < hdv; d++) vr[d] = 0.0f;
     }
     for (int64_t i = (int64_t)n * hd; i < (int64_t)nk * hd; i++) k[i] = 0.0f;
+    const int fast = FAST_BF16 && job->bf16 && hd % 32 == 0;
+    const int32_t np = (n + 1) / 2; // key pairs
+    if (fast) {
+        // In place: k2 [nk, hd / 2] pairs of k over its own rows; v2 [np, hdv] pairs of keys 2i, 2i + 1.
+        uint32_t *k2 = (uint32_t *)k, *v2 = (uint32_t *)v;
+        // Adjacent k of a row pair up: the high halves of 32 floats, in order, are 16 pairs.
+        typedef uint16_t halves __attribute__((vector_size(64)));
+        const halves odd = {1,  3,  5,  7,  9,  11, 13, 15, 17, 19, 21, 23, 25, 27, 29, 31,
+                            33, 35, 37, 39, 41, 43, 45, 47, 49, 51, 53, 55, 57, 59, 61, 63};
+        for (int64_t i = 0; i < (int64_t)nk * hd; i += 32) {
+            halves lo, hi;
+            memcpy(&lo, k + i, 64);
+            memcpy(&hi, k + i + 16, 64);
+            const halves o = __builtin_shuffle(lo, hi, odd);
+            memcpy(k2 + i / 2, &o, 64);
+        }
+        for (int32_t i = 0; i < np; i++)
+            pair_rows(v + (int64_t)2 * i * hdv, 2 * i + 1 < n ? v + (int64_t)(2 * i + 1) * hdv : NULL, hdv,
+                      v2 + (int64_t)i * hdv);
+    }
 
     // Spread the next pair's lines (about 3 * n * (hd / 16 + 1) of them) over this pair's QK steps.
     const int64_t steps = (int64_t)((n + QB - 1) / QB) * (nk / KR) * ((hd + 7) / 8);
@@ -313,14 +443,32 @@ static void attend_one_head(const struct attn_job *job, int32_t s, int32_t head,
         const int NV = rows > DBK_VW ? 2 : 1;
         load_qt(q + (int64_t)i0 * hd, hd, rows, qt);
         dbk_vf mx[QV];
+        float *o = out + (int64_t)i0 * dim;
+#if FAST_BF16
+        if (fast) {
+            // qt2 [hd / 2, QB]: pairs of the block's queries, in place over qt; then pp [np, QB]: pairs of
+            // keys' probabilities per query, in place over st (rows past n are scores, not probabilities).
+            uint32_t *qt2 = (uint32_t *)qt, *pp = (uint32_t *)st;
+            for (int32_t i = 0; i < hd / 2; i++)
+                pair_rows(qt + (int64_t)2 * i * QB, qt + (int64_t)(2 * i + 1) * QB, QB, qt2 + (int64_t)i * QB);
+            qk_bf16((const uint32_t *)k, hd, n, qt2, st, NV, mx, pf, pf_lines);
+            if (NV == 2) softmax_block(st, n, mx, 2, inv, 1);
+            else softmax_block(st, n, mx, 1, inv, 1);
+            for (int32_t i = 0; i < np; i++)
+                pair_rows(st + (int64_t)2 * i * QB, 2 * i + 1 < n ? st + (int64_t)(2 * i + 1) * QB : NULL, QB,
+                          pp + (int64_t)i * QB);
+            for (int32_t c0 = 0; c0 < hd; c0 += 32)
+                for (int32_t r0 = 0; r0 < rows; r0 += 8) pv_bf16(pp, (const uint32_t *)v, np, hdv, c0, r0, rows, inv, o, dim);
+            continue;
+        }
+#endif
         if (NV == 2) {
             qk_block(k, hd, n, qt, st, 2, mx, pf, pf_lines);
-            softmax_block(st, n, mx, 2, inv);
+            softmax_block(st, n, mx, 2, inv, job->bf16);
         } else {
             qk_block(k, hd, n, qt, st, 1, mx, pf, pf_lines);
-            softmax_block(st, n, mx, 1, inv);
+            softmax_block(st, n, mx, 1, inv, job->bf16);
         }
-        float *o = out + (int64_t)i0 * dim;
         if (hd >= DBK_VW) {
             pv_wide(st, v, n, hd, hdv, rows, inv, o, dim);
         } else {
@@ -351,7 +499,7 @@ static void attn_task(void *ctx, int32_t task, int32_t slot) {
 #define ATTN_MIN_PARALLEL_MACS 262144
 
 void dbk_attention(int32_t threads, const float *qkv, const float *qkv_bias, const int32_t *seq_starts,
-                   const uint8_t *uniform, int32_t n_seqs, int32_t n_heads, int32_t head_dim,
+                   const uint8_t *uniform, int32_t n_seqs, int32_t n_heads, int32_t head_dim, int32_t bf16,
                    float *scratch, int32_t scratch_floats, float *out) {
     int32_t max_len = 0;
     int64_t macs = 0;
@@ -366,6 +514,6 @@ void dbk_attention(int32_t threads, const float *qkv, const float *qkv_bias, con
     if (slots > dbk_clamp_threads(threads)) slots = dbk_clamp_threads(threads);
     if (macs < ATTN_MIN_PARALLEL_MACS) slots = 1;
     struct attn_job job = {qkv,         qkv_bias,       seq_starts,      uniform, n_heads, head_dim,
-                           n_heads * head_dim, n_seqs * n_heads, (int32_t)slots, scratch, slot_floats, out};
+                           n_heads * head_dim, n_seqs * n_heads, (int32_t)slots, bf16 != 0, scratch, slot_floats, out};
     dbk_parallel((int32_t)slots, attn_task, &job, n_seqs * n_heads);
 }

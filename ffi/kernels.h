@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 10
+#define DBK_ABI_VERSION 11
 int32_t dbk_abi_version(void);
 
 // Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
@@ -89,9 +89,11 @@ void dbk_bias_relu(float *x, int32_t T, int32_t n, const float *bias);
 // scratch: [scratch_floats], scratch_floats >= dbk_attention_scratch_floats(max_len, head_dim) for the
 //   longest sequence; each multiple of that is one more thread's share (threads used: at most
 //   min(threads, scratch_floats / that)).
+// bf16: nonzero to round Q, K, V and the probabilities to bf16 for the two products (sums stay fp32), as a
+//   bf16 model does; 0 for fp32 throughout.
 // out: [T, dim]; rows of empty sequences are untouched.
 void dbk_attention(int32_t threads, const float *qkv, const float *qkv_bias, const int32_t *seq_starts,
-                   const uint8_t *uniform, int32_t n_seqs, int32_t n_heads, int32_t head_dim,
+                   const uint8_t *uniform, int32_t n_seqs, int32_t n_heads, int32_t head_dim, int32_t bf16,
                    float *scratch, int32_t scratch_floats, float *out);
 // Scratch floats one thread needs for sequences of up to max_len tokens.
 int64_t dbk_attention_scratch_floats(int32_t max_len, int32_t head_dim);

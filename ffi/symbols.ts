@@ -124,6 +124,7 @@ export const KERNEL_SYMBOLS = {
       "i32", // int32_t n_seqs
       "i32", // int32_t n_heads
       "i32", // int32_t head_dim
+      "i32", // int32_t bf16 (nonzero: Q, K, V and the probabilities rounded to bf16)
       "buffer", // float *scratch [scratch_floats]
       "i32", // int32_t scratch_floats, >= dbk_attention_scratch_floats(max_len, head_dim)
       "buffer", // float *out [T, dim]
@@ -340,4 +341,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 10;
+export const KERNEL_ABI_VERSION = 11;

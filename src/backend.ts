@@ -585,7 +585,8 @@ export class Backend {
 
   /**
    * out[T, dim] = multi-head attention over packed sequences; qkv[T, 3*dim] holds the projections
-   * without their bias. `seqStarts[s]..seqStarts[s+1]` are sequence s's rows.
+   * without their bias. `seqStarts[s]..seqStarts[s+1]` are sequence s's rows. `bf16`: Q, K, V and the
+   * probabilities rounded to bf16 for the two products (a bf16 model's attention), sums in fp32.
    */
   attention(
     qkv: Float32Array,
@@ -597,6 +598,7 @@ export class Backend {
     headDim: number,
     scratch: Float32Array,
     out: Float32Array,
+    bf16 = false,
   ): void {
     this.#check();
     need(dimsOk(nSeqs, nHeads, headDim, nHeads * headDim, nSeqs * nHeads), "attention sizes");
@@ -626,6 +628,7 @@ export class Backend {
       nSeqs,
       nHeads,
       headDim,
+      bf16 ? 1 : 0,
       scratch,
       scratchFloats,
       out,

@@ -100,7 +100,20 @@ function transformerBlock(
 ) {
   const T = p.tokens, D = cfg.dim, heads = cfg.n_heads;
   linear(be, l.qkv, ws.x, null, ws.qkv, T); // qkv: [T, 3D], bias added in attention
-  be.attention(ws.qkv, l.qkvBias, p.seqStarts, p.uniform, p.batch, heads, D / heads, ws.scratch, ws.context);
+  // A bf16 model's attention products take bf16 inputs too (fp32 sums), as its linears do.
+  const bf16 = l.qkv.dtype === "bf16";
+  be.attention(
+    ws.qkv,
+    l.qkvBias,
+    p.seqStarts,
+    p.uniform,
+    p.batch,
+    heads,
+    D / heads,
+    ws.scratch,
+    ws.context,
+    bf16,
+  );
   linear(be, l.out, ws.context, null, ws.projected, T); // [T, D], bias added with the residual
   be.biasResidualLayerNorm(
     ws.projected,

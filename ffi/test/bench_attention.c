@@ -42,7 +42,7 @@ static void bench(const char *name, int32_t n_seqs, int32_t len, int32_t heads, 
     for (;;) {
         const double t0 = cpu_now();
         for (int r = 0; r < reps; r++)
-            dbk_attention(1, qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)per, out);
+            dbk_attention(1, qkv, bias, starts, uniform, n_seqs, heads, hd, 0, scratch, (int32_t)per, out);
         if (cpu_now() - t0 > 2e-3) break;
         reps *= 2;
     }
@@ -51,7 +51,7 @@ static void bench(const char *name, int32_t n_seqs, int32_t len, int32_t heads, 
     for (int k = 0; k < SAMPLES; k++) {
         const double t0 = cpu_now();
         for (int r = 0; r < reps; r++)
-            dbk_attention(1, qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)per, out);
+            dbk_attention(1, qkv, bias, starts, uniform, n_seqs, heads, hd, 0, scratch, (int32_t)per, out);
         t[k] = (cpu_now() - t0) / reps;
     }
     qsort(t, SAMPLES, sizeof *t, cmp_double);

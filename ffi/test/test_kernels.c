@@ -168,8 +168,20 @@ static void test_embed_and_rows(int32_t T, int32_t dim) {
 }
 
 // ---- attention ----------------------------------------------------------------------------------
+// bf16 (dbk_attention's flag): q, k, v as the kernel forms them in float (bias added, q scaled) then rounded
+// to bf16, and each probability rounded to bf16 for P.V (its sum unrounded).
+static float ref_bf16(float f) {
+    uint32_t u;
+    memcpy(&u, &f, 4);
+    if ((u & 0x7fffffffu) > 0x7f800000u) return f;
+    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    memcpy(&f, &u, 4);
+    return f;
+}
+
 static void ref_attention(const float *qkv, const float *bias, const int32_t *starts, const uint8_t *uniform,
-                          int32_t n_seqs, int32_t heads, int32_t hd, double *out) {
+                          int32_t n_seqs, int32_t heads, int32_t hd, int bf16, double *out) {
+    const float fscale = 1.0f / sqrtf((float)hd);
     const int32_t dim = heads * hd;
     const int64_t row = 3 * (int64_t)dim;
     for (int32_t s = 0; s < n_seqs; s++) {
@@ -182,6 +194,11 @@ static void ref_attention(const float *qkv, const float *bias, const int32_t *st
                 for (int32_t j = 0; j < n; j++) {
                     double d = 0;
                     for (int32_t k = 0; k < hd; k++) {
+                        if (bf16) {
+                            const float q = ref_bf16((qkv[(st + i) * row + off + k] + bias[off + k]) * fscale);
+                            d += (double)q * ref_bf16(qkv[(st + j) * row + dim + off + k] + bias[dim + off + k]);
+                            continue;
+                        }
                         const double q = ((double)qkv[(st + i) * row + off + k] + bias[off + k]) / sqrt((double)hd);
                         d += q * ((double)qkv[(st + j) * row + dim + off + k] + bias[dim + off + k]);
                     }
@@ -191,7 +208,11 @@ static void ref_attention(const float *qkv, const float *bias, const int32_t *st
                 for (int32_t j = 0; j < n; j++) sum += (sc[j] = exp(sc[j] - mx));
                 for (int32_t k = 0; k < hd; k++) {
                     double o = 0;
-                    for (int32_t j = 0; j < n; j++) o += sc[j] / sum * ((double)qkv[(st + j) * row + 2 * dim + off + k] + bias[2 * dim + off + k]);
+                    for (int32_t j = 0; j < n; j++) {
+                        if (bf16 && !uniform[s]) // (the uniform case is the mean of V, in fp32)
+                            o += ref_bf16((float)sc[j]) / sum * ref_bf16(qkv[(st + j) * row + 2 * dim + off + k] + bias[2 * dim + off + k]);
+                        else o += sc[j] / sum * ((double)qkv[(st + j) * row + 2 * dim + off + k] + bias[2 * dim + off + k]);
+                    }
                     out[(int64_t)(st + i) * dim + off + k] = o;
                 }
             }
@@ -200,7 +221,11 @@ static void ref_attention(const float *qkv, const float *bias, const int32_t *st
     }
 }
 
-static void test_attention(int32_t n_seqs, int32_t max_len, int32_t heads, int32_t hd, int32_t threads, int zero_len, float qscale) {
+// bf16: a probability's bf16 rounding may land one step away from the reference's (its float exp differs
+// from the double one in the last bits), up to 2^-8 of that p times |v| in an output; a wrong pairing of
+// k or keys in the bf16 kernels is off by O(1).
+static void test_attention_dt(int32_t n_seqs, int32_t max_len, int32_t heads, int32_t hd, int32_t threads, int zero_len,
+                              float qscale, int bf16) {
     int32_t *starts = malloc(sizeof(int32_t) * (size_t)(n_seqs + 1));
     uint8_t *uniform = malloc((size_t)n_seqs);
     starts[0] = 0;
@@ -221,13 +246,19 @@ static void test_attention(int32_t n_seqs, int32_t max_len, int32_t heads, int32
     const int64_t per = longest > 0 ? dbk_attention_scratch_floats(longest, hd) : 0;
     float *scratch = falloc(per * threads);
     for (int64_t i = 0; i < per * threads; i++) scratch[i] = NAN; // stale scratch must not leak in
-    dbk_attention(1, qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)per, out1);
-    dbk_attention(threads, qkv, bias, starts, uniform, n_seqs, heads, hd, scratch, (int32_t)(per * threads), out);
-    ref_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, want);
-    const double e = worst(out, want, (int64_t)T * dim, 2e-6, 2e-5);
-    CHECK(e <= 1.0, "attention seqs=%d max_len=%d heads=%d hd=%d threads=%d: err %g", n_seqs, max_len, heads, hd, threads, e);
+    dbk_attention(1, qkv, bias, starts, uniform, n_seqs, heads, hd, bf16, scratch, (int32_t)per, out1);
+    dbk_attention(threads, qkv, bias, starts, uniform, n_seqs, heads, hd, bf16, scratch, (int32_t)(per * threads), out);
+    ref_attention(qkv, bias, starts, uniform, n_seqs, heads, hd, bf16, want);
+    const double e = bf16 ? worst(out, want, (int64_t)T * dim, 4e-3 * qscale, 1e-4) : worst(out, want, (int64_t)T * dim, 2e-6, 2e-5);
+    CHECK(e <= 1.0, "attention seqs=%d max_len=%d heads=%d hd=%d threads=%d bf16=%d: err %g", n_seqs, max_len, heads, hd,
+          threads, bf16, e);
     CHECK(memcmp(out, out1, sizeof(float) * (size_t)T * dim) == 0, "attention with %d threads differs from 1 thread", threads);
     free(starts), free(uniform), free(qkv), free(bias), free(out), free(out1), free(want), free(scratch);
+}
+
+static void test_attention(int32_t n_seqs, int32_t max_len, int32_t heads, int32_t hd, int32_t threads, int zero_len, float qscale) {
+    test_attention_dt(n_seqs, max_len, heads, hd, threads, zero_len, qscale, 0);
+    test_attention_dt(n_seqs, max_len, heads, hd, threads, zero_len, qscale, 1);
 }
 
 // ---- exp / erf / gelu accuracy and special values -----------------------------------------------
@@ -318,13 +349,13 @@ static void test_attention_specials(void) {
     const int64_t per = dbk_attention_scratch_floats(n, hd);
     float *scratch = falloc(per);
     qkv[2 * 3 * dim + 1] = NAN;
-    dbk_attention(1, qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
+    dbk_attention(1, qkv, bias, starts, uni, 1, 1, hd, 0, scratch, (int32_t)per, out);
     for (int32_t i = 0; i < n; i++)
         for (int32_t d = 0; d < hd; d++) CHECK((i == 2) == (isnan(out[i * dim + d]) != 0), "NaN query row %d dim %d", i, d);
     // Huge score gaps: softmax saturates to one-hot without NaN or Inf.
     qkv[2 * 3 * dim + 1] = 0.0f;
     for (int32_t d = 0; d < hd; d++) qkv[0 * 3 * dim + d] = 1e18f, qkv[3 * 3 * dim + dim + d] = 1e18f;
-    dbk_attention(1, qkv, bias, starts, uni, 1, 1, hd, scratch, (int32_t)per, out);
+    dbk_attention(1, qkv, bias, starts, uni, 1, 1, hd, 0, scratch, (int32_t)per, out);
     for (int32_t d = 0; d < hd; d++) CHECK(fabsf(out[d] - (qkv[3 * 3 * dim + 2 * dim + d] + bias[2 * dim + d])) < 1e-6f, "one-hot row");
     free(qkv), free(bias), free(out), free(scratch);
 }

@@ -81,7 +81,7 @@ struct work {
 static void run(struct work *k, int32_t threads) {
     dbk_packed_linear(threads, k->x, M, K, k->wp, N, k->bias, DBK_ACT_GELU, k->scratch, k->y_packed);
     dbk_linear(threads, k->x, 40, K, k->w, N, k->lin_scratch, k->y_linear);
-    dbk_attention(threads, k->qkv, k->qkv_bias, k->starts, k->uniform, SEQS, HEADS, HD, k->att_scratch,
+    dbk_attention(threads, k->qkv, k->qkv_bias, k->starts, k->uniform, SEQS, HEADS, HD, 0, k->att_scratch,
                   (int32_t)(k->att_per * 4), k->y_att);
     dbk_bias_residual_layernorm(threads, k->y_att, k->bias, k->y_att, M, DIM, k->g, k->b, 1e-12f, k->y_ln);
     memcpy(k->y_gelu, k->y_packed, sizeof(float) * M * N);
