@@ -50,25 +50,19 @@ int64_t dbk_attention_scratch_floats(int32_t max_len, int32_t head_dim) {
     return nk * hd + (int64_t)max_len * hdv + hd * QB + nk * QB + QB + hd * QB + (int64_t)max_len * hd;
 }
 
-// fp32 -> the nearest bf16 (ties to even) as fp32, NaN kept NaN; bits: the bf16 in the high half.
-static inline uint32_t bf16_bits(float f) {
+// f rounded to the nearest bf16 (vecmath.h), as a float.
+static inline float round_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (u | 0x00400000u) & 0xffff0000u;
-    return (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-}
-static inline float round_bf16(float f) {
-    const uint32_t u = bf16_bits(f);
+    u = dbk_bf16_round_bits1(u);
     memcpy(&f, &u, 4);
     return f;
 }
 static inline dbk_vf round_bf16_v(dbk_vf f) {
     dbk_vu u;
     memcpy(&u, &f, sizeof u);
-    const dbk_vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    const dbk_vu nan = (dbk_vu)((u & 0x7fffffffu) > 0x7f800000u);
-    const dbk_vu r = (((u | 0x00400000u) & 0xffff0000u) & nan) | (rounded & ~nan);
-    memcpy(&f, &r, sizeof f);
+    u = dbk_bf16_round_bits(u);
+    memcpy(&f, &u, sizeof f);
     return f;
 }
 // Two rows of bf16-valued floats (a, b; b NULL: zeros) -> u32 pairs (a's bf16 low, b's high), n values (a

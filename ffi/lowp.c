@@ -32,8 +32,7 @@ static inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * 
 static inline uint16_t to_bf16(float f) {
     uint32_t u;
     memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)((u >> 16) | 0x40);
-    return (uint16_t)((u + 0x7fffu + ((u >> 16) & 1)) >> 16);
+    return (uint16_t)(dbk_bf16_round_bits1(u) >> 16);
 }
 
 static inline float from_bf16(uint16_t h) {
@@ -253,12 +252,9 @@ typedef int8_t lp_vs8 __attribute__((vector_size(DBK_VW)));
 
 // fp32 -> bf16 (nearest even, NaN kept quiet), a vector at a time: to_bf16 on every lane, in its low half.
 static inline lp_vu to_bf16_lanes(dbk_vf f) {
-    lp_vu u;
+    dbk_vu u;
     memcpy(&u, &f, sizeof u);
-    const lp_vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
-    const lp_vu quiet = (u >> 16) | 0x40u;
-    const lp_vu nan = (lp_vu)((u & 0x7fffffffu) > 0x7f800000u); // all ones where NaN
-    return (quiet & nan) | (rounded & ~nan);
+    return dbk_bf16_round_bits(u) >> 16;
 }
 
 static inline lp_vu16 to_bf16_v(dbk_vf f) { return __builtin_convertvector(to_bf16_lanes(f), lp_vu16); }
@@ -375,9 +371,9 @@ static int32_t q8_chunk(const float *x, int64_t kr, int64_t kn, float inv, int8_
 }
 
 // Four converted rows' groups (row q at src + q * stride bytes: `groups` 4-byte values, a multiple of
-// DBK_VW) into a strip, dst at the first row's first group, mr groups between one k group and the next. A 4 x 4 transpose per 128 bits puts
-// the four rows' values of one group side by side, so each store writes 16 contiguous bytes: one 4-byte
-// store per row and group kept the conversion store-bound.
+// DBK_VW) into a strip, dst at the first row's first group, mr groups between one k group and the next.
+// A 4 x 4 transpose per 128 bits puts the four rows' values of one group side by side, so each store writes
+// 16 contiguous bytes: one 4-byte store per row and group kept the conversion store-bound.
 #if DBK_VW == 16
 #define LANES4(F) F(0) F(1) F(2) F(3)
 #else
@@ -468,17 +464,23 @@ static void convert_rows_task(void *ctx, int32_t task, int32_t slot) {
 
 typedef int32_t lp_vi __attribute__((vector_size(DBK_VW * 4)));
 
-// Rows m .. m + rows of y, panel p, from the tile's sums: dequantization (q8), bias, activation, store.
-static void finish_tile(const struct lp_job *j, const void *csum, int32_t m, int32_t rows, int32_t p) {
-    const int32_t n0 = p * LP_PW, width = j->N - n0 < LP_PW ? j->N - n0 : LP_PW;
-    dbk_vf bias[LP_PW / DBK_VW], wscale[LP_PW / DBK_VW];
+// Panel p's bias (n0 = 32 p, width = its features below N) in vectors, zero past N or without a bias.
+static inline void panel_bias(const struct lp_job *j, int32_t n0, int32_t width, dbk_vf *bias) {
     for (int32_t v = 0; v < LP_PW / DBK_VW; v++) {
         const int32_t i = v * DBK_VW, left = width - i;
         bias[v] = !j->bias || left <= 0 ? dbk_splat(0.0f)
                   : left >= DBK_VW      ? dbk_loadu(j->bias + n0 + i)
                                         : dbk_load_partial(j->bias + n0 + i, left, 0.0f);
-        wscale[v] = j->wscale ? dbk_loadu(j->wscale + n0 + i) : dbk_splat(0.0f); // scale is padded to 32s
     }
+}
+
+// Rows m .. m + rows of y, panel p, from the tile's sums: dequantization (q8), bias, activation, store.
+static void finish_tile(const struct lp_job *j, const void *csum, int32_t m, int32_t rows, int32_t p) {
+    const int32_t n0 = p * LP_PW, width = j->N - n0 < LP_PW ? j->N - n0 : LP_PW;
+    dbk_vf bias[LP_PW / DBK_VW], wscale[LP_PW / DBK_VW];
+    panel_bias(j, n0, width, bias);
+    for (int32_t v = 0; v < LP_PW / DBK_VW; v++) // scale is padded to 32s
+        wscale[v] = j->wscale ? dbk_loadu(j->wscale + n0 + v * DBK_VW) : dbk_splat(0.0f);
     for (int32_t r = 0; r < rows; r++) {
         const int32_t t = m + r;
         float *y = j->y + (int64_t)t * j->N + n0;
@@ -511,12 +513,7 @@ static void finish_tile_strips(const struct lp_job *j, const float *csum, int32_
     const int64_t Kp = round_up(j->N, LP_KG);
     uint16_t h[ROWS_MR_MAX][LP_PW] __attribute__((aligned(64)));
     dbk_vf bias[LP_PW / DBK_VW];
-    for (int32_t v = 0; v < LP_PW / DBK_VW; v++) {
-        const int32_t i = v * DBK_VW, left = width - i;
-        bias[v] = !j->bias || left <= 0 ? dbk_splat(0.0f)
-                  : left >= DBK_VW      ? dbk_loadu(j->bias + n0 + i)
-                                        : dbk_load_partial(j->bias + n0 + i, left, 0.0f);
-    }
+    panel_bias(j, n0, width, bias);
     for (int32_t r = 0; r < mr; r++)
         for (int32_t i = 0; i < LP_PW; i += 2 * DBK_VW) {
             dbk_vf a[2] = {dbk_splat(0.0f), dbk_splat(0.0f)};
@@ -569,40 +566,38 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
     // The first panel of the task this thread probably takes next (tasks are claimed in order).
     const int32_t next_task = task + j->threads;
     const int32_t p_after = next_task < (panels + j->group - 1) / j->group * blocks ? next_task / blocks * j->group : panels;
-    {
-        const int32_t m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
-        for (int32_t k0 = 0; k0 < j->Kp; k0 += kc) {
-            const int32_t kn = j->Kp - k0 < kc ? j->Kp - k0 : kc, last = k0 + kn == j->Kp;
-            for (int32_t p = p_first; p < p_last; p++) {
-                const char *w = (const char *)j->w + ((int64_t)p * j->Kp + k0) * LP_PW * elem;
-                // The weight slice used next (the next panel, the next k slice, or the first of the task this
-                // thread probably takes next), fetched into L1 a share per tile while this one is multiplied:
-                // at a few dozen tokens the layer streams its weights from memory, and the hardware
-                // prefetcher does not follow the jump from one panel to the next. Into L1, not L2: with
-                // the slice in L2 only, the tiles waited on it there (AMD Zen 5). The tile itself issues
-                // them a line per k step: a burst before each tile held up the tile's own loads.
-                const char *next = p + 1 < p_last ? w + (int64_t)j->Kp * LP_PW * elem
-                                   : k0 + kc < j->Kp ? (const char *)j->w + ((int64_t)p_first * j->Kp + k0 + kc) * LP_PW * elem
-                                   : p_after < panels ? (const char *)j->w + (int64_t)p_after * j->Kp * LP_PW * elem
-                                                      : NULL;
-                const int64_t next_bytes = (int64_t)(k0 + kc < j->Kp ? (j->Kp - k0 - kc < kc ? j->Kp - k0 - kc : kc) : kn) * LP_PW * elem;
-                const int32_t n_tiles = (m_end - m_block + mr - 1) / mr;
-                const int64_t share = (next_bytes / n_tiles + 63) / 64 * 64;
-                for (int32_t m0 = m_block; m0 < m_end; m0 += mr) {
-                    // This tile's share of the next slice, at most two lines per k step (lowp.h).
-                    const int64_t from = (int64_t)((m0 - m_block) / mr) * share;
-                    const int64_t bytes = !next || from >= next_bytes ? 0 : from + share < next_bytes ? share : next_bytes - from;
-                    const int32_t steps = kn / (bf16 ? 2 : 4), lines = (int32_t)((bytes + 63) / 64);
-                    const char *pf = next ? next + from : NULL;
-                    const int32_t pf_lines = lines < 2 * steps ? lines : 2 * steps;
-                    const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
-                    int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
-                    if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0, pf,
-                                         pf_lines);
-                    else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0, pf, pf_lines);
-                    if (last && j->out_strips) finish_tile_strips(j, (const float *)c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
-                    else if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
-                }
+    const int32_t m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
+    for (int32_t k0 = 0; k0 < j->Kp; k0 += kc) {
+        const int32_t kn = j->Kp - k0 < kc ? j->Kp - k0 : kc, last = k0 + kn == j->Kp;
+        for (int32_t p = p_first; p < p_last; p++) {
+            const char *w = (const char *)j->w + ((int64_t)p * j->Kp + k0) * LP_PW * elem;
+            // The weight slice used next (the next panel, the next k slice, or the first of the task this
+            // thread probably takes next), fetched into L1 a share per tile while this one is multiplied:
+            // at a few dozen tokens the layer streams its weights from memory, and the hardware
+            // prefetcher does not follow the jump from one panel to the next. Into L1, not L2: with
+            // the slice in L2 only, the tiles waited on it there (AMD Zen 5). The tile itself issues
+            // them a line per k step: a burst before each tile held up the tile's own loads.
+            const char *next = p + 1 < p_last ? w + (int64_t)j->Kp * LP_PW * elem
+                               : k0 + kc < j->Kp ? (const char *)j->w + ((int64_t)p_first * j->Kp + k0 + kc) * LP_PW * elem
+                               : p_after < panels ? (const char *)j->w + (int64_t)p_after * j->Kp * LP_PW * elem
+                                                  : NULL;
+            const int64_t next_bytes = (int64_t)(k0 + kc < j->Kp ? (j->Kp - k0 - kc < kc ? j->Kp - k0 - kc : kc) : kn) * LP_PW * elem;
+            const int32_t n_tiles = (m_end - m_block + mr - 1) / mr;
+            const int64_t share = (next_bytes / n_tiles + 63) / 64 * 64;
+            for (int32_t m0 = m_block; m0 < m_end; m0 += mr) {
+                // This tile's share of the next slice, at most two lines per k step (lowp.h).
+                const int64_t from = (int64_t)((m0 - m_block) / mr) * share;
+                const int64_t bytes = !next || from >= next_bytes ? 0 : from + share < next_bytes ? share : next_bytes - from;
+                const int32_t steps = kn / (bf16 ? 2 : 4), lines = (int32_t)((bytes + 63) / 64);
+                const char *pf = next ? next + from : NULL;
+                const int32_t pf_lines = lines < 2 * steps ? lines : 2 * steps;
+                const char *xp = (const char *)j->strips + ((int64_t)m0 * j->Kp + (int64_t)k0 * mr) * elem;
+                int32_t *c = cbuf + ((int64_t)(p - p_first) * MC_MAX + (m0 - m_block)) * LP_PW;
+                if (bf16) j->tiles.bf16((const uint16_t *)xp, kn / 2, (const uint16_t *)w, (float *)c, k0 == 0, pf,
+                                       pf_lines);
+                else j->tiles.q8((const int8_t *)xp, kn / 4, (const uint8_t *)w, c, k0 == 0, pf, pf_lines);
+                if (last && j->out_strips) finish_tile_strips(j, (const float *)c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
+                else if (last) finish_tile(j, c, m0, m_end - m0 < mr ? m_end - m0 : mr, p);
             }
         }
     }

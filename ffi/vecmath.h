@@ -31,6 +31,18 @@ typedef float dbk_v8 __attribute__((vector_size(32)));
 typedef float dbk_v4 __attribute__((vector_size(16)));
 typedef int32_t dbk_v4i __attribute__((vector_size(16)));
 
+// fp32 bits -> bf16, rounded to nearest even, NaN kept NaN (quieted), infinities infinite: the bf16 in the
+// high 16 bits, the low 16 zero (so the word, read as a float, is the bf16 value). Per lane, and for one.
+static inline dbk_vu dbk_bf16_round_bits(dbk_vu u) {
+    const dbk_vu rounded = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+    const dbk_vu nan = (dbk_vu)((u & 0x7fffffffu) > 0x7f800000u); // all ones where NaN
+    return (((u | 0x00400000u) & 0xffff0000u) & nan) | (rounded & ~nan);
+}
+static inline uint32_t dbk_bf16_round_bits1(uint32_t u) {
+    if ((u & 0x7fffffffu) > 0x7f800000u) return (u | 0x00400000u) & 0xffff0000u;
+    return (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
+}
+
 static inline dbk_vf dbk_loadu(const float *p) {
     dbk_vf v;
     memcpy(&v, p, sizeof v);

@@ -14,6 +14,7 @@ import { makeBatch } from "./helpers/forward_inputs.ts";
 import { referenceModelDir } from "./helpers/pipeline_models.ts";
 import { fixturePath, worstCosine } from "./helpers/reference.ts";
 import { ensureSynthFromConfig, ensureSynthModel } from "./helpers/synth_cache.ts";
+import { Rng } from "./helpers/fuzz.ts";
 
 const TINY = await ensureSynthModel("tiny", "mlm");
 const DTYPES = ["bf16", "q8"] as const;
@@ -357,12 +358,9 @@ Deno.test("dtype: a forced kernel path this CPU lacks is a clear error", async (
 
 Deno.test("dtype: the bf16 feed-forward block gives its two linears' bits; mismatched weights refused", async () => {
   using be = await Backend.open({ threads: 2 });
-  let seed = 12345;
+  const r = new Rng(12345);
   const rand = (len: number, scale: number) =>
-    Float32Array.from({ length: len }, () => {
-      seed = (seed * 1103515245 + 12345) >>> 0;
-      return (seed / 2 ** 32 * 2 - 1) * scale;
-    });
+    Float32Array.from({ length: len }, () => (r.float() * 2 - 1) * scale);
   const m = 13, k = 96, h = 200, n = 40;
   const x = rand(m * k, 3), w1 = rand(h * k, 0.2), w2 = rand(n * h, 0.2), b1 = rand(h, 1), b2 = rand(n, 1);
   for (const path of be.lowpPaths().bf16.map((p) => LOWP_PATHS.indexOf(p))) {

@@ -170,14 +170,7 @@ static void test_embed_and_rows(int32_t T, int32_t dim) {
 // ---- attention ----------------------------------------------------------------------------------
 // bf16 (dbk_attention's flag): q, k, v as the kernel forms them in float (bias added, q scaled) then rounded
 // to bf16, and each probability rounded to bf16 for P.V (its sum unrounded).
-static float ref_bf16(float f) {
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return f;
-    u = (u + 0x7fffu + ((u >> 16) & 1u)) & 0xffff0000u;
-    memcpy(&f, &u, 4);
-    return f;
-}
+static float rounded_bf16(float f) { return bf16_to_f(ref_bf16(f)); }
 
 static void ref_attention(const float *qkv, const float *bias, const int32_t *starts, const uint8_t *uniform,
                           int32_t n_seqs, int32_t heads, int32_t hd, int bf16, double *out) {
@@ -195,8 +188,8 @@ static void ref_attention(const float *qkv, const float *bias, const int32_t *st
                     double d = 0;
                     for (int32_t k = 0; k < hd; k++) {
                         if (bf16) {
-                            const float q = ref_bf16((qkv[(st + i) * row + off + k] + bias[off + k]) * fscale);
-                            d += (double)q * ref_bf16(qkv[(st + j) * row + dim + off + k] + bias[dim + off + k]);
+                            const float q = rounded_bf16((qkv[(st + i) * row + off + k] + bias[off + k]) * fscale);
+                            d += (double)q * rounded_bf16(qkv[(st + j) * row + dim + off + k] + bias[dim + off + k]);
                             continue;
                         }
                         const double q = ((double)qkv[(st + i) * row + off + k] + bias[off + k]) / sqrt((double)hd);
@@ -210,7 +203,8 @@ static void ref_attention(const float *qkv, const float *bias, const int32_t *st
                     double o = 0;
                     for (int32_t j = 0; j < n; j++) {
                         if (bf16 && !uniform[s]) // (the uniform case is the mean of V, in fp32)
-                            o += ref_bf16((float)sc[j]) / sum * ref_bf16(qkv[(st + j) * row + 2 * dim + off + k] + bias[2 * dim + off + k]);
+                            o += rounded_bf16((float)sc[j]) / sum *
+                                 rounded_bf16(qkv[(st + j) * row + 2 * dim + off + k] + bias[2 * dim + off + k]);
                         else o += sc[j] / sum * ((double)qkv[(st + j) * row + 2 * dim + off + k] + bias[2 * dim + off + k]);
                     }
                     out[(int64_t)(st + i) * dim + off + k] = o;

@@ -21,29 +21,6 @@ static void *xalloc(int64_t bytes) {
     return p;
 }
 
-static float bf16_to_f(uint16_t h) {
-    const uint32_t u = (uint32_t)h << 16;
-    float f;
-    memcpy(&f, &u, 4);
-    return f;
-}
-
-// Round to nearest even, the reference for the library's conversion.
-static uint16_t ref_bf16(float f) {
-    if (isnan(f)) return 0x7fc0;
-    double d = f;
-    uint32_t u;
-    memcpy(&u, &f, 4);
-    uint16_t lo = (uint16_t)(u >> 16), hi = (uint16_t)(lo + 1);
-    if (isinf(f)) return lo;
-    // Past the largest bf16 the candidate above is infinity, which IEEE rounding treats as 2^128.
-    const double dlo = bf16_to_f(lo), dhi = (hi & 0x7fff) == 0x7f80 ? copysign(ldexp(1.0, 128), d) : bf16_to_f(hi);
-    const double elo = fabs(d - dlo), ehi = fabs(d - dhi);
-    if (elo < ehi) return lo;
-    if (ehi < elo) return hi;
-    return (lo & 1) ? hi : lo;
-}
-
 static double ref_act(double v, int32_t act) {
     if (act == DBK_ACT_GELU) return 0.5 * v * (1.0 + erf(v / sqrt(2.0)));
     if (act == DBK_ACT_RELU) return v < 0 ? 0 : v;
