@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 11
+#define DBK_ABI_VERSION 12
 int32_t dbk_abi_version(void);
 
 // Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
@@ -120,6 +120,14 @@ void dbk_pack_weights_in_place(int32_t threads, float *w, int32_t N, int32_t K, 
 void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y);
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
+// y = lin2(act(lin1(x) + b1)) + b2 with both weights packed as above (a transformer's feed-forward block), bit
+// for bit as the two dbk_packed_linear calls would give it, but lin1's epilogue writes the hidden layer
+// straight into the packed form lin2 reads (no [M, H] written row-major and packed again). x: [M, K]; w1:
+// packed [H, K]; b1: [H] or NULL; w2: packed [N, H]; b2: [N] or NULL; H and N multiples of PW; scratch:
+// dbk_packed_ffn_scratch_floats(M, K, H); y: [M, N] (must not alias any input or scratch).
+int64_t dbk_packed_ffn_scratch_floats(int32_t M, int32_t K, int32_t H);
+void dbk_packed_ffn(int32_t threads, const float *x, int32_t M, int32_t K, const float *w1, int32_t H, const float *b1,
+                    int32_t activation, const float *w2, int32_t N, const float *b2, float *scratch, float *y);
 
 // ---- Reduced precision linear layers (lowp.c; micro-kernels in lowp_x86.c) ----
 // y = act(x . w^T + bias) with w stored in bf16 or int8, x converted per call, fp32 out:

@@ -127,14 +127,54 @@ static inline __attribute__((always_inline)) void tile(const float *xp, const fl
 struct packed_job {
     const float *x, *wp, *bias;
     float *xp, *y;
+    float *yp; // not NULL: y goes out packed as the next linear's x (pack_x_task's layout, N wide), not to y
     int32_t M, K, N, activation, threads, group, xreg;
     int32_t groups, tasks, mc; // tasks = token blocks of mc tokens (the last may be shorter) x groups
 };
 
-// y rows m .. m + rows, panel p, from their sums in c (rows x PW, contiguous): bias, activation, store.
-static inline void finish_tile(const struct packed_job *j, const float *c, int32_t rows, int32_t m, int32_t p) {
+// MR rows of src (row stride `stride`), columns 0 .. cols (a multiple of 4), into dst in pack_x_task's layout
+// (dst[k * MR + r] = src[r * stride + k]): 4 x 4 blocks transposed in registers, one 16-byte store per 4
+// values instead of 4 scalar ones (the scalar stores bounded packing, ~5% of a large-M linear).
+static inline void rows_to_panel(const float *src, int64_t stride, int32_t cols, float *dst) {
+    for (int32_t k0 = 0; k0 < cols; k0 += 4) {
+        int32_t r = 0;
+        for (; r + 4 <= MR; r += 4) {
+            const float *s0 = src + (int64_t)r * stride + k0;
+            const dbk_v4 a = dbk_loadu4(s0), b = dbk_loadu4(s0 + stride), c = dbk_loadu4(s0 + 2 * stride),
+                         d = dbk_loadu4(s0 + 3 * stride);
+            const dbk_v4 ab_lo = __builtin_shuffle(a, b, (dbk_v4i){0, 4, 1, 5});
+            const dbk_v4 ab_hi = __builtin_shuffle(a, b, (dbk_v4i){2, 6, 3, 7});
+            const dbk_v4 cd_lo = __builtin_shuffle(c, d, (dbk_v4i){0, 4, 1, 5});
+            const dbk_v4 cd_hi = __builtin_shuffle(c, d, (dbk_v4i){2, 6, 3, 7});
+            float *o = dst + (int64_t)k0 * MR + r;
+            dbk_storeu4(o, __builtin_shuffle(ab_lo, cd_lo, (dbk_v4i){0, 1, 4, 5}));
+            dbk_storeu4(o + MR, __builtin_shuffle(ab_lo, cd_lo, (dbk_v4i){2, 3, 6, 7}));
+            dbk_storeu4(o + 2 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){0, 1, 4, 5}));
+            dbk_storeu4(o + 3 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){2, 3, 6, 7}));
+        }
+        // MR = 6 (AVX2 builds): the last two rows one value at a time.
+        for (; r < MR; r++)
+            for (int32_t k = k0; k < k0 + 4; k++) dst[(int64_t)k * MR + r] = src[(int64_t)r * stride + k];
+    }
+}
+
+// y rows m .. m + rows, panel p, from their sums in c (rows x PW, contiguous, room for MR rows): bias,
+// activation, store; into y, or (yp) into the next linear's x panel m / MR at columns p * PW .., the panel's
+// rows past M zero.
+static inline __attribute__((always_inline)) void finish_tile(const struct packed_job *j, float *c, int32_t rows,
+                                                             int32_t m, int32_t p) {
     const dbk_vf b0 = j->bias ? dbk_loadu(j->bias + (int64_t)p * PW) : dbk_splat(0.0f);
     const dbk_vf b1 = j->bias ? dbk_loadu(j->bias + (int64_t)p * PW + DBK_VW) : dbk_splat(0.0f);
+    if (j->yp) {
+        for (int32_t r = 0; r < MR; r++) {
+            float *cr = c + r * PW;
+            dbk_storeu(cr, r < rows ? dbk_vactivate(dbk_loadu(cr) + b0, j->activation) : dbk_splat(0.0f));
+            dbk_storeu(cr + DBK_VW,
+                       r < rows ? dbk_vactivate(dbk_loadu(cr + DBK_VW) + b1, j->activation) : dbk_splat(0.0f));
+        }
+        rows_to_panel(c, PW, PW, j->yp + ((int64_t)(m / MR) * j->N + (int64_t)p * PW) * MR);
+        return;
+    }
     for (int32_t r = 0; r < rows; r++, c += PW) {
         float *y = j->y + (int64_t)(m + r) * j->N + (int64_t)p * PW;
         dbk_storeu(y, dbk_vactivate(dbk_loadu(c) + b0, j->activation));
@@ -230,29 +270,8 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
     if (rows < MR) memset(dst, 0, sizeof(float) * (size_t)j->K * MR);
     int32_t k_done = 0;
     if (rows == MR) {
-        // 4 x 4 blocks transposed in registers: one 16-byte store per 4 values instead of 4 scalar ones
-        // (the scalar stores bounded packing, ~5% of a large-M linear).
-        const float *src = j->x + (int64_t)q * MR * j->K;
-        for (; k_done + 4 <= j->K; k_done += 4) {
-            int32_t r = 0;
-            for (; r + 4 <= MR; r += 4) {
-                const float *s0 = src + (int64_t)r * j->K + k_done;
-                const dbk_v4 a = dbk_loadu4(s0), b = dbk_loadu4(s0 + j->K), c = dbk_loadu4(s0 + 2 * j->K),
-                             d = dbk_loadu4(s0 + 3 * j->K);
-                const dbk_v4 ab_lo = __builtin_shuffle(a, b, (dbk_v4i){0, 4, 1, 5});
-                const dbk_v4 ab_hi = __builtin_shuffle(a, b, (dbk_v4i){2, 6, 3, 7});
-                const dbk_v4 cd_lo = __builtin_shuffle(c, d, (dbk_v4i){0, 4, 1, 5});
-                const dbk_v4 cd_hi = __builtin_shuffle(c, d, (dbk_v4i){2, 6, 3, 7});
-                float *o = dst + (int64_t)k_done * MR + r;
-                dbk_storeu4(o, __builtin_shuffle(ab_lo, cd_lo, (dbk_v4i){0, 1, 4, 5}));
-                dbk_storeu4(o + MR, __builtin_shuffle(ab_lo, cd_lo, (dbk_v4i){2, 3, 6, 7}));
-                dbk_storeu4(o + 2 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){0, 1, 4, 5}));
-                dbk_storeu4(o + 3 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){2, 3, 6, 7}));
-            }
-            // MR = 6 (AVX2 builds): the last two rows one value at a time.
-            for (; r < MR; r++)
-                for (int32_t k = k_done; k < k_done + 4; k++) dst[(int64_t)k * MR + r] = src[(int64_t)r * j->K + k];
-        }
+        k_done = j->K / 4 * 4;
+        rows_to_panel(j->x + (int64_t)q * MR * j->K, j->K, k_done, dst);
     }
     // The rest (a partial panel, or the last K % 4 columns) in blocks of 64 k: the block's 3 KB of the
     // panel stays in L1 while every row writes its column.
@@ -267,9 +286,9 @@ static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
 
 #define PACKED_MIN_PARALLEL_MACS 1048576
 
-void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
-                       int32_t activation, float *scratch, float *y) {
-    if (M < 1) return; // the contract says M >= 1; the block count below divides by it
+// One linear: x (row-major, packed here into xp) or, with x NULL, xp already packed; out to y or (yp) packed.
+static void run_linear(int32_t threads, const float *x, float *xp, int32_t M, int32_t K, const float *wp, int32_t N,
+                       const float *bias, int32_t activation, float *y, float *yp) {
     const int32_t x_panels = (M + MR - 1) / MR;
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;
@@ -277,15 +296,36 @@ void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, co
     // M in equal blocks (multiples of MR) of at most MC tokens.
     const int32_t blocks = (M + MC - 1) / MC, mc = ((M + blocks - 1) / blocks + MR - 1) / MR * MR;
     const int32_t groups = (N / PW + group - 1) / group, tasks = groups * blocks;
-    struct packed_job job = {x, wp, bias, scratch, y, M, K, N, activation, threads, group, dbk_x_in_register(),
+    struct packed_job job = {x,     wp,    bias,  xp, y, yp, M, K, N, activation, threads, group, dbk_x_in_register(),
                              groups, tasks, mc};
     if (threads == 1) {
-        for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);
+        if (x)
+            for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);
         for (int32_t t = 0; t < tasks; t++) packed_task(&job, t, 0);
     } else {
-        dbk_parallel(threads, pack_x_task, &job, x_panels);
+        if (x) dbk_parallel(threads, pack_x_task, &job, x_panels);
         dbk_parallel(threads, packed_task, &job, tasks);
     }
+}
+
+void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
+                       int32_t activation, float *scratch, float *y) {
+    if (M < 1) return; // the contract says M >= 1; the block count below divides by it
+    run_linear(threads, x, scratch, M, K, wp, N, bias, activation, y, NULL);
+}
+
+int64_t dbk_packed_ffn_scratch_floats(int32_t M, int32_t K, int32_t H) {
+    return dbk_packed_linear_scratch_floats(M, K) + dbk_packed_linear_scratch_floats(M, H);
+}
+
+// The hidden layer goes from lin1's epilogue (finish_tile, while its sums are in L1) straight into the x
+// panels lin2 reads, instead of [M, H] written row-major and read back by lin2's packing.
+void dbk_packed_ffn(int32_t threads, const float *x, int32_t M, int32_t K, const float *w1, int32_t H, const float *b1,
+                    int32_t activation, const float *w2, int32_t N, const float *b2, float *scratch, float *y) {
+    if (M < 1) return;
+    float *hidden = scratch + dbk_packed_linear_scratch_floats(M, K);
+    run_linear(threads, x, scratch, M, K, w1, H, b1, activation, NULL, hidden);
+    run_linear(threads, NULL, hidden, M, H, w2, N, b2, DBK_ACT_NONE, y, NULL);
 }
 
 void dbk_activation_codes(int32_t *codes) {

@@ -328,6 +328,28 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "void",
   },
+  dbk_packed_ffn_scratch_floats: {
+    parameters: ["i32", "i32", "i32"], // int32_t M, int32_t K, int32_t H
+    result: "i64", // int64_t floats
+  },
+  dbk_packed_ffn: {
+    parameters: [
+      "i32", // int32_t threads
+      "buffer", // const float *x [M, K]
+      "i32", // int32_t M
+      "i32", // int32_t K
+      "buffer", // const float *w1 [H * K], packed by dbk_pack_weights
+      "i32", // int32_t H
+      "buffer", // const float *b1 [H] or NULL
+      "i32", // int32_t activation, a code from dbk_activation_codes
+      "buffer", // const float *w2 [N * H], packed by dbk_pack_weights
+      "i32", // int32_t N
+      "buffer", // const float *b2 [N] or NULL
+      "buffer", // float *scratch [dbk_packed_ffn_scratch_floats(M, K, H)]
+      "buffer", // float *y [M, N]
+    ],
+    result: "void",
+  },
   dbk_gather_rows: {
     parameters: [
       "buffer", // const float *src [R, dim]
@@ -341,4 +363,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 11;
+export const KERNEL_ABI_VERSION = 12;

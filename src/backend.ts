@@ -385,14 +385,24 @@ export class Backend {
     }
   }
 
-  #ffnScratchBytes = new Map<string, number>();
+  #ffnScratchSize = new Map<string, number>();
 
   /**
-   * y[M, N] = w2 . act(w1 . x + b1) (+ b2), a feed-forward block with both weights bf16 on one path
-   * (dbk_bf16_ffn): the bits of two `linearLowp` calls, but the hidden layer goes from the first linear's
-   * epilogue straight into the bf16 form the second reads, never written out in fp32.
+   * Whether `feedForward` takes these two weights: both packed fp32 (dbk_packed_ffn), or both bf16 on one
+   * kernel path (dbk_bf16_ffn).
    */
-  feedForwardBf16(
+  static fusesFeedForward(w1: LinearWeight, w2: LinearWeight): boolean {
+    if (w1.dtype === "fp32" && w2.dtype === "fp32") return w1.packed && w2.packed;
+    return w1.dtype === "bf16" && w2.dtype === "bf16" && w1.path === w2.path;
+  }
+
+  /**
+   * y[M, N] = w2 . act(w1 . x + b1) (+ b2), a feed-forward block: the bits of two `linearPacked` (fp32) or
+   * `linearLowp` (bf16) calls, but the hidden layer goes from the first linear's epilogue straight into the
+   * form the second reads (fp32 panels, bf16 strips), never written out row by row and converted again.
+   * The weights must be a pair `fusesFeedForward` accepts.
+   */
+  feedForward(
     x: Float32Array,
     w1: LinearWeight,
     b1: Float32Array | null,
@@ -403,52 +413,60 @@ export class Backend {
     activation: "none" | "gelu" | "relu" = "none",
   ): void {
     this.#check();
-    if (w1.dtype !== "bf16" || w2.dtype !== "bf16") {
-      throw new TypeError("internal: feedForwardBf16 takes bf16 weights");
+    if (!Backend.fusesFeedForward(w1, w2)) {
+      throw new TypeError(
+        "internal: feedForward takes two packed fp32 weights or two bf16 weights on one kernel path",
+      );
     }
     const { n: h, k } = w1, n = w2.n;
     need(w2.k === h, `feed-forward widths ${k} -> ${h} -> ${w2.k}`);
-    need(w1.path === w2.path, "feed-forward weights on one kernel path");
     need(
       dimsOk(m, n, k) && dimsOk(m, h, k) && x.length >= m * k && y.length >= m * n,
       `feed-forward ${m}x${k}x${h}x${n}`,
-    );
-    need(
-      w1.w.length >= Math.ceil(h / 32) * 32 * paddedK(k) &&
-        w2.w.length >= Math.ceil(n / 32) * 32 * paddedK(h),
-      "packed size",
     );
     need((b1 === null || b1.length >= h) && (b2 === null || b2.length >= n), "feed-forward bias sizes");
     need(
       !overlaps(y, x) && (b1 === null || !overlaps(y, b1)) && (b2 === null || !overlaps(y, b2)),
       "feed-forward output overlaps an input",
     );
-    need(this.#lowpPathRuns(DTYPE_CODE.bf16, w1.path), "kernel path of the weights");
-    const key = `${w1.path} ${m} ${k} ${h}`;
-    let bytes = this.#ffnScratchBytes.get(key);
-    if (bytes === undefined) {
-      if (this.#ffnScratchBytes.size > 64) this.#ffnScratchBytes.clear();
-      bytes = Number(this.#k.dbk_bf16_ffn_scratch_bytes(w1.path, m, k, h));
-      this.#ffnScratchBytes.set(key, bytes);
-    }
-    if (this.#lowpScratch.length < bytes) this.#lowpScratch = alignedArray(Uint8Array, bytes);
     const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
-    this.#k.dbk_bf16_ffn(
-      this.#threads,
-      w1.path,
-      x,
-      m,
-      k,
-      w1.w,
-      h,
-      b1,
-      act,
-      w2.w,
-      n,
-      b2,
-      this.#lowpScratch,
-      y,
+    if (w1.dtype === "fp32" && w2.dtype === "fp32") {
+      need(h % this.panelWidth === 0 && n % this.panelWidth === 0, `packed feed-forward widths ${h}, ${n}`);
+      need(w1.w.length >= h * k && w2.w.length >= n * h, "packed size");
+      need(!overlaps(y, w1.w) && !overlaps(y, w2.w), "feed-forward output overlaps an input");
+      const floats = this.#ffnScratch(
+        `fp32 ${m} ${k} ${h}`,
+        () => this.#k.dbk_packed_ffn_scratch_floats(m, k, h),
+      );
+      if (this.#linearScratch.length < floats) this.#linearScratch = alignedArray(Float32Array, floats);
+      this.#k.dbk_packed_ffn(this.#threads, x, m, k, w1.w, h, b1, act, w2.w, n, b2, this.#linearScratch, y);
+      return;
+    }
+    if (w1.dtype !== "bf16" || w2.dtype !== "bf16") throw new TypeError("internal: unreachable");
+    need(
+      w1.w.length >= Math.ceil(h / 32) * 32 * paddedK(k) &&
+        w2.w.length >= Math.ceil(n / 32) * 32 * paddedK(h),
+      "packed size",
     );
+    need(this.#lowpPathRuns(DTYPE_CODE.bf16, w1.path), "kernel path of the weights");
+    const path = w1.path;
+    const bytes = this.#ffnScratch(
+      `bf16 ${path} ${m} ${k} ${h}`,
+      () => this.#k.dbk_bf16_ffn_scratch_bytes(path, m, k, h),
+    );
+    if (this.#lowpScratch.length < bytes) this.#lowpScratch = alignedArray(Uint8Array, bytes);
+    this.#k.dbk_bf16_ffn(this.#threads, path, x, m, k, w1.w, h, b1, act, w2.w, n, b2, this.#lowpScratch, y);
+  }
+
+  /** The scratch size of a feed-forward shape, asked of C once per shape (a forward has one). */
+  #ffnScratch(key: string, ask: () => bigint): number {
+    let size = this.#ffnScratchSize.get(key);
+    if (size === undefined) {
+      if (this.#ffnScratchSize.size > 64) this.#ffnScratchSize.clear();
+      size = Number(ask());
+      this.#ffnScratchSize.set(key, size);
+    }
+    return size;
   }
 
   /**

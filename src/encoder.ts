@@ -6,7 +6,7 @@
  */
 
 import { alignedArray } from "./aligned.ts";
-import type { Backend, LinearWeight } from "./backend.ts";
+import { Backend, type LinearWeight } from "./backend.ts";
 import type { EncoderConfig } from "./config.ts";
 import type { PackedBatch } from "./inputs.ts";
 import type { EncoderWeights, LayerWeights } from "./weights.ts";
@@ -126,9 +126,9 @@ function transformerBlock(
     cfg.layer_norm_eps,
     ws.attended,
   );
-  if (l.ffn1.dtype === "bf16" && l.ffn2.dtype === "bf16" && l.ffn1.path === l.ffn2.path) {
-    // [T, D], the hidden [T, H] kept in bf16 between the two linears
-    be.feedForwardBf16(ws.attended, l.ffn1, l.ffn1Bias, l.ffn2, null, ws.projected, T, cfg.activation);
+  if (Backend.fusesFeedForward(l.ffn1, l.ffn2)) {
+    // [T, D], the hidden [T, H] going from lin1 straight into the form lin2 reads
+    be.feedForward(ws.attended, l.ffn1, l.ffn1Bias, l.ffn2, null, ws.projected, T, cfg.activation);
   } else {
     linear(be, l.ffn1, ws.attended, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
     linear(be, l.ffn2, ws.ffn, null, ws.projected, T); // [T, D]

@@ -14,7 +14,6 @@ import { makeBatch } from "./helpers/forward_inputs.ts";
 import { referenceModelDir } from "./helpers/pipeline_models.ts";
 import { fixturePath, worstCosine } from "./helpers/reference.ts";
 import { ensureSynthFromConfig, ensureSynthModel } from "./helpers/synth_cache.ts";
-import { Rng } from "./helpers/fuzz.ts";
 
 const TINY = await ensureSynthModel("tiny", "mlm");
 const DTYPES = ["bf16", "q8"] as const;
@@ -353,38 +352,5 @@ Deno.test("dtype: a forced kernel path this CPU lacks is a clear error", async (
     );
   } finally {
     Deno.env.delete("DENOBERT_LOWP_PATH");
-  }
-});
-
-Deno.test("dtype: the bf16 feed-forward block gives its two linears' bits; mismatched weights refused", async () => {
-  using be = await Backend.open({ threads: 2 });
-  const r = new Rng(12345);
-  const rand = (len: number, scale: number) =>
-    Float32Array.from({ length: len }, () => (r.float() * 2 - 1) * scale);
-  const m = 13, k = 96, h = 200, n = 40;
-  const x = rand(m * k, 3), w1 = rand(h * k, 0.2), w2 = rand(n * h, 0.2), b1 = rand(h, 1), b2 = rand(n, 1);
-  for (const path of be.lowpPaths().bf16.map((p) => LOWP_PATHS.indexOf(p))) {
-    const l1 = be.packLowp("bf16", path, w1, h, k), l2 = be.packLowp("bf16", path, w2, n, h);
-    const hidden = new Float32Array(m * h), two = new Float32Array(m * n), fused = new Float32Array(m * n);
-    be.linearLowp(x, l1, b1, hidden, m, "gelu");
-    be.linearLowp(hidden, l2, b2, two, m);
-    be.feedForwardBf16(x, l1, b1, l2, b2, fused, m, "gelu");
-    assert.deepEqual(new Uint32Array(fused.buffer), new Uint32Array(two.buffer), LOWP_PATHS[path]);
-  }
-  const path = be.lowpPath("bf16");
-  const l1 = be.packLowp("bf16", path, w1, h, k), l2 = be.packLowp("bf16", path, w2, n, h);
-  const y = new Float32Array(m * n);
-  const narrow = be.packLowp("bf16", path, w2, n, h - 8);
-  assert.throws(
-    () => be.feedForwardBf16(x, l1, b1, narrow, null, y, m),
-    /feed-forward widths 96 -> 200 -> 192/,
-  );
-  const q8 = be.packLowp("q8", be.lowpPath("q8"), w2, n, h);
-  assert.throws(() => be.feedForwardBf16(x, l1, b1, q8, null, y, m), /takes bf16 weights/);
-  assert.throws(() => be.feedForwardBf16(x, l1, b1, l2, null, x, m), /overlaps an input/);
-  assert.throws(() => be.feedForwardBf16(x, l1, b1, l2, null, y, m + 1), /feed-forward 14x96x200x40/);
-  if (path !== 0) {
-    const other = be.packLowp("bf16", 0, w2, n, h);
-    assert.throws(() => be.feedForwardBf16(x, l1, b1, other, null, y, m), /on one kernel path/);
   }
 });

@@ -34,10 +34,10 @@ for (const size of ["base", "tiny"] as const) {
     const { counts, layers } = await countCalls(await ensureSynthModel(size, "mlm"));
     const breakdown = [...counts].map(([k, v]) => `${k} ${v}`).join(", ");
     console.log(`  ${size}: ${total(counts)} native calls (${breakdown})`);
-    // Per layer: the QKV, out, FFN1 and FFN2 linears (packed: FFN1's bias and GELU in the same call;
-    // unpacked: one more call for them), attention, two LayerNorms. Plus the embeddings and the copy of the
-    // packed rows into the padded [batch, seq, dim] output.
-    const perLayer = size === "base" ? 7 : 8;
+    // Per layer: the QKV and out linears, the feed-forward block (packed: one call, FFN1's bias and GELU
+    // in it; unpacked: FFN1, its bias and GELU, FFN2), attention, two LayerNorms. Plus the embeddings and
+    // the copy of the packed rows into the padded [batch, seq, dim] output.
+    const perLayer = size === "base" ? 6 : 8;
     assert.ok(
       total(counts) <= 2 + perLayer * layers,
       `${total(counts)} native calls, expected at most ${2 + perLayer * layers}: ${breakdown}`,
@@ -45,6 +45,10 @@ for (const size of ["base", "tiny"] as const) {
     // Every layer's calls were seen (a count of nothing would pass the bound above).
     assert.equal(counts.get("dbk_attention"), layers, breakdown);
     assert.equal(counts.get("dbk_embed_layernorm"), 1, breakdown);
+    if (size === "base") {
+      assert.equal(counts.get("dbk_packed_ffn"), layers, breakdown);
+      assert.equal(counts.get("dbk_packed_linear"), 2 * layers, breakdown);
+    }
   });
 }
 

@@ -423,6 +423,33 @@ static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads,
     th = 1;
 }
 
+// dbk_packed_ffn against two dbk_packed_linear calls (themselves checked against the reference above): the
+// same bits, with exact-size, NaN-filled scratch and output, on `threads` threads and on one.
+static void test_packed_ffn(int32_t M, int32_t K, int32_t H, int32_t N, int32_t threads, int with_bias, int32_t act) {
+    float *x = frand((int64_t)M * K, 1.0f), *w1 = frand((int64_t)H * K, 0.3f), *w2 = frand((int64_t)N * H, 0.3f);
+    float *b1 = frand(H, 1.0f), *b2 = frand(N, 1.0f);
+    float *p1 = falloc((int64_t)H * K), *p2 = falloc((int64_t)N * H);
+    dbk_pack_weights(1, w1, H, K, p1);
+    dbk_pack_weights(1, w2, N, H, p2);
+    const int64_t s1 = dbk_packed_linear_scratch_floats(M, K), s2 = dbk_packed_linear_scratch_floats(M, H);
+    float *scratch = falloc(s1 > s2 ? s1 : s2), *hidden = falloc((int64_t)M * H), *want = falloc((int64_t)M * N);
+    dbk_packed_linear(1, x, M, K, p1, H, b1, act, scratch, hidden);
+    dbk_packed_linear(1, hidden, M, H, p2, N, with_bias ? b2 : NULL, DBK_ACT_NONE, scratch, want);
+    const int64_t sf = dbk_packed_ffn_scratch_floats(M, K, H);
+    float *fs = falloc(sf), *y = falloc((int64_t)M * N);
+    const int32_t runs[] = {threads, 1};
+    for (int i = 0; i < 2; i++) {
+        for (int64_t j = 0; j < sf; j++) fs[j] = NAN;
+        for (int64_t j = 0; j < (int64_t)M * N; j++) y[j] = NAN;
+        dbk_packed_ffn(runs[i], x, M, K, p1, H, b1, act, p2, N, with_bias ? b2 : NULL, fs, y);
+        CHECK(memcmp(y, want, sizeof(float) * (size_t)M * (size_t)N) == 0,
+              "packed ffn M=%d K=%d H=%d N=%d threads=%d bias=%d act=%d differs from two linears", M, K, H, N, runs[i],
+              with_bias, act);
+    }
+    free(x), free(w1), free(w2), free(b1), free(b2), free(p1), free(p2), free(scratch), free(hidden), free(want);
+    free(fs), free(y);
+}
+
 // The advice leaves the bytes alone (it only changes how untouched pages are backed) and never fails on
 // ranges with no aligned 2 MB page inside.
 static void test_advise_huge_pages(void) {
@@ -460,6 +487,12 @@ static void packed_linear_cases(void) {
     for (size_t i = 0; i < sizeof block_ms / sizeof *block_ms; i++)
         test_packed_linear(block_ms[i], (int32_t)(i % 2 ? 129 : 40), pw * (int32_t)(1 + i % 5), (int32_t)(1 + i % 3),
                            (int)(i % 2), (int32_t)(i % 3));
+    // The feed-forward block: partial token panels, a hidden width off the K slices, several token blocks.
+    const int32_t ffn_ms[] = {1, 11, 12, 13, 100, 265, 600};
+    for (size_t i = 0; i < sizeof ffn_ms / sizeof *ffn_ms; i++)
+        test_packed_ffn(ffn_ms[i], (int32_t)(i % 2 ? 129 : 64), pw * (int32_t)(3 + i % 4), pw * (int32_t)(1 + i % 3),
+                        (int32_t)(1 + i % 3), (int)(i % 2), (int32_t)(i % 3));
+    test_packed_ffn(130, 768, 3072, 768, 2, 0, DBK_ACT_GELU); // base shape
 }
 
 int main(void) {
