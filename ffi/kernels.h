@@ -121,8 +121,9 @@ void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, co
                        int32_t activation, float *scratch, float *y);
 int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
 // y = lin2(act(lin1(x) + b1)) + b2 with both weights packed as above (a transformer's feed-forward block), bit
-// for bit as the two dbk_packed_linear calls would give it, but lin1's epilogue writes the hidden layer
-// straight into the packed form lin2 reads (no [M, H] written row-major and packed again). x: [M, K]; w1:
+// for bit as the two dbk_packed_linear calls would give it, but run token block by token block through both
+// (the block's hidden layer stays in cache), and lin1's epilogue writes the hidden layer straight into the
+// packed form lin2 reads (no [M, H] written row-major and packed again). x: [M, K]; w1:
 // packed [H, K]; b1: [H] or NULL; w2: packed [N, H]; b2: [N] or NULL; H and N multiples of PW; scratch:
 // dbk_packed_ffn_scratch_floats(M, K, H); y: [M, N] (must not alias any input or scratch).
 int64_t dbk_packed_ffn_scratch_floats(int32_t M, int32_t K, int32_t H);
