@@ -630,18 +630,24 @@ static void rows_task(void *ctx, int32_t task, int32_t slot) {
     if (j->path->end) j->path->end();
 }
 
+// Blocks of equal size (multiples of mr) no longer than MC_MAX, as in packed_linear.c: the rows of each
+// but the last.
+static int32_t block_rows(int32_t M, int32_t mr) {
+    const int32_t mc_max = MC_MAX / mr * mr, blocks = (M + mc_max - 1) / mc_max;
+    return (int32_t)round_up((M + blocks - 1) / blocks, mr);
+}
+
 // One linear: x converted into strips (unless `converted`: strips already hold x, as a previous linear's
-// out_strips left them), then the tiles, into y or (bf16) into out_strips.
-static void lowp_run(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,
-                     const void *w, const float *wscale, int32_t N, const float *bias, int32_t activation,
+// out_strips left them), then the tiles, into y or (bf16) into out_strips. The tiles are those chosen for
+// tiles_m rows (M itself, or the whole of which these M rows are a block).
+static void lowp_run(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t tiles_m,
+                     int32_t K, const void *w, const float *wscale, int32_t N, const float *bias, int32_t activation,
                      uint8_t *scratch, int converted, void *out_strips, float *y) {
     const struct lp_path *p = path_of(path);
-    const struct tiles tl = tiles_for(p, dtype, M);
+    const struct tiles tl = tiles_for(p, dtype, tiles_m);
     const int32_t mr = tl.mr;
     const struct layout l = layout_of(dtype, mr, M, K);
-    // Blocks of equal size (multiples of mr) no longer than MC_MAX, as in packed_linear.c.
-    const int32_t mc_max = MC_MAX / mr * mr, blocks = (M + mc_max - 1) / mc_max;
-    const int32_t mc = (int32_t)round_up((M + blocks - 1) / blocks, mr);
+    const int32_t mc = block_rows(M, mr), blocks = (M + mc - 1) / mc;
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
     const int32_t panels = (int32_t)(round_up(N, LP_PW) / LP_PW), group = dbk_task_group(panels, threads, GROUP);
@@ -661,7 +667,7 @@ static void lowp_run(int32_t threads, int32_t dtype, int32_t path, const float *
 static void lowp_linear(int32_t threads, int32_t dtype, int32_t path, const float *x, int32_t M, int32_t K,
                         const void *w, const float *wscale, int32_t N, const float *bias, int32_t activation,
                         uint8_t *scratch, float *y) {
-    lowp_run(threads, dtype, path, x, M, K, w, wscale, N, bias, activation, scratch, 0, NULL, y);
+    lowp_run(threads, dtype, path, x, M, M, K, w, wscale, N, bias, activation, scratch, 0, NULL, y);
 }
 
 void dbk_bf16_linear(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *wp,
@@ -687,10 +693,17 @@ int64_t dbk_bf16_ffn_scratch_bytes(int32_t path, int32_t M, int32_t K, int32_t H
 void dbk_bf16_ffn(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *w1,
                   int32_t H, const float *b1, int32_t activation, const uint16_t *w2, int32_t N, const float *b2,
                   uint8_t *scratch, float *y) {
-    // Both linears have M rows on one path, so the same tile (mr) and strip layout: the first's output
-    // strips are the second's input as they are.
-    const int32_t mr = tiles_for(path_of(path), DBK_DTYPE_BF16, M).mr;
-    uint8_t *hidden = scratch + layout_of(DBK_DTYPE_BF16, mr, M, K).strips_bytes;
-    lowp_run(threads, DBK_DTYPE_BF16, path, x, M, K, w1, NULL, H, b1, activation, scratch, 0, hidden, NULL);
-    lowp_run(threads, DBK_DTYPE_BF16, path, NULL, M, H, w2, NULL, N, b2, DBK_ACT_NONE, hidden, 1, NULL, y);
+    // Both linears on one path with the tiles chosen for M, so the same tile (mr) and strip layout: the
+    // first's output strips are the second's input as they are. Token block by token block (the blocks the
+    // linears would cut M into), both linears, so that a block's hidden strips are still in cache when the
+    // second reads them (8x128: 0.98-0.99x the bf16 forward's time, bursts taking turns).
+    const int32_t mr = tiles_for(path_of(path), DBK_DTYPE_BF16, M).mr, mc = block_rows(M, mr);
+    uint8_t *hidden = scratch + layout_of(DBK_DTYPE_BF16, mr, mc, K).strips_bytes;
+    for (int32_t m0 = 0; m0 < M; m0 += mc) {
+        const int32_t rows = M - m0 < mc ? M - m0 : mc;
+        lowp_run(threads, DBK_DTYPE_BF16, path, x + (int64_t)m0 * K, rows, M, K, w1, NULL, H, b1, activation,
+                 scratch, 0, hidden, NULL);
+        lowp_run(threads, DBK_DTYPE_BF16, path, NULL, rows, M, H, w2, NULL, N, b2, DBK_ACT_NONE, hidden, 1, NULL,
+                 y + (int64_t)m0 * N);
+    }
 }

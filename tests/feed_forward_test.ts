@@ -58,14 +58,23 @@ Deno.test("feed-forward: the bf16 block gives its two linears' bits; mismatched 
   using be = await Backend.open({ threads: 2 });
   const rand = randoms(12345);
   const m = 13, k = 96, h = 200, n = 40;
-  const x = rand(m * k, 3), w1 = rand(h * k, 0.2), w2 = rand(n * h, 0.2), b1 = rand(h, 1), b2 = rand(n, 1);
+  const w1 = rand(h * k, 0.2), w2 = rand(n * h, 0.2), b1 = rand(h, 1), b2 = rand(n, 1);
+  const x = rand(600 * k, 3);
   for (const path of be.lowpPaths().bf16.map((p) => LOWP_PATHS.indexOf(p))) {
     const l1 = be.packLowp("bf16", path, w1, h, k), l2 = be.packLowp("bf16", path, w2, n, h);
-    const hidden = new Float32Array(m * h), two = new Float32Array(m * n), fused = new Float32Array(m * n);
-    be.linearLowp(x, l1, b1, hidden, m, "gelu");
-    be.linearLowp(hidden, l2, b2, two, m);
-    be.feedForward(x, l1, b1, l2, b2, fused, m, "gelu");
-    assert.deepEqual(new Uint32Array(fused.buffer), new Uint32Array(two.buffer), LOWP_PATHS[path]);
+    // 13 tokens: one partial tile; 600: three token blocks, the block by block path.
+    for (const rows of [m, 600]) {
+      const hidden = new Float32Array(rows * h), two = new Float32Array(rows * n);
+      const fused = new Float32Array(rows * n).fill(NaN);
+      be.linearLowp(x, l1, b1, hidden, rows, "gelu");
+      be.linearLowp(hidden, l2, b2, two, rows);
+      be.feedForward(x, l1, b1, l2, b2, fused, rows, "gelu");
+      assert.deepEqual(
+        new Uint32Array(fused.buffer),
+        new Uint32Array(two.buffer),
+        `${LOWP_PATHS[path]} ${rows}`,
+      );
+    }
   }
   const path = be.lowpPath("bf16");
   const l1 = be.packLowp("bf16", path, w1, h, k), l2 = be.packLowp("bf16", path, w2, n, h);

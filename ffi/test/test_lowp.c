@@ -250,6 +250,8 @@ static void ffn_cases(void) {
     test_ffn(13, 96, 200, 40, 1, DBK_ACT_GELU, 3);
     test_ffn(32, 768, 3072, 768, 1, DBK_ACT_GELU, 2); // base, 32 tokens
     test_ffn(300, 130, 96, 70, 1, DBK_ACT_NONE, 2);    // two token blocks
+    test_ffn(601, 64, 96, 40, 0, DBK_ACT_GELU, 3);     // three, the last short
+    test_ffn(1024, 96, 128, 64, 1, DBK_ACT_GELU, 2);   // 8x128's four
     test_ffn(37, 64, 1030, 32, 1, DBK_ACT_GELU, 2);    // H past a panel and a k group
 }
 
