@@ -175,7 +175,8 @@ void dbk_q8_linear(int32_t threads, int32_t path, const float *x, int32_t M, int
                    const float *scale, int32_t N, const float *bias, int32_t activation, uint8_t *scratch, float *y);
 // y = lin2(act(lin1(x) + b1)) + b2 in bf16 (a transformer's feed-forward block), bit for bit as the two
 // dbk_bf16_linear calls would give it, but the hidden layer never leaves bf16: lin1's epilogue writes it
-// straight into the strips lin2 reads (no fp32 [M, H] written and converted again). x: [M, K]; w1: packed
+// straight into the strips lin2 reads (no fp32 [M, H] written and converted again), token block by token
+// block through both, as dbk_packed_ffn. x: [M, K]; w1: packed
 // [H, K]; b1: [H] or NULL; w2: packed [N, H]; b2: [N] or NULL; scratch: dbk_bf16_ffn_scratch_bytes; y: [M, N].
 int64_t dbk_bf16_ffn_scratch_bytes(int32_t path, int32_t M, int32_t K, int32_t H);
 void dbk_bf16_ffn(int32_t threads, int32_t path, const float *x, int32_t M, int32_t K, const uint16_t *w1,
