@@ -138,20 +138,8 @@ struct packed_job {
 static inline void rows_to_panel(const float *src, int64_t stride, int32_t cols, float *dst) {
     for (int32_t k0 = 0; k0 < cols; k0 += 4) {
         int32_t r = 0;
-        for (; r + 4 <= MR; r += 4) {
-            const float *s0 = src + (int64_t)r * stride + k0;
-            const dbk_v4 a = dbk_loadu4(s0), b = dbk_loadu4(s0 + stride), c = dbk_loadu4(s0 + 2 * stride),
-                         d = dbk_loadu4(s0 + 3 * stride);
-            const dbk_v4 ab_lo = __builtin_shuffle(a, b, (dbk_v4i){0, 4, 1, 5});
-            const dbk_v4 ab_hi = __builtin_shuffle(a, b, (dbk_v4i){2, 6, 3, 7});
-            const dbk_v4 cd_lo = __builtin_shuffle(c, d, (dbk_v4i){0, 4, 1, 5});
-            const dbk_v4 cd_hi = __builtin_shuffle(c, d, (dbk_v4i){2, 6, 3, 7});
-            float *o = dst + (int64_t)k0 * MR + r;
-            dbk_storeu4(o, __builtin_shuffle(ab_lo, cd_lo, (dbk_v4i){0, 1, 4, 5}));
-            dbk_storeu4(o + MR, __builtin_shuffle(ab_lo, cd_lo, (dbk_v4i){2, 3, 6, 7}));
-            dbk_storeu4(o + 2 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){0, 1, 4, 5}));
-            dbk_storeu4(o + 3 * MR, __builtin_shuffle(ab_hi, cd_hi, (dbk_v4i){2, 3, 6, 7}));
-        }
+        for (; r + 4 <= MR; r += 4)
+            dbk_transpose4(src + (int64_t)r * stride + k0, stride, dst + (int64_t)k0 * MR + r, MR);
         // MR = 6 (AVX2 builds): the last two rows one value at a time.
         for (; r < MR; r++)
             for (int32_t k = k0; k < k0 + 4; k++) dst[(int64_t)k * MR + r] = src[(int64_t)r * stride + k];
