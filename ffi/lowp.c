@@ -4,7 +4,7 @@
 // dbk_bf16_ffn chains two bf16 linears, the first's epilogue writing the second's x strips (finish_tile_strips).
 //
 // Blocking as in packed_linear.c: a task is GROUP output panels against one block of at most MC tokens (the
-// block's x slice stays in L2), so each task owns its part of y; k in slices of KC (a 16-24 KB weight slice
+// block's x slice stays in L2), so each task owns its part of y; k in slices of KC (a 24 KB weight slice
 // stays in L1 while every strip of the block passes over it); a block's sums wait in a buffer on the stack
 // across the k slices. The row-major (AMX) paths keep a tile's sums in tile registers over all of K instead
 // (rows_task).
@@ -19,7 +19,7 @@
 #define GROUP 4
 #define MC_MAX 264
 #define KC_Q8 768   // k per slice: 768 x 32 int8 = 24 KB of weights (a 768-wide input in one slice)
-#define KC_BF16 256 // 256 x 32 bf16 = 16 KB
+#define KC_BF16 384 // 384 x 32 bf16 = 24 KB (a 768-wide input in two slices)
 #define MIN_PARALLEL_MACS 1048576
 #define MIN_SPLIT_CONVERT 16384 // x elements below which one thread converts a lone strip
 #define ROWS_MR_MAX 32 // the most rows of a row-major path's tile
