@@ -22,7 +22,8 @@
 #else
 #define MR 6
 #endif
-#define KC 128
+// KC x PW = 24 KB (AVX-512; AVX2 12 KB): with the next slice coming in beside it, the two fill a 48 KB L1.
+#define KC 192
 // Tokens per block, at most: M is cut into equal blocks (multiples of MR) no longer than this, so that 128
 // and 256 tokens are one block each instead of leaving a short last block that reuses every weight slice in
 // L1 only a few times (1-3% on the base linears at 128-256 tokens, measured interleaved).

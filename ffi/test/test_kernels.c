@@ -474,7 +474,7 @@ static void test_advise_huge_pages(void) {
 static void packed_linear_cases(void) {
     const int32_t pw = dbk_packed_panel_width();
     const int32_t pms[] = {1, 2, 5, 6, 7, 11, 12, 13, 24, 25, 32, 95, 96, 97, 200};
-    const int32_t pks[] = {1, 3, 127, 128, 129, 300};
+    const int32_t pks[] = {1, 3, 191, 192, 193, 400}; // about KC (192)
     for (size_t i = 0; i < sizeof pms / sizeof *pms; i++)
         for (size_t j = 0; j < sizeof pks / sizeof *pks; j++)
             test_packed_linear(pms[i], pks[j], pw * rand_int(1, 9), 1, (int)((i + j) % 2), (int32_t)((i + 2 * j) % 3));
