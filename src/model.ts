@@ -25,8 +25,9 @@ export interface LoadOptions {
   /**
    * Precision of the encoder's linear layers (Transformers.js's names): `"fp32"` (default, exact), `"bf16"`
    * (weights in bf16, inputs rounded to bf16, fp32 sums) or `"q8"` (int8 weights per output channel, inputs
-   * quantized per token, int32 sums). Embeddings, attention, LayerNorm and the task heads stay fp32. The
-   * weights are converted once, at load. bf16 and q8 need an x86 CPU with AVX2 at least (AVX-512 BF16 / VNNI
+   * quantized per token, int32 sums); with either, the GELU after the first feed-forward linear is a rational
+   * approximation within 1.1e-6 of the exact one. In bf16, attention's two products take bf16-rounded inputs
+   * too. Embeddings, softmax, LayerNorm and the task heads stay fp32. The weights are converted once, at load. bf16 and q8 need an x86 CPU with AVX2 at least (AVX-512 BF16 / VNNI
    * are used where present); elsewhere loading with them throws.
    */
   dtype?: Dtype;

@@ -259,6 +259,7 @@ static void test_attention(int32_t n_seqs, int32_t max_len, int32_t heads, int32
 static float vexp1(float x) { return dbk_vexp(dbk_splat(x))[0]; }
 static float verf1(float x) { return dbk_verf(dbk_splat(x))[0]; }
 static float vgelu1(float x) { return dbk_vgelu(dbk_splat(x))[0]; }
+static float vgelu_rational1(float x) { return dbk_vgelu_rational(dbk_splat(x))[0]; }
 
 static double ulp_error(float got, double want) {
     const float w = (float)want;
@@ -293,12 +294,18 @@ static void test_math(void) {
     CHECK(sub_abs <= 1.5e-45, "exp subnormal error %g", sub_abs);
 
     double erf_abs = 0, erf_x = 0, gelu_abs = 0, gelu_rel = 0, gelu_x = 0;
+    double rat_abs = 0, rat_x = 0, rat_rel = 0, rat_rel_x = 0, rat_rel_tail = 0;
     for (float x = -12.0f; x <= 12.0f; x += 1.0f / 16384.0f) {
         const double e = fabs((double)verf1(x) - erf((double)x));
         if (e > erf_abs) erf_abs = e, erf_x = x;
         const double g = ref_gelu((double)x), ge = fabs((double)vgelu1(x) - g);
         if (ge > gelu_abs) gelu_abs = ge, gelu_x = x;
         if (fabs(g) > 1e-3 && ge / fabs(g) > gelu_rel) gelu_rel = ge / fabs(g);
+        const double re = fabs((double)vgelu_rational1(x) - g);
+        if (re > rat_abs) rat_abs = re, rat_x = x;
+        // Relative error where gelu is not in its negative tail (x > -2: gelu > -0.046), and in it.
+        if (x > -2.0f && fabs(g) > 1e-30 && re / fabs(g) > rat_rel) rat_rel = re / fabs(g), rat_rel_x = x;
+        if (x <= -2.0f && fabs(g) > 1e-3 && re / fabs(g) > rat_rel_tail) rat_rel_tail = re / fabs(g);
     }
     printf("erf: max abs error %.3g on [-12, 12] (at x = %.6g)\n", erf_abs, erf_x);
     printf("gelu: max abs error %.3g (at x = %.6g), max rel error %.3g where |gelu| > 1e-3\n", gelu_abs, gelu_x, gelu_rel);
@@ -306,6 +313,13 @@ static void test_math(void) {
     // of 1 - small near x = 0; the relative gelu error in the far negative tail is the formula's own.
     CHECK(erf_abs <= 6e-7, "erf abs error %g", erf_abs);
     CHECK(gelu_abs <= 6e-7, "gelu abs error %g", gelu_abs);
+    printf("gelu_rational: max abs error %.3g (at x = %.6g), max rel error %.3g for x > -2 (at x = %.6g), "
+           "%.3g where x <= -2 and |gelu| > 1e-3\n", rat_abs, rat_x, rat_rel, rat_rel_x, rat_rel_tail);
+    // The reduced-precision epilogues' GELU (lowp.c): the fit's 1.6e-8 plus float rounding near erf = +-1,
+    // where the negative tail's 1 + erf cancels; test_lowp.c's tolerances assume these bounds.
+    CHECK(rat_abs <= 1.5e-6, "gelu_rational abs error %g", rat_abs);
+    CHECK(rat_rel <= 5e-6, "gelu_rational rel error %g", rat_rel);
+    CHECK(rat_rel_tail <= 1e-3, "gelu_rational tail rel error %g", rat_rel_tail);
 
     CHECK(isnan(vexp1(NAN)), "exp(NaN)");
     CHECK(vexp1(INFINITY) == INFINITY, "exp(inf)");
@@ -320,6 +334,10 @@ static void test_math(void) {
     CHECK(vgelu1(INFINITY) == INFINITY, "gelu(inf)");
     CHECK(vgelu1(-INFINITY) == 0.0f, "gelu(-inf)");
     CHECK(vgelu1(1e30f) == 1e30f && vgelu1(-1e30f) == 0.0f && vgelu1(3.4e38f) == 3.4e38f, "gelu of huge values");
+    CHECK(isnan(vgelu_rational1(NAN)), "gelu_rational(NaN)");
+    CHECK(vgelu_rational1(INFINITY) == INFINITY && vgelu_rational1(-INFINITY) == 0.0f, "gelu_rational(+-inf)");
+    CHECK(vgelu_rational1(3.4e38f) == 3.4e38f && vgelu_rational1(-3.4e38f) == 0.0f, "gelu_rational of huge values");
+    CHECK(vgelu_rational1(0.0f) == 0.0f, "gelu_rational(0)");
 
     // The same through the kernel, in every lane position and the scalar tail.
     const int32_t n = 2 * DBK_VW + 5;
