@@ -142,7 +142,9 @@ void dbk_packed_ffn(int32_t threads, const float *x, int32_t M, int32_t K, const
 // takes the weights as its unsigned side and broadcasts x from memory).
 // Paths: each call names the code that runs it, so a caller (or a test) can force any path the CPU has;
 // dbk_lowp_best_path is the fastest. Every path gives the same q8 result bit for bit; bf16 paths differ only
-// in the order of fp32 additions.
+// in the order of fp32 additions, and in that the AVX512 and AMX paths take subnormal bf16 inputs (below
+// 1.2e-38 in magnitude) as zero, as vdpbf16ps and tdpbf16ps do. GELU (act) is vecmath.h's rational form,
+// within 1.1e-6 of the exact one.
 #define DBK_DTYPE_BF16 1
 #define DBK_DTYPE_Q8 2
 #define DBK_PATH_SCALAR 0      // plain C, any CPU: the reference

@@ -257,8 +257,6 @@ static inline lp_vu to_bf16_lanes(dbk_vf f) {
     return dbk_bf16_round_bits(u) >> 16;
 }
 
-static inline lp_vu16 to_bf16_v(dbk_vf f) { return __builtin_convertvector(to_bf16_lanes(f), lp_vu16); }
-
 // Two vectors (2 * DBK_VW consecutive values) -> one of their bf16 in order: lanes of k pairs, as a strip
 // holds them. One two-source permute, and a whole vector to store: storing half vectors that a whole-vector
 // load then reads back stalls that load until both stores are done.
@@ -268,9 +266,30 @@ typedef uint16_t lp_vh __attribute__((vector_size(DBK_VW * 4))); // 2 * DBK_VW h
 #else
 #define EVEN_HALVES {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 #endif
+// AVX512-BF16 builds convert with vcvtne2ps2bf16 / vcvtneps2bf16: the same nearest-even rounding and quiet
+// NaNs in one instruction instead of integer arithmetic (about a quarter less time in the feed-forward
+// epilogue and the conversion of x), except that they flush subnormal inputs to zero; a vector with a
+// subnormal lane (vfpclassps, rare) takes the integer rounding, so the bits are those of to_bf16 everywhere.
+#if defined(__AVX512BF16__) && defined(__AVX512DQ__) && DBK_VW == 16
+#include <immintrin.h>
+#define CVT_BF16 1
+#else
+#define CVT_BF16 0
+#endif
 static inline lp_vu to_bf16_pairs(dbk_vf lo, dbk_vf hi) {
+#if CVT_BF16
+    if (!(_mm512_fpclass_ps_mask((__m512)lo, 0x20) | _mm512_fpclass_ps_mask((__m512)hi, 0x20)))
+        return (lp_vu)_mm512_cvtne2ps_pbh((__m512)hi, (__m512)lo);
+#endif
     const lp_vh even = EVEN_HALVES;
     return (lp_vu)__builtin_shuffle((lp_vh)to_bf16_lanes(lo), (lp_vh)to_bf16_lanes(hi), even);
+}
+
+static inline lp_vu16 to_bf16_v(dbk_vf f) {
+#if CVT_BF16
+    if (!_mm512_fpclass_ps_mask((__m512)f, 0x20)) return (lp_vu16)_mm512_cvtneps_pbh((__m512)f);
+#endif
+    return __builtin_convertvector(to_bf16_lanes(f), lp_vu16);
 }
 
 // Lane-wise unsigned max (GCC: vpmaxud).

@@ -50,6 +50,40 @@ static void test_bf16_rounding(void) {
     CHECK(isnan(bf16_to_f(wp[0])), "bf16(NaN) is not NaN");
 }
 
+// x's conversion to bf16 keeps subnormals as to_bf16 rounds them (AVX512-BF16's conversion instructions
+// would flush them to zero; lowp.c falls back to integer rounding for such vectors): each output picks one
+// x through a single weight of 2^100, so y is exactly bf16(x) * 2^100, or 0 for a subnormal x on the paths
+// whose dot instructions take subnormal inputs as zero (kernels.h). Subnormals sit in a 32-value pair, a
+// 16-value vector and the scalar tail of each row, beside vectors with none.
+static void test_bf16_subnormal_x(void) {
+    const int32_t M = 2, K = 120, N = 32;
+    const int32_t pick[32] = {0,  5,  31,  32,  40,  41,  63,  64,  95,  96,  100, 101, 111, 112, 115, 119,
+                              1,  30, 33,  47,  62,  70,  90,  97,  105, 110, 113, 114, 116, 117, 118, 50};
+    float x[2 * 120], w[32 * 120] = {0}, y[2 * 32];
+    for (int32_t i = 0; i < M * K; i++) x[i] = rand_float(1.0f);
+    const float subs[] = {1e-40f, -3.3e-39f, 1.1754942e-38f, 1.4e-45f, -7.7e-41f};
+    const int32_t at[] = {40, 41, 100, 115, 119, 47, 105, 116, 33, 62};
+    for (int32_t i = 0; i < 10; i++) x[(i % 2) * K + at[i]] = subs[i % 5];
+    for (int32_t n = 0; n < N; n++) w[(int64_t)n * K + pick[n]] = 0x1p100f;
+    uint16_t *wp = xalloc(2 * dbk_lowp_packed_elems(N, K));
+    dbk_pack_bf16(1, w, N, K, wp);
+    for (int32_t path = 0; path < DBK_PATH_COUNT; path++) {
+        if (!dbk_lowp_path_supported(DBK_DTYPE_BF16, path)) continue;
+        uint8_t *scratch = xalloc(dbk_lowp_scratch_bytes(DBK_DTYPE_BF16, path, M, K));
+        dbk_bf16_linear(1, path, x, M, K, wp, N, NULL, DBK_ACT_NONE, scratch, y);
+        free(scratch);
+        const int daz = path == DBK_PATH_AVX512 || path == DBK_PATH_AMX;
+        int bad = 0;
+        for (int32_t t = 0; t < M; t++)
+            for (int32_t n = 0; n < N; n++) {
+                const float xb = bf16_to_f(ref_bf16(x[t * K + pick[n]]));
+                bad += y[t * N + n] != (daz && fabsf(xb) < 0x1p-126f ? 0.0f : xb * 0x1p100f);
+            }
+        CHECK(bad == 0, "bf16 %s: %d outputs not bf16(x) * 2^100 around subnormal x", path_name(path), bad);
+    }
+    free(wp);
+}
+
 // Packing: every element lands where kernels.h says, padding zero (bf16) or 128 (q8: q = 0).
 static void test_packing(int32_t N, int32_t K) {
     float *w = xalloc(4LL * N * K);
@@ -288,6 +322,7 @@ int main(void) {
               !dbk_lowp_path_supported(DBK_DTYPE_Q8, DBK_PATH_COUNT) && dbk_lowp_best_path(9) == -1,
           "unknown dtypes and paths must be refused");
     test_bf16_rounding();
+    test_bf16_subnormal_x();
     const int32_t shapes[][2] = {{32, 4}, {32, 768}, {37, 37}, {64, 3}, {1, 1}, {33, 130}, {96, 1030}};
     for (size_t i = 0; i < sizeof shapes / sizeof shapes[0]; i++) test_packing(shapes[i][0], shapes[i][1]);
     // Both forms of x broadcast in the AVX-512 tiles (cpu.h), whichever this CPU would choose.
