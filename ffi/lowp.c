@@ -267,9 +267,9 @@ typedef uint16_t lp_vh __attribute__((vector_size(DBK_VW * 4))); // 2 * DBK_VW h
 #define EVEN_HALVES {0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30}
 #endif
 // AVX512-BF16 builds convert with vcvtne2ps2bf16 / vcvtneps2bf16: the same nearest-even rounding and quiet
-// NaNs in one instruction instead of integer arithmetic (about a quarter less time in the feed-forward
-// epilogue and the conversion of x), except that they flush subnormal inputs to zero; a vector with a
-// subnormal lane (vfpclassps, rare) takes the integer rounding, so the bits are those of to_bf16 everywhere.
+// NaNs in one instruction instead of about eight integer operations per vector, except that they flush
+// subnormal inputs to zero; a vector with a subnormal lane (vfpclassps, rare) takes the integer rounding,
+// so the bits are those of to_bf16 everywhere.
 #if defined(__AVX512BF16__) && defined(__AVX512DQ__) && DBK_VW == 16
 #include <immintrin.h>
 #define CVT_BF16 1
@@ -483,11 +483,9 @@ static void convert_rows_task(void *ctx, int32_t task, int32_t slot) {
 
 typedef int32_t lp_vi __attribute__((vector_size(DBK_VW * 4)));
 
-// The epilogue's activation. GELU as one rational function (vecmath.h): its error (about 1e-6 at worst,
-// 2e-7 relative over most of the range) is thousands of times below the rounding of the bf16 or int8
-// inputs behind these sums and of the bf16 or int8 values this output becomes in the next linear, and it
-// takes 0.6x the time of the exp-based form (8x128 base, 4 process pairs: bf16/fp32 0.544-0.560 against
-// 0.560-0.572).
+// The epilogue's activation. GELU as one rational function, without an exp (vecmath.h gives its error
+// bounds): far below the rounding of the bf16 or int8 inputs behind these sums and of the bf16 or int8
+// values this output becomes in the next linear, so the exact form would buy nothing here.
 static inline dbk_vf lp_activate(dbk_vf v, int32_t activation) {
     return activation == DBK_ACT_GELU ? dbk_vgelu_rational(v) : dbk_vactivate(v, activation);
 }
