@@ -131,7 +131,31 @@ struct packed_job {
     float *yp; // not NULL: y goes out packed as the next linear's x (pack_x_task's layout, N wide), not to y
     int32_t M, K, N, activation, threads, group, xreg;
     int32_t groups, tasks, mc; // tasks = token blocks of mc tokens (the last may be shorter) x groups
+    int32_t blocks, split;     // the last block: groups of panels below split, single panels from it on
 };
+
+// Task t's token block and panels [*p_first, *p_last). Every block but the last is cut into groups of
+// j->group panels; the last block's final panels (from j->split on, threads x group of them) are one task
+// each, so that the threads run out of work within about one panel's time of each other instead of one
+// group's (at a few dozen tokens, the wait at the end of each of a forward's linears).
+static void task_panels(const struct packed_job *j, int32_t t, int32_t *block, int32_t *p_first, int32_t *p_last) {
+    const int32_t panels = j->N / PW, full = (j->blocks - 1) * j->groups;
+    if (t < full) {
+        *block = t / j->groups;
+        *p_first = t % j->groups * j->group;
+        *p_last = *p_first + j->group < panels ? *p_first + j->group : panels;
+        return;
+    }
+    *block = j->blocks - 1;
+    const int32_t u = t - full, heads = j->split / j->group;
+    if (u < heads) {
+        *p_first = u * j->group;
+        *p_last = *p_first + j->group;
+    } else {
+        *p_first = j->split + (u - heads);
+        *p_last = *p_first + 1;
+    }
+}
 
 // MR rows of src (row stride `stride`), columns 0 .. cols (a multiple of 4), into dst in pack_x_task's layout
 // (dst[k * MR + r] = src[r * stride + k]): 4 x 4 blocks transposed in registers, one 16-byte store per 4
@@ -229,8 +253,8 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
     else tiles_of(j, p_first, p_last, p_after, m_first, m_last, k0, kc, cbuf, 0);
 }
 
-// A task: one block of at most MC tokens against up to GROUP weight panels (j->group). Tasks go block by
-// block (task = block * groups + group), so the threads work on the same block at once and each reads one
+// A task: one block of at most MC tokens against up to GROUP weight panels (j->group; task_panels says
+// which). Tasks go block by block, so the threads work on the same block at once and each reads one
 // block of x, which stays in its L2, rather than every task streaming all of x from L3 (a group against every
 // block was 0.90-0.97x as fast at 1024 tokens on two threads). The block's sums stay in a 132 KB buffer on the
 // stack across the K slices; each tile goes to y (bias, activation) right after its last slice, while its
@@ -240,11 +264,11 @@ static void packed_task(void *ctx, int32_t task, int32_t slot) {
     (void)slot;
     const struct packed_job *j = ctx;
     float cbuf[GROUP * MC * PW] __attribute__((aligned(64)));
-    const int32_t panels = j->N / PW, block = task / j->groups, p_first = task % j->groups * j->group;
-    const int32_t p_last = p_first + j->group < panels ? p_first + j->group : panels;
+    int32_t block, p_first, p_last, unused, p_after = -1;
+    task_panels(j, task, &block, &p_first, &p_last);
     // Tasks are claimed in order, so this thread's next one is probably `threads` further on.
     const int32_t next_task = task + j->threads;
-    const int32_t p_after = next_task < j->tasks ? next_task % j->groups * j->group : -1;
+    if (next_task < j->tasks) task_panels(j, next_task, &unused, &p_after, &unused);
     const int32_t m_block = block * j->mc, m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
     for (int32_t k0 = 0; k0 < j->K; k0 += KC)
         tiles(j, p_first, p_last, p_after, m_block, m_end, k0, j->K - k0 < KC ? j->K - k0 : KC, cbuf);
@@ -290,9 +314,12 @@ static void run_linear(int32_t threads, const float *x, float *xp, int32_t M, in
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;
     const int32_t group = dbk_task_group(N / PW, threads, GROUP);
     const int32_t blocks = token_blocks(M), mc = block_tokens(M);
-    const int32_t groups = (N / PW + group - 1) / group, tasks = groups * blocks;
+    const int32_t panels = N / PW, groups = (panels + group - 1) / group;
+    const int32_t tail = threads > 1 ? threads * group : 0;
+    const int32_t split = panels > tail ? (panels - tail) / group * group : 0;
+    const int32_t tasks = groups * (blocks - 1) + split / group + (panels - split);
     struct packed_job job = {x,     wp,    bias,  xp, y, yp, M, K, N, activation, threads, group, dbk_x_in_register(),
-                             groups, tasks, mc};
+                             groups, tasks, mc, blocks, split};
     if (threads == 1) {
         if (x)
             for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);

@@ -398,7 +398,7 @@ static void test_linear(int32_t M, int32_t K, int32_t N, int32_t threads) {
 
 // Packed weights: exact-size buffers pre-filled with NaN, with and without bias; M across the token tiles
 // (MR = 12 or 6) and blocks (up to MC = 264 tokens, cut equally), K across the slices (128), N across the
-// tasks (4 panels each).
+// tasks (groups of up to 4 panels; the last block's final threads x group panels one task each).
 static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads, int with_bias, int32_t act) {
     th = threads;
     float *x = frand((int64_t)M * K, 1.0f), *w = frand((int64_t)N * K, 1.0f), *bias = frand(N, 1.0f);
@@ -500,6 +500,9 @@ static void packed_linear_cases(void) {
     test_packed_linear(130, 768, 3072, 2, 1, DBK_ACT_GELU); // base lin1
     test_packed_linear(130, 3072, 768, 2, 0, DBK_ACT_NONE);
     test_packed_linear(200, 257, 5 * pw, 3, 1, DBK_ACT_RELU); // more threads than tasks
+    // Groups then single panels in the last block: a group short of the tail, groups in the blocks before.
+    test_packed_linear(529, 200, 13 * pw, 2, 1, DBK_ACT_GELU);
+    test_packed_linear(300, 64, 37 * pw, 3, 0, DBK_ACT_NONE);
     // Several token blocks: one block edge either side, equal blocks of a ragged count, many blocks.
     const int32_t block_ms[] = {263, 264, 265, 527, 528, 529, 793, 1031};
     for (size_t i = 0; i < sizeof block_ms / sizeof *block_ms; i++)
