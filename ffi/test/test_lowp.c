@@ -303,6 +303,7 @@ static void linear_cases(void) {
     test_linear(26, 768, 3072, 1, DBK_ACT_GELU, 2); // base lin1, threaded
     test_linear(40, 3072, 768, 1, DBK_ACT_NONE, 2);  // base lin2 (several k slices)
     test_linear(270, 200, 70, 0, DBK_ACT_RELU, 3);   // two row blocks
+    test_linear(300, 64, 13 * 32, 1, DBK_ACT_GELU, 2); // groups, then single panels, over two row blocks
     test_linear(12, 3072, 64, 1, DBK_ACT_NONE, 3);  // a lone AMX strip converted by three threads
 }
 
