@@ -18,7 +18,6 @@ export class Workspace {
   qkv: Float32Array = new Float32Array(0); // [T, 3D]
   context: Float32Array = new Float32Array(0); // [T, D] attention output before out_lin
   projected: Float32Array = new Float32Array(0); // [T, D] a linear layer's output before bias + residual
-  attended: Float32Array = new Float32Array(0); // [T, D] hidden state after the attention sub-block
   ffn: Float32Array = new Float32Array(0); // [T, H]
   scratch: Float32Array = new Float32Array(0); // attention scratch for the longest sequence
   scratchLen: number = 0;
@@ -32,7 +31,6 @@ export class Workspace {
       this.qkv = alignedArray(Float32Array, rows * 3 * dim);
       this.context = alignedArray(Float32Array, rows * dim);
       this.projected = alignedArray(Float32Array, rows * dim);
-      this.attended = alignedArray(Float32Array, rows * dim);
       this.ffn = alignedArray(Float32Array, rows * hidden);
       this.capacity = rows;
     }
@@ -89,8 +87,10 @@ function linear(
 }
 
 // x: [T, D] -> x: [T, D] through one post-LN block:
-//   attended = sa_layer_norm(out_lin(attention(q_lin x, k_lin x, v_lin x)) + x)
-//   x        = output_layer_norm(lin2(act(lin1(attended))) + attended)
+//   x = sa_layer_norm(out_lin(attention(q_lin x, k_lin x, v_lin x)) + x)
+//   x = output_layer_norm(lin2(act(lin1(x))) + x)
+// Each LayerNorm writes over its residual, x, in place: its rows are in cache from the residual read,
+// where a separate output buffer's were not (a layer's weights stream through the cache in between).
 function transformerBlock(
   be: Backend,
   cfg: EncoderConfig,
@@ -124,19 +124,19 @@ function transformerBlock(
     l.saGamma,
     l.saBeta,
     cfg.layer_norm_eps,
-    ws.attended,
+    ws.x,
   );
   if (Backend.fusesFeedForward(l.ffn1, l.ffn2)) {
     // [T, D], the hidden [T, H] going from lin1 straight into the form lin2 reads
-    be.feedForward(ws.attended, l.ffn1, l.ffn1Bias, l.ffn2, null, ws.projected, T, cfg.activation);
+    be.feedForward(ws.x, l.ffn1, l.ffn1Bias, l.ffn2, null, ws.projected, T, cfg.activation);
   } else {
-    linear(be, l.ffn1, ws.attended, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
+    linear(be, l.ffn1, ws.x, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
     linear(be, l.ffn2, ws.ffn, null, ws.projected, T); // [T, D]
   }
   be.biasResidualLayerNorm(
     ws.projected,
     l.ffn2Bias,
-    ws.attended,
+    ws.x,
     T,
     D,
     l.outGamma,
