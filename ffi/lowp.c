@@ -225,8 +225,8 @@ struct lp_job {
     float *xscale;
     int32_t *xsum;
     float *y;
-    int32_t mc, threads, group;
-    int32_t split;              // groups of panels below split, single panels from it on (unit_panels)
+    int32_t mc, threads;
+    struct dbk_panel_units units; // which panels each task takes (pool.h)
     int32_t rows, convert_rows; // x's rows padded to whole strips; rows per conversion task
     // bf16 only: when not NULL, y goes here instead, as the bf16 strips (mr rows, Kp of round_up(N, LP_KG))
     // a next linear on the same path takes as its x (dbk_bf16_ffn).
@@ -575,17 +575,7 @@ static void finish_tile_strips(const struct lp_job *j, const float *csum, int32_
     }
 }
 
-// Panel unit u: panels [*p_first, *p_last). Groups of j->group panels up to j->split, then single panels:
-// the final threads x group panels are one unit each, so the threads run out of work within about one
-// panel's time of each other instead of one group's (as in packed_linear.c's task_panels).
-static int32_t unit_count(const struct lp_job *j, int32_t panels) { return j->split / j->group + panels - j->split; }
-static void unit_panels(const struct lp_job *j, int32_t u, int32_t *p_first, int32_t *p_last) {
-    const int32_t heads = j->split / j->group;
-    *p_first = u < heads ? u * j->group : j->split + (u - heads);
-    *p_last = u < heads ? *p_first + j->group : *p_first + 1;
-}
-
-// A task of the strip-layout paths: a unit of up to GROUP panels against one block of at most mc tokens.
+// A task of the strip-layout paths: a unit of up to GROUP panels (dbk_panel_units) against one block of at most mc tokens.
 // Tasks go unit by unit, each unit's blocks in turn (the unit's weights stay in L2 while
 // both threads take its blocks). With one task per group over all of M, two threads shared a 1024-token
 // FFN2 as 6 tasks of ~1.5 ms each, and one waited for the other at the end.
@@ -597,13 +587,13 @@ static void tiles_task(void *ctx, int32_t task, int32_t slot) {
     const int32_t panels = (int32_t)(round_up(j->N, LP_PW) / LP_PW), blocks = (j->M + j->mc - 1) / j->mc;
     const int32_t m_block = task % blocks * j->mc;
     int32_t p_first, p_last, p_after = panels, unused;
-    unit_panels(j, task / blocks, &p_first, &p_last);
+    dbk_unit_panels(&j->units, task / blocks, &p_first, &p_last);
     const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
     const int32_t kc = bf16 ? KC_BF16 : KC_Q8;
     const int64_t elem = bf16 ? 2 : 1;
     // The first panel of the task this thread probably takes next (tasks are claimed in order).
     const int32_t next_task = task + j->threads;
-    if (next_task < unit_count(j, panels) * blocks) unit_panels(j, next_task / blocks, &p_after, &unused);
+    if (next_task < j->units.count * blocks) dbk_unit_panels(&j->units, next_task / blocks, &p_after, &unused);
     const int32_t m_end = m_block + j->mc < j->M ? m_block + j->mc : j->M;
     for (int32_t k0 = 0; k0 < j->Kp; k0 += kc) {
         const int32_t kn = j->Kp - k0 < kc ? j->Kp - k0 : kc, last = k0 + kn == j->Kp;
@@ -651,7 +641,7 @@ static void rows_task(void *ctx, int32_t task, int32_t slot) {
     const struct lp_job *j = ctx;
     int32_t c[ROWS_MR_MAX * LP_PW] __attribute__((aligned(64)));
     int32_t p_first, p_last;
-    unit_panels(j, task, &p_first, &p_last);
+    dbk_unit_panels(&j->units, task, &p_first, &p_last);
     const int32_t mr = j->mr, bf16 = j->dtype == DBK_DTYPE_BF16;
     const int64_t elem = bf16 ? 2 : 1;
     if (j->path->begin) j->path->begin();
@@ -688,18 +678,15 @@ static void lowp_run(int32_t threads, int32_t dtype, int32_t path, const float *
     const int32_t mc = block_rows(M, mr), blocks = (M + mc - 1) / mc;
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < MIN_PARALLEL_MACS) threads = 1;
-    const int32_t panels = (int32_t)(round_up(N, LP_PW) / LP_PW), group = dbk_task_group(panels, threads, GROUP);
-    const int32_t tail = threads > 1 ? threads * group : 0;
-    const int32_t tsplit = panels > tail ? (panels - tail) / group * group : 0;
-    const int32_t units = tsplit / group + panels - tsplit;
+    const struct dbk_panel_units units = dbk_panel_units((int32_t)(round_up(N, LP_PW) / LP_PW), threads, GROUP);
     const int32_t rows = (int32_t)l.rows, strips = rows / mr;
-    const int32_t tasks = tl.rows ? units : units * blocks; // rows_task: a unit against every token
+    const int32_t tasks = tl.rows ? units.count : units.count * blocks; // rows_task: a unit against every token
     const int split = tl.rows && strips < threads && (int64_t)M * K >= MIN_SPLIT_CONVERT;
     const int32_t convert_rows = split ? (rows + threads - 1) / threads : mr;
     struct lp_job job = {
         p, tl, dtype, mr, M, K, (int32_t)round_up(K, LP_KG), N, activation, x, bias, wscale, w, scratch,
         (float *)(scratch + l.strips_bytes), (int32_t *)(scratch + l.strips_bytes + round_up(l.rows * 4, 64)),
-        y, mc, threads, group, tsplit, rows, convert_rows, out_strips,
+        y, mc, threads, units, rows, convert_rows, out_strips,
     };
     if (!converted) dbk_parallel(threads, convert_rows_task, &job, (rows + convert_rows - 1) / convert_rows);
     dbk_parallel(threads, tl.rows ? rows_task : tiles_task, &job, tasks);

@@ -131,13 +131,13 @@ struct packed_job {
     float *yp; // not NULL: y goes out packed as the next linear's x (pack_x_task's layout, N wide), not to y
     int32_t M, K, N, activation, threads, group, xreg;
     int32_t groups, tasks, mc; // tasks = token blocks of mc tokens (the last may be shorter) x groups
-    int32_t blocks, split;     // the last block: groups of panels below split, single panels from it on
+    int32_t blocks;
+    struct dbk_panel_units units; // the last block's tasks (pool.h)
 };
 
 // Task t's token block and panels [*p_first, *p_last). Every block but the last is cut into groups of
-// j->group panels; the last block's final panels (from j->split on, threads x group of them) are one task
-// each, so that the threads run out of work within about one panel's time of each other instead of one
-// group's (at a few dozen tokens, the wait at the end of each of a forward's linears).
+// j->group panels; the last block into dbk_panel_units, its final panels one task each, so that the threads
+// finish together (at a few dozen tokens, the wait at the end of each of a forward's linears).
 static void task_panels(const struct packed_job *j, int32_t t, int32_t *block, int32_t *p_first, int32_t *p_last) {
     const int32_t panels = j->N / PW, full = (j->blocks - 1) * j->groups;
     if (t < full) {
@@ -147,14 +147,7 @@ static void task_panels(const struct packed_job *j, int32_t t, int32_t *block, i
         return;
     }
     *block = j->blocks - 1;
-    const int32_t u = t - full, heads = j->split / j->group;
-    if (u < heads) {
-        *p_first = u * j->group;
-        *p_last = *p_first + j->group;
-    } else {
-        *p_first = j->split + (u - heads);
-        *p_last = *p_first + 1;
-    }
+    dbk_unit_panels(&j->units, t - full, p_first, p_last);
 }
 
 // MR rows of src (row stride `stride`), columns 0 .. cols (a multiple of 4), into dst in pack_x_task's layout
@@ -312,14 +305,11 @@ static void run_linear(int32_t threads, const float *x, float *xp, int32_t M, in
     const int32_t x_panels = (M + MR - 1) / MR;
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;
-    const int32_t group = dbk_task_group(N / PW, threads, GROUP);
-    const int32_t blocks = token_blocks(M), mc = block_tokens(M);
-    const int32_t panels = N / PW, groups = (panels + group - 1) / group;
-    const int32_t tail = threads > 1 ? threads * group : 0;
-    const int32_t split = panels > tail ? (panels - tail) / group * group : 0;
-    const int32_t tasks = groups * (blocks - 1) + split / group + (panels - split);
+    const struct dbk_panel_units units = dbk_panel_units(N / PW, threads, GROUP);
+    const int32_t group = units.group, groups = (N / PW + group - 1) / group;
+    const int32_t blocks = token_blocks(M), mc = block_tokens(M), tasks = groups * (blocks - 1) + units.count;
     struct packed_job job = {x,     wp,    bias,  xp, y, yp, M, K, N, activation, threads, group, dbk_x_in_register(),
-                             groups, tasks, mc, blocks, split};
+                             groups, tasks, mc, blocks, units};
     if (threads == 1) {
         if (x)
             for (int32_t q = 0; q < x_panels; q++) pack_x_task(&job, q, 0);

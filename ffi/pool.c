@@ -140,6 +140,12 @@ int32_t dbk_task_group(int32_t units, int32_t threads, int32_t max_group) {
     return best;
 }
 
+struct dbk_panel_units dbk_panel_units(int32_t panels, int32_t threads, int32_t max_group) {
+    const int32_t group = dbk_task_group(panels, threads, max_group), tail = threads > 1 ? threads * group : 0;
+    const int32_t split = panels > tail ? (panels - tail) / group * group : 0;
+    return (struct dbk_panel_units){group, split, split / group + panels - split};
+}
+
 int32_t dbk_clamp_threads(int32_t threads) {
     return threads < 1 ? 1 : threads > MAX_THREADS ? MAX_THREADS : threads;
 }

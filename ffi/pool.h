@@ -20,4 +20,19 @@ int32_t dbk_clamp_threads(int32_t threads);
 // on a tie. (4 panels per task gave 384-wide outputs 3 tasks, one thread doing two thirds of the work.)
 int32_t dbk_task_group(int32_t units, int32_t threads, int32_t max_group);
 
+// Weight panels cut into task units: groups of `group` panels (dbk_task_group's size) below `split`, then
+// single panels, the final threads x group of them (one thread: none), so that the threads run out of work
+// within about one panel's time of each other instead of one group's. count: the units.
+struct dbk_panel_units {
+    int32_t group, split, count;
+};
+struct dbk_panel_units dbk_panel_units(int32_t panels, int32_t threads, int32_t max_group);
+
+// Unit u's panels: [*first, *last).
+static inline void dbk_unit_panels(const struct dbk_panel_units *p, int32_t u, int32_t *first, int32_t *last) {
+    const int32_t groups = p->split / p->group;
+    *first = u < groups ? u * p->group : p->split + (u - groups);
+    *last = u < groups ? *first + p->group : *first + 1;
+}
+
 #endif
