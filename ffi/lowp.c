@@ -575,8 +575,8 @@ static void finish_tile_strips(const struct lp_job *j, const float *csum, int32_
     }
 }
 
-// A task of the strip-layout paths: a unit of up to GROUP panels (dbk_panel_units) against one block of at most mc tokens.
-// Tasks go unit by unit, each unit's blocks in turn (the unit's weights stay in L2 while
+// A task of the strip-layout paths: a unit of up to GROUP panels (dbk_panel_units) against one block of at
+// most mc tokens. Tasks go unit by unit, each unit's blocks in turn (the unit's weights stay in L2 while
 // both threads take its blocks). With one task per group over all of M, two threads shared a 1024-token
 // FFN2 as 6 tasks of ~1.5 ms each, and one waited for the other at the end.
 static void tiles_task(void *ctx, int32_t task, int32_t slot) {

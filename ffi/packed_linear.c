@@ -138,21 +138,21 @@ struct packed_job {
     const float *x, *wp, *bias;
     float *xp, *y;
     float *yp; // not NULL: y goes out packed as the next linear's x (pack_x_task's layout, N wide), not to y
-    int32_t M, K, N, activation, threads, group, xreg;
+    int32_t M, K, N, activation, threads, xreg;
     int32_t groups, tasks, mc; // tasks = token blocks of mc tokens (the last may be shorter) x groups
     int32_t blocks;
     struct dbk_panel_units units; // the last block's tasks (pool.h)
 };
 
 // Task t's token block and panels [*p_first, *p_last). Every block but the last is cut into groups of
-// j->group panels; the last block into dbk_panel_units, its final panels one task each, so that the threads
+// j->units.group panels; the last block into dbk_panel_units, its final panels one task each, so that the threads
 // finish together (at a few dozen tokens, the wait at the end of each of a forward's linears).
 static void task_panels(const struct packed_job *j, int32_t t, int32_t *block, int32_t *p_first, int32_t *p_last) {
     const int32_t panels = j->N / PW, full = (j->blocks - 1) * j->groups;
     if (t < full) {
         *block = t / j->groups;
-        *p_first = t % j->groups * j->group;
-        *p_last = *p_first + j->group < panels ? *p_first + j->group : panels;
+        *p_first = t % j->groups * j->units.group;
+        *p_last = *p_first + j->units.group < panels ? *p_first + j->units.group : panels;
         return;
     }
     *block = j->blocks - 1;
@@ -255,7 +255,7 @@ static void tiles(const struct packed_job *j, int32_t p_first, int32_t p_last, i
     else tiles_of(j, p_first, p_last, p_after, m_first, m_last, k0, kc, cbuf, 0);
 }
 
-// A task: one block of at most MC tokens against up to GROUP weight panels (j->group; task_panels says
+// A task: one block of at most MC tokens against up to GROUP weight panels (task_panels says
 // which). Tasks go block by block, so the threads work on the same block at once and each reads one
 // block of x, which stays in its L2, rather than every task streaming all of x from L3 (a group against every
 // block was 0.90-0.97x as fast at 1024 tokens on two threads). The block's sums stay in a 132 KB buffer on the
@@ -315,9 +315,9 @@ static void run_linear(int32_t threads, const float *x, float *xp, int32_t M, in
     threads = dbk_clamp_threads(threads);
     if ((int64_t)M * K * N < PACKED_MIN_PARALLEL_MACS) threads = 1;
     const struct dbk_panel_units units = dbk_panel_units(N / PW, threads, GROUP);
-    const int32_t group = units.group, groups = (N / PW + group - 1) / group;
+    const int32_t groups = (N / PW + units.group - 1) / units.group;
     const int32_t blocks = token_blocks(M), mc = block_tokens(M), tasks = groups * (blocks - 1) + units.count;
-    struct packed_job job = {x,     wp,    bias,  xp, y, yp, M, K, N, activation, threads, group, dbk_x_in_register(),
+    struct packed_job job = {x,     wp,    bias,  xp, y, yp, M, K, N, activation, threads, dbk_x_in_register(),
                              groups, tasks, mc, blocks, units};
     if (threads == 1) {
         if (x)
