@@ -116,8 +116,8 @@ static inline void pf_step(struct prefetcher *p, int32_t count) {
 #define FAST_BF16 1
 // st[j, :] = k[j, :] . q for keys j in [0, nk) from bf16 pairs (k2: [nk, hd / 2] pairs of k, qt2:
 // [hd / 2, QB] pairs of the block's queries), and mx the per-lane max over the n real keys, as qk_block.
-static void qk_bf16(const uint32_t *k2, int32_t hd, int32_t n, const uint32_t *qt2, float *st, const int NV,
-                    dbk_vf *mx, struct prefetcher *pf, int32_t pf_lines) {
+AI void qk_bf16(const uint32_t *k2, int32_t hd, int32_t n, const uint32_t *qt2, float *st, const int NV,
+                dbk_vf *mx, struct prefetcher *pf, int32_t pf_lines) {
     const int32_t hp = hd / 2;
     __m512 m[QV];
     for (int v = 0; v < NV; v++) m[v] = _mm512_set1_ps(-INFINITY);
@@ -434,7 +434,13 @@ static void attend_one_head(const struct attn_job *job, int32_t s, int32_t head,
             uint32_t *qt2 = (uint32_t *)qt, *pp = (uint32_t *)st;
             for (int32_t i = 0; i < hd / 2; i++)
                 pair_rows(qt + (int64_t)2 * i * QB, qt + (int64_t)(2 * i + 1) * QB, QB, qt2 + (int64_t)i * QB);
-            qk_bf16((const uint32_t *)k, hd, n, qt2, st, NV, mx, pf, pf_lines);
+            // NV a constant in each, and head_dim too for the common 64: compiled for a variable NV every
+            // step tested it, and with a variable head_dim the eight keys' row pointers did not fit in
+            // registers (reloaded each step); with 64 they are one pointer and constant offsets.
+            if (hd == 64 && NV == 2) qk_bf16((const uint32_t *)k, 64, n, qt2, st, 2, mx, pf, pf_lines);
+            else if (hd == 64) qk_bf16((const uint32_t *)k, 64, n, qt2, st, 1, mx, pf, pf_lines);
+            else if (NV == 2) qk_bf16((const uint32_t *)k, hd, n, qt2, st, 2, mx, pf, pf_lines);
+            else qk_bf16((const uint32_t *)k, hd, n, qt2, st, 1, mx, pf, pf_lines);
             if (NV == 2) softmax_block(st, n, mx, 2, inv, 1);
             else softmax_block(st, n, mx, 1, inv, 1);
             for (int32_t i = 0; i < np; i++)
