@@ -21,19 +21,25 @@ function addressOf(buffer: ArrayBuffer): bigint | null {
   return p === null ? null : Deno.UnsafePointer.value(p);
 }
 
+/** A huge page on x86-64 Linux, the alignment of buffers that are to sit on them. */
+export const HUGE_PAGE_BYTES = 2 ** 21;
+
 /**
- * `length` zero bytes whose byte `at` (0 <= at <= length) begins a cache line: a weights file is read into
- * one whose `bestLineStart` byte does. Off-heap ArrayBuffers never move, so the alignment holds for the
- * buffer's life.
+ * `length` zero bytes whose byte `at` (0 <= at <= length) begins a cache line (or, given, a multiple of
+ * `alignment`, a power of two): a weights file is read into one whose `bestLineStart` byte does. Off-heap
+ * ArrayBuffers never move, so the alignment holds for the buffer's life.
  */
-export function alignedBytes(length: number, at = 0): Uint8Array {
+export function alignedBytes(length: number, at = 0, alignment = LINE_BYTES): Uint8Array {
   if (!Number.isSafeInteger(length) || length < 0 || !Number.isSafeInteger(at) || at < 0 || at > length) {
     throw new RangeError(`alignedBytes(${length}, ${at}): a length and an offset within it`);
   }
-  const buffer = new ArrayBuffer(length + LINE_BYTES);
+  if (!Number.isSafeInteger(alignment) || alignment < 1 || (alignment & (alignment - 1)) !== 0) {
+    throw new RangeError(`alignedBytes: alignment ${alignment} is not a power of two`);
+  }
+  const buffer = new ArrayBuffer(length + alignment);
   const address = addressOf(buffer);
-  const line = BigInt(LINE_BYTES);
-  const shift = address === null ? 0 : Number((line - (address + BigInt(at)) % line) % line);
+  const a = BigInt(alignment);
+  const shift = address === null ? 0 : Number((a - (address + BigInt(at)) % a) % a);
   return new Uint8Array(buffer, shift, length);
 }
 

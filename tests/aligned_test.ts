@@ -3,7 +3,14 @@
 // Deno.UnsafePointer (the tests run with the FFI permission).
 
 import assert from "node:assert/strict";
-import { alignedArray, alignedBytes, bestLineStart, LINE_BYTES, onLine } from "../src/aligned.ts";
+import {
+  alignedArray,
+  alignedBytes,
+  bestLineStart,
+  HUGE_PAGE_BYTES,
+  LINE_BYTES,
+  onLine,
+} from "../src/aligned.ts";
 import { Backend } from "../src/backend.ts";
 import { openExclusiveCheckpoint } from "../src/checkpoint.ts";
 import { SafetensorsError, SafetensorsFile, serializeSafetensors } from "../src/safetensors.ts";
@@ -27,6 +34,19 @@ Deno.test("alignedBytes: byte `at` on a cache line, the length asked for, zeroed
   assert.throws(() => alignedBytes(-1), RangeError);
   assert.throws(() => alignedBytes(10, 11), /an offset within it/);
   assert.throws(() => alignedBytes(1.5), RangeError);
+});
+
+Deno.test("alignedBytes: any power-of-two alignment, such as a 2 MB page", () => {
+  for (const alignment of [1, 128, 4096, HUGE_PAGE_BYTES]) {
+    const bytes = alignedBytes(3 * HUGE_PAGE_BYTES, 0, alignment);
+    assert.equal(bytes.length, 3 * HUGE_PAGE_BYTES);
+    assert.equal(addressOf(bytes) % BigInt(alignment), 0n, `alignment ${alignment}`);
+  }
+  const at = alignedBytes(5000, 100, 4096);
+  assert.equal((addressOf(at) + 100n) % 4096n, 0n);
+  for (const bad of [0, 3, 96, -64, 1.5]) {
+    assert.throws(() => alignedBytes(10, 0, bad), /is not a power of two/, `alignment ${bad}`);
+  }
 });
 
 Deno.test("alignedArray: every element type starts on a cache line", () => {
@@ -177,5 +197,29 @@ Deno.test("every packed linear weight starts on a cache line: F32 and widened F1
     }
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("bf16 / q8 weights: carved from one 2 MB-aligned chunk in turn, each on a line, none overlapping", async () => {
+  using backend = await Backend.open({ threads: 1 });
+  const shapes = [[96, 64], [64, 64], [256, 64], [64, 256], [32, 40]] as const;
+  for (const dtype of ["bf16", "q8"] as const) {
+    const path = backend.lowpPath(dtype);
+    const views = shapes.map(([n, k]) => {
+      const w = new Float32Array(n * k).map((_, i) => Math.sin(i));
+      return backend.packLowp(dtype, path, w, n, k).w;
+    });
+    // The first is the start of a fresh chunk (each back end has its own, so a model's weights are its own).
+    if (dtype === "bf16") assert.equal(addressOf(views[0]) % BigInt(HUGE_PAGE_BYTES), 0n);
+    const ranges = views.map((v) => [addressOf(v), addressOf(v) + BigInt(v.byteLength)] as const);
+    for (const [i, v] of views.entries()) {
+      assert.ok(onLine(v), `${dtype} weight ${i} on a line`);
+      for (let j = 0; j < i; j++) {
+        assert.ok(
+          ranges[i][0] >= ranges[j][1] || ranges[j][0] >= ranges[i][1],
+          `${dtype} ${i} and ${j} overlap`,
+        );
+      }
+    }
   }
 });
