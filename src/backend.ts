@@ -14,8 +14,8 @@ import { type KernelLibrary, openNative } from "../ffi/library.ts";
 import { alignedArray, alignedBytes, HUGE_PAGE_BYTES, LINE_BYTES } from "./aligned.ts";
 
 const I32_MAX = 0x7fffffff;
-/** Reduced-precision weights are carved out of chunks of this size (more for a larger matrix). */
-const LOWP_CHUNK_BYTES = 32 * HUGE_PAGE_BYTES;
+/** The weights a back end keeps are carved out of chunks of this size (more for a larger matrix). */
+const CHUNK_BYTES = 32 * HUGE_PAGE_BYTES;
 /** Row counts for which dbk_linear beat OpenBLAS on every base-model weight shape in a sweep of M. */
 const SMALL_M_MIN = 4;
 const SMALL_M_MAX = 64;
@@ -179,6 +179,17 @@ export class Backend {
     return this.#panelWidth;
   }
 
+  /**
+   * A zeroed buffer of `length` floats for a weight only this back end's model keeps (the fused QKV copy),
+   * on a cache line and carved from the same 2 MB-page chunks as the reduced-precision weights.
+   */
+  weightArray(length: number): Float32Array {
+    this.#check();
+    need(Number.isSafeInteger(length) && length >= 0, `weight buffer of ${length} floats`);
+    const bytes = this.#weightBytes(4 * length);
+    return new Float32Array(bytes.buffer, bytes.byteOffset, length);
+  }
+
   /** packed = w [n, k] rearranged into panels of `panelWidth` output features, for `linearPacked`. */
   packWeights(w: Float32Array, n: number, k: number, packed: Float32Array): void {
     this.#check();
@@ -309,37 +320,38 @@ export class Backend {
     need(this.#lowpPathRuns(DTYPE_CODE[dtype], path), `kernel path ${path} for ${dtype}`);
     const elems = Number(this.#k.dbk_lowp_packed_elems(n, k));
     if (dtype === "bf16") {
-      const bytes = this.#lowpWeightBytes(2 * elems);
+      const bytes = this.#weightBytes(2 * elems);
       const out = new Uint16Array(bytes.buffer, bytes.byteOffset, elems);
       if (w instanceof Uint16Array) this.#k.dbk_pack_bf16_bits(this.#threads, w, n, k, out);
       else this.#k.dbk_pack_bf16(this.#threads, w, n, k, out);
       return { dtype, n, k, w: out, path };
     }
     need(w instanceof Float32Array, "int8 weights are quantized from float32");
-    const out = this.#lowpWeightBytes(elems), scale = new Float32Array(Math.ceil(n / 32) * 32);
+    const out = this.#weightBytes(elems), scale = new Float32Array(Math.ceil(n / 32) * 32);
     need(elems === scale.length * paddedK(k), `int8 layout of ${n}x${k}`);
     this.#k.dbk_pack_q8(this.#threads, w as Float32Array, n, k, out, scale);
     return { dtype, n, k, w: out, scale, path };
   }
 
-  // The reduced-precision weights are carved in turn out of chunks that start on a 2 MB boundary and are
-  // asked to sit on 2 MB pages, as the fp32 weights file is (src/checkpoint.ts): a forward streams all of
-  // them, and on 4 KB pages (one array per matrix) its TLB misses made base bf16 and q8 4-7% slower at a
-  // few dozen tokens. Each piece starts on a cache line; a chunk's pages past its last piece are never
-  // touched, so they cost no memory. A back end is one model's, so a chunk holds one model's weights.
-  #lowpChunk: Uint8Array = new Uint8Array(0);
-  #lowpChunkUsed = 0;
-  #lowpWeightBytes(length: number): Uint8Array {
+  // The weights only this back end's model keeps (reduced-precision ones, the fused fp32 QKV) are carved in
+  // turn out of chunks that start on a 2 MB boundary and are asked to sit on 2 MB pages, as the fp32
+  // weights file is (src/checkpoint.ts): a forward streams all of them, and on 4 KB pages (one array per
+  // matrix) its TLB misses made base bf16 and q8 4-7% slower at a few dozen tokens. Each piece starts on a
+  // cache line; a chunk's pages past its last piece are never touched, so they cost no memory. A back end
+  // is one model's, so a chunk holds one model's weights.
+  #chunk: Uint8Array = new Uint8Array(0);
+  #chunkUsed = 0;
+  #weightBytes(length: number): Uint8Array {
     const taken = Math.ceil(length / LINE_BYTES) * LINE_BYTES;
-    if (this.#lowpChunkUsed + taken > this.#lowpChunk.length) {
-      const size = Math.max(LOWP_CHUNK_BYTES, Math.ceil(taken / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES);
-      this.#lowpChunk = alignedBytes(size, 0, HUGE_PAGE_BYTES);
-      this.#lowpChunkUsed = 0;
+    if (this.#chunkUsed + taken > this.#chunk.length) {
+      const size = Math.max(CHUNK_BYTES, Math.ceil(taken / HUGE_PAGE_BYTES) * HUGE_PAGE_BYTES);
+      this.#chunk = alignedBytes(size, 0, HUGE_PAGE_BYTES);
+      this.#chunkUsed = 0;
       // Best effort, before the first write faults the pages in: declined, the pages are 4 KB ones.
-      this.#k.dbk_advise_huge_pages(this.#lowpChunk, BigInt(size));
+      this.#k.dbk_advise_huge_pages(this.#chunk, BigInt(size));
     }
-    const bytes = this.#lowpChunk.subarray(this.#lowpChunkUsed, this.#lowpChunkUsed + length);
-    this.#lowpChunkUsed += taken;
+    const bytes = this.#chunk.subarray(this.#chunkUsed, this.#chunkUsed + length);
+    this.#chunkUsed += taken;
     return bytes;
   }
 
@@ -723,8 +735,8 @@ export class Backend {
     this.#closed = true;
     this.#linearScratch = new Float32Array(0);
     this.#lowpScratch = new Uint8Array(0);
-    this.#lowpChunk = new Uint8Array(0); // the models' weights keep theirs; no more are carved
-    this.#lowpChunkUsed = 0;
+    this.#chunk = new Uint8Array(0); // the models' weights keep theirs; no more are carved
+    this.#chunkUsed = 0;
   }
 
   /** Asks the OS to back `bytes` with 2 MB pages (see `dbk_advise_huge_pages`); false where it declines. */

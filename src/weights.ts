@@ -117,8 +117,11 @@ export function encoderPrefix(file: SafetensorsFile, config: EncoderConfig): str
   );
 }
 
-function concat(parts: Float32Array[]): Float32Array {
-  const out = alignedArray(Float32Array, parts.reduce((n, p) => n + p.length, 0));
+function concat(
+  parts: Float32Array[],
+  allocate: (length: number) => Float32Array = (n) => alignedArray(Float32Array, n),
+): Float32Array {
+  const out = allocate(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
   for (const p of parts) {
     out.set(p, at);
@@ -130,6 +133,8 @@ function concat(parts: Float32Array[]): Float32Array {
 /** What packs weights for the kernels: the back end (`Backend.packWeights`, `Backend.packLowp`). */
 export interface WeightPacker {
   readonly panelWidth: number;
+  /** A zeroed buffer for a weight only this model keeps (the fused QKV copy), on a cache line. */
+  weightArray(length: number): Float32Array;
   packWeights(w: Float32Array, n: number, k: number, packed: Float32Array): void;
   packWeightsInPlace(w: Float32Array, n: number, k: number): void;
   lowpPath(dtype: "bf16" | "q8"): number;
@@ -173,6 +178,8 @@ class Packing {
     if ((own && onLine(w)) || (!own && isExclusive(this.file))) {
       out = this.inPlace(w, n, k);
     } else {
+      // Not from the back end's chunks: a second model from the same file reuses this copy, and must not
+      // keep the first model's other weights alive with it.
       out = alignedArray(Float32Array, w.length);
       this.packer.packWeights(w, n, k, out);
     }
@@ -229,8 +236,9 @@ export function loadEncoderWeights(
     if (lowp) {
       qkv = reduced(qkvKeys.map((n) => `${n}.weight`), 3 * dim, dim);
     } else {
-      const w = concat(qkvKeys.map((n) => reader.get(`${n}.weight`, [dim, dim])));
-      // The fused copy is always ours: packed in place, never cached.
+      const parts = qkvKeys.map((n) => reader.get(`${n}.weight`, [dim, dim]));
+      const w = packing ? concat(parts, (n) => packer!.weightArray(n)) : concat(parts);
+      // The fused copy is always ours (from the back end's 2 MB-page chunks): packed in place, never cached.
       qkv = {
         dtype: "fp32",
         n: 3 * dim,

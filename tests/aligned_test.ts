@@ -200,26 +200,34 @@ Deno.test("every packed linear weight starts on a cache line: F32 and widened F1
   }
 });
 
-Deno.test("bf16 / q8 weights: carved from one 2 MB-aligned chunk in turn, each on a line, none overlapping", async () => {
+Deno.test("kept weights (bf16, q8, fp32 copies): carved from 2 MB-aligned chunks in turn, on lines, apart", async () => {
   using backend = await Backend.open({ threads: 1 });
   const shapes = [[96, 64], [64, 64], [256, 64], [64, 256], [32, 40]] as const;
+  const views: ArrayBufferView[] = [];
   for (const dtype of ["bf16", "q8"] as const) {
     const path = backend.lowpPath(dtype);
-    const views = shapes.map(([n, k]) => {
+    for (const [n, k] of shapes) {
       const w = new Float32Array(n * k).map((_, i) => Math.sin(i));
-      return backend.packLowp(dtype, path, w, n, k).w;
-    });
-    // The first is the start of a fresh chunk (each back end has its own, so a model's weights are its own).
-    if (dtype === "bf16") assert.equal(addressOf(views[0]) % BigInt(HUGE_PAGE_BYTES), 0n);
-    const ranges = views.map((v) => [addressOf(v), addressOf(v) + BigInt(v.byteLength)] as const);
-    for (const [i, v] of views.entries()) {
-      assert.ok(onLine(v), `${dtype} weight ${i} on a line`);
-      for (let j = 0; j < i; j++) {
-        assert.ok(
-          ranges[i][0] >= ranges[j][1] || ranges[j][0] >= ranges[i][1],
-          `${dtype} ${i} and ${j} overlap`,
-        );
-      }
+      views.push(backend.packLowp(dtype, path, w, n, k).w);
     }
   }
+  for (const length of [1, 17, 3 * 64 * 64]) {
+    const w = backend.weightArray(length);
+    assert.equal(w.length, length);
+    assert.ok(w.every((v) => v === 0));
+    views.push(w);
+  }
+  // The first is the start of a fresh chunk (each back end has its own, so a model's weights are its own).
+  assert.equal(addressOf(views[0]) % BigInt(HUGE_PAGE_BYTES), 0n);
+  const ranges = views.map((v) => [addressOf(v), addressOf(v) + BigInt(v.byteLength)] as const);
+  for (const [i, v] of views.entries()) {
+    assert.ok(onLine(v), `weight ${i} on a line`);
+    for (let j = 0; j < i; j++) {
+      assert.ok(
+        ranges[i][0] >= ranges[j][1] || ranges[j][0] >= ranges[i][1],
+        `weights ${i} and ${j} overlap`,
+      );
+    }
+  }
+  assert.throws(() => backend.weightArray(-1), /weight buffer of -1 floats/);
 });
