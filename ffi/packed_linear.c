@@ -145,8 +145,8 @@ struct packed_job {
 };
 
 // Task t's token block and panels [*p_first, *p_last). Every block but the last is cut into groups of
-// j->units.group panels; the last block into dbk_panel_units, its final panels one task each, so that the threads
-// finish together (at a few dozen tokens, the wait at the end of each of a forward's linears).
+// j->units.group panels; the last block into dbk_panel_units, its final panels one task each, so that the
+// threads finish together (at a few dozen tokens, the wait at the end of each of a forward's linears).
 static void task_panels(const struct packed_job *j, int32_t t, int32_t *block, int32_t *p_first, int32_t *p_last) {
     const int32_t panels = j->N / PW, full = (j->blocks - 1) * j->groups;
     if (t < full) {

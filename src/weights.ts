@@ -237,7 +237,7 @@ export function loadEncoderWeights(
       qkv = reduced(qkvKeys.map((n) => `${n}.weight`), 3 * dim, dim);
     } else {
       const parts = qkvKeys.map((n) => reader.get(`${n}.weight`, [dim, dim]));
-      const w = packing ? concat(parts, (n) => packer!.weightArray(n)) : concat(parts);
+      const w = concat(parts, packing ? (n) => packer!.weightArray(n) : undefined);
       // The fused copy is always ours (from the back end's 2 MB-page chunks): packed in place, never cached.
       qkv = {
         dtype: "fp32",
