@@ -166,6 +166,78 @@ Deno.test({
   },
 });
 
+// A sentence-transformers folder's own files, read only by feature-extraction: refused the same way.
+const SENTENCE_TRANSFORMERS_BREAKAGES: Breakage[] = [
+  {
+    name: "modules.json is a FIFO",
+    file: "modules.json",
+    make: replaceWith(mkfifo),
+    message: /modules\.json is a FIFO \(named pipe\), not a regular file/,
+    fifo: true,
+  },
+  {
+    // (Not /dev/zero here: before the capped reader, that read never ended, so the test could not fail.)
+    name: "1_Pooling/config.json is a directory",
+    file: "1_Pooling/config.json",
+    make: replaceWith((p) => Deno.mkdir(p)),
+    message: /1_Pooling\/config\.json is a directory, not a regular file/,
+  },
+  {
+    name: "sentence_bert_config.json is a FIFO",
+    file: "sentence_bert_config.json",
+    make: replaceWith(mkfifo),
+    message: /sentence_bert_config\.json is a FIFO \(named pipe\), not a regular file/,
+    fifo: true,
+  },
+  {
+    name: "config_sentence_transformers.json is over the cap",
+    file: "config_sentence_transformers.json",
+    make: sparse(FILE_CAPS.config + 1),
+    message: /config_sentence_transformers\.json is larger than the 8 MiB limit for JSON config files/,
+  },
+];
+
+Deno.test({
+  name: "model files: a sentence-transformers folder's FIFOs, devices and oversized files are refused",
+  ignore: !LINUX,
+  fn: async (t) => {
+    for (const b of SENTENCE_TRANSFORMERS_BREAKAGES) {
+      await t.step(b.name, async () => {
+        const dir = await modelFolder();
+        try {
+          await Deno.writeTextFile(
+            `${dir}/modules.json`,
+            JSON.stringify([
+              { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+              { idx: 1, name: "1", path: "1_Pooling", type: "sentence_transformers.models.Pooling" },
+            ]),
+          );
+          await Deno.mkdir(`${dir}/1_Pooling`);
+          await Deno.writeTextFile(
+            `${dir}/1_Pooling/config.json`,
+            JSON.stringify({ pooling_mode_mean_tokens: true }),
+          );
+          await Deno.writeTextFile(
+            `${dir}/sentence_bert_config.json`,
+            JSON.stringify({ max_seq_length: 128 }),
+          );
+          await Deno.writeTextFile(
+            `${dir}/config_sentence_transformers.json`,
+            JSON.stringify({ prompts: {} }),
+          );
+          const path = `${dir}/${b.file}`;
+          await b.make(path);
+          await withFifoWatchdog(b.fifo ? path : undefined, 10_000, async () => {
+            await assert.rejects(pipeline("feature-extraction", dir, { threads: 1 }), b.message);
+          });
+        } finally {
+          await Deno.remove(dir, { recursive: true });
+        }
+      });
+    }
+  },
+});
+
 Deno.test({
   name: "model files: a file whose stat size is 0 (/proc) is read to its end, and the cap still holds",
   ignore: !LINUX,

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { FILE_CAPS, readOptionalJson } from "../fs/read.ts";
+
 /** sentence-transformers' pooling modes (its `pooling_mode_*` flags). */
 export type PoolingMode = "cls" | "mean" | "max" | "mean_sqrt_len" | "weightedmean" | "lasttoken";
 
@@ -50,19 +52,10 @@ export interface SentenceTransformersConfig {
   includePrompt: boolean;
 }
 
-async function readJson(path: string): Promise<unknown> {
-  let text: string;
-  try {
-    text = await Deno.readTextFile(path);
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return undefined;
-    throw new Error(`could not read ${path}: ${(err as Error).message}`);
-  }
-  try {
-    return JSON.parse(text);
-  } catch (err) {
-    throw new Error(`${path} is not valid JSON: ${(err as Error).message}`);
-  }
+// Through the model folder's one reader: a FIFO or a link to /dev/zero in place of modules.json would otherwise
+// block the load, or read until memory runs out.
+function readJson(path: string): Promise<unknown> {
+  return readOptionalJson(path, FILE_CAPS.config, "JSON config files");
 }
 
 function isObject(x: unknown): x is Record<string, unknown> {
