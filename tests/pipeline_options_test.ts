@@ -292,6 +292,15 @@ Deno.test("question-answering: every call option and input is checked", async ()
     /input 1: expected \{ question, context \}: unknown key "extra"/,
   );
   await rejectsInput(p, [{ question: 1, context: "c" }], 0, /"question" must be a string, got number 1/);
+  // Nothing to ask, or nothing to answer from: an error (as transformers), not a made-up "" with score 0.
+  await rejectsInput(p, { question: "", context: "it happened in paris." }, undefined, /"question" is empty/);
+  await rejectsInput(p, [input, { question: "where?", context: "" }], 1, /input 1: "context" is empty/);
+  await rejectsInput(
+    p,
+    [input, { question: "where?", context: " \t\n " }],
+    1,
+    /input 1: "context" has no tokens \(string " \\t\\n "\): there is no text to take an answer from/,
+  );
   await rejectsInput(
     p,
     "a context",

@@ -22,9 +22,9 @@ import { boolOption, describeValue, intOption, isPlainObject, objectInputProblem
 
 /** A question about a context. */
 export interface QuestionAnsweringInput {
-  /** The question. */
+  /** The question; not empty. */
   question: string;
-  /** The text the answer is taken from. */
+  /** The text the answer is taken from; it must hold at least one token. */
   context: string;
 }
 
@@ -176,7 +176,12 @@ export function answerOffsets(
 
 function qaInputProblem(x: unknown): string | undefined {
   if (!isPlainObject(x)) return `expected { question, context }, got ${describeValue(x)}`;
-  return objectInputProblem(x, ["question", "context"]);
+  const problem = objectInputProblem(x, ["question", "context"]);
+  if (problem !== undefined) return problem;
+  // As transformers: with nothing to ask or nothing to take an answer from, an "answer" ("", score 0) would be
+  // made up.
+  for (const key of ["question", "context"]) if (x[key] === "") return `"${key}" is empty`;
+  return undefined;
 }
 
 export const CALL_KEYS = [
@@ -240,11 +245,19 @@ export function questionAnsweringPipeline(
       } catch (err) {
         throw new PipelineInputError(single ? undefined : i, (err as Error).message);
       }
-      for (const w of [first, ...(first.overflowing ?? [])]) {
+      const own = [first, ...(first.overflowing ?? [])];
+      delete first.overflowing;
+      // A context of only spaces or control characters has no token an answer could start at.
+      if (!own.some((w) => w.sequenceIds.includes(1))) {
+        throw new PipelineInputError(
+          single ? undefined : i,
+          `"context" has no tokens (${describeValue(x.context)}): there is no text to take an answer from`,
+        );
+      }
+      for (const w of own) {
         windows.push(w);
         owner.push(i);
       }
-      delete first.overflowing;
     });
 
     const candidates: { result: QuestionAnsweringResult; window: number }[][] = items.map(() => []);
