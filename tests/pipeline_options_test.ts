@@ -271,6 +271,13 @@ Deno.test("question-answering: every call option and input is checked", async ()
     ["maxAnswerLen", input, { maxAnswerLen: 0 }, /maxAnswerLen must be an integer >= 1, got number 0/],
     ["maxSeqLen string", input, { maxSeqLen: "384" }, /maxSeqLen must be an integer >= 1, got string "384"/],
     ["maxSeqLen too long", input, { maxSeqLen: 10_000 }, /maxSeqLen 10000 exceeds the model's maximum 512/],
+    // Windows of [CLS] [SEP] [SEP] alone used to come out untruncated: longer than maxSeqLen.
+    [
+      "maxSeqLen only special tokens",
+      input,
+      { maxSeqLen: 3, docStride: 0 },
+      /maxSeqLen 3 leaves no room for the question and context beside the 3 special tokens of a window/,
+    ],
     [
       "impossible",
       input,

@@ -205,6 +205,8 @@ export function questionAnsweringPipeline(
   defaults: PipelineOptions,
 ): QuestionAnsweringPipeline {
   const modelMax = modelMaxLength(tokenizer, model.config.max_position_embeddings);
+  // The special tokens of a question + context row ([CLS] q [SEP] c [SEP]: 3).
+  const pairSpecials = tokenizer.encode("", "").inputIds.length;
 
   async function call(
     input: QuestionAnsweringInput | readonly QuestionAnsweringInput[],
@@ -221,6 +223,14 @@ export function questionAnsweringPipeline(
     const maxSeqLen = intOption("maxSeqLen", options.maxSeqLen, 1) ?? Math.min(384, modelMax);
     if (maxSeqLen > modelMax) {
       throw new RangeError(`maxSeqLen ${maxSeqLen} exceeds the model's maximum ${modelMax}`);
+    }
+    // With no room left beside them the tokenizer (as tokenizers does for a max_length of 0) truncates
+    // nothing: every window would be the whole question and context, longer than maxSeqLen.
+    if (maxSeqLen <= pairSpecials) {
+      throw new RangeError(
+        `maxSeqLen ${maxSeqLen} leaves no room for the question and context beside the ${pairSpecials} ` +
+          `special tokens of a window`,
+      );
     }
     const docStride = intOption("docStride", options.docStride, 0) ??
       Math.min(Math.floor(maxSeqLen / 2), 128);
