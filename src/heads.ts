@@ -135,8 +135,12 @@ async function buildHead<T>(
   }
 }
 
-/** The label count of a `classifier.weight` of shape [num_labels, dim]. */
-function classifierLabelCount(r: TensorReader, dim: number): number {
+/**
+ * The label count of a `classifier.weight` of shape [num_labels, dim], which must agree with `config.id2label`
+ * when the config has one.
+ */
+function classifierLabelCount(r: TensorReader, config: ModelConfig): number {
+  const dim = config.dim;
   const info = r.file.has("classifier.weight") ? r.file.info("classifier.weight") : undefined;
   if (!info || info.shape.length !== 2 || info.shape[1] !== dim || info.shape[0] < 1) {
     throw new Error(
@@ -144,7 +148,17 @@ function classifierLabelCount(r: TensorReader, dim: number): number {
         (info ? `, got [${info.shape.join(", ")}]` : ""),
     );
   }
-  return info.shape[0];
+  const rows = info.shape[0];
+  // transformers takes num_labels from id2label and refuses a classifier of another size; reading the rows
+  // alone would name some classes LABEL_i and leave others out, or put labels on the wrong class.
+  const ids = Object.keys(config.id2label).map(Number);
+  if (ids.length > 0 && (ids.length !== rows || ids.some((i) => i >= rows))) {
+    throw new Error(
+      `${r.file.source}: "classifier.weight" has ${rows} rows (labels), but config.json's id2label names ` +
+        `${ids.length} (ids ${ids.sort((a, b) => a - b).join(", ")}); they must be the ids 0 to ${rows - 1}`,
+    );
+  }
+  return rows;
 }
 
 // ---------------------------------------------------------------------------------------------------
@@ -302,7 +316,7 @@ export abstract class SequenceClassificationModel extends EncoderHeadModel {
     this.#core = core;
     const dim = core.config.dim;
     const wiring = familyOf(core.config).sequenceClassification;
-    this.numLabels = classifierLabelCount(r, dim);
+    this.numLabels = classifierLabelCount(r, core.config);
     const dr = wiring.prefixed ? core.reader : r;
     this.#dense = {
       weight: dr.get(`${wiring.dense}.weight`, [dim, dim]),
@@ -485,7 +499,7 @@ export abstract class TokenClassificationModel extends EncoderHeadModel {
     super(core.config, closer(core), core.dtype);
     this.#core = core;
     const dim = core.config.dim;
-    this.numLabels = classifierLabelCount(r, dim);
+    this.numLabels = classifierLabelCount(r, core.config);
     this.#clsW = r.get("classifier.weight", [this.numLabels, dim]);
     this.#clsB = r.get("classifier.bias", [this.numLabels]);
   }

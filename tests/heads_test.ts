@@ -161,3 +161,55 @@ Deno.test("a head checkpoint missing its head tensors is a clear error", async (
     /missing tensor "qa_outputs\.weight"/,
   );
 });
+
+Deno.test("a classifier whose row count disagrees with config.id2label is a clear error", async () => {
+  // As transformers, which takes num_labels from id2label: naming the rows alone gave LABEL_i for classes the
+  // config does not name and silently dropped the ones past the classifier.
+  const cases: [string, string, Record<string, string>, RegExp][] = [
+    [
+      "seqcls",
+      "more labels",
+      { 0: "A", 1: "B", 2: "C" },
+      /has 2 rows \(labels\), but config\.json's id2label names 3 \(ids 0, 1, 2\)/,
+    ],
+    [
+      "seqcls",
+      "fewer labels",
+      { 0: "ONLY" },
+      /has 2 rows \(labels\), but config\.json's id2label names 1 \(ids 0\)/,
+    ],
+    ["seqcls", "ids past the rows", { 0: "A", 5: "B" }, /names 2 \(ids 0, 5\); they must be the ids 0 to 1/],
+    [
+      "tokcls",
+      "fewer labels",
+      { 0: "O", 1: "B-PER" },
+      /"classifier\.weight" has 9 rows \(labels\), but config\.json's id2label names 2/,
+    ],
+  ];
+  for (const [head, what, id2label, pattern] of cases) {
+    const synth = await ensureSynthModel("tiny", head as "seqcls" | "tokcls");
+    const dir = await Deno.makeTempDir({ prefix: "denobert-labels-" });
+    try {
+      const config = JSON.parse(await Deno.readTextFile(`${synth}/config.json`));
+      await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, id2label, label2id: {} }));
+      await Deno.symlink(`${synth}/model.safetensors`, `${dir}/model.safetensors`);
+      await assert.rejects(AutoModel.load(dir, { threads: 1 }), pattern, `${head}: ${what}`);
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  }
+  // Without id2label the rows decide, named LABEL_i.
+  const synth = await ensureSynthModel("tiny", "seqcls");
+  const dir = await Deno.makeTempDir({ prefix: "denobert-labels-" });
+  try {
+    const { id2label: _, label2id: __, ...config } = JSON.parse(
+      await Deno.readTextFile(`${synth}/config.json`),
+    );
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify(config));
+    await Deno.symlink(`${synth}/model.safetensors`, `${dir}/model.safetensors`);
+    using model = await DistilBertForSequenceClassification.load(dir, { threads: 1 });
+    assert.deepEqual(model.labelNames, ["LABEL_0", "LABEL_1"]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
