@@ -710,7 +710,27 @@ Deno.test("malicious hub: a body longer than the announced size is cut off while
     assert.ok(!blobs.some((b) => b.startsWith(WEIGHTS_SHA)), `partial download kept: ${blobs}`);
     await assertNotComplete(cacheDir, "model.safetensors", WEIGHTS_SHA);
   });
-  // 2. A Content-Length that disagrees with X-Linked-Size: refused before a byte is written.
+  // 2. No size anywhere (a git-sha1 ETag, no Content-Length on HEAD or GET) and an endless body: refused before
+  //    a byte is read, instead of being written until the body ends.
+  await withHub(async (hub, cacheDir) => {
+    const counter = { sent: 0, cancelled: false };
+    const etag = "a".repeat(40);
+    hub.intercept = (req, url) => {
+      if (!resolves(url, "vocab.txt")) return undefined;
+      const headers = { "x-repo-commit": COMMIT, etag: `"${etag}"` };
+      if (req.method === "HEAD") return new Response(noLengthBody(), { headers });
+      return new Response(endlessBody(new Uint8Array(64 * 1024), counter), { headers });
+    };
+    await rejectsWith(
+      downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+      "http",
+      "vocab.txt",
+      "no size was announced",
+    );
+    assert.ok(counter.sent < 16 << 20, `the client kept reading: ${counter.sent} bytes sent`);
+    await assertNotComplete(cacheDir, "vocab.txt", etag);
+  });
+  // 3. A Content-Length that disagrees with X-Linked-Size: refused before a byte is written.
   await withHub(async (hub, cacheDir) => {
     const doubled = new Uint8Array(WEIGHTS.length * 2);
     hub.intercept = (req, url) =>

@@ -3,7 +3,8 @@
  *
  * - Resumes from `blobs/<etag>.incomplete` with a Range request; a server that ignores it starts over from 0.
  * - Never reads past the expected size (X-Linked-Size, else Content-Length, else the response's own size):
- *   a longer body is cut off while streaming and the part deleted, so an endless body cannot fill the disk.
+ *   a longer body is cut off while streaming and the part deleted, so an endless body cannot fill the disk;
+ *   a file with no size at all is refused.
  * - Stops a transfer with no byte for `readTimeoutMs`, or fewer than `minBytesPerSecond` over any
  *   `minSpeedWindowMs`; the part is kept for the next run to resume.
  * - Moves the part into place only once verified: by its sha256 / git sha1 ETag, or, for any other ETag, by an
@@ -240,6 +241,17 @@ async function fetchInto(
     expected ??= total;
     if (expected === undefined && etagHash(meta.etag) === undefined) {
       await refuse(unverifiable(ctx, file, meta));
+    }
+    // With no size anywhere nothing bounds the body: an endless one would be written until the disk is full
+    // (the checksum is only known once it ends). The hub always announces one (X-Linked-Size, Content-Length).
+    if (expected === undefined) {
+      await refuse(
+        new HubError(
+          "http",
+          `download of ${file} from ${origin}: no size was announced (X-Linked-Size, Content-Length), so ` +
+            `the download could not be bounded; refusing it`,
+        ),
+      );
     }
     if (start === 0) await part.truncate(0);
     await part.seek(start, Deno.SeekMode.Start);
