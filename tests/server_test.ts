@@ -476,6 +476,24 @@ Deno.test("server: a bad model or flag exits non-zero with a clear message", asy
   assert.match(dtype.stderr, /--dtype must be one of fp32, bf16, q8/);
 });
 
+Deno.test("server: a port in use is an error, and `cli.ts serve` exits 1 instead of hanging", async () => {
+  using listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = String(listener.addr.port);
+  await assert.rejects(startServer({ model: SST2, port: Number(port) }), Deno.errors.AddrInUse);
+  // The model's Worker had started before the port was tried; left running, it kept this process alive.
+  const cli = new URL("../cli.ts", import.meta.url).pathname;
+  const r = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", cli, "serve", "--model", SST2, "--port", port],
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(60_000),
+  }).output();
+  const stderr = new TextDecoder().decode(r.stderr);
+  assert.equal(r.signal, null, `killed after 60 s: it hung (${stderr})`);
+  assert.equal(r.code, 1, stderr);
+  assert.match(stderr, /serve: Address already in use/);
+});
+
 Deno.test("server: --dtype q8 serves the q8 model (/info says int8, /predict as the q8 pipeline)", async () => {
   const server = await startServer({ model: SST2, port: 0, dtype: "q8" });
   try {

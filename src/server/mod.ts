@@ -339,19 +339,27 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     }
   }
 
-  const server = Deno.serve({
-    hostname: options.host ?? "127.0.0.1",
-    port,
-    onListen: () => {},
-    onError: (err) => error(500, "backend", `internal error: ${(err as Error).message}`),
-  }, async (req) => {
-    active++;
-    try {
-      return await handle(req);
-    } finally {
-      active--;
-    }
-  });
+  let server: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    server = Deno.serve({
+      hostname: options.host ?? "127.0.0.1",
+      port,
+      onListen: () => {},
+      onError: (err) => error(500, "backend", `internal error: ${(err as Error).message}`),
+    }, async (req) => {
+      active++;
+      try {
+        return await handle(req);
+      } finally {
+        active--;
+      }
+    });
+  } catch (err) {
+    // A port in use or a bad host: the model's Worker would otherwise keep the process alive with nothing
+    // served (`cli.ts serve` then hung after printing the error).
+    engine.close();
+    throw err;
+  }
 
   // Draining: /health says 503 and new requests are refused while the ones in flight finish; the port stays
   // open meanwhile, so a load balancer sees the 503 instead of a refused connection. Then the server closes.
