@@ -406,6 +406,28 @@ Deno.test("server: shutdown drains: /health 503 and new requests refused while t
   }
 });
 
+Deno.test("server: past --shutdown-timeout the requests still in flight get 503 and the shutdown ends", async () => {
+  const server = await startServer({ model: SST2, port: 0, shutdownTimeout: 0, maxBatchTokens: 64 });
+  try {
+    // Twenty passes of 32 long inputs each (one request per pass: --max-batch-tokens 64).
+    const body = { inputs: Array(32).fill(SENTENCES.join(" ").repeat(3)), truncate: true };
+    const inflight = Array.from({ length: 20 }, () => post(server, "/predict", body));
+    await untilReceived(server.addr.port, 20);
+    const err = await server.shutdown().then(() => undefined, (e: Error) => e);
+    assert.ok(err instanceof Error, "a shutdown with requests in flight and no time for them succeeded");
+    const late = Number(/^(\d+) requests still in flight after 0 s/.exec(err.message)?.[1]);
+    assert.ok(late >= 1, err.message);
+    const answers = await Promise.all(inflight);
+    const refused = answers.filter((a) => a.status === 503);
+    // The timeout was not kept: the shutdown waited for every queued pass and all of them answered 200.
+    assert.equal(refused.length, late, `statuses: ${answers.map((a) => a.status)}`);
+    for (const a of refused) assert.equal(a.body.error_type, "unhealthy");
+    for (const a of answers) if (a.status !== 503) assert.equal(a.status, 200);
+  } finally {
+    await server.shutdown().catch(() => {});
+  }
+});
+
 Deno.test("server: SIGTERM answers the requests in flight, then exits 0", async () => {
   const serve = new URL("../serve.ts", import.meta.url).pathname;
   const child = new Deno.Command(Deno.execPath(), {

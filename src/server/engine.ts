@@ -35,7 +35,7 @@ export class Engine {
     worker.onmessage = (e: MessageEvent<FromWorker>) => this.#receive(e.data);
     worker.onerror = (e) => {
       e.preventDefault();
-      this.#fail(`the model worker stopped: ${e.message}`);
+      this.#fail("backend", `the model worker stopped: ${e.message}`);
     };
   }
 
@@ -106,17 +106,17 @@ export class Engine {
     );
   }
 
-  #fail(reason: string) {
+  #fail(errorType: ErrorType, reason: string) {
     this.#failed = reason;
     for (const [id, settle] of this.#pending) {
       this.#pending.delete(id);
-      settle({ ok: false, errorType: "backend", message: reason });
+      settle({ ok: false, errorType, message: reason });
     }
   }
 
-  /** Stops the Worker; requests still in flight are answered with a backend error. */
+  /** Stops the Worker; requests still in flight are answered "unhealthy" (503, as while draining). */
   close(): void {
-    this.#fail("the server is shutting down");
+    this.#fail("unhealthy", "the server is shutting down");
     this.#worker.terminate();
   }
 }

@@ -370,8 +370,10 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       const deadline = performance.now() + shutdownMs;
       while (active > 0 && performance.now() < deadline) await new Promise((r) => setTimeout(r, 10));
       const late = active;
-      await server.shutdown();
+      // The Worker first: it answers what is still queued at once (503), so the handlers return and
+      // server.shutdown(), which waits for every handler, keeps to the timeout instead of every queued pass.
       engine.close();
+      await server.shutdown();
       if (late > 0) {
         throw new Error(
           `${late} requests still in flight after ${shutdownMs / 1000} s: stopped anyway`,
