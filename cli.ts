@@ -505,5 +505,9 @@ function message(err: unknown): string {
 }
 
 if (import.meta.main) {
-  Deno.exitCode = await main(Deno.args);
+  const code = await main(Deno.args);
+  // A stopped server may still hold a connection Deno cannot close (a client that stopped half-way through
+  // its body, see startServer's shutdown), which would keep the process alive: exit as serve.ts does.
+  if (Deno.args[0] === "serve") Deno.exit(code);
+  Deno.exitCode = code;
 }

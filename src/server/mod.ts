@@ -373,12 +373,16 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       // The Worker first: it answers what is still queued at once (503), so the handlers return and
       // server.shutdown(), which waits for every handler, keeps to the timeout instead of every queued pass.
       engine.close();
-      await server.shutdown();
-      if (late > 0) {
-        throw new Error(
-          `${late} requests still in flight after ${shutdownMs / 1000} s: stopped anyway`,
-        );
-      }
+      // server.shutdown() also waits for every connection to end, and one whose client stopped sending in the
+      // middle of its body never does: wait for it only as long as the timeout, or the grace the answers
+      // above need to go out. (The port itself closes at once.)
+      const closed = await settlesWithin(
+        server.shutdown(),
+        Math.max(deadline - performance.now(), CLOSE_GRACE_MS),
+      );
+      const after = `after ${shutdownMs / 1000} s: stopped anyway`;
+      if (late > 0) throw new Error(`${late} requests still in flight ${after}`);
+      if (!closed) throw new Error(`a client's connection was still open (its request half sent) ${after}`);
     })();
 
   return {
@@ -388,6 +392,20 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     shutdown,
     finished: server.finished,
   };
+}
+
+/** How long a shutdown that timed out still waits for its last answers to be written. */
+const CLOSE_GRACE_MS = 1000;
+
+/** Whether `p` settles within `ms` milliseconds (its rejection counts as settling). */
+async function settlesWithin(p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<false>((resolve) => timer = setTimeout(() => resolve(false), ms));
+  try {
+    return await Promise.race([p.then(() => true, () => true), timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function base64(v: Float32Array): string {
