@@ -376,6 +376,8 @@ export async function main(args: string[]): Promise<number> {
     opts = callOptions(task, values);
     format = oneOf(values, "input-format", ["auto", "jsonl", "text"]) ?? "auto";
     maxLineBytes = intOption(values, "max-line-bytes", 1) ?? DEFAULT_MAX_LINE_BYTES;
+    // An empty value (`-m "$MODEL"` with MODEL unset) would otherwise mean the embedded sentiment model.
+    if (values.model === "") throw new UsageError(`--model is empty: give a model folder or hub id`);
     if (values.model === undefined && task !== "text-classification") {
       throw new UsageError(`${positionals[0]} needs --model (a model folder or hub id)`);
     }

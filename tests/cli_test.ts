@@ -136,6 +136,7 @@ Deno.test("cli: usage errors exit 2 with a message on stderr", async () => {
       ["sentiment-analysis", "--prompt-name", "query", "x"],
       ["embeddings", "--model", "x", "--prompt", "q: ", "--prompt-name", "query", "x"],
       ["fill-mask", "x [MASK]"], // no default model
+      ["sentiment-analysis", "--model", "", "x"], // not the default model
       ["ner", "--model", "x", "--aggregation-strategy", "bogus", "x"],
     ]
   ) {
