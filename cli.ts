@@ -63,7 +63,8 @@ Options:
       --dtype <fp32|bf16|q8>       precision of the encoder's linear layers (default fp32; bf16 and q8 need
                                    AVX2, and use AVX-512 BF16 / VNNI where the CPU has them)
       --input-format <f>           auto (default: JSON when a line parses as a JSON string or object, else
-                                   text), jsonl (every line is JSON), text (every line is plain text)
+                                   text), jsonl (every line is JSON), text (every line is plain text);
+                                   arguments are plain texts unless this is given
       --top-k <n|all>              text-classification: labels per text (all: every label), best first;
                                    fill-mask: candidates per mask (default 5); question-answering: answers
       --function-to-apply <f>      text-classification: softmax | sigmoid | none (default from the config)
@@ -406,9 +407,12 @@ export async function main(args: string[]): Promise<number> {
       (p as (i: unknown[], o: unknown) => Promise<unknown[]>)(inputs, { ...opts, onProgress });
 
     if (texts.length > 0) {
+      // Plain texts by default (an argument that happens to look like JSON stays a text), but a format the
+      // user asked for applies: `--input-format jsonl '{"text": ...}'` classified the JSON itself.
+      const argFormat = values["input-format"] === undefined ? "text" : format;
       const inputs = texts.map((text, i) => {
         try {
-          return parseInput(task, text, "text", values.question);
+          return parseInput(task, text, argFormat, values.question);
         } catch (err) {
           throw new InputLineError(`argument ${i + 1}: ${(err as Error).message}`);
         }

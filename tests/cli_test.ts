@@ -69,6 +69,28 @@ Deno.test("cli: texts as arguments, one JSON result per line, default model", as
   assert.ok(a.score > 0.5 && a.score <= 1);
 });
 
+Deno.test("cli: --input-format applies to texts given as arguments", async () => {
+  const plain = await cli(["sentiment-analysis", "--threads", "1", "a dull, lifeless mess.", "fine"]);
+  assert.equal(plain.code, 0, plain.stderr);
+  const json = await cli([
+    "sentiment-analysis",
+    "--threads",
+    "1",
+    "--input-format",
+    "jsonl",
+    JSON.stringify({ text: "a dull, lifeless mess." }),
+    JSON.stringify("fine"),
+  ]);
+  assert.equal(json.code, 0, json.stderr);
+  assert.deepEqual(json.lines, plain.lines);
+  const broken = await cli(["sentiment-analysis", "--input-format", "jsonl", "not json"]);
+  assert.equal(broken.code, 1);
+  assert.match(broken.stderr, /argument 1: not valid JSON/);
+  // Without the flag an argument is a text, even one that looks like JSON.
+  const quoted = await cli(["sentiment-analysis", "--threads", "1", JSON.stringify("fine")]);
+  assert.notDeepEqual(quoted.lines, plain.lines.slice(1));
+});
+
 Deno.test("cli: stdin plain lines and JSONL, blank lines skipped, order kept, --top-k all", async () => {
   const refs = (await Deno.readTextFile(
     new URL("../weights/sst2-distilbert-small/dev-reference.jsonl", import.meta.url),
