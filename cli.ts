@@ -24,7 +24,7 @@ import {
   TASKS,
   taskSpec,
 } from "./src/pipelines/mod.ts";
-import { DTYPES } from "./src/backend.ts";
+import { DTYPES, MAX_THREADS } from "./src/backend.ts";
 import { serveMain } from "./serve.ts";
 import { DEFAULT_MAX_LINE_BYTES, type Line, LineTooLongError, readLines } from "./src/cli/read_lines.ts";
 
@@ -135,12 +135,13 @@ type Values = {
   [K in keyof typeof OPTIONS]?: (typeof OPTIONS)[K]["type"] extends "string" ? string : boolean;
 };
 
-function intOption(values: Values, name: keyof Values, min: number): number | undefined {
+function intOption(values: Values, name: keyof Values, min: number, max?: number): number | undefined {
   const raw = values[name] as string | undefined;
   if (raw === undefined) return undefined;
   const n = Number(raw);
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got ${JSON.stringify(raw)}`);
   }
   return n;
 }
@@ -383,7 +384,8 @@ export async function main(args: string[]): Promise<number> {
       throw new UsageError(`${positionals[0]} needs --model (a model folder or hub id)`);
     }
     pipelineOptions.batchSize = intOption(values, "batch-size", 1);
-    pipelineOptions.threads = intOption(values, "threads", 1);
+    // Bounded here too, so too many is a usage error (exit 2) rather than a model that failed to load.
+    pipelineOptions.threads = intOption(values, "threads", 1, MAX_THREADS);
     pipelineOptions.dtype = oneOf(values, "dtype", DTYPES);
     pipelineOptions.hub = { offline: values.offline || undefined, revision: values.revision };
   } catch (err) {

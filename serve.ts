@@ -5,7 +5,7 @@
  */
 
 import { parseArgs } from "node:util";
-import { type Dtype, DTYPES } from "./src/backend.ts";
+import { type Dtype, DTYPES, MAX_THREADS } from "./src/backend.ts";
 import { type ServeOptions, startServer } from "./src/server/mod.ts";
 
 const HELP = `Usage: deno task serve --model <dir|hub-id> [options]
@@ -69,13 +69,15 @@ function dtypeFlag(raw: unknown): Dtype | undefined {
   return raw as Dtype;
 }
 
-function int(values: Record<string, unknown>, name: string, min: number): number | undefined {
+function int(values: Record<string, unknown>, name: string, min: number, max?: number): number | undefined {
   const raw = values[name] as string | undefined;
   if (raw === undefined) return undefined;
-  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(Number(raw)) || Number(raw) < min) {
-    throw new UsageError(`--${name} must be an integer >= ${min}, got ${JSON.stringify(raw)}`);
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n) || n < min || (max !== undefined && n > max)) {
+    const range = max === undefined ? `>= ${min}` : `from ${min} to ${max}`;
+    throw new UsageError(`--${name} must be an integer ${range}, got ${JSON.stringify(raw)}`);
   }
-  return Number(raw);
+  return n;
 }
 
 /** Parses `serve` flags into server options; throws a usage error naming the flag. */
@@ -96,7 +98,7 @@ export function parseServeArgs(args: string[]): ServeOptions | "help" {
     task: v.task as string | undefined,
     host: v.host as string | undefined,
     port,
-    threads: int(v, "threads", 1),
+    threads: int(v, "threads", 1, MAX_THREADS),
     dtype: dtypeFlag(v.dtype),
     maxBatchTokens: int(v, "max-batch-tokens", 1),
     maxBatchRequests: int(v, "max-batch-requests", 1),

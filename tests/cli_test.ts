@@ -154,6 +154,7 @@ Deno.test("cli: usage errors exit 2 with a message on stderr", async () => {
       ["summarization", "x"],
       [],
       ["sentiment-analysis", "--batch-size", "0", "x"],
+      ["sentiment-analysis", "--threads", "300", "x"], // above the 256 a model takes
       ["sentiment-analysis", "--pooling", "mean", "x"],
       ["sentiment-analysis", "--prompt-name", "query", "x"],
       ["embeddings", "--model", "x", "--prompt", "q: ", "--prompt-name", "query", "x"],

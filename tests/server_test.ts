@@ -518,6 +518,10 @@ Deno.test("server: a bad model or flag exits non-zero with a clear message", asy
   const dtype = await run("--model", SST2, "--dtype", "fp16", "--port", "0");
   assert.equal(dtype.code, 2);
   assert.match(dtype.stderr, /--dtype must be one of fp32, bf16, q8/);
+  const threads = await run("--model", SST2, "--threads", "300", "--port", "0");
+  assert.equal(threads.code, 2, threads.stderr);
+  assert.match(threads.stderr, /--threads must be an integer from 1 to 256, got "300"/);
+  await assert.rejects(startServer({ model: SST2, port: 0, threads: 0.5 }), RangeError);
 });
 
 Deno.test("server: a port in use is an error, and `cli.ts serve` exits 1 instead of hanging", async () => {

@@ -10,7 +10,7 @@
  */
 
 import { loadConfig } from "../config.ts";
-import type { Dtype } from "../backend.ts";
+import { type Dtype, validateThreads } from "../backend.ts";
 import { resolveModelDir } from "../hub/mod.ts";
 import type { ResolveModelOptions } from "../hub/mod.ts";
 import type { PipelineTask } from "../pipelines/common.ts";
@@ -100,6 +100,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
   const port = limit("port", options.port, 3000, 0);
   const shutdownMs = limit("shutdownTimeout", options.shutdownTimeout, 30, 0) * 1000;
   if (port > 65535) throw new RangeError(`port must be at most 65535, got ${port}`);
+  // Before the Worker loads the model, so a bad count is a RangeError (serve: exit 2), not a failed load.
+  if (options.threads !== undefined) validateThreads(options.threads);
   if (options.apiKey !== undefined && (typeof options.apiKey !== "string" || options.apiKey === "")) {
     throw new TypeError("apiKey must be a non-empty string");
   }
