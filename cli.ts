@@ -25,6 +25,7 @@ import {
   taskSpec,
 } from "./src/pipelines/mod.ts";
 import { DTYPES, MAX_THREADS } from "./src/backend.ts";
+import type { InputShape } from "./src/pipelines/registry.ts";
 import { serveMain } from "./serve.ts";
 import { DEFAULT_MAX_LINE_BYTES, type Line, LineTooLongError, readLines } from "./src/cli/read_lines.ts";
 
@@ -228,6 +229,13 @@ function callOptions(task: PipelineTask, values: Values): Record<string, unknown
 
 type InputFormat = "auto" | "jsonl" | "text";
 
+/** The fields of a JSON input object, by the task's input shape. */
+const INPUT_FIELDS: Record<InputShape, readonly string[]> = {
+  "text": ["text"],
+  "text-or-pair": ["text", "text_pair", "textPair"],
+  "question-context": ["question", "context"],
+};
+
 /** One input line -> the pipeline's input for the task. */
 function parseInput(
   task: PipelineTask,
@@ -266,6 +274,15 @@ function parseInput(
     );
   }
   const o = value as Record<string, unknown>;
+  // A misspelt field ({"text": ..., "pair": ...}) would otherwise be dropped and the text run without it.
+  const fields = INPUT_FIELDS[shape];
+  for (const k of Object.keys(o)) {
+    if (!fields.includes(k)) {
+      throw new InputLineError(
+        `unknown field "${k}" (${task} takes ${fields.map((f) => `"${f}"`).join(", ")})`,
+      );
+    }
+  }
   const str = (k: string): string | undefined => {
     if (o[k] === undefined) return undefined;
     if (typeof o[k] !== "string") throw new InputLineError(`"${k}" must be a string`);

@@ -195,6 +195,11 @@ Deno.test("cli: runtime errors exit 1: missing model folder, offline cache miss,
   assert.equal(bad.code, 1);
   assert.equal(bad.lines.length, 2);
   assert.match(bad.stderr, /line 3: "text" must be a string/);
+  // A misspelt field is an error, not a text run without it.
+  const typo = await cli(["sentiment-analysis"], 'good\n{"text": "fine", "pair": "awful"}\n');
+  assert.equal(typo.code, 1);
+  assert.equal(typo.lines.length, 1);
+  assert.match(typo.stderr, /line 2: unknown field "pair" \(text-classification takes "text", "text_pair"/);
   const broken = await cli(["sentiment-analysis", "--input-format", "jsonl"], "plain text\n");
   assert.equal(broken.code, 1);
   assert.match(broken.stderr, /line 1: not valid JSON/);
