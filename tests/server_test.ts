@@ -326,6 +326,33 @@ Deno.test("server: /fill-mask, /question-answering, /token-classification agains
   }
 });
 
+Deno.test("server: /question-answering takes doc_stride 0 (windows sharing no token), as the pipeline does", async () => {
+  const dir = await tinyModelDir("qa");
+  const server = await startServer({ model: dir, port: 0 });
+  using qa = await pipeline("question-answering", dir, { threads: 1 });
+  try {
+    const context = "the cat sat on the mat in the house. ".repeat(20);
+    const r = await post(server, "/question-answering", {
+      inputs: { question: "where did the cat sit?", context },
+      doc_stride: 0,
+      max_seq_len: 32,
+    });
+    assert.equal(r.status, 200, JSON.stringify(r.body));
+    deepClose(
+      r.body,
+      await qa({ question: "where did the cat sit?", context }, { docStride: 0, maxSeqLen: 32 }),
+    );
+    const negative = await post(server, "/question-answering", {
+      inputs: { question: "q", context: "c" },
+      doc_stride: -1,
+    });
+    assert.equal(negative.status, 422);
+    assert.match(negative.body.error, /"doc_stride" must be an integer from 0 to 100000, got -1/);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("server: 429 at once under a full queue, every 200 still correct", async () => {
   const server = await startServer({ model: SST2, port: 0, maxConcurrentRequests: 3, maxBatchTokens: 64 });
   using classify = await pipeline("sentiment-analysis", SST2, { threads: 1 });

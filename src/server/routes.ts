@@ -55,11 +55,11 @@ function promptName(body: Body): string | undefined {
   return v;
 }
 
-function posInt(body: Body, field: string, dflt: number | undefined, max = 1e9): number | undefined {
+function posInt(body: Body, field: string, dflt: number | undefined, max = 1e9, min = 1): number | undefined {
   const v = body[field];
   if (v === undefined || v === null) return dflt;
-  if (typeof v !== "number" || !Number.isInteger(v) || v < 1 || v > max) {
-    throw invalid(`"${field}" must be an integer from 1 to ${max}, got ${JSON.stringify(v)}`);
+  if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
+    throw invalid(`"${field}" must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
   }
   return v;
 }
@@ -224,7 +224,8 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
         ["max_seq_len", "maxSeqLen"],
       ];
       for (const [field, opt] of map) {
-        const v = posInt(body, field, undefined, 100000);
+        // Windows may share no token: doc_stride 0 is valid, as in transformers and the CLI.
+        const v = posInt(body, field, undefined, 100000, field === "doc_stride" ? 0 : 1);
         if (v !== undefined) options[opt] = v;
       }
       if (body.handle_impossible_answer !== undefined) {
