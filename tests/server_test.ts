@@ -80,6 +80,9 @@ Deno.test("server: /predict, /tokenize, /decode, /health, /info, /metrics on the
   try {
     assert.equal(server.task, "text-classification");
     assert.equal((await get(server, "/health")).status, 200);
+    const head = await fetch(`http://127.0.0.1:${server.addr.port}/health`, { method: "HEAD" });
+    assert.equal(head.status, 200, "HEAD /health, as load balancers probe it");
+    assert.equal(await head.text(), "");
     // One string: every label, best first.
     const one = await post(server, "/predict", { inputs: SENTENCES[0] });
     assert.equal(one.status, 200);

@@ -212,7 +212,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
         return error(401, "unauthorized", "missing or wrong API key: send Authorization: Bearer <key>");
       }
     }
-    if (req.method === "GET") {
+    // HEAD as GET (the runtime sends no body), as TEI's router answers it: load balancers probe with it.
+    if (req.method === "GET" || req.method === "HEAD") {
       if (path === "/health") {
         return draining || engine.failure
           ? error(503, "unhealthy", engine.failure ?? "the server is shutting down")
