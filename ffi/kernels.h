@@ -164,7 +164,8 @@ int64_t dbk_lowp_packed_elems(int32_t N, int32_t K);
 void dbk_pack_bf16(int32_t threads, const float *w, int32_t N, int32_t K, uint16_t *wp);
 // The same from bf16 bits (a BF16 checkpoint), bits copied unchanged. w: [N, K] uint16.
 void dbk_pack_bf16_bits(int32_t threads, const uint16_t *w, int32_t N, int32_t K, uint16_t *wp);
-// w: [N, K] fp32 -> wq: [Np * Kp], scale: [Np] (0 for all-zero rows and for padding).
+// w: [N, K] fp32 -> wq: [Np * Kp], scale: [Np] (0 for all-zero rows and for padding, NaN for rows holding
+// a NaN: their outputs are NaN, as in fp32).
 void dbk_pack_q8(int32_t threads, const float *w, int32_t N, int32_t K, uint8_t *wq, float *scale);
 // Scratch bytes a call with M rows of K needs on path.
 int64_t dbk_lowp_scratch_bytes(int32_t dtype, int32_t path, int32_t M, int32_t K);

@@ -150,12 +150,17 @@ static void pack_q8_task(void *ctx, int32_t p, int32_t slot) {
         const int32_t n = p * LP_PW + jj;
         const float *row = n < j->N ? j->w + (int64_t)n * j->K : NULL;
         float amax = 0.0f;
-        for (int32_t k = 0; row && k < j->K; k++) amax = fmaxf(amax, fabsf(row[k]));
+        int nan = 0;
+        for (int32_t k = 0; row && k < j->K; k++) amax = fmaxf(amax, fabsf(row[k])), nan |= isnan(row[k]);
         const float inv = amax > 0.0f ? 127.0f / amax : 0.0f;
-        j->scale[n] = amax / 127.0f;
+        // fmaxf skips NaN, so a row holding one would get a finite scale and (its q taken as 0) finite
+        // outputs where the float computation gives NaN: its scale is NaN instead, so every output of the
+        // feature is NaN, as x's NaN rows are. An infinity makes inv 0 and the scale infinite (NaN outputs).
+        j->scale[n] = nan ? NAN : amax / 127.0f;
         for (int64_t k = 0; k < Kp; k++) {
             float q = row && k < j->K ? rintf(row[k] * inv) : 0.0f;
-            q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q;
+            // NaN (a NaN weight, or infinity * 0) would reach the int conversion below, which is undefined.
+            q = q > 127.0f ? 127.0f : q < -127.0f ? -127.0f : q == q ? q : 0.0f;
             dst[(k / 4) * 4 * LP_PW + jj * 4 + k % 4] = (uint8_t)((int32_t)q + 128);
         }
     }

@@ -354,3 +354,33 @@ Deno.test("dtype: a forced kernel path this CPU lacks is a clear error", async (
     Deno.env.delete("DENOBERT_LOWP_PATH");
   }
 });
+
+Deno.test("dtype: a NaN weight gives NaN hidden states in bf16 and q8 as in fp32, never a finite guess", async () => {
+  // One NaN in the first feed-forward linear: every real token's hidden state is NaN in fp32 (the feature is
+  // NaN for every token, and LayerNorm spreads it). q8 once quantized the NaN to 0 and answered in numbers.
+  const dir = await Deno.makeTempDir({ prefix: "denobert-nan-weight-" });
+  try {
+    const file = await SafetensorsFile.open(`${TINY}/model.safetensors`);
+    const tensors = new Map<string, TensorToWrite>();
+    for (const [name, info] of file.tensors) {
+      const data = file.getFloat32(name).slice();
+      if (name.endsWith("transformer.layer.0.ffn.lin1.weight")) data[3 * info.shape[1] + 5] = NaN;
+      tensors.set(name, { dtype: "F32", shape: info.shape, data });
+    }
+    await writeSafetensors(`${dir}/model.safetensors`, tensors);
+    await Deno.copyFile(`${TINY}/config.json`, `${dir}/config.json`);
+    const inputs = makeBatch(2, 7, 1124, 3);
+    const mask = inputs.attentionMask.data as Int32Array;
+    for (const dtype of ["fp32", ...DTYPES] as const) {
+      using m = await DistilBertModel.load(dir, { dtype });
+      const out = m.forward(inputs).lastHiddenState.data, dim = m.config.dim;
+      for (let t = 0; t < mask.length; t++) {
+        const row = out.subarray(t * dim, (t + 1) * dim);
+        if (mask[t]) assert.ok(row.every(Number.isNaN), `${dtype}: token ${t} is not NaN`);
+        else assert.ok(row.every((v) => v === 0), `${dtype}: padded token ${t} is not zeros`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

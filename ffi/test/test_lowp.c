@@ -243,6 +243,46 @@ static void test_nan_rows(void) {
         }
 }
 
+// Special values in the weights: a NaN makes its output feature NaN for every row on every path, as in
+// fp32 (q8's scale for the row is NaN: fmaxf alone would skip the NaN and give finite outputs), an infinity
+// makes its feature non-finite, and the other features stay finite. N and K off the panel widths.
+static void test_nan_weights(void) {
+    const int32_t M = 3, K = 70, N = 40, nan_n = 3, inf_n = 35;
+    float x[3 * 70], w[40 * 70], y[3 * 40];
+    for (int i = 0; i < M * K; i++) x[i] = rand_float(1.0f);
+    for (int i = 0; i < N * K; i++) w[i] = rand_float(1.0f);
+    w[nan_n * K + 5] = NAN;
+    w[inf_n * K + 69] = INFINITY;
+    const int64_t elems = dbk_lowp_packed_elems(N, K);
+    uint8_t *wq = xalloc(elems);
+    uint16_t *wp = xalloc(2 * elems);
+    float scale[64];
+    dbk_pack_q8(1, w, N, K, wq, scale);
+    dbk_pack_bf16(1, w, N, K, wp);
+    CHECK(isnan(scale[nan_n]) && isfinite(scale[0]), "q8 scale of a row with NaN: %g (row 0: %g)",
+          (double)scale[nan_n], (double)scale[0]);
+    for (int32_t path = 0; path < DBK_PATH_COUNT; path++)
+        for (int32_t dt = DBK_DTYPE_BF16; dt <= DBK_DTYPE_Q8; dt++) {
+            if (!dbk_lowp_path_supported(dt, path)) continue;
+            uint8_t *scratch = xalloc(dbk_lowp_scratch_bytes(dt, path, M, K));
+            if (dt == DBK_DTYPE_Q8) dbk_q8_linear(1, path, x, M, K, wq, scale, N, NULL, DBK_ACT_NONE, scratch, y);
+            else dbk_bf16_linear(1, path, x, M, K, wp, N, NULL, DBK_ACT_NONE, scratch, y);
+            free(scratch);
+            int nan_col = 1, inf_col = 1, other_finite = 1;
+            for (int32_t t = 0; t < M; t++)
+                for (int32_t n = 0; n < N; n++) {
+                    const float v = y[t * N + n];
+                    if (n == nan_n) nan_col &= isnan(v) != 0;
+                    else if (n == inf_n) inf_col &= !isfinite(v);
+                    else other_finite &= isfinite(v) != 0;
+                }
+            CHECK(nan_col && inf_col && other_finite,
+                  "%s %s: NaN weight's feature not NaN (%d), inf weight's finite (%d) or others not finite (%d)",
+                  dt == DBK_DTYPE_Q8 ? "q8" : "bf16", path_name(path), nan_col, inf_col, other_finite);
+        }
+    free(wq), free(wp);
+}
+
 // dbk_bf16_ffn against two dbk_bf16_linear calls on every bf16 path: the same bits (its hidden layer goes
 // into the second linear's strips straight from the first's epilogue), including rows with NaN and inf,
 // hidden widths not a multiple of 32 or 64 (the strips' zero padding), and M at the tile and block edges.
@@ -294,6 +334,7 @@ static void ffn_cases(void) {
 static void linear_cases(void) {
     ffn_cases();
     test_nan_rows();
+    test_nan_weights();
     const int32_t ms[] = {1, 2, 3, 5, 11, 12, 13, 25, 64, 130, 300};
     for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
         const int32_t K = (int32_t[]){4, 37, 64, 255, 768, 1030}[i % 6];
