@@ -252,7 +252,8 @@ function parseBertConfig(r: Record<string, unknown>, source: string): BertConfig
   const n_layers = intField(r, "num_hidden_layers", 12, 1, LIMITS.n_layers, source);
   const hidden_dim = intField(r, "intermediate_size", 3072, 1, 16 * LIMITS.dim, source);
   const activation = parseActivation(r, "hidden_act", source);
-  const position = r.position_embedding_type ?? "absolute";
+  // Only an absent field defaults: transformers keeps a null, and then adds no position embeddings at all.
+  const position = r.position_embedding_type === undefined ? "absolute" : r.position_embedding_type;
   if (position !== "absolute") {
     fail(
       source,

@@ -221,6 +221,11 @@ Deno.test("BERT config: HF's defaults, and clear errors for what is not supporte
     () => parseConfig({ model_type: "bert", position_embedding_type: "relative_key" }),
     /position_embedding_type "relative_key" is not supported \(supported: "absolute"\)/,
   );
+  // transformers keeps a null and then adds no position embeddings: not the absolute default.
+  assert.throws(
+    () => parseConfig({ model_type: "bert", position_embedding_type: null }),
+    /position_embedding_type null is not supported \(supported: "absolute"\)/,
+  );
   assert.throws(
     () => parseConfig({ model_type: "bert", hidden_act: "gelu_new" }),
     /hidden_act "gelu_new" is not supported/,
