@@ -260,6 +260,15 @@ function parseBertConfig(r: Record<string, unknown>, source: string): BertConfig
       `position_embedding_type ${JSON.stringify(position)} is not supported (supported: "absolute")`,
     );
   }
+  // transformers' BertModel with is_decoder masks every later token (causal attention); this encoder always
+  // attends both ways, so it would answer for a different model without a word.
+  if (r.is_decoder !== undefined && r.is_decoder !== false) {
+    fail(
+      source,
+      `is_decoder ${JSON.stringify(r.is_decoder)} is not supported (a decoder attends only to earlier ` +
+        `tokens; this library runs encoders: is_decoder must be false or absent)`,
+    );
+  }
   const eps = r.layer_norm_eps ?? 1e-12;
   if (typeof eps !== "number" || !(eps > 0 && eps < 1)) {
     fail(source, `"layer_norm_eps" must be a number between 0 and 1 (exclusive), got ${JSON.stringify(eps)}`);

@@ -242,4 +242,12 @@ Deno.test("BERT config: HF's defaults, and clear errors for what is not supporte
     () => parseConfig({ model_type: "bert", type_vocab_size: 0 }),
     /"type_vocab_size" must be an integer/,
   );
+  // A decoder's causal mask is not run here: refused rather than answered as an encoder.
+  for (const bad of [true, 1, "true"]) {
+    assert.throws(
+      () => parseConfig({ model_type: "bert", is_decoder: bad }),
+      /is_decoder .* is not supported .*is_decoder must be false or absent/,
+    );
+  }
+  assert.equal(parseConfig({ model_type: "bert", is_decoder: false }).model_type, "bert");
 });
