@@ -151,7 +151,16 @@ async function bundle(config: DenoConfig, out: string): Promise<Map<string, stri
       logLevel: "warning",
       banner: {
         js: `/* @ts-self-types="${dts}" */\n` +
-          `// ${config.name}@${config.version} for the npm channel; runs on Deno (it uses Deno.dlopen).`,
+          `// ${config.name}@${config.version} for the npm channel; runs on Deno (it uses Deno.dlopen).\n` +
+          // Elsewhere (Node.js, a browser) the first use of Deno would be a bare "Deno is not defined".
+          `if (typeof Deno === "undefined") {\n` +
+          `  throw new Error(${
+            JSON.stringify(
+              `${config.name} runs on Deno only: it calls its C kernels through Deno.dlopen, which ` +
+                `Node.js and browsers do not have. Run it with deno (deno run --allow-ffi --allow-read ` +
+                `--allow-env ...); npm is only how it is installed.`,
+            )
+          });\n}`,
       },
       plugins: [denoPlugin(config.imports ?? {}, outFileDir, deps)],
     });

@@ -282,6 +282,21 @@ console.log(JSON.stringify({ dims: out.lastHiddenState.dims, data: Array.from(ou
         assert.match(noBlas.stderr, /could not load OpenBLAS/, noBlas.stderr);
       });
 
+      // Installed with npm, it may well be run with node: that must say it needs Deno, not "Deno is not
+      // defined" from somewhere inside the bundle.
+      const node = await run("node", ["--version"]).catch(() => undefined);
+      await t.step({
+        name: "under Node.js, importing it is an error that says it runs on Deno",
+        ignore: node === undefined || node.code !== 0,
+        fn: async () => {
+          Deno.writeTextFileSync(`${proj}/node_main.mjs`, `await import("@denobert/distilbert");\n`);
+          const res = await run("node", ["node_main.mjs"], { cwd: proj, env });
+          assert.notEqual(res.code, 0);
+          assert.match(res.stderr, /@denobert\/distilbert runs on Deno only: .*Deno\.dlopen/, res.stderr);
+          assert.doesNotMatch(res.stderr, /Deno is not defined/, res.stderr);
+        },
+      });
+
       await t.step("declarations type-check a consumer and reject a wrong one", async () => {
         assertOk(await run(DENO, ["check", "main.ts"], { cwd: proj, env }), "deno check main.ts");
         Deno.writeTextFileSync(
