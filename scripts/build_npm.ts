@@ -290,9 +290,44 @@ async function writePackageJson(config: DenoConfig, out: string, deps: Map<strin
   await Deno.writeTextFile(`${out}/package.json`, JSON.stringify(pkg, null, 2) + "\n");
 }
 
-/** Builds the npm package into `out` (emptied first); returns the files written, relative to `out`. */
+/**
+ * Throws unless `out` may be emptied: absent, an empty folder, or an earlier build of this package. The
+ * build removes `out` first, so `--out .` (or a typo naming a home or project folder) would otherwise
+ * delete that folder and everything under it.
+ */
+function checkOutDir(out: string, name: string): void {
+  let entries: string[];
+  try {
+    entries = [...Deno.readDirSync(out)].map((e) => e.name);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return;
+    if (err instanceof Deno.errors.NotADirectory) throw new Error(`--out ${out} is a file, not a folder`);
+    throw err;
+  }
+  if (entries.length === 0) return;
+  let previous = false;
+  try {
+    previous = JSON.parse(Deno.readTextFileSync(`${out}/package.json`)).name === name &&
+      entries.includes("mod.js");
+  } catch {
+    // no package.json of ours: not an earlier build
+  }
+  if (!previous) {
+    throw new Error(
+      `--out ${out} is a folder that is not empty and not an earlier build of ${name} ` +
+        `(no package.json of it next to mod.js); the build empties its output folder, so name a new ` +
+        `or empty one`,
+    );
+  }
+}
+
+/**
+ * Builds the npm package into `out` (emptied first; it must be absent, empty or an earlier build); returns
+ * the files written, relative to `out`.
+ */
 export async function buildNpm(out: string): Promise<string[]> {
   const config = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.json`)) as DenoConfig;
+  checkOutDir(out, config.name);
   await Deno.remove(out, { recursive: true }).catch((err) => {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   });

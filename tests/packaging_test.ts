@@ -110,6 +110,40 @@ Deno.test("packaging: deno publish --dry-run passes, no slow types, ships the C 
   assert.ok(total < JSR_MAX_BYTES * 0.5, `package is ${total} bytes, JSR allows ${JSR_MAX_BYTES}`);
 });
 
+Deno.test("packaging: build:npm refuses to empty an output folder that is not an earlier build", async () => {
+  // The build removes its output folder first: `--out .` once meant the whole checkout.
+  const tmp = await Deno.makeTempDir({ prefix: "denobert-npm-out-" });
+  try {
+    await Deno.writeTextFile(`${tmp}/keep.txt`, "not a build");
+    const env = cleanEnv({ DENO_DIR: await denoDir() });
+    const build = (out: string) =>
+      run(DENO, [
+        "run",
+        "--no-lock",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-run",
+        "scripts/build_npm.ts",
+        "--out",
+        out,
+      ], { env });
+    const res = await build(tmp);
+    assert.notEqual(res.code, 0, res.output);
+    assert.match(
+      res.stderr,
+      /is a folder that is not empty and not an earlier build of @denobert\/distilbert/,
+    );
+    assert.equal(await Deno.readTextFile(`${tmp}/keep.txt`), "not a build");
+    // An earlier build is rebuilt in place.
+    await Deno.remove(`${tmp}/keep.txt`);
+    assertOk(await build(tmp), "build:npm into an empty folder");
+    assertOk(await build(tmp), "build:npm over an earlier build");
+  } finally {
+    await Deno.remove(tmp, { recursive: true });
+  }
+});
+
 Deno.test({
   name:
     "packaging: npm bundle installs, type-checks, builds the kernels on first use and matches the source API",
