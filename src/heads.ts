@@ -11,7 +11,7 @@
 
 import type { Dtype } from "./backend.ts";
 import type { ModelConfig } from "./config.ts";
-import { type Checkpoint, openExclusiveCheckpoint } from "./checkpoint.ts";
+import type { Checkpoint } from "./checkpoint.ts";
 import { familyOf } from "./family.ts";
 import type { PackedBatch } from "./inputs.ts";
 import {
@@ -20,6 +20,7 @@ import {
   EncoderCore,
   type LoadOptions,
   type ModelInputs,
+  openOwnCheckpoint,
   poolFirstToken,
   requireFamily,
 } from "./model.ts";
@@ -269,7 +270,7 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
 export class DistilBertForMaskedLM extends MaskedLMModel {
   /** Loads a `DistilBertForMaskedLM` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForMaskedLM> {
-    return DistilBertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
+    return DistilBertForMaskedLM.fromCheckpoint(await openOwnCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -282,7 +283,7 @@ export class DistilBertForMaskedLM extends MaskedLMModel {
 export class BertForMaskedLM extends MaskedLMModel {
   /** Loads a `BertForMaskedLM` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForMaskedLM> {
-    return BertForMaskedLM.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
+    return BertForMaskedLM.fromCheckpoint(await openOwnCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -353,7 +354,7 @@ export class DistilBertForSequenceClassification extends SequenceClassificationM
   /** Loads a `DistilBertForSequenceClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForSequenceClassification> {
     return DistilBertForSequenceClassification.fromCheckpoint(
-      await openExclusiveCheckpoint(dir, options),
+      await openOwnCheckpoint(dir, options),
       options,
     );
   }
@@ -376,7 +377,7 @@ export class DistilBertForSequenceClassification extends SequenceClassificationM
 export class BertForSequenceClassification extends SequenceClassificationModel {
   /** Loads a `BertForSequenceClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForSequenceClassification> {
-    return BertForSequenceClassification.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
+    return BertForSequenceClassification.fromCheckpoint(await openOwnCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -438,7 +439,7 @@ export class DistilBertForQuestionAnswering extends QuestionAnsweringModel {
   /** Loads a `DistilBertForQuestionAnswering` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForQuestionAnswering> {
     return DistilBertForQuestionAnswering.fromCheckpoint(
-      await openExclusiveCheckpoint(dir, options),
+      await openOwnCheckpoint(dir, options),
       options,
     );
   }
@@ -461,7 +462,7 @@ export class DistilBertForQuestionAnswering extends QuestionAnsweringModel {
 export class BertForQuestionAnswering extends QuestionAnsweringModel {
   /** Loads a `BertForQuestionAnswering` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForQuestionAnswering> {
-    return BertForQuestionAnswering.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
+    return BertForQuestionAnswering.fromCheckpoint(await openOwnCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -522,7 +523,7 @@ export class DistilBertForTokenClassification extends TokenClassificationModel {
   /** Loads a `DistilBertForTokenClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertForTokenClassification> {
     return DistilBertForTokenClassification.fromCheckpoint(
-      await openExclusiveCheckpoint(dir, options),
+      await openOwnCheckpoint(dir, options),
       options,
     );
   }
@@ -545,7 +546,7 @@ export class DistilBertForTokenClassification extends TokenClassificationModel {
 export class BertForTokenClassification extends TokenClassificationModel {
   /** Loads a `BertForTokenClassification` checkpoint folder. */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertForTokenClassification> {
-    return BertForTokenClassification.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
+    return BertForTokenClassification.fromCheckpoint(await openOwnCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint. */
@@ -601,7 +602,7 @@ export class AutoModel {
    * config's `model_type` (`DistilBertModel` or `BertModel`).
    */
   static async load(dir: string, options: LoadOptions = {}): Promise<AnyModel> {
-    const ckpt = await openExclusiveCheckpoint(dir, options);
+    const ckpt = await openOwnCheckpoint(dir, options);
     const arch = ckpt.config.architectures[0] ?? `${familyOf(ckpt.config).className}Model`;
     const load = Object.hasOwn(LOADERS, arch) ? LOADERS[arch] : undefined;
     if (!load) {

@@ -53,6 +53,16 @@ export function validateLoadOptions(options: unknown): asserts options is LoadOp
   }
 }
 
+/**
+ * The checkpoint of a model's own `load(dir, options)`, its options checked first: a bad one (`null`, an
+ * unknown dtype) is the error naming it before the folder is read, not a TypeError from reading `dtype`
+ * off it, nor after the whole weights file was read.
+ */
+export function openOwnCheckpoint(dir: string, options: LoadOptions): Promise<Checkpoint> {
+  validateLoadOptions(options);
+  return openExclusiveCheckpoint(dir, options);
+}
+
 /** Encoder inputs: `[batch, sequence]` integer tensors. */
 export interface ModelInputs {
   /** Token ids, each in `[0, vocab_size)`. */
@@ -264,7 +274,7 @@ export class DistilBertModel extends EncoderModel {
 
   /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `distilbert.` prefix). */
   static async load(dir: string, options: LoadOptions = {}): Promise<DistilBertModel> {
-    return DistilBertModel.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
+    return DistilBertModel.fromCheckpoint(await openOwnCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint (`openCheckpoint`). */
@@ -289,7 +299,7 @@ export class BertModel extends EncoderModel {
 
   /** Loads `config.json` + `model.safetensors` from a folder (keys with or without the `bert.` prefix). */
   static async load(dir: string, options: LoadOptions = {}): Promise<BertModel> {
-    return BertModel.fromCheckpoint(await openExclusiveCheckpoint(dir, options), options);
+    return BertModel.fromCheckpoint(await openOwnCheckpoint(dir, options), options);
   }
 
   /** Builds the model from an opened checkpoint (`openCheckpoint`). */

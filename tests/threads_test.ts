@@ -189,6 +189,28 @@ Deno.test("load options: a bad or unknown option is an error naming it; threads 
   ) {
     await assert.rejects(() => DistilBertModel.load(DEFAULT_MODEL_DIR, options as never), re);
   }
+  // Options that are not an object, through every own load(dir): the error names them (once a TypeError
+  // from reading `dtype` off null), checked before the folder is read (a missing folder is not the error).
+  const { AutoModel, BertModel, DistilBertForSequenceClassification } = await import("../mod.ts");
+  for (
+    const load of [
+      DistilBertModel.load,
+      AutoModel.load,
+      BertModel.load,
+      DistilBertForSequenceClassification.load,
+    ]
+  ) {
+    for (const options of [null, "q8", [1]]) {
+      await assert.rejects(
+        () => load("/no/such/model/folder", options as never),
+        (e: Error) => e instanceof TypeError && /load options must be an object/.test(e.message),
+      );
+    }
+    await assert.rejects(
+      () => load("/no/such/model/folder", { dtype: "int4" } as never),
+      /unknown dtype "int4"/,
+    );
+  }
   const { Backend } = await import("../src/backend.ts");
   using a = await Backend.open({ threads: 1 });
   using b = await Backend.open({ threads: 3 });
