@@ -129,7 +129,17 @@ export function packBatch(
     const base = b * seqLen;
     let kept = 0;
     for (let s = 0; s < seqLen; s++) {
-      if (mask !== undefined && Number(mask[base + s]) === 0) continue;
+      if (mask !== undefined) {
+        const m = Number(mask[base + s]);
+        if (m === 0) continue;
+        // Hugging Face reads other values differently by family (DistilBERT: any non-zero attends; BERT adds
+        // (1 - m) * float32 min to the scores, so a 2 swamps the row): none of them means what a 1 does here.
+        if (m !== 1) {
+          throw new RangeError(
+            `attentionMask[${b}][${s}] = ${mask[base + s]}: a mask holds 1 (real token) or 0 (padding)`,
+          );
+        }
+      }
       ids[t] = ids[base + s]; // t <= base + s, so this never overwrites an id not yet read
       if (types) types[t] = types[base + s];
       positions[t] = s;

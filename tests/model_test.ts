@@ -144,6 +144,25 @@ Deno.test("bad inputs throw errors that name the problem, and the model keeps wo
       () => model.forward({ inputIds: { data: [1, 2] as unknown as Int32Array, dims: [1, 2] } }),
       /Int32Array or a BigInt64Array/,
     );
+    // A mask value other than 0 or 1 means something else in each Hugging Face family: refused, not read as 1.
+    for (const bad of [2, -1]) {
+      assert.throws(
+        () =>
+          model.forward({
+            ...ids([1, 2, 3], [1, 3]),
+            attentionMask: { data: new Int32Array([1, bad, 1]), dims: [1, 3] },
+          }),
+        new RegExp(`attentionMask\\[0\\]\\[1\\] = ${bad}: a mask holds 1 \\(real token\\) or 0`),
+      );
+    }
+    assert.throws(
+      () =>
+        model.forward({
+          ...ids([1, 2, 3], [1, 3]),
+          attentionMask: { data: new BigInt64Array([1n, 1n, 5n]), dims: [1, 3] },
+        }),
+      /attentionMask\[0\]\[2\] = 5:/,
+    );
     const ok = model.forward(ids([1, 2, 3], [1, 3]));
     assert.deepEqual(ok.lastHiddenState.dims, [1, 3, 32]);
   } finally {
