@@ -82,6 +82,32 @@ export interface ForwardOptions {
   outputHiddenStates?: boolean;
 }
 
+/** transformers' input names (and inputs it takes that these models do not), refused rather than ignored. */
+const TRANSFORMERS_INPUT_NAMES = [
+  "input_ids",
+  "attention_mask",
+  "token_type_ids",
+  "position_ids",
+  "head_mask",
+  "inputs_embeds",
+] as const;
+
+/** Throws for forward options that are not an object, unknown names (`output_hidden_states`) or bad values. */
+function validateForwardOptions(options: unknown): asserts options is ForwardOptions {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError("forward options must be an object such as { outputHiddenStates: true }");
+  }
+  for (const key of Object.keys(options)) {
+    if (key !== "outputHiddenStates") {
+      throw new TypeError(`unknown forward option "${key}" (options: outputHiddenStates)`);
+    }
+  }
+  const { outputHiddenStates } = options as ForwardOptions;
+  if (outputHiddenStates !== undefined && typeof outputHiddenStates !== "boolean") {
+    throw new TypeError(`outputHiddenStates must be true or false, got ${String(outputHiddenStates)}`);
+  }
+}
+
 /** The encoder's outputs. Positions whose mask is 0 hold zeros (Hugging Face computes meaningless values there). */
 export interface ModelOutput {
   /** `[batch, sequence, dim]`. */
@@ -161,6 +187,15 @@ export class EncoderCore {
     if (!inputs || typeof inputs !== "object") {
       throw new TypeError("forward() takes { inputIds, attentionMask, tokenTypeIds }");
     }
+    // transformers' names would otherwise be ignored without a word: a mask given as `attention_mask` ran
+    // the batch unmasked. Other keys are left alone, so a BERT model still takes a whole BatchEncoding.
+    for (const key of TRANSFORMERS_INPUT_NAMES) {
+      if (Object.hasOwn(inputs, key)) {
+        throw new TypeError(
+          `forward() got "${key}", which it does not read: the inputs are { inputIds, attentionMask, tokenTypeIds }`,
+        );
+      }
+    }
     return packBatch(inputs.inputIds, inputs.attentionMask, {
       vocabSize: this.config.vocab_size,
       maxPositions: this.config.max_position_embeddings,
@@ -238,6 +273,7 @@ export abstract class EncoderModel {
    * the right, as tokenizers do).
    */
   forward(inputs: ModelInputs, options: ForwardOptions = {}): ModelOutput {
+    validateForwardOptions(options);
     const core = this.#core;
     const p = core.pack(inputs);
     const hiddenStates: FloatTensor[] = [];

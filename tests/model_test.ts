@@ -163,6 +163,27 @@ Deno.test("bad inputs throw errors that name the problem, and the model keeps wo
         }),
       /attentionMask\[0\]\[2\] = 5:/,
     );
+    // transformers' snake_case names were ignored: the mask below ran as no mask at all.
+    assert.throws(
+      () =>
+        model.forward({
+          ...ids([1, 2, 3], [1, 3]),
+          attention_mask: { data: new Int32Array([1, 0, 0]), dims: [1, 3] },
+        } as never),
+      /forward\(\) got "attention_mask", which it does not read/,
+    );
+    assert.throws(
+      () => model.forward(ids([1, 2, 3], [1, 3]), { output_hidden_states: true } as never),
+      /unknown forward option "output_hidden_states" \(options: outputHiddenStates\)/,
+    );
+    assert.throws(
+      () => model.forward(ids([1, 2, 3], [1, 3]), { outputHiddenStates: "yes" } as never),
+      /outputHiddenStates must be true or false/,
+    );
+    assert.throws(
+      () => model.forward(ids([1, 2, 3], [1, 3]), null as never),
+      /forward options must be an object/,
+    );
     const ok = model.forward(ids([1, 2, 3], [1, 3]));
     assert.deepEqual(ok.lastHiddenState.dims, [1, 3, 32]);
   } finally {
