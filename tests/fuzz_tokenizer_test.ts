@@ -259,6 +259,17 @@ Deno.test("tokenizer fuzz: bad arguments throw clear errors, never hang", () => 
       () => TOKENIZER.encode("a", "b c d e f g", { truncation: "only_first", maxLength: 5 }),
     ],
     ["maxLength below specials", () => TOKENIZER.encode("a", "b", { truncation: true, maxLength: 2 })],
+    // Unknown names and non-boolean flags were ignored or read as truthy: the text went through whole.
+    ["option max_length", () => TOKENIZER.encode("a b c d e f", null, { max_length: 3 } as EncodeOptions)],
+    ["option typo", () => TOKENIZER.encode("a", null, { maxLenght: 3 } as EncodeOptions)],
+    [
+      "returnOverflowing string",
+      () => TOKENIZER.encode("a b c", null, { maxLength: 3, returnOverflowing: "no" } as never),
+    ],
+    ["addSpecialTokens string", () => TOKENIZER.encodeBatch(["a"], { addSpecialTokens: "false" } as never)],
+    ["decode option snake_case", () => TOKENIZER.decode([101, 102], { skip_special_tokens: true } as never)],
+    ["decode flag string", () => TOKENIZER.decode([101, 102], { skipSpecialTokens: "yes" } as never)],
+    ["decode options null", () => TOKENIZER.decode([101, 102], null as never)],
     // deno-lint-ignore no-explicit-any
     ["text null", () => TOKENIZER.encode(null as any)],
     // deno-lint-ignore no-explicit-any

@@ -34,6 +34,39 @@ const TRUNCATION_VALUES: readonly unknown[] = [
   "only_second",
 ];
 const PADDING_VALUES: readonly unknown[] = [undefined, true, false, "longest", "max_length"];
+const ENCODE_OPTIONS: readonly (keyof EncodeOptions)[] = [
+  "addSpecialTokens",
+  "truncation",
+  "maxLength",
+  "padding",
+  "padToMultipleOf",
+  "stride",
+  "returnOverflowing",
+];
+const DECODE_OPTIONS: readonly (keyof DecodeOptions)[] = ["skipSpecialTokens", "cleanUpTokenizationSpaces"];
+
+/**
+ * Rejects names not in `known` (transformers' `max_length`, a typo: each was ignored and the text went
+ * through untruncated) and non-boolean values of the boolean options (`"false"` read as true).
+ */
+function checkKeys(
+  options: object,
+  known: readonly string[],
+  booleans: readonly string[],
+  what: string,
+): void {
+  for (const key of Object.keys(options)) {
+    if (!known.includes(key)) {
+      throw new TypeError(`Tokenizer: unknown ${what} option "${key}" (options: ${known.join(", ")})`);
+    }
+  }
+  for (const key of booleans) {
+    const value = (options as Record<string, unknown>)[key];
+    if (value !== undefined && typeof value !== "boolean") {
+      throw new TypeError(`Tokenizer: ${key} must be true or false, got ${String(value)}`);
+    }
+  }
+}
 
 /**
  * Rejects option values transformers rejects (or that would make no sense): a NaN, fractional or infinite
@@ -43,6 +76,7 @@ function checkOptions(options: EncodeOptions): void {
   if (typeof options !== "object" || options === null) {
     throw new TypeError("Tokenizer: options must be an object");
   }
+  checkKeys(options, ENCODE_OPTIONS, ["addSpecialTokens", "returnOverflowing"], "encode");
   const count = (name: string, value: unknown) => {
     if (value !== undefined && !(Number.isSafeInteger(value) && (value as number) >= 0)) {
       throw new RangeError(`Tokenizer: ${name} must be a non-negative integer, got ${String(value)}`);
@@ -253,6 +287,10 @@ export class Tokenizer {
 
   /** Ids back to text, as transformers' `decode` does. */
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    if (typeof options !== "object" || options === null) {
+      throw new TypeError("Tokenizer: decode options must be an object");
+    }
+    checkKeys(options, DECODE_OPTIONS, DECODE_OPTIONS, "decode");
     const skip = options.skipSpecialTokens ?? false;
     const tokens: string[] = [];
     for (let k = 0; k < ids.length; k++) {
