@@ -76,6 +76,24 @@ Deno.test("special tokens written in the text are recognised, case-sensitively",
   assert.deepEqual(enc.offsets[2], [2, 8]);
 });
 
+Deno.test("added tokens with lstrip / rstrip / single_word: ids and offsets as the Rust tokenizer", () => {
+  // scripts/added_tokens_reference.mjs made expected.json: a single_word token after an astral letter
+  // (U+22AE9) is no match.
+  const dir = new URL("./fixtures/tokenizer/added_tokens/", import.meta.url);
+  const spec = JSON.parse(Deno.readTextFileSync(new URL("spec.json", dir)));
+  const expected = JSON.parse(Deno.readTextFileSync(new URL("expected.json", dir)));
+  const json = JSON.parse(Deno.readTextFileSync(new URL("tokenizer.json", BERT_DIR)));
+  json.added_tokens.push(...spec.added_tokens);
+  const tok = Tokenizer.fromTokenizerJson(json);
+  assert.equal(expected.rows.length, spec.texts.length + spec.pairs.length);
+  for (const row of expected.rows) {
+    const got = tok.encode(row.text, row.pair);
+    const label = JSON.stringify([row.text, row.pair]);
+    assert.deepEqual(got.inputIds, row.ids, label);
+    assert.deepEqual(got.offsets, row.offsets, label);
+  }
+});
+
 Deno.test("lone surrogates are treated as U+FFFD (what a UTF-8 binding sees) and removed", () => {
   const enc = bert.encode("a\ud800b \udc00 x\ud83d");
   assert.deepEqual(enc.tokens, ["[CLS]", "ab", "x", "[SEP]"]);

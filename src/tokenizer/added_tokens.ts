@@ -14,6 +14,16 @@ function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
 
+/** The code point that ends just before UTF-16 index `index` (a surrogate pair read whole). */
+function codePointBefore(text: string, index: number): number {
+  const low = text.charCodeAt(index - 1);
+  if (low >= 0xdc00 && low <= 0xdfff && index >= 2) {
+    const high = text.charCodeAt(index - 2);
+    if (high >= 0xd800 && high <= 0xdbff) return (high - 0xd800) * 0x400 + (low - 0xdc00) + 0x10000;
+  }
+  return low;
+}
+
 function isWhitespaceAt(text: string, index: number): boolean {
   return (charFlags(text.charCodeAt(index)) & WHITESPACE) !== 0;
 }
@@ -51,7 +61,9 @@ export class AddedTokenMatcher {
       let start = match.index;
       let end = start + match[0].length;
       if (token.singleWord) {
-        const before = start > 0 && WORD_CHAR.test(String.fromCodePoint(text.codePointAt(start - 1)!));
+        // The character before may be astral (CJK Extension B, many scripts' letters): read it whole, or its
+        // low surrogate alone would never be a word character.
+        const before = start > 0 && WORD_CHAR.test(String.fromCodePoint(codePointBefore(text, start)));
         const after = end < text.length && WORD_CHAR.test(String.fromCodePoint(text.codePointAt(end)!));
         if (before || after) continue;
       }
