@@ -76,9 +76,9 @@ Deno.test("special tokens written in the text are recognised, case-sensitively",
   assert.deepEqual(enc.offsets[2], [2, 8]);
 });
 
-Deno.test("added tokens with lstrip / rstrip / single_word: ids and offsets as the Rust tokenizer", () => {
-  // scripts/added_tokens_reference.mjs made expected.json: a single_word token after an astral letter
-  // (U+22AE9) is no match.
+Deno.test("added tokens with lstrip / rstrip / single_word: ids, tokens and offsets as the Rust tokenizer", () => {
+  // scripts/added_tokens_reference.mjs made expected.json: the tokens of a stripping match hold the whitespace
+  // it took (" ab "), and a single_word token after an astral letter (U+22AE9) is no match.
   const dir = new URL("./fixtures/tokenizer/added_tokens/", import.meta.url);
   const spec = JSON.parse(Deno.readTextFileSync(new URL("spec.json", dir)));
   const expected = JSON.parse(Deno.readTextFileSync(new URL("expected.json", dir)));
@@ -90,7 +90,18 @@ Deno.test("added tokens with lstrip / rstrip / single_word: ids and offsets as t
     const got = tok.encode(row.text, row.pair);
     const label = JSON.stringify([row.text, row.pair]);
     assert.deepEqual(got.inputIds, row.ids, label);
+    assert.deepEqual(got.tokens, row.tokens, label);
     assert.deepEqual(got.offsets, row.offsets, label);
+  }
+  // A truncation window keeps the matched text of the added tokens it holds: their source slice.
+  const text = "w x ab y z";
+  const first = tok.encode(text, null, { truncation: true, maxLength: 4, returnOverflowing: true });
+  const rows = [first, ...first.overflowing!];
+  assert.ok(rows.length > 1 && rows.slice(1).some((r) => r.inputIds.includes(11113)));
+  for (const r of rows) {
+    r.inputIds.forEach((id, k) => {
+      if (id === 11113) assert.equal(r.tokens[k], text.slice(...r.offsets[k]));
+    });
   }
 });
 

@@ -135,6 +135,8 @@ function codePoints(s: string): number {
  * @param encoding the row
  * @param logits `[encoding length, numLabels]` row-major
  * @param unkId the unknown token's id
+ * @param tokenOf the vocabulary's string of an id (the tokenizer's `idToToken`); by default the row's tokens,
+ *   which differ from it for added tokens with lstrip / rstrip (they hold the whitespace matched)
  */
 export function tokenPredictions(
   text: string,
@@ -142,13 +144,15 @@ export function tokenPredictions(
   logits: ArrayLike<number>,
   numLabels: number,
   unkId: number | undefined,
+  tokenOf?: (id: number) => string | undefined,
 ): TokenPrediction[] {
   const out: TokenPrediction[] = [];
   for (let s = 0; s < encoding.inputIds.length; s++) {
     if (encoding.specialTokensMask[s] || !encoding.attentionMask[s]) continue;
     const [start, end] = encoding.offsets[s];
     const ref = text.slice(start, end);
-    let word = encoding.tokens[s];
+    // transformers takes the word from convert_ids_to_tokens, not from the encoding's tokens.
+    let word = tokenOf?.(encoding.inputIds[s]) ?? encoding.tokens[s];
     let isSubword = codePoints(word) !== codePoints(ref);
     if (encoding.inputIds[s] === unkId) {
       word = ref;
@@ -315,7 +319,14 @@ export function tokenClassificationPipeline(
       const rowSize = batch.seqLen * numLabels;
       batch.rows.forEach((r, b) => {
         const row = logits.data.subarray(b * rowSize, (b + 1) * rowSize);
-        const predictions = tokenPredictions(items[r], encodings[r], row, numLabels, unkId);
+        const predictions = tokenPredictions(
+          items[r],
+          encodings[r],
+          row,
+          numLabels,
+          unkId,
+          (id) => tokenizer.idToToken(id),
+        );
         out[r] = aggregateTokens(predictions, labels, strategy, ignoreLabels, toString);
       });
     }, model.config.type_vocab_size > 0);

@@ -65,12 +65,12 @@ function appendSequence(
   typeId: number,
   tokenOf: (id: number) => string,
 ): void {
-  const { ids, starts, ends, words } = seq;
+  const { ids, starts, ends, words, matched } = seq;
   for (let k = 0; k < ids.length; k++) {
     row.inputIds.push(ids[k]);
     row.attentionMask.push(1);
     row.tokenTypeIds.push(typeId);
-    row.tokens.push(tokenOf(ids[k]));
+    row.tokens.push(matched?.get(k) ?? tokenOf(ids[k]));
     row.offsets.push([starts[k], ends[k]]);
     row.wordIds.push(words[k]);
     row.sequenceIds.push(sequenceId);

@@ -15,6 +15,11 @@ export interface TokenSink {
   ends: number[];
   /** Index of the pre-tokenized word each token came from. */
   words: number[];
+  /**
+   * Token strings that are not the vocabulary's string of their id, by index: an added token with lstrip /
+   * rstrip is, in `tokenizers`, the text it matched, whitespace included (`" [MASK]"`). Absent when none.
+   */
+  matched?: Map<number, string>;
 }
 
 /** An empty sink. */

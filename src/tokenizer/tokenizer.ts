@@ -325,6 +325,10 @@ export class Tokenizer {
         wordId = this.segments.encode(text, from, to, sink, wordId);
       },
       (token, start, end) => {
+        // tokenizers' token is the text matched, which lstrip / rstrip widen over whitespace.
+        if (end - start !== token.content.length) {
+          (sink.matched ??= new Map()).set(sink.ids.length, text.slice(start, end));
+        }
         sink.ids.push(token.id);
         sink.starts.push(start);
         sink.ends.push(end);

@@ -9,12 +9,18 @@ import { newTokenSink, type TokenSink } from "./token_sink.ts";
 import type { TruncationStrategy } from "./types.ts";
 
 function slice(seq: TokenSink, from: number, to: number): TokenSink {
-  return {
+  const out: TokenSink = {
     ids: seq.ids.slice(from, to),
     starts: seq.starts.slice(from, to),
     ends: seq.ends.slice(from, to),
     words: seq.words.slice(from, to),
   };
+  if (seq.matched) {
+    for (const [k, token] of seq.matched) {
+      if (k >= from && k < to) (out.matched ??= new Map()).set(k - from, token);
+    }
+  }
+  return out;
 }
 
 /** Cuts `seq` to `maxLength` tokens; the first window is the kept part, the others overflow. */
