@@ -105,6 +105,31 @@ Deno.test("added tokens with lstrip / rstrip / single_word: ids, tokens and offs
   }
 });
 
+Deno.test("added tokens take the ids tokenizers gives them, not the ids tokenizer.json lists", () => {
+  // scripts/added_token_ids_reference.mjs made expected.json: a vocabulary word keeps its vocabulary id, new
+  // words take the next ids after the vocabulary in order, an empty token is skipped, a token listed twice
+  // keeps its first id (and stays special) with the later options (lstrip).
+  const dir = new URL("./fixtures/tokenizer/added_token_ids/", import.meta.url);
+  const spec = JSON.parse(Deno.readTextFileSync(new URL("spec.json", dir)));
+  const expected = JSON.parse(Deno.readTextFileSync(new URL("expected.json", dir)));
+  const json = JSON.parse(Deno.readTextFileSync(new URL("tokenizer.json", BERT_DIR)));
+  json.added_tokens.push(...spec.added_tokens);
+  const tok = Tokenizer.fromTokenizerJson(json);
+  for (const [content, id] of Object.entries(expected.ids)) {
+    assert.equal(tok.tokenToId(content), id ?? undefined, JSON.stringify(content));
+  }
+  assert.equal(tok.vocabSize, 30525);
+  assert.equal(expected.rows.length, spec.texts.length);
+  for (const row of expected.rows) {
+    const got = tok.encode(row.text);
+    assert.deepEqual(got.inputIds, row.ids, row.text);
+    assert.deepEqual(got.tokens, row.tokens, row.text);
+    assert.deepEqual(got.offsets, row.offsets, row.text);
+    assert.equal(tok.decode(got.inputIds), row.decoded, row.text);
+    assert.equal(tok.decode(got.inputIds, { skipSpecialTokens: true }), row.decodedSkippingSpecial, row.text);
+  }
+});
+
 Deno.test("lone surrogates are treated as U+FFFD (what a UTF-8 binding sees) and removed", () => {
   const enc = bert.encode("a\ud800b \udc00 x\ud83d");
   assert.deepEqual(enc.tokens, ["[CLS]", "ab", "x", "[SEP]"]);

@@ -203,6 +203,33 @@ function parsePostProcessor(json: Json, vocab: Map<string, number>): Pick<
 }
 
 /**
+ * The added tokens with the ids tokenizers gives them when it reads `tokenizer.json`: it does not keep the
+ * listed ids (it only warns when they differ) but adds the tokens in order, each taking the id its content
+ * already has (in the vocabulary, or as an earlier added token) or else the next one after the vocabulary and
+ * every id added so far. Files tokenizers wrote agree with the ids listed; a hand-edited one may not, and the
+ * ids tokenizers gave are the ones a model was trained with. An empty token is skipped, as tokenizers does;
+ * a token listed twice keeps its first id and takes the later options, and stays special once special.
+ */
+function addedTokenIds(listed: AddedTokenSpec[], vocab: Map<string, number>): AddedTokenSpec[] {
+  const tokens: AddedTokenSpec[] = [];
+  const index = new Map<string, number>();
+  let maxId = -1;
+  for (const t of listed) {
+    if (t.content === "") continue;
+    const i = index.get(t.content);
+    if (i !== undefined) {
+      tokens[i] = { ...t, id: tokens[i].id, special: tokens[i].special || t.special };
+      continue;
+    }
+    const id = vocab.get(t.content) ?? (maxId >= vocab.size ? maxId + 1 : vocab.size);
+    if (id > maxId) maxId = id;
+    index.set(t.content, tokens.length);
+    tokens.push({ ...t, id });
+  }
+  return tokens;
+}
+
+/**
  * Builds a spec from a parsed `tokenizer.json` (and, optionally, the `tokenizer_config.json` beside it,
  * which supplies `model_max_length` and decode defaults).
  */
@@ -230,7 +257,7 @@ export function specFromTokenizerJson(tokenizerJson: Json, config: Json = {}): T
   const normalizer = parseNormalizer(tokenizerJson.normalizer);
   const added = tokenizerJson.added_tokens ?? [];
   if (!Array.isArray(added)) fail(`added_tokens must be an array, got ${brief(added)}`);
-  const addedTokens: AddedTokenSpec[] = added.map((t: Json, i: number): AddedTokenSpec => {
+  const listed: AddedTokenSpec[] = added.map((t: Json, i: number): AddedTokenSpec => {
     if (!isObject(t)) fail(`added_tokens[${i}] must be an object, got ${brief(t)}`);
     checkString(t.content, `added_tokens[${i}].content`);
     checkId(t.id, `added_tokens[${i}].id`);
@@ -247,6 +274,7 @@ export function specFromTokenizerJson(tokenizerJson: Json, config: Json = {}): T
       singleWord: !!t.single_word,
     };
   });
+  const addedTokens = addedTokenIds(listed, vocab);
   return {
     vocab,
     unkToken: checkString(model.unk_token ?? "[UNK]", "model.unk_token"),
