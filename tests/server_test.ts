@@ -269,6 +269,15 @@ Deno.test("server: /embed and /v1/embeddings against feature-extraction", async 
     const b64 = await post(server, "/v1/embeddings", { input: SENTENCES[2], encoding_format: "base64" });
     const bytes = Uint8Array.from(atob(b64.body.data[0].embedding), (c) => c.charCodeAt(0));
     deepClose(Array.from(new Float32Array(bytes.buffer)), Array.from(want[2].data));
+    // A text too long for the model is named by the route's own field.
+    const long = "word ".repeat(600);
+    const tooLong = [
+      await post(server, "/embed", { inputs: ["x", long] }),
+      await post(server, "/v1/embeddings", { input: ["x", long] }),
+    ];
+    assert.deepEqual(tooLong.map((r) => r.status), [422, 422]);
+    assert.match(tooLong[0].body.error, /^inputs\[1\] has \d+ tokens, more than the model's/);
+    assert.match(tooLong[1].body.error, /^input\[1\] has \d+ tokens, more than the model's/);
   } finally {
     await server.shutdown();
   }

@@ -32,6 +32,8 @@ export type Job =
     truncate: boolean;
     /** One of the model's prompts (TEI's `prompt_name`); undefined: the folder's default prompt, if any. */
     promptName?: string;
+    /** The request's name for the texts, for errors: "inputs" (TEI's /embed), "input" (OpenAI's). */
+    field: "inputs" | "input";
   }
   | { route: "predict"; inputs: TextInput[]; rawScores: boolean; truncate: boolean }
   | { route: "rerank"; query: string; texts: string[]; rawScores: boolean; truncate: boolean }

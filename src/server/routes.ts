@@ -115,6 +115,7 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
           normalize: bool(body, "normalize", true),
           truncate: bool(body, "truncate", false),
           promptName: promptName(body),
+          field: "inputs",
         },
         single,
       };
@@ -133,7 +134,14 @@ export function parseBody(route: string, raw: unknown, maxBatch: number): Parsed
         throw invalid(`"model" must be a string`);
       }
       return {
-        job: { route: "embed", texts: list, normalize: true, truncate: false, promptName: promptName(body) },
+        job: {
+          route: "embed",
+          texts: list,
+          normalize: true,
+          truncate: false,
+          promptName: promptName(body),
+          field: "input",
+        },
         single,
         extra: { format, model: body.model },
       };

@@ -98,7 +98,7 @@ async function warmUp() {
 function warmUpJob(task: ModelInfo["task"]): Job {
   switch (task) {
     case "feature-extraction":
-      return { route: "embed", texts: ["warm up"], normalize: true, truncate: true };
+      return { route: "embed", texts: ["warm up"], normalize: true, truncate: true, field: "inputs" };
     case "text-classification":
       return { route: "predict", inputs: ["warm up"], rawScores: false, truncate: true };
     case "fill-mask":
@@ -169,7 +169,7 @@ function countTokens(job: Job): number {
   switch (job.route) {
     case "embed": {
       const prompt = embedPrompt(job);
-      const what = (i: number) => prompt ? `inputs[${i}] with its prompt` : `inputs[${i}]`;
+      const what = (i: number) => prompt ? `${job.field}[${i}] with its prompt` : `${job.field}[${i}]`;
       return job.texts.reduce((s, t, i) => s + check(lengthOf(prompt + t), what(i), job.truncate), 0);
     }
     case "fill-mask":
