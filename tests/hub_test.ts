@@ -976,3 +976,34 @@ Deno.test("revision v1, then v1/fix (and the other way round): a HubError naming
     }, [repo]);
   }
 });
+
+Deno.test("malicious hub: a body sent gzip-encoded although identity was asked is refused, not kept", async () => {
+  const { gzipSync } = await import("node:zlib");
+  const config = FILES["config.json"];
+  const gz = new Uint8Array(gzipSync(config));
+  // An ETag that is no hash: only the size vouches for the file, and a server gzipping anyway announces the
+  // compressed one, which its body matches byte for byte.
+  for (const etag of ["5f3-abcdef", gitBlobSha1(config)]) {
+    await withHub(async (hub, cacheDir) => {
+      hub.intercept = (req, url) =>
+        resolves(url, "config.json")
+          ? new Response(req.method === "HEAD" ? null : gz.slice(), {
+            headers: {
+              "x-repo-commit": COMMIT,
+              etag: `"${etag}"`,
+              "content-encoding": "gzip",
+              "content-length": String(gz.length),
+            },
+          })
+          : undefined;
+      await rejectsWith(
+        downloadModel(REPO, { endpoint: hub.url, cacheDir }),
+        "http",
+        "config.json",
+        "Content-Encoding gzip",
+        "Accept-Encoding: identity",
+      );
+      await assertNotComplete(cacheDir, "config.json", etag);
+    });
+  }
+});

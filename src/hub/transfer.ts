@@ -196,6 +196,19 @@ async function fetchInto(
         { status: res.status },
       );
     }
+    // We ask for identity, so fetch hands over the bytes as sent: a server encoding them anyway would have its
+    // gzip stream stored as the file, and Content-Length counts those bytes, so the size check passes and only
+    // a hash ETag would notice. The part on disk is not touched, so it stays resumable.
+    const encoding = res.headers.get("content-encoding")?.trim().toLowerCase();
+    if (encoding && encoding !== "identity") {
+      await res.body.cancel();
+      throw new HubError(
+        "http",
+        `download of ${file} from ${origin}: the server sent it with Content-Encoding ${encoding} although ` +
+          `Accept-Encoding: identity was asked; those bytes are not the file itself, refusing them`,
+        { status: res.status },
+      );
+    }
     const body = res.body;
     const refuse = async (error: HubError): Promise<never> => {
       await body.cancel();
