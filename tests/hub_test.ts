@@ -1007,3 +1007,16 @@ Deno.test("malicious hub: a body sent gzip-encoded although identity was asked i
     });
   }
 });
+
+Deno.test("a folder where a snapshot entry belongs is a HubError naming it, not a raw EISDIR", async () => {
+  await withHub(async (hub, cacheDir) => {
+    const entry = join(cacheDir, STORAGE_NAME, "snapshots", COMMIT, "config.json");
+    await Deno.mkdir(join(entry, "inside"), { recursive: true });
+    await rejectsWith(downloadModel(REPO, { endpoint: hub.url, cacheDir }), "cache", entry, "is a folder");
+    assert.deepEqual(listDir(entry), ["inside"], "the folder is left alone");
+    assert.ok(
+      !listDir(join(entry, "..")).some((name) => name.endsWith(".tmp")),
+      "no temporary link is left behind",
+    );
+  });
+});

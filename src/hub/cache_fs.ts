@@ -206,6 +206,10 @@ export class CacheFs {
   async symlink(rel: CachePath, target: string, copyFrom: CachePath): Promise<void> {
     await this.dir(rel.slice(0, -1));
     const path = this.path(rel);
+    // A link cannot be renamed over a folder (EISDIR); say which folder is in the way instead.
+    if ((await this.lstat(rel))?.isDirectory) {
+      throw new HubError("cache", `${path} is a folder where the cache needs a file; remove it to go on`);
+    }
     const tmp = `${path}.${crypto.randomUUID()}.tmp`;
     try {
       try {
