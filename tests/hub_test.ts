@@ -1020,3 +1020,42 @@ Deno.test("a folder where a snapshot entry belongs is a HubError naming it, not 
     );
   });
 });
+
+Deno.test("a leading ~ in HF_HOME, HF_HUB_CACHE, XDG_CACHE_HOME, HF_TOKEN_PATH is the home folder, as in huggingface_hub", async () => {
+  const home = await Deno.makeTempDir({ prefix: "hub_test_home_" });
+  const unset = { HF_HUB_CACHE: undefined, HUGGINGFACE_HUB_CACHE: undefined, HF_HOME: undefined };
+  try {
+    const cacheDirWith = async (vars: Record<string, string>) => {
+      let dir = "";
+      await withEnv({ ...unset, HOME: home, ...vars }, () => Promise.resolve(void (dir = hubCacheDir())));
+      return dir;
+    };
+    assert.equal(await cacheDirWith({ HF_HOME: "~/hf" }), join(home, "hf", "hub"));
+    assert.equal(await cacheDirWith({ HF_HUB_CACHE: "~/hub-cache" }), join(home, "hub-cache"));
+    assert.equal(await cacheDirWith({ XDG_CACHE_HOME: "~/xdg" }), join(home, "xdg", "huggingface", "hub"));
+    assert.equal(await cacheDirWith({ HF_HOME: "~" }), join(home, "hub"));
+    // The token file of `huggingface-cli login` under such an HF_HOME (and at such an HF_TOKEN_PATH) is read.
+    await Deno.mkdir(join(home, "hf"), { recursive: true });
+    await Deno.writeTextFile(join(home, "hf", "token"), "hf_secret\n");
+    await Deno.writeTextFile(join(home, "other-token"), "hf_secret\n");
+    const gated = simpleRepo("acme/gated", FILES, { token: "hf_secret" });
+    for (const env of [{ HF_HOME: "~/hf" }, { HF_TOKEN_PATH: "~/other-token" }]) {
+      await withHub(async (hub, cacheDir) => {
+        const vars = {
+          HOME: home,
+          HF_TOKEN: undefined,
+          HUGGING_FACE_HUB_TOKEN: undefined,
+          HF_TOKEN_PATH: undefined,
+          ...env,
+        };
+        await withEnv(vars, async () => {
+          const dir = await downloadModel("acme/gated", { endpoint: hub.url, cacheDir });
+          assert.deepEqual(await Deno.readFile(join(dir, "config.json")), FILES["config.json"]);
+        });
+      }, [gated]);
+    }
+    assert.ok(!await exists("~"), "a folder named ~ was made in the working directory");
+  } finally {
+    await Deno.remove(home, { recursive: true });
+  }
+});

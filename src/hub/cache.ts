@@ -110,9 +110,20 @@ function homeDir(): string | undefined {
 }
 
 /**
+ * `path` with a leading `~` (alone or before a "/") made the home folder. huggingface_hub expands it in
+ * HF_HOME, HF_HUB_CACHE and HF_TOKEN_PATH (`os.path.expanduser`); a `HF_HOME=~/hf` set where no shell expands
+ * it (a Dockerfile's ENV, a quoted .env value) must name the cache Python uses, not a folder named "~" in the
+ * working directory.
+ */
+function expandHome(path: string): string {
+  const home = homeDir();
+  return home !== undefined && /^~(?:[\\/]|$)/.test(path) ? join(home, path.slice(1)) : path;
+}
+
+/**
  * The hub cache root, from the environment (via `@huggingface/hub`'s `getHFHubCachePath`):
  * `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`,
- * else `~/.cache/huggingface/hub`.
+ * else `~/.cache/huggingface/hub`; a leading `~` in them is the home folder, as in huggingface_hub.
  */
 export function hubCacheDir(): string {
   const configured = ["HF_HUB_CACHE", "HUGGINGFACE_HUB_CACHE", "HF_HOME", "XDG_CACHE_HOME"]
@@ -120,7 +131,8 @@ export function hubCacheDir(): string {
   const home = homeDir();
   // Only the last fallback is ours: the package would call os.homedir(), which Deno gates behind --allow-sys.
   if (!configured && home !== undefined) return join(home, ".cache", "huggingface", "hub");
-  return getHFHubCachePath();
+  // The package leaves a "~" as it is; each variable it may come from starts the path it builds.
+  return expandHome(getHFHubCachePath());
 }
 
 /**
@@ -148,8 +160,10 @@ export function endpointFromEnv(): string {
 
 /** `$HF_HOME`, else `$XDG_CACHE_HOME/huggingface`, else `~/.cache/huggingface`. */
 function hfHome(): string {
-  return Deno.env.get("HF_HOME") ||
-    join(Deno.env.get("XDG_CACHE_HOME") || join(homeDir() ?? ".", ".cache"), "huggingface");
+  return expandHome(
+    Deno.env.get("HF_HOME") ||
+      join(Deno.env.get("XDG_CACHE_HOME") || join(homeDir() ?? ".", ".cache"), "huggingface"),
+  );
 }
 
 /**
@@ -159,7 +173,7 @@ function hfHome(): string {
 export async function tokenFromEnv(): Promise<string | undefined> {
   const fromEnv = Deno.env.get("HF_TOKEN") || Deno.env.get("HUGGING_FACE_HUB_TOKEN");
   if (fromEnv) return fromEnv.trim();
-  const path = Deno.env.get("HF_TOKEN_PATH") || join(hfHome(), "token");
+  const path = expandHome(Deno.env.get("HF_TOKEN_PATH") || join(hfHome(), "token"));
   try {
     return (await readTextCapped(path, FILE_CAPS.small, "token files")).trim() || undefined;
   } catch (err) {
