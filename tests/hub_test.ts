@@ -13,6 +13,7 @@ import {
   resolveModelDir,
 } from "../src/hub/mod.ts";
 import { main as cliMain } from "../scripts/download.ts";
+import { readSentenceTransformersConfig } from "../src/pipelines/sentence_transformers.ts";
 import { slowTest } from "./helpers/unit.ts";
 import {
   closedEndpoint,
@@ -1058,4 +1059,55 @@ Deno.test("a leading ~ in HF_HOME, HF_HUB_CACHE, XDG_CACHE_HOME, HF_TOKEN_PATH i
   } finally {
     await Deno.remove(home, { recursive: true });
   }
+});
+
+Deno.test("a sentence-transformers repo downloads modules.json, its Pooling folder's config.json and settings", async () => {
+  const json = (x: unknown) => new TextEncoder().encode(JSON.stringify(x));
+  const modules = (poolingPath: string) =>
+    json([
+      { idx: 0, name: "0", path: "", type: "sentence_transformers.models.Transformer" },
+      { idx: 1, name: "1", path: poolingPath, type: "sentence_transformers.models.Pooling" },
+      { idx: 2, name: "2", path: "2_Normalize", type: "sentence_transformers.models.Normalize" },
+    ]);
+  const st = simpleRepo("acme/st", {
+    ...FILES,
+    "modules.json": modules("1_Pooling"),
+    "1_Pooling/config.json": json({ word_embedding_dimension: 8, pooling_mode_mean_tokens: true }),
+    "sentence_bert_config.json": json({ max_seq_length: 128, do_lower_case: false }),
+    "config_sentence_transformers.json": json({ prompts: { query: "query: " }, default_prompt_name: null }),
+  });
+  const hostile = simpleRepo("acme/st-hostile", {
+    ...FILES,
+    "modules.json": modules("../../../outside"),
+  });
+  await withHub(async (hub, cacheDir) => {
+    const opts = { endpoint: hub.url, cacheDir };
+    const dir = await downloadModel("acme/st", opts);
+    const pooling = join(dir, "1_Pooling", "config.json");
+    assert.equal(
+      await Deno.readLink(pooling),
+      `../../../blobs/${gitBlobSha1(st.commits[fakeCommit("acme/st")]["1_Pooling/config.json"])}`,
+    );
+    assert.deepEqual(await readSentenceTransformersConfig(dir), {
+      pooling: ["mean"],
+      normalize: true,
+      doLowerCase: false,
+      prompts: { query: "query: " },
+      includePrompt: true,
+      maxSeqLength: 128,
+    });
+    assert.equal(await findCachedModel("acme/st", { cacheDir }), dir);
+    // Again, from the cache: one HEAD for the branch's commit, nothing else.
+    const before = hub.requests.length;
+    assert.equal(await downloadModel("acme/st", opts), dir);
+    assert.equal(hub.requests.length, before + 1);
+
+    await rejectsWith(
+      downloadModel("acme/st-hostile", opts),
+      "unsupported",
+      "modules.json",
+      "../../../outside",
+    );
+    assert.ok(!hub.requests.some((r) => r.path.includes("outside")), "the path was asked for");
+  }, [st, hostile]);
 });

@@ -37,7 +37,7 @@ import { CacheFs } from "./cache_fs.ts";
 import { HubError } from "./errors.ts";
 import { type FileMeta, probe } from "./metadata.ts";
 import { fetchBlob, type TransferContext } from "./transfer.ts";
-import { FILE_CAPS, readTextCapped } from "../fs/read.ts";
+import { FILE_CAPS, readJsonCapped, readTextCapped } from "../fs/read.ts";
 
 /** One progress report: `loaded` of `total` bytes of `file` (total is undefined if the hub did not say). */
 export interface DownloadProgress {
@@ -151,6 +151,38 @@ async function writeRef(ctx: TransferContext, revision: string, commit: string):
   await ctx.fs.writeFile(path, new TextEncoder().encode(commit));
 }
 
+// A folder of the repo as modules.json names one: plain names, no ".", ".." or empty part, nothing absolute.
+const REPO_FOLDER = /^[A-Za-z0-9_][A-Za-z0-9_.-]*(?:\/[A-Za-z0-9_][A-Za-z0-9_.-]*)*$/;
+
+/**
+ * The folders of the Pooling modules that a downloaded `modules.json` lists (`1_Pooling` when a module gives
+ * no path, as the pipelines read it). A malformed file gives none: loading the folder then says what is wrong
+ * with it. A path that would leave the snapshot is refused.
+ */
+async function poolingFolders(modulesPath: string, where: string): Promise<string[]> {
+  const modules = await readJsonCapped(modulesPath, FILE_CAPS.config, "JSON config files");
+  if (!Array.isArray(modules)) return [];
+  const folders: string[] = [];
+  for (const m of modules) {
+    if (typeof m !== "object" || m === null || typeof m.type !== "string" || !m.type.endsWith("Pooling")) {
+      continue;
+    }
+    const folder = typeof m.path === "string" ? m.path : "1_Pooling";
+    if (folder === "") continue; // its config.json would be the model's own, already fetched
+    if (!REPO_FOLDER.test(folder)) {
+      throw new HubError(
+        "unsupported",
+        `${where}: modules.json puts its Pooling module in ${
+          JSON.stringify(folder)
+        }, which is not a folder ` +
+          `inside the repo (plain names separated by "/", no "." or ".." parts); refusing it`,
+      );
+    }
+    if (!folders.includes(folder)) folders.push(folder);
+  }
+  return folders;
+}
+
 /** The error for a model that is needed but absent from the cache while downloads are off. */
 export function notCachedError(repoId: string, revision: string, cacheDir: string, why: string): HubError {
   const rev = revision === DEFAULT_REVISION ? "" : ` --revision ${revision}`;
@@ -164,7 +196,9 @@ export function notCachedError(repoId: string, revision: string, cacheDir: strin
 /**
  * Downloads a DistilBERT checkpoint into the Hugging Face cache and returns its snapshot folder
  * (`<cache>/models--{org}--{name}/snapshots/<commit>`), which then holds `config.json`, `model.safetensors` and the
- * tokenizer files the repo has (`tokenizer.json`, `vocab.txt`, `tokenizer_config.json`, `special_tokens_map.json`).
+ * tokenizer files the repo has (`tokenizer.json`, `vocab.txt`, `tokenizer_config.json`, `special_tokens_map.json`),
+ * and for a sentence-transformers repo `modules.json`, its Pooling module's `config.json` (`1_Pooling/`),
+ * `sentence_bert_config.json` and `config_sentence_transformers.json`.
  *
  * The revision is resolved to a commit once, and every file is fetched at that commit. Files already in the
  * snapshot are not fetched again; an interrupted download resumes from its `.incomplete` part; each file is
@@ -214,16 +248,22 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
   //    large transfer. Files already in snapshots/<commit>/ (or known absent via .no_exist) cost no request.
   let commit: string | undefined = isCommitHash(revision) ? revision : undefined;
   const planned: { file: string; meta: FileMeta | undefined }[] = [];
+  const snapshotPath = (
+    commit: string,
+    file: string,
+  ) => [ctx.storage, "snapshots", commit, ...file.split("/")];
   const look = async (file: string): Promise<"cached" | "missing" | FileMeta> => {
     if (commit !== undefined) {
       try {
-        if (await ctx.fs.resolveFile([ctx.storage, "snapshots", commit, file]) !== undefined) return "cached";
+        if (await ctx.fs.resolveFile(snapshotPath(commit, file)) !== undefined) return "cached";
       } catch (err) {
         // An entry leading outside the cache or to a folder is not ours: fetch the file and link it anew (the
         // rename replaces the entry itself, nothing is followed).
         if (!(err instanceof HubError && err.code === "cache")) throw err;
       }
-      if (await ctx.fs.lstat([ctx.storage, ".no_exist", commit, file]) !== undefined) return "missing";
+      if (await ctx.fs.lstat([ctx.storage, ".no_exist", commit, ...file.split("/")]) !== undefined) {
+        return "missing";
+      }
     }
     const found = await probe(ctx, commit ?? revision, file);
     const seen = found.kind === "found" ? found.meta.commit : found.commit;
@@ -234,7 +274,7 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
     if (found.kind === "missing") {
       // Same marker huggingface_hub leaves, so transformers does not ask again either.
       if (commit !== undefined) {
-        await ctx.fs.writeFile([ctx.storage, ".no_exist", commit, file], new Uint8Array());
+        await ctx.fs.writeFile([ctx.storage, ".no_exist", commit, ...file.split("/")], new Uint8Array());
       }
       return "missing";
     }
@@ -247,6 +287,17 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
     return true;
   };
   const where = () => `${repoId} at revision ${revision}`;
+  // Fetches a file and points the snapshot at its blob with a relative link, as huggingface_hub does (one
+  // "../" more per folder the file is in, e.g. 1_Pooling/config.json).
+  const store = async (commit: string, file: string, meta: FileMeta) => {
+    await fetchBlob(ctx, file, meta);
+    const up = "../".repeat(file.split("/").length + 1);
+    await ctx.fs.symlink(snapshotPath(commit, file), `${up}blobs/${meta.etag}`, [
+      ctx.storage,
+      "blobs",
+      meta.etag,
+    ]);
+  };
 
   if (!await take("config.json")) {
     throw new HubError(
@@ -283,19 +334,30 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
     );
   }
   if (commit === undefined) throw new HubError("http", `${endpoint} never told the commit of ${where()}`);
+  if (await take("modules.json")) {
+    // A sentence-transformers repo: without these files the folder loads as a plain transformers model, so
+    // feature-extraction would silently give per-token vectors where Python's cache gives pooled, normalized
+    // ones. modules.json, small, is fetched now to learn where its Pooling module keeps config.json.
+    const entry = planned.find((p) => p.file === "modules.json")!;
+    if (entry.meta !== undefined) await store(commit, entry.file, entry.meta);
+    entry.meta = undefined;
+    for (const folder of await poolingFolders(ctx.fs.path(snapshotPath(commit, entry.file)), where())) {
+      await take(`${folder}/config.json`);
+    }
+    await take("sentence_bert_config.json");
+    await take("config_sentence_transformers.json");
+  }
 
   // 2. Fetch what is missing, the small files first and the weights last, and point the snapshot at each blob
   //    with a relative link, as huggingface_hub does.
   planned.sort((a, b) => Number(a.file === "model.safetensors") - Number(b.file === "model.safetensors"));
   for (const { file, meta } of planned) {
-    const pointer = [ctx.storage, "snapshots", commit, file];
     if (meta === undefined) {
-      const size = (await ctx.fs.resolveFile(pointer))?.size ?? 0;
+      const size = (await ctx.fs.resolveFile(snapshotPath(commit, file)))?.size ?? 0;
       ctx.onProgress?.({ file, loaded: size, total: size });
       continue;
     }
-    await fetchBlob(ctx, file, meta);
-    await ctx.fs.symlink(pointer, `../../blobs/${meta.etag}`, [ctx.storage, "blobs", meta.etag]);
+    await store(commit, file, meta);
   }
   return join(storageDir, "snapshots", commit);
 }
