@@ -700,7 +700,7 @@ export class Backend {
   ) {
     this.#check();
     need(dimsOk(t, dim) && src.length >= t * dim && rows.length >= t, "scatter buffers");
-    need(dst.length >= dstRows * dim, "scatter destination");
+    need(Number.isInteger(dstRows) && dstRows >= 0 && dst.length >= dstRows * dim, "scatter destination");
     for (let i = 0; i < t; i++) need(rows[i] >= 0 && rows[i] < dstRows, "scatter row index");
     this.#k.dbk_scatter_rows(src, t, dim, rows, dst);
   }
@@ -716,7 +716,7 @@ export class Backend {
   ) {
     this.#check();
     need(dimsOk(t, dim) && dst.length >= t * dim && rows.length >= t, "gather buffers");
-    need(src.length >= srcRows * dim, "gather source");
+    need(Number.isInteger(srcRows) && srcRows >= 0 && src.length >= srcRows * dim, "gather source");
     for (let i = 0; i < t; i++) need(rows[i] >= 0 && rows[i] < srcRows, "gather row index");
     this.#k.dbk_gather_rows(src, t, dim, rows, dst);
   }
