@@ -361,9 +361,9 @@ export class Backend {
   #lowpScratchBytes: Map<number, number>[] = [];
 
   #lowpPathRuns(code: number, path: number): boolean {
-    const i = code * 8 + path;
-    return this.#lowpRuns[i] ??= Number.isInteger(path) && path >= 0 && path < LOWP_PATHS.length &&
-      this.#k.dbk_lowp_path_supported(code, path) === 1;
+    // Checked before it indexes the cache: code * 8 + path of a path past the last (8) is another dtype's entry.
+    if (!Number.isInteger(path) || path < 0 || path >= LOWP_PATHS.length) return false;
+    return this.#lowpRuns[code * 8 + path] ??= this.#k.dbk_lowp_path_supported(code, path) === 1;
   }
 
   /** c[M, N] = act(a[M, K] x w^T (+ bias)) with w from `packLowp`: bf16 or int8 GEMM, fp32 in and out. */
