@@ -24,7 +24,7 @@ function need(cond: boolean, what: string): void {
   if (!cond) throw new RangeError(`internal size check failed before a native call: ${what}`);
 }
 
-function overlaps(x: Float32Array, y: Float32Array): boolean {
+function overlaps(x: ArrayBufferView, y: ArrayBufferView): boolean {
   if (x.buffer !== y.buffer) return false;
   return x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
@@ -387,7 +387,11 @@ export class Backend {
     need(bias === null || bias.length >= n, `low-precision linear bias for ${n} outputs`);
     // int32 sums of up to 255 * 127 per k (the VNNI paths' unsigned weights) stay below 2^31.
     need(lw.dtype === "bf16" || k <= 65536, `int8 linear with ${k} inputs (at most 65536)`);
-    need(!overlaps(c, a) && (bias === null || !overlaps(c, bias)), "linear output overlaps an input");
+    need(
+      !overlaps(c, a) && !overlaps(c, lw.w) && (lw.dtype === "bf16" || !overlaps(c, lw.scale)) &&
+        (bias === null || !overlaps(c, bias)),
+      "linear output overlaps an input",
+    );
     const code = DTYPE_CODE[lw.dtype];
     need(this.#lowpPathRuns(code, lw.path), "kernel path of the weights");
     // Asked once per shape (a forward has two: k = dim and k = hidden), not once per layer.
@@ -484,6 +488,7 @@ export class Backend {
         w2.w.length >= Math.ceil(n / 32) * 32 * paddedK(h),
       "packed size",
     );
+    need(!overlaps(y, w1.w) && !overlaps(y, w2.w), "feed-forward output overlaps an input");
     need(this.#lowpPathRuns(DTYPE_CODE.bf16, w1.path), "kernel path of the weights");
     const path = w1.path;
     const bytes = this.#ffnScratch(
@@ -667,6 +672,14 @@ export class Backend {
     }
     const t = seqStarts[nSeqs];
     need(qkv.length >= t * 3 * dim && out.length >= t * dim, "attention activations");
+    // out and scratch are written while every input is read (kernels.h: no buffer of it may alias).
+    for (const input of [qkv, qkvBias, seqStarts, uniform]) {
+      need(
+        !overlaps(out, input) && !overlaps(scratch, input),
+        "attention output or scratch overlaps an input",
+      );
+    }
+    need(!overlaps(out, scratch), "attention output overlaps its scratch");
     // The C side uses as many threads as whole per-thread shares fit in scratchFloats.
     const scratchFloats = Math.min(scratch.length, I32_MAX);
     need(
@@ -702,6 +715,7 @@ export class Backend {
     need(dimsOk(t, dim) && src.length >= t * dim && rows.length >= t, "scatter buffers");
     need(Number.isInteger(dstRows) && dstRows >= 0 && dst.length >= dstRows * dim, "scatter destination");
     for (let i = 0; i < t; i++) need(rows[i] >= 0 && rows[i] < dstRows, "scatter row index");
+    need(!overlaps(dst, src) && !overlaps(dst, rows), "scatter destination overlaps its source");
     this.#k.dbk_scatter_rows(src, t, dim, rows, dst);
   }
 
@@ -718,6 +732,7 @@ export class Backend {
     need(dimsOk(t, dim) && dst.length >= t * dim && rows.length >= t, "gather buffers");
     need(Number.isInteger(srcRows) && srcRows >= 0 && src.length >= srcRows * dim, "gather source");
     for (let i = 0; i < t; i++) need(rows[i] >= 0 && rows[i] < srcRows, "gather row index");
+    need(!overlaps(dst, src) && !overlaps(dst, rows), "gather destination overlaps its source");
     this.#k.dbk_gather_rows(src, t, dim, rows, dst);
   }
 
