@@ -954,6 +954,34 @@ Deno.test("a slow drip is stopped by minBytesPerSecond over minSpeedWindowMs; th
   });
 });
 
+Deno.test("an unknown or misspelt option is a TypeError naming it, before the cache or the network", async () => {
+  // No server (a closed 127.0.0.1 port): a call that went on to the network would fail otherwise.
+  const cacheDir = await Deno.makeTempDir();
+  const endpoint = "http://127.0.0.1:9";
+  try {
+    const cases: [typeof downloadModel | typeof resolveModelDir, Record<string, unknown>, string][] = [
+      [downloadModel, { revison: "v1" }, "revison"],
+      [downloadModel, { download: false }, "download"], // resolveModelDir's, not downloadModel's
+      [resolveModelDir, { local_files_only: true }, "local_files_only"],
+      [resolveModelDir, { cacheDir, offline: true, cache_dir: "x" }, "cache_dir"],
+    ];
+    for (const [call, options, name] of cases) {
+      const err = await call(REPO, { cacheDir, endpoint, ...options }).then(() => undefined, (e) => e);
+      assert.ok(err instanceof TypeError && err.message.includes(`unknown option "${name}"`), String(err));
+    }
+    for (const call of [downloadModel, resolveModelDir]) {
+      const err = await call(REPO, null as never).then(() => undefined, (e) => e);
+      assert.ok(err instanceof TypeError && /options must be an object/.test(err.message), String(err));
+    }
+    // Every declared option is still taken: offline with an empty cache fails as not_cached, not on a name.
+    const err = await resolveModelDir(REPO, { cacheDir, offline: true, download: false, revision: "main" })
+      .then(() => undefined, (e) => e);
+    assert.ok(err instanceof HubError && err.code === "not_cached", String(err));
+  } finally {
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
 Deno.test("revision v1, then v1/fix (and the other way round): a HubError naming the conflict in refs/", async () => {
   const repo = simpleRepo(REPO, FILES);
   repo.refs.v1 = COMMIT;

@@ -83,12 +83,49 @@ function secondsFromEnv(name: string, fallback: number): number {
   return (Number.isFinite(value) && value > 0 ? value : fallback) * 1000;
 }
 
+/** The names {@link DownloadOptions} declares. */
+export const DOWNLOAD_OPTION_KEYS = [
+  "revision",
+  "cacheDir",
+  "endpoint",
+  "token",
+  "offline",
+  "onProgress",
+  "minBytesPerSecond",
+  "minSpeedWindowMs",
+] as const satisfies readonly (keyof DownloadOptions)[];
+// Compile-time check that the list names every declared option (a new option must be added to it).
+const _downloadKeysComplete: Exclude<keyof DownloadOptions, typeof DOWNLOAD_OPTION_KEYS[number]> extends never
+  ? true
+  : never = true;
+void _downloadKeysComplete;
+
 /**
- * Throws a `RangeError` naming the option when `minBytesPerSecond` or `minSpeedWindowMs` is not a usable number.
+ * Throws a `TypeError` for options that are not an object or name an option not in `allowed` (a misspelt
+ * `revison` would otherwise fetch main, or `local_files_only` go to the network), and a `RangeError` naming
+ * the option when `minBytesPerSecond` or `minSpeedWindowMs` is not a usable number.
  *
  * @param options the options to check
+ * @param allowed the option names the caller takes
+ * @param what the caller, for the message
  */
-export function validateDownloadOptions(options: DownloadOptions): void {
+export function validateDownloadOptions(
+  options: DownloadOptions,
+  allowed: readonly string[] = DOWNLOAD_OPTION_KEYS,
+  what = "downloadModel",
+): void {
+  if (typeof options !== "object" || options === null || Array.isArray(options)) {
+    throw new TypeError(
+      `${what} options must be an object, got ${options === null ? "null" : typeof options}`,
+    );
+  }
+  for (const key of Object.keys(options)) {
+    if (!allowed.includes(key)) {
+      throw new TypeError(
+        `${what}: unknown option ${JSON.stringify(key)} (valid options: ${allowed.join(", ")})`,
+      );
+    }
+  }
   const { minBytesPerSecond, minSpeedWindowMs } = options;
   if (minBytesPerSecond !== undefined && !(Number.isFinite(minBytesPerSecond) && minBytesPerSecond >= 0)) {
     throw new RangeError(
@@ -214,6 +251,7 @@ export function notCachedError(repoId: string, revision: string, cacheDir: strin
  * @throws {HubError} with a `code` saying what went wrong (auth, not_found, network, checksum, cache,
  *   unsupported...)
  * @throws {RangeError} for an invalid `minBytesPerSecond` or `minSpeedWindowMs`
+ * @throws {TypeError} for an option it does not take
  */
 export async function downloadModel(repoId: string, options: DownloadOptions = {}): Promise<string> {
   validateRepoId(repoId);

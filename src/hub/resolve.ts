@@ -5,7 +5,13 @@
  */
 
 import { DEFAULT_REVISION, findCachedModel, hubCacheDir, isValidRepoId, offlineFromEnv } from "./cache.ts";
-import { downloadModel, type DownloadOptions, notCachedError, validateDownloadOptions } from "./download.ts";
+import {
+  DOWNLOAD_OPTION_KEYS,
+  downloadModel,
+  type DownloadOptions,
+  notCachedError,
+  validateDownloadOptions,
+} from "./download.ts";
 import { HubError } from "./errors.ts";
 
 /** Options of {@link resolveModelDir}: those of `downloadModel`, plus whether a cache miss may download. */
@@ -13,6 +19,11 @@ export interface ResolveModelOptions extends DownloadOptions {
   /** Download on a cache miss. Default true (unless offline). With false, a cache miss is an error. */
   download?: boolean;
 }
+
+/** The names {@link ResolveModelOptions} declares. */
+export const RESOLVE_OPTION_KEYS = [...DOWNLOAD_OPTION_KEYS, "download"] as const satisfies readonly (
+  keyof ResolveModelOptions
+)[];
 
 // Explicitly a path: ./x, ../x, /x, ~/x, and on Windows C:\x, C:/x, \x, .\x.
 const PATH_LIKE = /^(?:\.{1,2}(?:[\\/]|$)|[\\/~]|[A-Za-z]:[\\/])/;
@@ -43,6 +54,7 @@ async function statOrUndefined(path: string): Promise<Deno.FileInfo | undefined>
  * @returns the folder to load the model from
  * @throws {HubError} `invalid_repo_id` for a string that is neither; `not_cached` offline on a cache miss; and the
  *   download errors
+ * @throws {TypeError} for an option it does not take
  */
 export async function resolveModelDir(modelOrId: string, options: ResolveModelOptions = {}): Promise<string> {
   const info = await statOrUndefined(modelOrId);
@@ -57,7 +69,7 @@ export async function resolveModelDir(modelOrId: string, options: ResolveModelOp
         `("name" or "org/name" of letters, digits, "-", "_", "."; write local paths as ./path)`,
     );
   }
-  validateDownloadOptions(options);
+  validateDownloadOptions(options, RESOLVE_OPTION_KEYS, "resolveModelDir");
   const revision = options.revision ?? DEFAULT_REVISION;
   const cacheDir = options.cacheDir ?? hubCacheDir();
   const cached = await findCachedModel(modelOrId, { revision, cacheDir });
@@ -68,5 +80,6 @@ export async function resolveModelDir(modelOrId: string, options: ResolveModelOp
   if (options.download === false) {
     throw notCachedError(modelOrId, revision, cacheDir, "downloads are disabled");
   }
-  return await downloadModel(modelOrId, { ...options, revision, cacheDir, offline: false });
+  const { download: _, ...forDownload } = options;
+  return await downloadModel(modelOrId, { ...forDownload, revision, cacheDir, offline: false });
 }

@@ -5,7 +5,7 @@
  */
 
 import { type LoadOptions, validateLoadOptions } from "../model.ts";
-import type { ResolveModelOptions } from "../hub/mod.ts";
+import { RESOLVE_OPTION_KEYS, type ResolveModelOptions } from "../hub/resolve.ts";
 import type { Encoding } from "../tokenizer/mod.ts";
 import type { FloatTensor } from "../tensor.ts";
 import { FILE_CAPS, readOptionalJson } from "../fs/read.ts";
@@ -86,17 +86,7 @@ export const PIPELINE_OPTION_KEYS = [
 ] as const satisfies readonly (keyof PipelineOptions)[];
 
 /** The hub options `pipeline()` passes on to `resolveModelDir`. */
-export const HUB_OPTION_KEYS = [
-  "revision",
-  "cacheDir",
-  "endpoint",
-  "token",
-  "offline",
-  "onProgress",
-  "download",
-  "minBytesPerSecond",
-  "minSpeedWindowMs",
-] as const satisfies readonly (keyof ResolveModelOptions)[];
+export const HUB_OPTION_KEYS = RESOLVE_OPTION_KEYS;
 
 // Compile-time checks that the key lists above name every declared option (a new option must be added there).
 type Unlisted<T, K> = Exclude<keyof T, K>;
