@@ -58,6 +58,12 @@ function cleanEnv(extra: Record<string, string>): Record<string, string> {
   return { ...env, NO_COLOR: "1", ...extra };
 }
 
+/** `deno task build:npm --out <out>`, as a subprocess with `env`. */
+function buildNpm(out: string, env: Record<string, string>): Promise<RunResult> {
+  const flags = ["--no-lock", "--allow-read", "--allow-write", "--allow-env", "--allow-run"];
+  return run(DENO, ["run", ...flags, "scripts/build_npm.ts", "--out", out], { env });
+}
+
 Deno.test("packaging: deno doc --lint mod.ts is clean", async () => {
   const res = await run(DENO, ["doc", "--lint", "mod.ts"]);
   assertOk(res, "deno doc --lint mod.ts");
@@ -116,18 +122,7 @@ Deno.test("packaging: build:npm refuses to empty an output folder that is not an
   try {
     await Deno.writeTextFile(`${tmp}/keep.txt`, "not a build");
     const env = cleanEnv({ DENO_DIR: await denoDir() });
-    const build = (out: string) =>
-      run(DENO, [
-        "run",
-        "--no-lock",
-        "--allow-read",
-        "--allow-write",
-        "--allow-env",
-        "--allow-run",
-        "scripts/build_npm.ts",
-        "--out",
-        out,
-      ], { env });
+    const build = (out: string) => buildNpm(out, env);
     const res = await build(tmp);
     assert.notEqual(res.code, 0, res.output);
     assert.match(
@@ -158,17 +153,7 @@ Deno.test({
       const depsOf = (pkgJson: string) => JSON.parse(Deno.readTextFileSync(pkgJson)).dependencies ?? {};
 
       await t.step("build:npm", async () => {
-        const res = await run(DENO, [
-          "run",
-          "--no-lock",
-          "--allow-read",
-          "--allow-write",
-          "--allow-env",
-          "--allow-run",
-          "scripts/build_npm.ts",
-          "--out",
-          dist,
-        ], { env });
+        const res = await buildNpm(dist, env);
         assertOk(res, "scripts/build_npm.ts");
         for (const f of ["mod.js", "mod.d.ts", "ffi/build.js", "ffi/build.d.ts", "package.json"]) {
           assert.ok(Deno.statSync(`${dist}/${f}`).isFile, f);

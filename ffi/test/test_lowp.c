@@ -213,6 +213,15 @@ static void test_linear(int32_t M, int32_t K, int32_t N, int with_bias, int32_t 
     free(x), free(w), free(bias), free(wp), free(wq), free(scale), free(y), free(y1), free(yq_ref);
 }
 
+// y = x . w^T on one thread, no bias or activation, in dtype dt on path: w packed as q8 (wq, scale) or bf16 (wp).
+static void plain_linear(int32_t dt, int32_t path, const float *x, int32_t M, int32_t K, const uint8_t *wq,
+                         const float *scale, const uint16_t *wp, int32_t N, float *y) {
+    uint8_t *scratch = xalloc(dbk_lowp_scratch_bytes(dt, path, M, K));
+    if (dt == DBK_DTYPE_Q8) dbk_q8_linear(1, path, x, M, K, wq, scale, N, NULL, DBK_ACT_NONE, scratch, y);
+    else dbk_bf16_linear(1, path, x, M, K, wp, N, NULL, DBK_ACT_NONE, scratch, y);
+    free(scratch);
+}
+
 // Special values: NaN in a row of x makes that row's outputs NaN on every path, and leaves the other rows.
 static void test_nan_rows(void) {
     const int32_t M = 5, K = 64, N = 32;
@@ -228,10 +237,7 @@ static void test_nan_rows(void) {
     for (int32_t path = 0; path < DBK_PATH_COUNT; path++)
         for (int32_t dt = DBK_DTYPE_BF16; dt <= DBK_DTYPE_Q8; dt++) {
             if (!dbk_lowp_path_supported(dt, path)) continue;
-            uint8_t *scratch = xalloc(dbk_lowp_scratch_bytes(dt, path, M, K));
-            if (dt == DBK_DTYPE_Q8) dbk_q8_linear(1, path, x, M, K, wq, scale, N, NULL, DBK_ACT_NONE, scratch, y);
-            else dbk_bf16_linear(1, path, x, M, K, wp, N, NULL, DBK_ACT_NONE, scratch, y);
-            free(scratch);
+            plain_linear(dt, path, x, M, K, wq, scale, wp, N, y);
             int nan_row = 1, other_finite = 1;
             for (int32_t t = 0; t < M; t++)
                 for (int32_t n = 0; n < N; n++) {
@@ -264,10 +270,7 @@ static void test_nan_weights(void) {
     for (int32_t path = 0; path < DBK_PATH_COUNT; path++)
         for (int32_t dt = DBK_DTYPE_BF16; dt <= DBK_DTYPE_Q8; dt++) {
             if (!dbk_lowp_path_supported(dt, path)) continue;
-            uint8_t *scratch = xalloc(dbk_lowp_scratch_bytes(dt, path, M, K));
-            if (dt == DBK_DTYPE_Q8) dbk_q8_linear(1, path, x, M, K, wq, scale, N, NULL, DBK_ACT_NONE, scratch, y);
-            else dbk_bf16_linear(1, path, x, M, K, wp, N, NULL, DBK_ACT_NONE, scratch, y);
-            free(scratch);
+            plain_linear(dt, path, x, M, K, wq, scale, wp, N, y);
             int nan_col = 1, inf_col = 1, other_finite = 1;
             for (int32_t t = 0; t < M; t++)
                 for (int32_t n = 0; n < N; n++) {
