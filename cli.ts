@@ -27,6 +27,7 @@ import {
 import { DTYPES, MAX_THREADS } from "./src/backend.ts";
 import type { InputShape } from "./src/pipelines/registry.ts";
 import { serveMain } from "./serve.ts";
+import { POOLINGS } from "./src/pipelines/feature_extraction.ts";
 import { DEFAULT_MAX_LINE_BYTES, type Line, LineTooLongError, readLines } from "./src/cli/read_lines.ts";
 
 // Input bytes buffered before a forward pass at the latest.
@@ -69,7 +70,8 @@ Options:
       --top-k <n|all>              text-classification: labels per text (all: every label), best first;
                                    fill-mask: candidates per mask (default 5); question-answering: answers
       --function-to-apply <f>      text-classification: softmax | sigmoid | none (default from the config)
-      --pooling <p>                feature-extraction: none (default) | mean | cls
+      --pooling <p>                feature-extraction: none (default) or
+                                   ${POOLINGS.slice(1).join(" | ")}
       --normalize                  feature-extraction: L2-normalize the vectors
       --prompt <text>              feature-extraction: text prepended to every input (e.g. "query: "); "" turns
                                    a sentence-transformers folder's default prompt off
@@ -199,7 +201,7 @@ function callOptions(task: PipelineTask, values: Values): Record<string, unknown
     }
   }
   opts.functionToApply = oneOf(values, "function-to-apply", ["softmax", "sigmoid", "none"]);
-  opts.pooling = oneOf(values, "pooling", ["none", "mean", "cls"]);
+  opts.pooling = oneOf(values, "pooling", POOLINGS);
   if (values.normalize) opts.normalize = true;
   if (values.prompt !== undefined && values["prompt-name"] !== undefined) {
     throw new UsageError(`give --prompt (the text) or --prompt-name (one of the model's prompts), not both`);

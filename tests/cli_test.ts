@@ -258,6 +258,14 @@ Deno.test("cli: the other tasks on synth checkpoints (fill-mask, embeddings, ner
     assert.equal(vecs.length, 2);
     assert.equal(vecs[0].length, 768);
     assert.ok(Math.abs(Math.hypot(...vecs[0]) - 1) < 1e-5);
+    // Every pooling the pipeline takes: max pooling is at least the mean in every dimension.
+    const pooled = (mode: string) =>
+      cli(["embeddings", "-m", mlm, "--pooling", mode, "--threads", "1", "hi there"]);
+    const [mean, max] = [await pooled("mean"), await pooled("max")];
+    assert.equal(max.code, 0, max.stderr);
+    const [m0, x0] = [mean.lines[0] as number[], max.lines[0] as number[]];
+    assert.equal(x0.length, 768);
+    assert.ok(x0.every((v, i) => v >= m0[i] - 1e-6) && x0.some((v, i) => v > m0[i] + 1e-3));
     const tokens = await cli(["feature-extraction", "-m", mlm, "--threads", "1", "hello world"]);
     assert.deepEqual([(tokens.lines[0] as number[][]).length, (tokens.lines[0] as number[][])[0].length], [
       4,

@@ -32,7 +32,8 @@ import { promptTokenCount, resolvePrompt } from "./prompts.ts";
  */
 export type Pooling = "none" | "mean" | "cls" | "max" | "mean_sqrt_len" | "weightedmean" | "lasttoken";
 
-const POOLINGS: readonly Pooling[] = ["none", ...POOLING_MODES];
+/** Every `pooling` value, in the order the help lists them. */
+export const POOLINGS: readonly Pooling[] = ["none", ...POOLING_MODES];
 
 /** Options of a feature-extraction call. */
 export interface FeatureExtractionOptions extends BatchOptions {

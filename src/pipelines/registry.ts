@@ -144,7 +144,7 @@ export const TASKS: readonly TaskSpec[] = [
     architectures: ["DistilBertModel", "BertModel"],
     input: "text-or-pair",
     callOptions: FEATURE_EXTRACTION_OPTIONS,
-    output: "token vectors [tokens][dim], or one vector [dim] with pooling mean or cls",
+    output: "token vectors [tokens][dim], or one vector [dim] with any other pooling",
     routes: ["/embed", "/v1/embeddings"],
     create: async (dir, tokenizer, options) => {
       const st = await readSentenceTransformersConfig(dir);
