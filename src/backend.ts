@@ -673,12 +673,13 @@ export class Backend {
     const t = seqStarts[nSeqs];
     need(qkv.length >= t * 3 * dim && out.length >= t * dim, "attention activations");
     // out and scratch are written while every input is read (kernels.h: no buffer of it may alias).
-    for (const input of [qkv, qkvBias, seqStarts, uniform]) {
-      need(
-        !overlaps(out, input) && !overlaps(scratch, input),
-        "attention output or scratch overlaps an input",
-      );
-    }
+    need(
+      !overlaps(out, qkv) && !overlaps(out, qkvBias) && !overlaps(out, seqStarts) &&
+        !overlaps(out, uniform) &&
+        !overlaps(scratch, qkv) && !overlaps(scratch, qkvBias) && !overlaps(scratch, seqStarts) &&
+        !overlaps(scratch, uniform),
+      "attention output or scratch overlaps an input",
+    );
     need(!overlaps(out, scratch), "attention output overlaps its scratch");
     // The C side uses as many threads as whole per-thread shares fit in scratchFloats.
     const scratchFloats = Math.min(scratch.length, I32_MAX);

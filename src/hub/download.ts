@@ -38,6 +38,7 @@ import { HubError } from "./errors.ts";
 import { type FileMeta, probe } from "./metadata.ts";
 import { fetchBlob, type TransferContext } from "./transfer.ts";
 import { FILE_CAPS, readJsonCapped, readTextCapped } from "../fs/read.ts";
+import { checkOptionKeys } from "../pipelines/validate.ts";
 
 /** One progress report: `loaded` of `total` bytes of `file` (total is undefined if the hub did not say). */
 export interface DownloadProgress {
@@ -114,18 +115,7 @@ export function validateDownloadOptions(
   allowed: readonly string[] = DOWNLOAD_OPTION_KEYS,
   what = "downloadModel",
 ): void {
-  if (typeof options !== "object" || options === null || Array.isArray(options)) {
-    throw new TypeError(
-      `${what} options must be an object, got ${options === null ? "null" : typeof options}`,
-    );
-  }
-  for (const key of Object.keys(options)) {
-    if (!allowed.includes(key)) {
-      throw new TypeError(
-        `${what}: unknown option ${JSON.stringify(key)} (valid options: ${allowed.join(", ")})`,
-      );
-    }
-  }
+  checkOptionKeys(options, allowed, `${what} options`);
   const { minBytesPerSecond, minSpeedWindowMs } = options;
   if (minBytesPerSecond !== undefined && !(Number.isFinite(minBytesPerSecond) && minBytesPerSecond >= 0)) {
     throw new RangeError(

@@ -14,6 +14,7 @@ import type { TokenizerSpec } from "./spec.ts";
 import { newTokenSink, type TokenSink } from "./token_sink.ts";
 import { truncate } from "./truncation.ts";
 import { FILE_CAPS, pathLabel, readOptionalJson, readTextCapped } from "../fs/read.ts";
+import { boolOption, checkOptionKeys } from "../pipelines/validate.ts";
 import type {
   BatchEncoding,
   BatchTensor,
@@ -55,17 +56,8 @@ function checkKeys(
   booleans: readonly string[],
   what: string,
 ): void {
-  for (const key of Object.keys(options)) {
-    if (!known.includes(key)) {
-      throw new TypeError(`Tokenizer: unknown ${what} option "${key}" (options: ${known.join(", ")})`);
-    }
-  }
-  for (const key of booleans) {
-    const value = (options as Record<string, unknown>)[key];
-    if (value !== undefined && typeof value !== "boolean") {
-      throw new TypeError(`Tokenizer: ${key} must be true or false, got ${String(value)}`);
-    }
-  }
+  checkOptionKeys(options, known, `Tokenizer: ${what} options`);
+  for (const key of booleans) boolOption(`Tokenizer: ${key}`, (options as Record<string, unknown>)[key]);
 }
 
 /**
@@ -287,9 +279,6 @@ export class Tokenizer {
 
   /** Ids back to text, as transformers' `decode` does. */
   decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
-    if (typeof options !== "object" || options === null) {
-      throw new TypeError("Tokenizer: decode options must be an object");
-    }
     checkKeys(options, DECODE_OPTIONS, DECODE_OPTIONS, "decode");
     const skip = options.skipSpecialTokens ?? false;
     const tokens: string[] = [];
