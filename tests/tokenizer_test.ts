@@ -76,15 +76,20 @@ Deno.test("special tokens written in the text are recognised, case-sensitively",
   assert.deepEqual(enc.offsets[2], [2, 8]);
 });
 
-Deno.test("added tokens with lstrip / rstrip / single_word: ids, tokens and offsets as the Rust tokenizer", () => {
-  // scripts/added_tokens_reference.mjs made expected.json: the tokens of a stripping match hold the whitespace
-  // it took (" ab "), and a single_word token after an astral letter (U+22AE9) is no match.
-  const dir = new URL("./fixtures/tokenizer/added_tokens/", import.meta.url);
+/** A fixture folder's spec.json and expected.json, and bert-base-uncased with the spec's added tokens appended. */
+function addedTokensFixture(name: string) {
+  const dir = new URL(`./fixtures/tokenizer/${name}/`, import.meta.url);
   const spec = JSON.parse(Deno.readTextFileSync(new URL("spec.json", dir)));
   const expected = JSON.parse(Deno.readTextFileSync(new URL("expected.json", dir)));
   const json = JSON.parse(Deno.readTextFileSync(new URL("tokenizer.json", BERT_DIR)));
   json.added_tokens.push(...spec.added_tokens);
-  const tok = Tokenizer.fromTokenizerJson(json);
+  return { spec, expected, tok: Tokenizer.fromTokenizerJson(json) };
+}
+
+Deno.test("added tokens with lstrip / rstrip / single_word: ids, tokens and offsets as the Rust tokenizer", () => {
+  // scripts/added_tokens_reference.mjs made expected.json: the tokens of a stripping match hold the whitespace
+  // it took (" ab "), and a single_word token after an astral letter (U+22AE9) is no match.
+  const { spec, expected, tok } = addedTokensFixture("added_tokens");
   assert.equal(expected.rows.length, spec.texts.length + spec.pairs.length);
   for (const row of expected.rows) {
     const got = tok.encode(row.text, row.pair);
@@ -109,12 +114,7 @@ Deno.test("added tokens take the ids tokenizers gives them, not the ids tokenize
   // scripts/added_token_ids_reference.mjs made expected.json: a vocabulary word keeps its vocabulary id, new
   // words take the next ids after the vocabulary in order, an empty token is skipped, a token listed twice
   // keeps its first id (and stays special) with the later options (lstrip).
-  const dir = new URL("./fixtures/tokenizer/added_token_ids/", import.meta.url);
-  const spec = JSON.parse(Deno.readTextFileSync(new URL("spec.json", dir)));
-  const expected = JSON.parse(Deno.readTextFileSync(new URL("expected.json", dir)));
-  const json = JSON.parse(Deno.readTextFileSync(new URL("tokenizer.json", BERT_DIR)));
-  json.added_tokens.push(...spec.added_tokens);
-  const tok = Tokenizer.fromTokenizerJson(json);
+  const { spec, expected, tok } = addedTokensFixture("added_token_ids");
   for (const [content, id] of Object.entries(expected.ids)) {
     assert.equal(tok.tokenToId(content), id ?? undefined, JSON.stringify(content));
   }

@@ -280,6 +280,8 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
     commit: string,
     file: string,
   ) => [ctx.storage, "snapshots", commit, ...file.split("/")];
+  // huggingface_hub's marker of a file the repo does not have at that commit.
+  const markerPath = (commit: string, file: string) => [ctx.storage, ".no_exist", commit, ...file.split("/")];
   const look = async (file: string): Promise<"cached" | "missing" | FileMeta> => {
     if (commit !== undefined) {
       try {
@@ -289,7 +291,7 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
         // rename replaces the entry itself, nothing is followed).
         if (!(err instanceof HubError && err.code === "cache")) throw err;
       }
-      if (await ctx.fs.lstat([ctx.storage, ".no_exist", commit, ...file.split("/")]) !== undefined) {
+      if (await ctx.fs.lstat(markerPath(commit, file)) !== undefined) {
         return "missing";
       }
     }
@@ -302,7 +304,7 @@ export async function downloadModel(repoId: string, options: DownloadOptions = {
     if (found.kind === "missing") {
       // Same marker huggingface_hub leaves, so transformers does not ask again either.
       if (commit !== undefined) {
-        await ctx.fs.writeFile([ctx.storage, ".no_exist", commit, ...file.split("/")], new Uint8Array());
+        await ctx.fs.writeFile(markerPath(commit, file), new Uint8Array());
       }
       return "missing";
     }
