@@ -159,7 +159,7 @@ function tokenPair(value: Json, what: string): [string, number] {
 
 function bertTemplates(cls: [string, number], sep: [string, number]): Pick<
   TokenizerSpec,
-  "singleTemplate" | "pairTemplate"
+  "singleTemplate" | "pairTemplate" | "templateWithoutSpecialTokens"
 > {
   const special = (t: [string, number], typeId: number): TemplatePiece => ({
     kind: "special",
@@ -176,18 +176,20 @@ function bertTemplates(cls: [string, number], sep: [string, number]): Pick<
       { kind: "sequence", which: 1, typeId: 1 },
       special(sep, 1),
     ],
+    templateWithoutSpecialTokens: false,
   };
 }
 
 function parsePostProcessor(json: Json, vocab: Map<string, number>): Pick<
   TokenizerSpec,
-  "singleTemplate" | "pairTemplate"
+  "singleTemplate" | "pairTemplate" | "templateWithoutSpecialTokens"
 > {
   if (json === null || json === undefined) {
     // No post-processor: sequences are concatenated as they are; tokenizers still types B as 1.
     return {
       singleTemplate: [{ kind: "sequence", which: 0, typeId: 0 }],
       pairTemplate: [{ kind: "sequence", which: 0, typeId: 0 }, { kind: "sequence", which: 1, typeId: 1 }],
+      templateWithoutSpecialTokens: false,
     };
   }
   if (json.type === "BertProcessing") {
@@ -197,6 +199,9 @@ function parsePostProcessor(json: Json, vocab: Map<string, number>): Pick<
     return {
       singleTemplate: parseTemplate(json.single, json.special_tokens, vocab, "single"),
       pairTemplate: parseTemplate(json.pair, json.special_tokens, vocab, "pair"),
+      // tokenizers' TemplateProcessing applies its template with add_special_tokens=false too, skipping only the
+      // special tokens: `$B:2 $A:4` still gives B first and those type ids.
+      templateWithoutSpecialTokens: true,
     };
   }
   return fail(`unsupported post_processor type "${json.type}"`);

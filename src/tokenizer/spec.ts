@@ -56,6 +56,12 @@ export interface TokenizerSpec {
   singleTemplate: TemplatePiece[];
   /** Template for a pair, e.g. `[CLS] $A [SEP] $B [SEP]`. */
   pairTemplate: TemplatePiece[];
+  /**
+   * Without special tokens, whether the templates' sequences still apply: TemplateProcessing keeps their order
+   * and type ids (and leaves out a sequence its template leaves out); BertProcessing and no post-processor give
+   * A then B, typed 0 and 1.
+   */
+  templateWithoutSpecialTokens: boolean;
   /** WordPiece decoder settings; null means tokens are joined with spaces. */
   decoder: { prefix: string; cleanup: boolean } | null;
   /** Default `maxLength` (transformers' `model_max_length`); Infinity when unknown. */

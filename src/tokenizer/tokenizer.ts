@@ -10,7 +10,7 @@ import { cleanUpTokenization, decodeWordPiece } from "./decode.ts";
 import { specFromTokenizerJson, specFromVocab } from "./load_config.ts";
 import { buildRows, countSpecialTokens, padRow } from "./post_process.ts";
 import { SegmentEncoder } from "./segment_encoder.ts";
-import type { TokenizerSpec } from "./spec.ts";
+import type { TemplatePiece, TokenizerSpec } from "./spec.ts";
 import { newTokenSink, type TokenSink } from "./token_sink.ts";
 import { truncate } from "./truncation.ts";
 import { FILE_CAPS, pathLabel, readOptionalJson, readTextCapped } from "../fs/read.ts";
@@ -133,6 +133,9 @@ export class Tokenizer {
   private readonly addedIds: Map<string, number>;
   private readonly specialsSingle: number;
   private readonly specialsPair: number;
+  /** What the templates become without special tokens; null: A then B, typed 0 and 1. */
+  private readonly plainSingleTemplate: TemplatePiece[] | null;
+  private readonly plainPairTemplate: TemplatePiece[] | null;
 
   /** Builds a tokenizer from an already resolved spec; prefer {@link Tokenizer.fromDir}. */
   constructor(spec: TokenizerSpec) {
@@ -154,6 +157,10 @@ export class Tokenizer {
     this.addedIds = new Map(spec.addedTokens.map((t) => [t.content, t.id]));
     this.specialsSingle = countSpecialTokens(spec.singleTemplate);
     this.specialsPair = countSpecialTokens(spec.pairTemplate);
+    const sequencesOnly = (template: TemplatePiece[]) =>
+      template.filter((piece) => piece.kind === "sequence");
+    this.plainSingleTemplate = spec.templateWithoutSpecialTokens ? sequencesOnly(spec.singleTemplate) : null;
+    this.plainPairTemplate = spec.templateWithoutSpecialTokens ? sequencesOnly(spec.pairTemplate) : null;
   }
 
   /**
@@ -339,11 +346,11 @@ export class Tokenizer {
     const second = pair === null ? null : this.tokenizeSequence(pair);
     const template = options.addSpecialTokens
       ? (second ? this.spec.pairTemplate : this.spec.singleTemplate)
-      : null;
+      : (second ? this.plainPairTemplate : this.plainSingleTemplate);
     let firstWindows = [first];
     let secondWindows = second ? [second] : null;
     if (options.truncation) {
-      const specials = template === null ? 0 : second ? this.specialsPair : this.specialsSingle;
+      const specials = !options.addSpecialTokens ? 0 : second ? this.specialsPair : this.specialsSingle;
       const budget = options.maxLength - specials;
       if (budget < 0) {
         throw new Error(
