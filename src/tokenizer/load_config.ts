@@ -106,6 +106,31 @@ function parseNormalizer(json: Json): NormalizerSpec | null {
   };
 }
 
+/**
+ * transformers' BertTokenizerFast (and DistilBERT's, ELECTRA's, ... copies of it) rebuilds tokenizer.json's
+ * BertNormalizer from tokenizer_config.json as soon as one of `lowercase`, `strip_accents`,
+ * `handle_chinese_chars` differs from the config's `do_lower_case`, `strip_accents`, `tokenize_chinese_chars`,
+ * whose defaults (true, null, true) then count too: a config saying nothing lowercases a cased tokenizer.json.
+ * A config naming another class (PreTrainedTokenizerFast) leaves the normalizer as it is.
+ */
+function normalizerWithConfig(json: Json, config: Json): Json {
+  if (!isObject(json) || json.type !== "BertNormalizer" || !isObject(config)) return json;
+  const cls = config.tokenizer_class;
+  if (cls !== undefined && !BERT_LIKE_CLASSES.test(cls)) return json;
+  const stripAccents = config.strip_accents ?? null;
+  if (stripAccents !== null && typeof stripAccents !== "boolean") {
+    fail(`strip_accents must be true, false or null, got ${brief(stripAccents)}`);
+  }
+  const wanted: Json = {
+    lowercase: optionalBool(config.do_lower_case, true, "do_lower_case"),
+    strip_accents: stripAccents,
+    handle_chinese_chars: optionalBool(config.tokenize_chinese_chars, true, "tokenize_chinese_chars"),
+  };
+  // As transformers' `normalizer_state.get(key, value) != value`: a key the file lacks agrees.
+  const differs = Object.keys(wanted).some((key) => json[key] !== undefined && json[key] !== wanted[key]);
+  return differs ? { ...json, ...wanted } : json;
+}
+
 function parseTemplate(
   items: Json,
   specials: Json,
@@ -236,9 +261,9 @@ function addedTokenIds(listed: AddedTokenSpec[], vocab: Map<string, number>): Ad
 
 /**
  * Builds a spec from a parsed `tokenizer.json` (and, optionally, the `tokenizer_config.json` beside it,
- * which supplies `model_max_length` and decode defaults).
+ * which supplies `model_max_length`, decode defaults and, as in transformers, the casing options).
  */
-export function specFromTokenizerJson(tokenizerJson: Json, config: Json = {}): TokenizerSpec {
+export function specFromTokenizerJson(tokenizerJson: Json, config?: Json): TokenizerSpec {
   const model = tokenizerJson?.model;
   if (!model || model.type !== "WordPiece") {
     fail(`unsupported model type "${model?.type}" (only WordPiece is implemented)`);
@@ -259,7 +284,8 @@ export function specFromTokenizerJson(tokenizerJson: Json, config: Json = {}): T
   const rawVocab = model.vocab as Record<string, number>;
   for (const token in rawVocab) vocab.set(token, rawVocab[token]);
   checkVocab(vocab);
-  const normalizer = parseNormalizer(tokenizerJson.normalizer);
+  const normalizer = parseNormalizer(normalizerWithConfig(tokenizerJson.normalizer, config));
+  config ??= {};
   const added = tokenizerJson.added_tokens ?? [];
   if (!Array.isArray(added)) fail(`added_tokens must be an array, got ${brief(added)}`);
   const listed: AddedTokenSpec[] = added.map((t: Json, i: number): AddedTokenSpec => {

@@ -168,9 +168,8 @@ export class Tokenizer {
    * `tokenizer_config.json` beside them supplies `model_max_length`, special tokens and casing options.
    */
   static async fromDir(dir: string | URL): Promise<Tokenizer> {
-    const config =
-      await readOptionalJson(joinPath(dir, "tokenizer_config.json"), FILE_CAPS.config, CONFIGS) ??
-        {};
+    // Undefined when absent: only a tokenizer_config.json overrides tokenizer.json's casing options.
+    const config = await readOptionalJson(joinPath(dir, "tokenizer_config.json"), FILE_CAPS.config, CONFIGS);
     const tokenizerJson = await readOptionalJson(
       joinPath(dir, "tokenizer.json"),
       FILE_CAPS.tokenizer,
@@ -192,8 +191,12 @@ export class Tokenizer {
     return Tokenizer.fromVocab(vocab, { ...specialMap as object, ...config as object });
   }
 
-  /** From the parsed (or raw) contents of `tokenizer.json` and, optionally, `tokenizer_config.json`. */
-  static fromTokenizerJson(tokenizerJson: unknown, config: unknown = {}): Tokenizer {
+  /**
+   * From the parsed (or raw) contents of `tokenizer.json` and, optionally, `tokenizer_config.json`. As in
+   * transformers, the config's `do_lower_case`, `strip_accents` and `tokenize_chinese_chars` (defaults true,
+   * null, true) replace the normalizer's when one of them differs, unless it names a non-BERT `tokenizer_class`.
+   */
+  static fromTokenizerJson(tokenizerJson: unknown, config?: unknown): Tokenizer {
     const json = typeof tokenizerJson === "string" ? JSON.parse(tokenizerJson) : tokenizerJson;
     return new Tokenizer(specFromTokenizerJson(json, config));
   }
