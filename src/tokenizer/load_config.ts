@@ -359,25 +359,41 @@ export function specFromVocab(vocabText: string, config: Json = {}): TokenizerSp
     fail(`additional_special_tokens must be an array, got ${brief(extraSpecials)}`);
   }
   const name = (key: string, fallback: string) => tokenContent(config[key]) ?? fallback;
-  const specialNames = [
-    name("unk_token", "[UNK]"),
-    name("sep_token", "[SEP]"),
-    name("pad_token", "[PAD]"),
-    name("cls_token", "[CLS]"),
-    name("mask_token", "[MASK]"),
+  // The config's values (a string or a serialized AddedToken), so their lstrip / rstrip / single_word count.
+  const value = (key: string, fallback: string) =>
+    tokenContent(config[key]) === undefined ? fallback : config[key];
+  const specialValues: Json[] = [
+    value("unk_token", "[UNK]"),
+    value("sep_token", "[SEP]"),
+    value("pad_token", "[PAD]"),
+    value("cls_token", "[CLS]"),
+    value("mask_token", "[MASK]"),
     ...extraSpecials.map((t: Json) =>
-      tokenContent(t) ?? fail(`bad additional_special_tokens entry ${brief(t)}`)
+      tokenContent(t) === undefined ? fail(`bad additional_special_tokens entry ${brief(t)}`) : t
     ),
   ];
   // transformers gives special tokens missing from the vocabulary the next free ids.
   let nextId = 0;
   for (const id of vocab.values()) if (id >= nextId) nextId = id + 1;
   const addedTokens: AddedTokenSpec[] = [];
-  for (const content of specialNames) {
+  for (const special of specialValues) {
+    const content = tokenContent(special)!;
     if (addedTokens.some((t) => t.content === content)) continue;
+    // An AddedToken's flags reach tokenizers as they are (normalized defaults to false for special tokens).
+    const flag = (key: string) => isObject(special) && !!special[key];
+    if (flag("normalized")) {
+      fail(`special token "${content}" has normalized: true, which is not supported`);
+    }
     let id = vocab.get(content);
     if (id === undefined) id = nextId++;
-    addedTokens.push({ id, content, special: true, lstrip: false, rstrip: false, singleWord: false });
+    addedTokens.push({
+      id,
+      content,
+      special: true,
+      lstrip: flag("lstrip"),
+      rstrip: flag("rstrip"),
+      singleWord: flag("single_word"),
+    });
   }
   const idOf = (content: string) => addedTokens.find((t) => t.content === content)!.id;
   const clsName = name("cls_token", "[CLS]");
