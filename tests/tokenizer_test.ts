@@ -425,8 +425,16 @@ Deno.test("tokenizer.json: anything not honoured exactly is an error", () => {
   assert.throws(() => Tokenizer.fromTokenizerJson(bpe), /unsupported model type "BPE"/);
   assert.throws(
     () => Tokenizer.fromTokenizerJson(tinyTokenizerJson(null, { pre_tokenizer: { type: "Metaspace" } })),
-    /unsupported pre_tokenizer/,
+    /unsupported pre_tokenizer type "Metaspace"/,
   );
+  // No pre-tokenizer (null) or none at all: named as such, not as a type "undefined".
+  assert.throws(
+    () => Tokenizer.fromTokenizerJson(tinyTokenizerJson(null, { pre_tokenizer: null })),
+    /unsupported pre_tokenizer null \(only BertPreTokenizer/,
+  );
+  const noPre = tinyTokenizerJson(null);
+  delete (noPre as Record<string, unknown>).pre_tokenizer;
+  assert.throws(() => Tokenizer.fromTokenizerJson(noPre), /unsupported pre_tokenizer nothing \(/);
   assert.throws(
     () => Tokenizer.fromVocab("[PAD]\n[UNK]\n", { tokenizer_class: "RobertaTokenizer" }),
     /not a BERT WordPiece tokenizer/,

@@ -52,6 +52,11 @@ function brief(value: Json): string {
   return text.length > 60 ? text.slice(0, 60) + "..." : text;
 }
 
+/** A tokenizer.json component for an error: its type, or what stands where it should be. */
+function component(value: Json): string {
+  return isObject(value) && typeof value.type === "string" ? `type "${value.type}"` : brief(value);
+}
+
 /** Every vocabulary entry must map to a token id (`tokenizers` rejects anything else). */
 function checkVocab(vocab: Map<string, number>): void {
   // The label is built only for a bad entry: formatting 30k of them took a tenth of the load time.
@@ -266,11 +271,12 @@ function addedTokenIds(listed: AddedTokenSpec[], vocab: Map<string, number>): Ad
 export function specFromTokenizerJson(tokenizerJson: Json, config?: Json): TokenizerSpec {
   const model = tokenizerJson?.model;
   if (!model || model.type !== "WordPiece") {
-    fail(`unsupported model type "${model?.type}" (only WordPiece is implemented)`);
+    fail(`unsupported model ${component(model)} (only WordPiece is implemented)`);
   }
   const pre = tokenizerJson.pre_tokenizer;
   if (!pre || pre.type !== "BertPreTokenizer") {
-    fail(`unsupported pre_tokenizer type "${pre?.type}" (only BertPreTokenizer is implemented)`);
+    // null is no pre-tokenization at all: the whole text one word, which WordPiece would mostly make [UNK].
+    fail(`unsupported pre_tokenizer ${component(pre)} (only BertPreTokenizer is implemented)`);
   }
   const decoder = tokenizerJson.decoder;
   if (decoder && decoder.type !== "WordPiece") {
