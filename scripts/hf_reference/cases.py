@@ -106,6 +106,11 @@ CASES = [
     ner("sst2vocab-tokcls", LONG_NER, aggregationStrategy="simple"),  # truncated at 128 tokens
     ner("sst2vocab-tokcls", LONG_NER, aggregationStrategy="average"),
     *[ner("base-tokcls", t, aggregationStrategy=s) for t in NER_TEXTS[1:3] for s in ["simple", "average"]],
+    # Labels of several dashes (B-WORK-OF-ART, B-geo-loc, MISC-X) and without a B- / I- prefix (PER, ORG): a group
+    # is named by the last dash-separated part of its first label, and ignoreLabels matches that name.
+    *[ner("small-tokcls-tags", t, aggregationStrategy=s) for t in [NER_TEXTS[1], MEDIUM] for s in STRATEGIES],
+    ner("small-tokcls-tags", NER_TEXTS[3], aggregationStrategy="first", ignoreLabels=[]),
+    ner("small-tokcls-tags", MEDIUM, aggregationStrategy="simple", ignoreLabels=["O", "ART", "loc"]),
     # --- fill-mask: one mask, several masks, top_k
     fill("small-mlm", "Paris is the [MASK] of France."),
     fill("small-mlm", "Paris is the [MASK] of France.", topK=1),

@@ -45,6 +45,8 @@ export const REFERENCE_MODELS: Readonly<Record<string, ReferenceModel>> = {
   "small-onelabel": small("small-onelabel", BERT),
   "small-qa": small("small-qa", BERT),
   "small-tokcls": small("small-tokcls", BERT),
+  // The same weights with labels of several dashes and without a B- / I- prefix.
+  "small-tokcls-tags": small("small-tokcls-tags", BERT),
   "small-mlm": small("small-mlm", BERT),
   "sst2vocab-qa": small("sst2vocab-qa", SST2),
   "sst2vocab-tokcls": small("sst2vocab-tokcls", SST2),

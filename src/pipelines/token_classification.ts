@@ -58,7 +58,7 @@ export interface TokenEntity {
 
 /** A group of tokens or words with one entity type (other strategies). */
 export interface EntityGroup {
-  /** The entity type, e.g. `PER` (the label without its `B-` / `I-` prefix). */
+  /** The entity type, e.g. `PER`: the part of the group's first label after its last dash (`B-PER` gives `PER`). */
   entity_group: string;
   /** Mean score of the grouped tokens or words. */
   score: number;
@@ -222,10 +222,11 @@ function groupEntities(entities: readonly WordEntity[], toString: TokensToString
   let current: WordEntity[] = [];
   const flush = () => {
     if (current.length === 0) return;
+    // transformers names the group `label.split("-")[-1]`: the part after the last dash, so B-WORK-OF-ART
+    // gives ART (not WORK-OF-ART), and ignoreLabels is matched against that.
     const label = current[0].entity;
-    const dash = label.indexOf("-");
     groups.push({
-      entity_group: dash >= 0 ? label.slice(dash + 1) : label,
+      entity_group: label.slice(label.lastIndexOf("-") + 1),
       score: current.reduce((a, e) => a + e.score, 0) / current.length,
       word: toString(current.map((e) => e.word)),
       start: current[0].start,
