@@ -137,6 +137,9 @@ CASES = [
     classify("sst2", {"text": "the acting is great", "textPair": "but the script is weak"}, topK=None),
     classify("sst2", "a gorgeous, witty, seductive movie.", functionToApply="sigmoid"),
     classify("sst2", "a gorgeous, witty, seductive movie.", functionToApply="none", topK=None),
+    # An empty textPair is no pair: transformers' tokenizer call encodes (text, text_pair) only `if text_pair`.
+    classify("sst2", {"text": "the acting is great", "textPair": ""}, topK=None),
+    classify("sst2", [{"text": "I loved it", "textPair": ""}, {"text": "I loved it", "textPair": "but"}]),
     classify("sst2", LONG, truncation=True),
     classify("sst2", ""),
     classify("small-multilabel", "The committee approved the budget."),

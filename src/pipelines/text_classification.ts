@@ -21,7 +21,7 @@ import {
 } from "./common.ts";
 import { boolOption, describeValue, enumOption, isPlainObject, objectInputProblem } from "./validate.ts";
 
-/** A text, or a pair of texts classified together (e.g. premise and hypothesis). */
+/** A text, or a pair of texts classified together (e.g. premise and hypothesis); an empty `textPair` is no pair. */
 export type TextInput = string | { text: string; textPair?: string };
 
 /** What turns logits into scores (transformers' `function_to_apply`). */
@@ -162,7 +162,9 @@ export function encodeTexts(
   maxLength: number,
 ): Encoding[] {
   return items.map((x) => {
-    const [text, pair] = typeof x === "string" ? [x, null] : [x.text, x.textPair ?? null];
+    // An empty textPair is no pair: transformers' tokenizer call encodes the pair only `if text_pair`, so
+    // { text, textPair: "" } is the text alone ([CLS] text [SEP]), not text + an empty second segment.
+    const [text, pair] = typeof x === "string" ? [x, null] : [x.text, x.textPair || null];
     return tokenizer.encode(text, pair, truncation ? { truncation: true, maxLength } : {});
   });
 }

@@ -149,7 +149,8 @@ function accept(id: number, job: Job) {
 }
 
 function lengthOf(text: string, pair: string | null = null): number {
-  return tokenizer.encode(text, pair).inputIds.length;
+  // An empty pair is no pair, as the pipelines encode it (encodeTexts).
+  return tokenizer.encode(text, pair || null).inputIds.length;
 }
 
 function tooLong(what: string, n: number): RequestError {
