@@ -84,8 +84,14 @@ async function rejectsAll(p: AnyPipeline, cases: [string, unknown, unknown, RegE
 }
 
 /** A bad input must be a PipelineInputError at `index` (undefined for a single input). */
-async function rejectsInput(p: AnyPipeline, input: unknown, index: number | undefined, pattern: RegExp) {
-  await assert.rejects((p as unknown as Call)(input), (err: unknown) => {
+async function rejectsInput(
+  p: AnyPipeline,
+  input: unknown,
+  index: number | undefined,
+  pattern: RegExp,
+  options?: unknown,
+) {
+  await assert.rejects((p as unknown as Call)(input, options), (err: unknown) => {
     assert.ok(err instanceof PipelineInputError, `${String(err)}`);
     assert.equal(err.index, index);
     assert.match(err.message, pattern);
@@ -313,6 +319,30 @@ Deno.test("question-answering: every call option and input is checked", async ()
     "a context",
     undefined,
     /the input: expected \{ question, context \}, got string "a context"/,
+  );
+  // The tokenizer's own messages ("sequence to truncate too short", "the truncated length") do not say that
+  // the question, or docStride against the room the question leaves, is what does not fit.
+  const long = { question: "where did it happen?", context: "it happened in paris. ".repeat(4) };
+  const q = p.tokenizer.encode(long.question, "").inputIds.length - 3;
+  await rejectsInput(
+    p,
+    [input, long],
+    1,
+    new RegExp(
+      `input 1: the question is ${q} tokens: with the 3 special tokens of a window it leaves no room for the ` +
+        `context in maxSeqLen ${q + 3}$`,
+    ),
+    { maxSeqLen: q + 3 },
+  );
+  await rejectsInput(
+    p,
+    long,
+    undefined,
+    new RegExp(
+      `^the input: docStride \\(4\\) must be smaller than the 4 context tokens a window holds \\(maxSeqLen ` +
+        `${q + 7} less the question's ${q} tokens and 3 special tokens\\)$`,
+    ),
+    { maxSeqLen: q + 7, docStride: 4 },
   );
 });
 

@@ -208,6 +208,23 @@ export function questionAnsweringPipeline(
   // The special tokens of a question + context row ([CLS] q [SEP] c [SEP]: 3).
   const pairSpecials = tokenizer.encode("", "").inputIds.length;
 
+  // The tokenizer refuses a window it cannot cut ("sequence to truncate too short", "stride must be less than
+  // the truncated length"); what does not fit is the question, or docStride against the context tokens the
+  // question leaves a window, so say that.
+  function windowProblem(question: string, maxSeqLen: number, docStride: number): string | undefined {
+    const questionTokens = tokenizer.encode(question, "").inputIds.length - pairSpecials;
+    const room = maxSeqLen - pairSpecials - questionTokens;
+    if (room <= 0) {
+      return `the question is ${questionTokens} tokens: with the ${pairSpecials} special tokens of a window it ` +
+        `leaves no room for the context in maxSeqLen ${maxSeqLen}`;
+    }
+    if (docStride >= room) {
+      return `docStride (${docStride}) must be smaller than the ${room} context tokens a window holds ` +
+        `(maxSeqLen ${maxSeqLen} less the question's ${questionTokens} tokens and ${pairSpecials} special tokens)`;
+    }
+    return undefined;
+  }
+
   async function call(
     input: QuestionAnsweringInput | readonly QuestionAnsweringInput[],
     call?: QuestionAnsweringOptions,
@@ -253,7 +270,10 @@ export function questionAnsweringPipeline(
           returnOverflowing: true,
         });
       } catch (err) {
-        throw new PipelineInputError(single ? undefined : i, (err as Error).message);
+        throw new PipelineInputError(
+          single ? undefined : i,
+          windowProblem(x.question, maxSeqLen, docStride) ?? (err as Error).message,
+        );
       }
       const own = [first, ...(first.overflowing ?? [])];
       delete first.overflowing;
