@@ -73,6 +73,11 @@ SHAPES = {
         "model_type": "distilbert", "dim": 64, "n_heads": 2, "hidden_dim": 96, "n_layers": 2,
         "vocab_size": 33, "max_position_embeddings": 8, "activation": "relu",
     },
+    # 8 / 2 = 4 and no hidden_dim: transformers' default FFN width is 4 * 768 = 3072 whatever dim is
+    "distilbert-d8-ffn-default": {
+        "model_type": "distilbert", "dim": 8, "n_heads": 2, "n_layers": 1,
+        "vocab_size": 20, "max_position_embeddings": 8, "activation": "gelu",
+    },
     # BERT 36 / 4 = 9, FFN 44, one token type (token_type_ids all zeros), eps 1e-5
     "bert-d36-h4-types1": {
         "model_type": "bert", "hidden_size": 36, "num_attention_heads": 4, "intermediate_size": 44,

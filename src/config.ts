@@ -87,6 +87,7 @@ const DEFAULTS = {
   n_layers: 6,
   n_heads: 12,
   dim: 768,
+  hidden_dim: 4 * 768,
   activation: "gelu",
   pad_token_id: 0,
 } as const;
@@ -212,7 +213,8 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
     n_layers: intField(r, "n_layers", DEFAULTS.n_layers, 1, LIMITS.n_layers, source),
     n_heads,
     dim,
-    hidden_dim: intField(r, "hidden_dim", 4 * dim, 1, 16 * LIMITS.dim, source),
+    // transformers' DistilBertConfig defaults hidden_dim to 4 * 768 = 3072 whatever dim is, not to 4 * dim.
+    hidden_dim: intField(r, "hidden_dim", DEFAULTS.hidden_dim, 1, 16 * LIMITS.dim, source),
     activation,
     layer_norm_eps: 1e-12, // transformers' DistilBERT hard-codes it
     type_vocab_size: 0,
