@@ -116,6 +116,9 @@ function fail(source: string, msg: string): never {
   throw new Error(`${source}: ${msg}`);
 }
 
+// Only an absent field takes the default: transformers keeps a null, and then fails on it (a size, heads
+// or eps of None), so reading null as absent would run a model transformers cannot. `nullable` fields
+// (pad_token_id) are the exception: transformers takes None there as "no padding token".
 function intField(
   raw: Record<string, unknown>,
   key: string,
@@ -123,8 +126,9 @@ function intField(
   min: number,
   max: number,
   src: string,
+  nullable = false,
 ) {
-  const v = raw[key] ?? fallback;
+  const v = raw[key] === undefined || (nullable && raw[key] === null) ? fallback : raw[key];
   if (typeof v !== "number" || !Number.isInteger(v) || v < min || v > max) {
     fail(src, `"${key}" must be an integer from ${min} to ${max}, got ${JSON.stringify(raw[key])}`);
   }
@@ -167,7 +171,8 @@ function parseLabels(r: Record<string, unknown>, source: string) {
 }
 
 function parseActivation(r: Record<string, unknown>, key: string, source: string): Activation {
-  const activation = r[key] ?? "gelu";
+  // null is not absent: transformers looks None up (DistilBERT: a KeyError) or calls it (BERT: a TypeError).
+  const activation = r[key] === undefined ? "gelu" : r[key];
   if (activation !== "gelu" && activation !== "relu") {
     fail(
       source,
@@ -218,7 +223,7 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
     activation,
     layer_norm_eps: 1e-12, // transformers' DistilBERT hard-codes it
     type_vocab_size: 0,
-    pad_token_id: intField(r, "pad_token_id", DEFAULTS.pad_token_id, 0, vocab_size - 1, source),
+    pad_token_id: intField(r, "pad_token_id", DEFAULTS.pad_token_id, 0, vocab_size - 1, source, true),
     ...parseLabels(r, source),
     extra: extraFields(r, KNOWN),
   };
@@ -271,7 +276,7 @@ function parseBertConfig(r: Record<string, unknown>, source: string): BertConfig
         `tokens; this library runs encoders: is_decoder must be false or absent)`,
     );
   }
-  const eps = r.layer_norm_eps ?? 1e-12;
+  const eps = r.layer_norm_eps === undefined ? 1e-12 : r.layer_norm_eps; // null fails in transformers
   if (typeof eps !== "number" || !(eps > 0 && eps < 1)) {
     fail(source, `"layer_norm_eps" must be a number between 0 and 1 (exclusive), got ${JSON.stringify(eps)}`);
   }
@@ -299,7 +304,7 @@ function parseBertConfig(r: Record<string, unknown>, source: string): BertConfig
     position_embedding_type: "absolute",
     layer_norm_eps: eps,
     type_vocab_size: intField(r, "type_vocab_size", 2, 1, 1 << 16, source),
-    pad_token_id: intField(r, "pad_token_id", 0, 0, vocab_size - 1, source),
+    pad_token_id: intField(r, "pad_token_id", 0, 0, vocab_size - 1, source, true),
     ...parseLabels(r, source),
     extra: extraFields(r, BERT_KNOWN),
   };

@@ -2,7 +2,7 @@
 // every kind of bad checkpoint or input it must refuse with a clear error.
 
 import assert from "node:assert/strict";
-import { DistilBertModel, openCheckpoint } from "../mod.ts";
+import { DistilBertModel, openCheckpoint, parseConfig } from "../mod.ts";
 import { SafetensorsFile, serializeSafetensors, type TensorToWrite } from "../src/safetensors.ts";
 import { ensureSynthModel } from "./helpers/synth_cache.ts";
 import { fixturePath, loadReference, maxDiffUnpadded, REF_CASES } from "./helpers/reference.ts";
@@ -399,6 +399,44 @@ Deno.test("bad checkpoints: each a thrown Error naming the problem", async (t) =
       });
     });
   }
+});
+
+Deno.test("config: a null size, eps or activation is an error naming the field, not the default", () => {
+  // transformers fails on each of these (KeyError for the activation, TypeError for the rest); taking null
+  // as absent ran gelu, 12 heads or eps 1e-12 without a word. pad_token_id null is fine there, and here.
+  const distilbert = { dim: 36, n_heads: 4, hidden_dim: 50, n_layers: 1, vocab_size: 30 };
+  const bert = {
+    model_type: "bert",
+    hidden_size: 36,
+    num_attention_heads: 4,
+    intermediate_size: 50,
+    num_hidden_layers: 1,
+    vocab_size: 30,
+  };
+  for (
+    const [base, key] of [
+      [distilbert, "activation"],
+      [distilbert, "n_heads"],
+      [distilbert, "dim"],
+      [distilbert, "hidden_dim"],
+      [distilbert, "n_layers"],
+      [distilbert, "max_position_embeddings"],
+      [bert, "hidden_act"],
+      [bert, "num_attention_heads"],
+      [bert, "layer_norm_eps"],
+      [bert, "type_vocab_size"],
+    ] as const
+  ) {
+    assert.throws(
+      () => parseConfig({ ...base, [key]: null }, "x/config.json"),
+      (err: Error) =>
+        err.message.startsWith("x/config.json: ") && err.message.includes(key) &&
+        err.message.includes("null"),
+      `${key}: null`,
+    );
+  }
+  assert.equal(parseConfig({ ...distilbert, pad_token_id: null }).pad_token_id, 0);
+  assert.equal(parseConfig({ ...bert, pad_token_id: null }).pad_token_id, 0);
 });
 
 // The RSS check over 1,000 forward calls runs with GC in a child process: tests/lifetime_test.ts.
