@@ -239,6 +239,31 @@ def run_shape(transformers, torch, name, raw):
     write_safetensors(os.path.join(folder, "ref.safetensors"), out, meta)
 
 
+def write_pruned(transformers, torch, family):
+    """
+    A checkpoint as transformers saves a model after prune_heads: config.json's pruned_heads names the heads
+    removed per layer, and that layer's attention tensors are narrower than dim (no reference outputs: the
+    library refuses it).
+    """
+    import numpy as np
+
+    raw = SHAPES["distilbert-d40-h8" if family == "distilbert" else "bert-d40-h5-types3"]
+    cfg = full_config(raw)
+    cfg["architectures"] = [HEADS[family][0]]
+    cfg["pruned_heads"] = {"0": [1, 3]}
+    config_cls = transformers.DistilBertConfig if family == "distilbert" else transformers.BertConfig
+    model = getattr(transformers, HEADS[family][0])(config_cls.from_dict(cfg)).eval()
+    rng = np.random.RandomState(7)
+    state = {k: (0.1 * rng.standard_normal(tuple(p.shape))).astype(np.float32) for k, p in model.named_parameters()}
+    folder = os.path.join(ROOT, "tests", "fixtures", "models", "shapes", f"{family}-pruned")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(folder, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+        f.write("\n")
+    write_safetensors(os.path.join(folder, "model.safetensors"), state, {"format": "pt"})
+    print(f"{family}-pruned: {sorted((k, tuple(v.shape)) for k, v in state.items() if 'layer.0.' in k)[:4]}")
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--transformers", required=True, help="the src/ folder of a transformers 4.31 checkout")
@@ -253,6 +278,8 @@ def main():
         torch.set_num_threads(1)
         for name in args.shapes.split(","):
             run_shape(transformers, torch, name, SHAPES[name])
+        for family in ["distilbert", "bert"]:
+            write_pruned(transformers, torch, family)
 
 
 if __name__ == "__main__":

@@ -182,6 +182,24 @@ function parseActivation(r: Record<string, unknown>, key: string, source: string
   return activation;
 }
 
+// transformers prunes the heads config.json's pruned_heads names ({layer: [heads]}) when it builds the
+// model, so those layers' attention tensors are narrower than dim; this encoder runs n_heads in every
+// layer. Without this check the file's tensors were reported at odds with the config, which itself names
+// the pruning.
+function refusePrunedHeads(r: Record<string, unknown>, source: string): void {
+  const pruned = r.pruned_heads;
+  if (pruned === undefined || pruned === null) return;
+  // {} or only empty lists: nothing pruned, as transformers reads it.
+  const none = typeof pruned === "object" && !Array.isArray(pruned) &&
+    Object.values(pruned).every((heads) => Array.isArray(heads) && heads.length === 0);
+  if (none) return;
+  fail(
+    source,
+    `pruned_heads ${JSON.stringify(pruned)} is not supported (a pruned layer has fewer heads than the ` +
+      `config's head count, which this library runs in every layer): use a checkpoint without pruned heads`,
+  );
+}
+
 function extraFields(r: Record<string, unknown>, known: Set<string>): Record<string, unknown> {
   const extra: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(r)) if (!known.has(k)) extra[k] = v;
@@ -196,6 +214,7 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
   if (r.model_type !== undefined && r.model_type !== "distilbert") {
     fail(source, `model_type is ${JSON.stringify(r.model_type)}; supported: "distilbert", "bert"`);
   }
+  refusePrunedHeads(r, source);
   const dim = intField(r, "dim", DEFAULTS.dim, 1, LIMITS.dim, source);
   const n_heads = intField(r, "n_heads", DEFAULTS.n_heads, 1, dim, source);
   if (dim % n_heads !== 0) fail(source, `"dim" (${dim}) must be divisible by "n_heads" (${n_heads})`);
@@ -250,6 +269,7 @@ const BERT_KNOWN = new Set([
 
 // transformers' BertConfig defaults.
 function parseBertConfig(r: Record<string, unknown>, source: string): BertConfig {
+  refusePrunedHeads(r, source);
   const dim = intField(r, "hidden_size", 768, 1, LIMITS.dim, source);
   const n_heads = intField(r, "num_attention_heads", 12, 1, dim, source);
   if (dim % n_heads !== 0) {

@@ -1,9 +1,10 @@
-// Models of unusual shapes against transformers 4.31 (scripts/shapes_reference.py): widths that are no multiple of
-// 16 or 32, head sizes 1, 3, 5, 9, 17, 33 and 36, a single head, one layer, inputs at exactly
-// max_position_embeddings, a ragged batch and a one-token batch, BERT with one and three token types, relu, a
-// DistilBERT config without hidden_dim (transformers then builds a 3072-wide FFN, whatever dim is).
-// fp32 on 1 and 2 threads within 1e-5 of every hidden state and head; bf16 and q8 run the same shapes and stay
-// close (worst per-token cosine).
+// Models of unusual shapes against transformers 4.31 (scripts/shapes_reference.py): widths that are no
+// multiple of 16 or 32, head sizes 1, 3, 5, 9, 17, 33 and 36, a single head, one layer, inputs at exactly
+// max_position_embeddings, a ragged batch and a one-token batch, BERT with one and three token types, relu,
+// a DistilBERT config without hidden_dim (transformers then builds a 3072-wide FFN, whatever dim is).
+// fp32 on 1 and 2 threads within 1e-5 of every hidden state and head; bf16 and q8 run the same shapes and
+// stay close (worst per-token cosine). A checkpoint transformers writes that this library refuses: pruned
+// heads.
 
 import assert from "node:assert/strict";
 import {
@@ -192,3 +193,33 @@ for (const dtype of ["bf16", "q8"] as const) {
     }
   });
 }
+
+Deno.test("a checkpoint with pruned heads (transformers' pruned_heads) is refused naming the field", async () => {
+  // scripts/shapes_reference.py writes both as transformers has them after prune_heads({0: [1, 3]}): layer 0's
+  // attention is narrower than dim. That is the config's own statement, not a file at odds with it.
+  for (
+    const [dir, load] of [
+      ["distilbert-pruned", (d: string) => DistilBertModel.load(d)],
+      ["bert-pruned", (d: string) => BertModel.load(d)],
+    ] as const
+  ) {
+    await assert.rejects(
+      () => load(dirOf(dir)),
+      /config\.json: pruned_heads \{"0":\[1,3\]\} is not supported \(a pruned layer has fewer heads/,
+    );
+  }
+  // An empty one (or empty lists), as an unpruned model's config may say, is no pruning.
+  const dir = await Deno.makeTempDir({ prefix: "denobert-unpruned-" });
+  try {
+    const config = JSON.parse(await Deno.readTextFile(`${dirOf("distilbert-d40-h8")}/config.json`));
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, pruned_heads: {} }));
+    await Deno.copyFile(`${dirOf("distilbert-d40-h8")}/model.safetensors`, `${dir}/model.safetensors`);
+    using m = await DistilBertModel.load(dir);
+    assert.equal(m.config.n_heads, 8);
+    await Deno.writeTextFile(`${dir}/config.json`, JSON.stringify({ ...config, pruned_heads: { "1": [] } }));
+    using m2 = await DistilBertModel.load(dir);
+    assert.equal(m2.config.n_heads, 8);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
