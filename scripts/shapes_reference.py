@@ -78,6 +78,12 @@ SHAPES = {
         "model_type": "distilbert", "dim": 8, "n_heads": 2, "n_layers": 1,
         "vocab_size": 20, "max_position_embeddings": 8, "activation": "gelu",
     },
+    # 48 / 4 = 12 with the head and layer counts under DistilBertConfig.attribute_map's names
+    # (num_attention_heads, num_hidden_layers), which transformers reads as n_heads and n_layers
+    "distilbert-d48-aliases": {
+        "model_type": "distilbert", "dim": 48, "num_attention_heads": 4, "num_hidden_layers": 2,
+        "hidden_dim": 60, "vocab_size": 30, "max_position_embeddings": 8, "activation": "gelu",
+    },
     # BERT 36 / 4 = 9, FFN 44, one token type (token_type_ids all zeros), eps 1e-5
     "bert-d36-h4-types1": {
         "model_type": "bert", "hidden_size": 36, "num_attention_heads": 4, "intermediate_size": 44,

@@ -92,6 +92,15 @@ const DEFAULTS = {
   pad_token_id: 0,
 } as const;
 
+// transformers' DistilBertConfig.attribute_map: a config may give dim, n_heads and n_layers under the common
+// names, which transformers reads as those (and lets win over the own names). Ignoring them ran the default
+// 12 heads for num_attention_heads: 4 without a word.
+const DISTILBERT_ALIASES = {
+  dim: "hidden_size",
+  n_heads: "num_attention_heads",
+  n_layers: "num_hidden_layers",
+};
+
 const KNOWN = new Set([
   "model_type",
   "vocab_size",
@@ -107,6 +116,7 @@ const KNOWN = new Set([
   "id2label",
   "label2id",
   "problem_type",
+  ...Object.values(DISTILBERT_ALIASES),
 ]);
 
 /** Upper bounds that keep sizes far from overflow; real checkpoints are orders of magnitude smaller. */
@@ -206,6 +216,24 @@ function extraFields(r: Record<string, unknown>, known: Set<string>): Record<str
   return extra;
 }
 
+/** `dim`, `n_heads` and `n_layers` as given under either name; both names with different values is an error. */
+function distilBertSizes(r: Record<string, unknown>, source: string): Record<string, unknown> {
+  const sizes: Record<string, unknown> = {};
+  for (const [name, alias] of Object.entries(DISTILBERT_ALIASES)) {
+    sizes[name] = r[name];
+    if (r[alias] === undefined) continue;
+    if (r[name] !== undefined && r[name] !== r[alias]) {
+      fail(
+        source,
+        `"${name}" (${JSON.stringify(r[name])}) and "${alias}" (${JSON.stringify(r[alias])}) disagree: ` +
+          `transformers reads "${alias}" as "${name}", so give one value`,
+      );
+    }
+    sizes[name] = r[alias];
+  }
+  return sizes;
+}
+
 /** Validates a parsed `config.json` object (DistilBERT or BERT) and fills Hugging Face's defaults. */
 export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) fail(source, "expected a JSON object");
@@ -215,8 +243,9 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
     fail(source, `model_type is ${JSON.stringify(r.model_type)}; supported: "distilbert", "bert"`);
   }
   refusePrunedHeads(r, source);
-  const dim = intField(r, "dim", DEFAULTS.dim, 1, LIMITS.dim, source);
-  const n_heads = intField(r, "n_heads", DEFAULTS.n_heads, 1, dim, source);
+  const sizes = distilBertSizes(r, source);
+  const dim = intField(sizes, "dim", DEFAULTS.dim, 1, LIMITS.dim, source);
+  const n_heads = intField(sizes, "n_heads", DEFAULTS.n_heads, 1, dim, source);
   if (dim % n_heads !== 0) fail(source, `"dim" (${dim}) must be divisible by "n_heads" (${n_heads})`);
   const vocab_size = intField(r, "vocab_size", DEFAULTS.vocab_size, 1, LIMITS.vocab_size, source);
   const activation = parseActivation(r, "activation", source);
@@ -234,7 +263,7 @@ export function parseConfig(raw: unknown, source = "config.json"): ModelConfig {
       source,
     ),
     sinusoidal_pos_embds: sinusoidal,
-    n_layers: intField(r, "n_layers", DEFAULTS.n_layers, 1, LIMITS.n_layers, source),
+    n_layers: intField(sizes, "n_layers", DEFAULTS.n_layers, 1, LIMITS.n_layers, source),
     n_heads,
     dim,
     // transformers' DistilBertConfig defaults hidden_dim to 4 * 768 = 3072 whatever dim is, not to 4 * dim.

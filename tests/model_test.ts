@@ -439,6 +439,19 @@ Deno.test("config: a null size, eps or activation is an error naming the field, 
   assert.equal(parseConfig({ ...bert, pad_token_id: null }).pad_token_id, 0);
 });
 
+Deno.test("DistilBERT config: attribute_map's names are read, and disagreeing with the own names is an error", () => {
+  // transformers' DistilBertConfig maps hidden_size, num_attention_heads and num_hidden_layers onto dim,
+  // n_heads and n_layers: 4 heads here, where ignoring the name ran the default 12 (12 divides 48) without a
+  // word.
+  const c = parseConfig({ hidden_size: 48, num_attention_heads: 4, num_hidden_layers: 2, hidden_dim: 60 });
+  assert.deepEqual([c.dim, c.n_heads, c.n_layers], [48, 4, 2]);
+  assert.deepEqual(parseConfig({ dim: 48, n_heads: 4, num_attention_heads: 4 }).n_heads, 4);
+  assert.throws(
+    () => parseConfig({ dim: 48, n_heads: 12, num_attention_heads: 4 }, "x/config.json"),
+    /^Error: x\/config\.json: "n_heads" \(12\) and "num_attention_heads" \(4\) disagree/,
+  );
+});
+
 // The RSS check over 1,000 forward calls runs with GC in a child process: tests/lifetime_test.ts.
 
 Deno.test("packed weights: a user's checkpoint is left as read, two models from it agree with load()", async () => {

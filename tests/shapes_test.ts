@@ -1,7 +1,8 @@
 // Models of unusual shapes against transformers 4.31 (scripts/shapes_reference.py): widths that are no
 // multiple of 16 or 32, head sizes 1, 3, 5, 9, 17, 33 and 36, a single head, one layer, inputs at exactly
 // max_position_embeddings, a ragged batch and a one-token batch, BERT with one and three token types, relu,
-// a DistilBERT config without hidden_dim (transformers then builds a 3072-wide FFN, whatever dim is).
+// a DistilBERT config without hidden_dim (transformers then builds a 3072-wide FFN, whatever dim is), one
+// with its head and layer counts under the attribute_map names (num_attention_heads, num_hidden_layers).
 // fp32 on 1 and 2 threads within 1e-5 of every hidden state and head; bf16 and q8 run the same shapes and
 // stay close (worst per-token cosine). A checkpoint transformers writes that this library refuses: pruned
 // heads.
@@ -37,6 +38,7 @@ const SHAPES = [
   "distilbert-d9-h3",
   "distilbert-d64-h2",
   "distilbert-d8-ffn-default",
+  "distilbert-d48-aliases",
   "bert-d36-h4-types1",
   "bert-d40-h5-types3",
   "bert-d96-h3",
