@@ -76,7 +76,7 @@ export function buildTile(outDir: string = DEFAULT_OUT_DIR): Promise<string> {
   const ffi = (f: string) => new URL(`../ffi/${f}`, import.meta.url);
   const sources = [new URL("limits/tile.c", import.meta.url), ffi("pool.c"), ffi("cpu.c")];
   // tile.c includes the kernel itself: a change to the tile must rebuild it.
-  const included = ["packed_linear.c", "kernels.h", "pool.h", "vecmath.h", "cpu.h"].map(ffi);
+  const included = ["packed_linear.c", "packed.h", "kernels.h", "pool.h", "vecmath.h", "cpu.h"].map(ffi);
   return buildBenchC("tile", sources, flags, LDLIBS, outDir, included);
 }
 

@@ -61,6 +61,7 @@ export const KERNEL_SOURCES: readonly string[] = [
   "attention.c",
   "rows.c",
   "linear.c",
+  "packed.h",
   "packed_linear.c",
   "lowp.h",
   "lowp.c",

@@ -30,7 +30,7 @@
 #include <stdint.h>
 
 // Bumped whenever a signature changes so a stale build is detected instead of misused.
-#define DBK_ABI_VERSION 12
+#define DBK_ABI_VERSION 13
 int32_t dbk_abi_version(void);
 
 // Loads OpenBLAS from `path` (a file name or path, NUL-terminated) for dbk_sgemm_nt, once per process:
@@ -70,6 +70,12 @@ void dbk_layernorm(int32_t threads, const float *x, int32_t T, int32_t dim, cons
 void dbk_bias_residual_layernorm(int32_t threads, const float *x, const float *bias, const float *residual, int32_t T,
                                  int32_t dim, const float *gamma, const float *beta, float eps,
                                  float *out);
+// The same, and out's rows also written into xp in the form dbk_packed_linear / dbk_packed_ffn take for a
+// NULL x (so the linear that reads out next skips packing it). xp: dbk_packed_linear_scratch_floats(T, dim),
+// must not alias any other argument.
+void dbk_bias_residual_layernorm_packed(int32_t threads, const float *x, const float *bias, const float *residual,
+                                        int32_t T, int32_t dim, const float *gamma, const float *beta, float eps,
+                                        float *out, float *xp);
 
 // x = gelu(x + bias), exact erf form. x: [T, n]; bias: [n]
 void dbk_bias_gelu(int32_t threads, float *x, int32_t T, int32_t n, const float *bias);
@@ -108,7 +114,8 @@ int64_t dbk_linear_scratch_floats(int32_t M, int32_t K);
 // dbk_pack_weights: w: [N, K], N a multiple of PW; packed: [N * K] (must not alias w).
 // dbk_packed_linear: y = act(x . w^T (+ bias when bias is not NULL)), act one of DBK_ACT_*.
 //   x: [M, K]; wp: packed [N * K]; bias: [N] or NULL; scratch: dbk_packed_linear_scratch_floats(M, K); y: [M, N] (must not alias
-//   x, wp, bias or scratch). Every M from 1 up; threads as for the other kernels.
+//   x, wp, bias or scratch). Every M from 1 up; threads as for the other kernels. x NULL: scratch already
+//   holds x packed (written by dbk_bias_residual_layernorm_packed) and is only read.
 #define DBK_ACT_NONE 0
 #define DBK_ACT_GELU 1 // exact (erf) GELU, as dbk_bias_gelu
 #define DBK_ACT_RELU 2
@@ -123,12 +130,14 @@ int64_t dbk_packed_linear_scratch_floats(int32_t M, int32_t K);
 // y = lin2(act(lin1(x) + b1)) + b2 with both weights packed as above (a transformer's feed-forward block), bit
 // for bit as the two dbk_packed_linear calls would give it, but run token block by token block through both
 // (the block's hidden layer stays in cache), and lin1's epilogue writes the hidden layer straight into the
-// packed form lin2 reads (no [M, H] written row-major and packed again). x: [M, K]; w1:
-// packed [H, K]; b1: [H] or NULL; w2: packed [N, H]; b2: [N] or NULL; H and N multiples of PW; scratch:
+// packed form lin2 reads (no [M, H] written row-major and packed again). x: [M, K], or NULL with xp: x
+// already packed (dbk_bias_residual_layernorm_packed's xp; xp is not read when x is given); w1: packed
+// [H, K]; b1: [H] or NULL; w2: packed [N, H]; b2: [N] or NULL; H and N multiples of PW; scratch:
 // dbk_packed_ffn_scratch_floats(M, K, H); y: [M, N] (must not alias any input or scratch).
 int64_t dbk_packed_ffn_scratch_floats(int32_t M, int32_t K, int32_t H);
-void dbk_packed_ffn(int32_t threads, const float *x, int32_t M, int32_t K, const float *w1, int32_t H, const float *b1,
-                    int32_t activation, const float *w2, int32_t N, const float *b2, float *scratch, float *y);
+void dbk_packed_ffn(int32_t threads, const float *x, const float *xp, int32_t M, int32_t K, const float *w1, int32_t H,
+                    const float *b1, int32_t activation, const float *w2, int32_t N, const float *b2, float *scratch,
+                    float *y);
 
 // ---- Reduced precision linear layers (lowp.c; micro-kernels in lowp_x86.c) ----
 // y = act(x . w^T + bias) with w stored in bf16 or int8, x converted per call, fp32 out:

@@ -2,6 +2,7 @@
 #include <stddef.h>
 
 #include "kernels.h"
+#include "packed.h"
 #include "pool.h"
 
 // One row: out = (x - mean) / sqrt(var + eps) * gamma + beta, var biased as torch's layer_norm.
@@ -44,12 +45,12 @@ static void layernorm_row(const float *x, int32_t dim, const float *gamma, const
 
 struct ln_job {
     const float *x, *bias, *residual, *gamma, *beta;
-    float *out;
+    float *out, *xp; // xp: NULL, or out again in the packed linears' x layout
     int32_t T, dim, rows_per_task;
     float eps;
 };
 
-static void ln_rows(const struct ln_job *j, int32_t t0, int32_t t1) {
+static void ln_row_range(const struct ln_job *j, int32_t t0, int32_t t1) {
     const int32_t dim = j->dim;
     for (int32_t t = t0; t < t1; t++) {
         const float *xr = j->x + (int64_t)t * dim;
@@ -61,6 +62,19 @@ static void ln_rows(const struct ln_job *j, int32_t t0, int32_t t1) {
             xr = o;
         }
         layernorm_row(xr, dim, j->gamma, j->beta, j->eps, o);
+    }
+}
+
+// Rows t0 .. t1 (t0 a multiple of MR when packing): with xp, each panel of MR rows is packed as soon as its
+// rows are done, while they are still in L1, instead of the next linear reading all of out back to pack it.
+static void ln_rows(const struct ln_job *j, int32_t t0, int32_t t1) {
+    if (!j->xp) {
+        ln_row_range(j, t0, t1);
+        return;
+    }
+    for (int32_t p0 = t0; p0 < t1; p0 += MR) {
+        ln_row_range(j, p0, p0 + MR < t1 ? p0 + MR : t1);
+        dbk_pack_x_panel(j->out, j->T, j->dim, p0 / MR, j->xp);
     }
 }
 
@@ -83,18 +97,26 @@ static void ln_run(int32_t threads, struct ln_job *j) {
     if (tasks > 4 * threads) tasks = 4 * threads;
     if (tasks > j->T) tasks = j->T;
     j->rows_per_task = (int32_t)((j->T + tasks - 1) / tasks);
+    if (j->xp) j->rows_per_task = (j->rows_per_task + MR - 1) / MR * MR; // a task packs whole panels
     dbk_parallel(threads, ln_task, j, (j->T + j->rows_per_task - 1) / j->rows_per_task);
 }
 
 void dbk_layernorm(int32_t threads, const float *x, int32_t T, int32_t dim, const float *gamma, const float *beta,
                    float eps, float *out) {
-    struct ln_job j = {x, NULL, NULL, gamma, beta, out, T, dim, T, eps};
+    struct ln_job j = {x, NULL, NULL, gamma, beta, out, NULL, T, dim, T, eps};
     ln_run(threads, &j);
 }
 
 void dbk_bias_residual_layernorm(int32_t threads, const float *x, const float *bias, const float *residual, int32_t T,
                                  int32_t dim, const float *gamma, const float *beta, float eps,
                                  float *out) {
-    struct ln_job j = {x, bias, residual, gamma, beta, out, T, dim, T, eps};
+    struct ln_job j = {x, bias, residual, gamma, beta, out, NULL, T, dim, T, eps};
+    ln_run(threads, &j);
+}
+
+void dbk_bias_residual_layernorm_packed(int32_t threads, const float *x, const float *bias, const float *residual,
+                                        int32_t T, int32_t dim, const float *gamma, const float *beta, float eps,
+                                        float *out, float *xp) {
+    struct ln_job j = {x, bias, residual, gamma, beta, out, xp, T, dim, T, eps};
     ln_run(threads, &j);
 }

@@ -2,6 +2,7 @@
 
 #include "cpu.h"
 #include "kernels.h"
+#include "packed.h"
 #include "pool.h"
 #include "vecmath.h"
 
@@ -16,12 +17,6 @@
 // Blocking: K in slices of KC (a KC x PW weight panel stays in L1 while every token panel of the block
 // passes over it), tokens in blocks of up to MC (the block's x slice, MC x KC, stays in L2). A task is one
 // block against a group of output features, so each task owns its part of y outright.
-#define PW (2 * DBK_VW)
-#if DBK_VW == 16
-#define MR 12
-#else
-#define MR 6
-#endif
 // KC x PW = 24 KB (AVX-512; AVX2 12 KB): with the next slice coming in beside it, the two fill a 48 KB L1.
 #define KC 192
 // Tokens per block, at most: M is cut into equal blocks (multiples of MR) no longer than this, so that 128
@@ -276,27 +271,30 @@ static void packed_task(void *ctx, int32_t task, int32_t slot) {
         tiles(j, p_first, p_last, p_after, m_block, m_end, k0, j->K - k0 < KC ? j->K - k0 : KC, cbuf);
 }
 
-// x in panels of MR tokens, panel q = [K, MR] holding x[q * MR + r][k] at k * MR + r; rows past M zero.
-static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
-    (void)slot;
-    const struct packed_job *j = ctx;
-    float *dst = j->xp + (int64_t)q * j->K * MR;
-    const int32_t rows = j->M - q * MR < MR ? j->M - q * MR : MR;
-    if (rows < MR) memset(dst, 0, sizeof(float) * (size_t)j->K * MR);
+void dbk_pack_x_panel(const float *x, int32_t M, int32_t K, int32_t q, float *xp) {
+    float *dst = xp + (int64_t)q * K * MR;
+    const int32_t rows = M - q * MR < MR ? M - q * MR : MR;
+    if (rows < MR) memset(dst, 0, sizeof(float) * (size_t)K * MR);
     int32_t k_done = 0;
     if (rows == MR) {
-        k_done = j->K / 4 * 4;
-        rows_to_panel(j->x + (int64_t)q * MR * j->K, j->K, k_done, dst);
+        k_done = K / 4 * 4;
+        rows_to_panel(x + (int64_t)q * MR * K, K, k_done, dst);
     }
     // The rest (a partial panel, or the last K % 4 columns) in blocks of 64 k: the block's 3 KB of the
     // panel stays in L1 while every row writes its column.
-    for (int32_t k0 = k_done; k0 < j->K; k0 += 64) {
-        const int32_t k1 = k0 + 64 < j->K ? k0 + 64 : j->K;
+    for (int32_t k0 = k_done; k0 < K; k0 += 64) {
+        const int32_t k1 = k0 + 64 < K ? k0 + 64 : K;
         for (int32_t r = 0; r < rows; r++) {
-            const float *src = j->x + (int64_t)(q * MR + r) * j->K;
+            const float *src = x + (int64_t)(q * MR + r) * K;
             for (int32_t k = k0; k < k1; k++) dst[(int64_t)k * MR + r] = src[k];
         }
     }
+}
+
+static void pack_x_task(void *ctx, int32_t q, int32_t slot) {
+    (void)slot;
+    const struct packed_job *j = ctx;
+    dbk_pack_x_panel(j->x, j->M, j->K, q, j->xp);
 }
 
 #define PACKED_MIN_PARALLEL_MACS 1048576
@@ -332,7 +330,7 @@ static void run_linear(int32_t threads, const float *x, float *xp, int32_t M, in
 void dbk_packed_linear(int32_t threads, const float *x, int32_t M, int32_t K, const float *wp, int32_t N, const float *bias,
                        int32_t activation, float *scratch, float *y) {
     if (M < 1) return; // the contract says M >= 1; the block count below divides by it
-    run_linear(threads, x, scratch, M, K, wp, N, bias, activation, y, NULL);
+    run_linear(threads, x, scratch, M, K, wp, N, bias, activation, y, NULL); // x NULL: scratch is x packed
 }
 
 int64_t dbk_packed_ffn_scratch_floats(int32_t M, int32_t K, int32_t H) {
@@ -345,14 +343,17 @@ int64_t dbk_packed_ffn_scratch_floats(int32_t M, int32_t K, int32_t H) {
 // MC x H, ~3 MB at H = 3072) is still in L3 when lin2 reads it, instead of all [M, H] going out to memory
 // between the two. On its way it goes from lin1's epilogue (finish_tile, while its sums are in L1) straight
 // into the x panels lin2 reads, instead of written row-major and read back by lin2's packing.
-void dbk_packed_ffn(int32_t threads, const float *x, int32_t M, int32_t K, const float *w1, int32_t H, const float *b1,
-                    int32_t activation, const float *w2, int32_t N, const float *b2, float *scratch, float *y) {
+void dbk_packed_ffn(int32_t threads, const float *x, const float *xp, int32_t M, int32_t K, const float *w1, int32_t H,
+                    const float *b1, int32_t activation, const float *w2, int32_t N, const float *b2, float *scratch,
+                    float *y) {
     if (M < 1) return;
-    const int32_t mc = block_tokens(M);
+    const int32_t mc = block_tokens(M); // a multiple of MR: block m0's rows start panel m0 / MR of xp
     float *hidden = scratch + dbk_packed_linear_scratch_floats(mc, K);
     for (int32_t m0 = 0; m0 < M; m0 += mc) {
         const int32_t rows = M - m0 < mc ? M - m0 : mc;
-        run_linear(threads, x + (int64_t)m0 * K, scratch, rows, K, w1, H, b1, activation, NULL, hidden);
+        // Only read when x is NULL (run_linear packs into its xp argument only when given x).
+        float *x_block = x ? scratch : (float *)xp + (int64_t)(m0 / MR) * K * MR;
+        run_linear(threads, x ? x + (int64_t)m0 * K : NULL, x_block, rows, K, w1, H, b1, activation, NULL, hidden);
         run_linear(threads, NULL, hidden, rows, H, w2, N, b2, DBK_ACT_NONE, y + (int64_t)m0 * N, NULL);
     }
 }

@@ -86,6 +86,22 @@ export const KERNEL_SYMBOLS = {
     ],
     result: "void",
   },
+  dbk_bias_residual_layernorm_packed: {
+    parameters: [
+      "i32", // int32_t threads
+      "buffer", // const float *x [T, dim]
+      "buffer", // const float *bias [dim]
+      "buffer", // const float *residual [T, dim]
+      "i32", // int32_t T
+      "i32", // int32_t dim
+      "buffer", // const float *gamma [dim]
+      "buffer", // const float *beta [dim]
+      "f32", // float eps
+      "buffer", // float *out [T, dim]
+      "buffer", // float *xp [dbk_packed_linear_scratch_floats(T, dim)]
+    ],
+    result: "void",
+  },
   dbk_bias_gelu: {
     parameters: [
       "i32", // int32_t threads
@@ -186,7 +202,7 @@ export const KERNEL_SYMBOLS = {
   dbk_packed_linear: {
     parameters: [
       "i32", // int32_t threads
-      "buffer", // const float *x [M, K]
+      "buffer", // const float *x [M, K], or NULL: scratch holds x packed
       "i32", // int32_t M
       "i32", // int32_t K
       "buffer", // const float *wp [N * K], packed by dbk_pack_weights
@@ -335,7 +351,8 @@ export const KERNEL_SYMBOLS = {
   dbk_packed_ffn: {
     parameters: [
       "i32", // int32_t threads
-      "buffer", // const float *x [M, K]
+      "buffer", // const float *x [M, K] or NULL
+      "buffer", // const float *xp [dbk_packed_linear_scratch_floats(M, K)] when x is NULL, else NULL
       "i32", // int32_t M
       "i32", // int32_t K
       "buffer", // const float *w1 [H * K], packed by dbk_pack_weights
@@ -363,4 +380,4 @@ export const KERNEL_SYMBOLS = {
 } as const satisfies Deno.ForeignLibraryInterface;
 
 /** Must equal `DBK_ABI_VERSION` in `ffi/kernels.h`. */
-export const KERNEL_ABI_VERSION = 12;
+export const KERNEL_ABI_VERSION = 13;

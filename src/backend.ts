@@ -82,6 +82,16 @@ export interface BackendOptions {
 /** What the DBK_ACT_* codes are, asked once per isolate (src/backend.ts never copies C's numbers). */
 let activationCodes: Int32Array | undefined;
 
+/**
+ * Activations already in the packed linears' x layout, `rows` x `cols` (written by `biasResidualLayerNorm`
+ * with a `packedOut`), for the next `linearPacked` or fp32 `feedForward` to read instead of packing x itself.
+ */
+export interface PackedX {
+  readonly packed: Float32Array;
+  readonly rows: number;
+  readonly cols: number;
+}
+
 /** A handle on the native library with this back end's own thread count and scratch buffers. */
 export class Backend {
   #closed = false;
@@ -222,7 +232,7 @@ export class Backend {
    * encoder, the activation (exact GELU or ReLU, as `biasGelu` / `biasRelu`) applied on the way out.
    */
   linearPacked(
-    a: Float32Array,
+    a: Float32Array | PackedX,
     packed: Float32Array,
     bias: Float32Array | null,
     c: Float32Array,
@@ -233,15 +243,30 @@ export class Backend {
   ): void {
     this.#check();
     need(dimsOk(m, n, k) && n % this.panelWidth === 0, `packed linear sizes ${m}x${n}x${k}`);
+    const x = a instanceof Float32Array ? a : this.#packedX(a, m, k);
     need(
-      a.length >= m * k && packed.length >= n * k && c.length >= m * n,
+      (x !== a || a.length >= m * k) && packed.length >= n * k && c.length >= m * n,
       `packed linear buffers ${m}x${n}x${k}`,
     );
     need(bias === null || bias.length >= n, `packed linear bias for ${n} outputs`);
     need(
-      !overlaps(c, a) && !overlaps(c, packed) && (bias === null || !overlaps(c, bias)),
+      !overlaps(c, x) && !overlaps(c, packed) && (bias === null || !overlaps(c, bias)),
       "linear output overlaps an input",
     );
+    const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
+    if (x !== a) {
+      // x NULL: the kernel reads x from its scratch, where it is already packed.
+      this.#k.dbk_packed_linear(this.#threads, null, m, k, packed, n, bias, act, x, c);
+      return;
+    }
+    const floats = this.packedXFloats(m, k);
+    if (this.#linearScratch.length < floats) this.#linearScratch = alignedArray(Float32Array, floats);
+    this.#k.dbk_packed_linear(this.#threads, a, m, k, packed, n, bias, act, this.#linearScratch, c);
+  }
+
+  /** Floats of m rows of k in the packed linears' x layout (a `PackedX`'s size; the packed linear's scratch). */
+  packedXFloats(m: number, k: number): number {
+    need(dimsOk(m, k), `packed x sizes ${m}x${k}`);
     // Asked once per shape (a forward has two: k = dim and k = hidden), not once per layer.
     const key = m * 2 ** 31 + k;
     let floats = this.#packedScratchFloats.get(key);
@@ -250,9 +275,14 @@ export class Backend {
       floats = Number(this.#k.dbk_packed_linear_scratch_floats(m, k));
       this.#packedScratchFloats.set(key, floats);
     }
-    if (this.#linearScratch.length < floats) this.#linearScratch = alignedArray(Float32Array, floats);
-    const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
-    this.#k.dbk_packed_linear(this.#threads, a, m, k, packed, n, bias, act, this.#linearScratch, c);
+    return floats;
+  }
+
+  /** x's packed buffer, once it is checked to be m x k and whole. */
+  #packedX(x: PackedX, m: number, k: number): Float32Array {
+    need(x.rows === m && x.cols === k, `packed x of ${x.rows}x${x.cols} for a linear of ${m}x${k}`);
+    need(x.packed.length >= this.packedXFloats(m, k), `packed x buffer for ${m}x${k}`);
+    return x.packed;
   }
 
   /**
@@ -443,7 +473,7 @@ export class Backend {
    * The weights must be a pair `fusesFeedForward` accepts.
    */
   feedForward(
-    x: Float32Array,
+    x: Float32Array | PackedX,
     w1: LinearWeight,
     b1: Float32Array | null,
     w2: LinearWeight,
@@ -460,13 +490,13 @@ export class Backend {
     }
     const { n: h, k } = w1, n = w2.n;
     need(w2.k === h, `feed-forward widths ${k} -> ${h} -> ${w2.k}`);
-    need(
-      dimsOk(m, n, k) && dimsOk(m, h, k) && x.length >= m * k && y.length >= m * n,
-      `feed-forward ${m}x${k}x${h}x${n}`,
-    );
+    need(dimsOk(m, n, k) && dimsOk(m, h, k) && y.length >= m * n, `feed-forward ${m}x${k}x${h}x${n}`);
+    const xp = x instanceof Float32Array ? null : this.#packedX(x, m, k);
+    need(xp !== null || (x as Float32Array).length >= m * k, `feed-forward ${m}x${k}x${h}x${n}`);
     need((b1 === null || b1.length >= h) && (b2 === null || b2.length >= n), "feed-forward bias sizes");
     need(
-      !overlaps(y, x) && (b1 === null || !overlaps(y, b1)) && (b2 === null || !overlaps(y, b2)),
+      !overlaps(y, xp ?? x as Float32Array) && (b1 === null || !overlaps(y, b1)) &&
+        (b2 === null || !overlaps(y, b2)),
       "feed-forward output overlaps an input",
     );
     const act = this.#act[activation === "gelu" ? 1 : activation === "relu" ? 2 : 0];
@@ -479,10 +509,27 @@ export class Backend {
         () => this.#k.dbk_packed_ffn_scratch_floats(m, k, h),
       );
       if (this.#linearScratch.length < floats) this.#linearScratch = alignedArray(Float32Array, floats);
-      this.#k.dbk_packed_ffn(this.#threads, x, m, k, w1.w, h, b1, act, w2.w, n, b2, this.#linearScratch, y);
+      const rowMajor = xp === null ? x as Float32Array : null;
+      this.#k.dbk_packed_ffn(
+        this.#threads,
+        rowMajor,
+        xp,
+        m,
+        k,
+        w1.w,
+        h,
+        b1,
+        act,
+        w2.w,
+        n,
+        b2,
+        this.#linearScratch,
+        y,
+      );
       return;
     }
     if (w1.dtype !== "bf16" || w2.dtype !== "bf16") throw new TypeError("internal: unreachable");
+    if (!(x instanceof Float32Array)) throw new TypeError("internal: a bf16 feed-forward takes x row-major");
     need(
       w1.w.length >= Math.ceil(h / 32) * 32 * paddedK(k) &&
         w2.w.length >= Math.ceil(n / 32) * 32 * paddedK(h),
@@ -581,7 +628,10 @@ export class Backend {
     this.#k.dbk_layernorm(this.#threads, x, t, dim, gamma, beta, eps, out);
   }
 
-  /** out[T, dim] = LayerNorm(x + bias + residual). */
+  /**
+   * out[T, dim] = LayerNorm(x + bias + residual); with `packedOut` (a `PackedX` of T x dim), out also goes
+   * into it in the form the next fp32 packed linear reads.
+   */
   biasResidualLayerNorm(
     x: Float32Array,
     bias: Float32Array,
@@ -592,12 +642,35 @@ export class Backend {
     beta: Float32Array,
     eps: number,
     out: Float32Array,
+    packedOut: PackedX | null = null,
   ): void {
     this.#check();
     need(dimsOk(t, dim), "residual layernorm sizes");
     need(x.length >= t * dim && residual.length >= t * dim && out.length >= t * dim, "residual buffers");
     need(bias.length >= dim && gamma.length >= dim && beta.length >= dim, "residual layernorm parameters");
-    this.#k.dbk_bias_residual_layernorm(this.#threads, x, bias, residual, t, dim, gamma, beta, eps, out);
+    if (packedOut === null) {
+      this.#k.dbk_bias_residual_layernorm(this.#threads, x, bias, residual, t, dim, gamma, beta, eps, out);
+      return;
+    }
+    const xp = this.#packedX(packedOut, t, dim);
+    need(
+      !overlaps(xp, x) && !overlaps(xp, bias) && !overlaps(xp, residual) && !overlaps(xp, gamma) &&
+        !overlaps(xp, beta) && !overlaps(xp, out),
+      "packed layernorm output overlaps another buffer",
+    );
+    this.#k.dbk_bias_residual_layernorm_packed(
+      this.#threads,
+      x,
+      bias,
+      residual,
+      t,
+      dim,
+      gamma,
+      beta,
+      eps,
+      out,
+      xp,
+    );
   }
 
   /** x[T, n] = gelu(x + bias). */

@@ -6,7 +6,7 @@
  */
 
 import { alignedArray } from "./aligned.ts";
-import { Backend, type LinearWeight } from "./backend.ts";
+import { Backend, type LinearWeight, type PackedX } from "./backend.ts";
 import type { EncoderConfig } from "./config.ts";
 import type { PackedBatch } from "./inputs.ts";
 import type { EncoderWeights, LayerWeights } from "./weights.ts";
@@ -19,10 +19,11 @@ export class Workspace {
   context: Float32Array = new Float32Array(0); // [T, D] attention output before out_lin
   projected: Float32Array = new Float32Array(0); // [T, D] a linear layer's output before bias + residual
   ffn: Float32Array = new Float32Array(0); // [T, H]
+  xPacked: Float32Array = new Float32Array(0); // x again in the packed linears' form (takesPackedX), or empty
   scratch: Float32Array = new Float32Array(0); // attention scratch for the longest sequence
   scratchLen: number = 0;
 
-  ensure(backend: Backend, config: EncoderConfig, tokens: number, maxLen: number): void {
+  ensure(backend: Backend, config: EncoderConfig, tokens: number, maxLen: number, packsX: boolean): void {
     const { dim, hidden_dim: hidden } = config;
     if (tokens > this.capacity) {
       // Grow geometrically so a slowly rising batch size does not reallocate every call.
@@ -34,6 +35,8 @@ export class Workspace {
       this.ffn = alignedArray(Float32Array, rows * hidden);
       this.capacity = rows;
     }
+    const packedFloats = packsX ? backend.packedXFloats(this.capacity, dim) : 0;
+    if (this.xPacked.length < packedFloats) this.xPacked = alignedArray(Float32Array, packedFloats);
     if (maxLen > this.scratchLen) {
       this.scratch = alignedArray(Float32Array, backend.attentionScratchSize(maxLen, dim / config.n_heads));
       this.scratchLen = maxLen;
@@ -68,18 +71,26 @@ function embeddings(be: Backend, cfg: EncoderConfig, w: EncoderWeights, p: Packe
   );
 }
 
+// Whether a linear reads its x in the packed form (fp32 weights packed at load): the LayerNorm before it then
+// writes that form beside its output, and the linear skips its own pass packing x.
+function takesPackedX(w: LinearWeight): boolean {
+  return w.dtype === "fp32" && w.packed;
+}
+
 // y: [T, n] = act(x: [T, k] . w^T (+ bias)), w as loaded: fp32 packed or in checkpoint layout, or bf16 / int8.
+// x packed only for a weight that takesPackedX.
 function linear(
   be: Backend,
   w: LinearWeight,
-  x: Float32Array,
+  x: Float32Array | PackedX,
   bias: Float32Array | null,
   y: Float32Array,
   T: number,
   act: "none" | "gelu" | "relu" = "none",
 ) {
+  if (w.dtype === "fp32" && w.packed) return be.linearPacked(x, w.w, bias, y, T, w.n, w.k, act);
+  if (!(x instanceof Float32Array)) throw new Error("internal: only a packed fp32 linear reads x packed");
   if (w.dtype !== "fp32") return be.linearLowp(x, w, bias, y, T, act);
-  if (w.packed) return be.linearPacked(x, w.w, bias, y, T, w.n, w.k, act);
   be.matmulTransposed(x, w.w, y, T, w.n, w.k);
   if (act === "gelu") be.biasGelu(y, T, w.n, bias!);
   else if (act === "relu") be.biasRelu(y, T, w.n, bias!);
@@ -91,15 +102,21 @@ function linear(
 //   x = output_layer_norm(lin2(act(lin1(x))) + x)
 // Each LayerNorm writes over its residual, x, in place: its rows are in cache from the residual read,
 // where a separate output buffer's were not (a layer's weights stream through the cache in between).
+// xPacked: x is also in packed (ws.xPacked), written by the previous layer's last LayerNorm; next: the
+// layer after this one, whose first linear this one's last LayerNorm writes packed x for when it takes it.
+// Returns whether it did.
 function transformerBlock(
   be: Backend,
   cfg: EncoderConfig,
   l: LayerWeights,
+  next: LayerWeights | undefined,
   p: PackedBatch,
   ws: Workspace,
-) {
+  packed: PackedX,
+  xPacked: boolean,
+): boolean {
   const T = p.tokens, D = cfg.dim, heads = cfg.n_heads;
-  linear(be, l.qkv, ws.x, null, ws.qkv, T); // qkv: [T, 3D], bias added in attention
+  linear(be, l.qkv, xPacked ? packed : ws.x, null, ws.qkv, T); // qkv: [T, 3D], bias added in attention
   // A bf16 model's attention products take bf16 inputs too (fp32 sums), as its linears do.
   const bf16 = l.qkv.dtype === "bf16";
   be.attention(
@@ -115,6 +132,7 @@ function transformerBlock(
     bf16,
   );
   linear(be, l.out, ws.context, null, ws.projected, T); // [T, D], bias added with the residual
+  const ffnPacked = takesPackedX(l.ffn1);
   be.biasResidualLayerNorm(
     ws.projected,
     l.outBias,
@@ -125,14 +143,17 @@ function transformerBlock(
     l.saBeta,
     cfg.layer_norm_eps,
     ws.x,
+    ffnPacked ? packed : null,
   );
+  const ffnX = ffnPacked ? packed : ws.x;
   if (Backend.fusesFeedForward(l.ffn1, l.ffn2)) {
     // [T, D], the hidden [T, H] going from lin1 straight into the form lin2 reads
-    be.feedForward(ws.x, l.ffn1, l.ffn1Bias, l.ffn2, null, ws.projected, T, cfg.activation);
+    be.feedForward(ffnX, l.ffn1, l.ffn1Bias, l.ffn2, null, ws.projected, T, cfg.activation);
   } else {
-    linear(be, l.ffn1, ws.x, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
+    linear(be, l.ffn1, ffnX, l.ffn1Bias, ws.ffn, T, cfg.activation); // [T, H]
     linear(be, l.ffn2, ws.ffn, null, ws.projected, T); // [T, D]
   }
+  const nextPacked = next !== undefined && takesPackedX(next.qkv);
   be.biasResidualLayerNorm(
     ws.projected,
     l.ffn2Bias,
@@ -143,7 +164,9 @@ function transformerBlock(
     l.outBeta,
     cfg.layer_norm_eps,
     ws.x,
+    nextPacked ? packed : null,
   );
+  return nextPacked;
 }
 
 /**
@@ -158,11 +181,14 @@ export function runEncoder(
   ws: Workspace,
   onHidden?: (x: Float32Array) => void,
 ): Float32Array {
-  ws.ensure(be, cfg, p.tokens, longestSequence(p));
+  const packsX = w.layers.some((l) => takesPackedX(l.ffn1) || takesPackedX(l.qkv));
+  ws.ensure(be, cfg, p.tokens, longestSequence(p), packsX);
   embeddings(be, cfg, w, p, ws.x);
   onHidden?.(ws.x);
-  for (const layer of w.layers) {
-    transformerBlock(be, cfg, layer, p, ws);
+  const packed: PackedX = { packed: ws.xPacked, rows: p.tokens, cols: cfg.dim };
+  let xPacked = false; // the embeddings' LayerNorm writes x row-major only
+  for (let i = 0; i < w.layers.length; i++) {
+    xPacked = transformerBlock(be, cfg, w.layers[i], w.layers[i + 1], p, ws, packed, xPacked);
     onHidden?.(ws.x);
   }
   return ws.x;

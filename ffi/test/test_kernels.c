@@ -60,6 +60,19 @@ static void ref_layernorm_row(const double *x, int32_t dim, const float *g, cons
 
 static double ref_gelu(double x) { return 0.5 * x * (1.0 + erf(x / sqrt(2.0))); }
 
+// x [M, K] in the packed linears' x layout, written plainly: panels of MR rows (MR is the scratch the
+// kernel asks for one row of one column), panel q at q * K * MR, x[q * MR + r][k] at k * MR + r, rows past M
+// zero. The caller frees it.
+static float *pack_x_ref(const float *x, int32_t M, int32_t K) {
+    const int64_t mr = dbk_packed_linear_scratch_floats(1, 1), floats = dbk_packed_linear_scratch_floats(M, K);
+    float *xp = falloc(floats);
+    for (int64_t i = 0; i < floats; i++) {
+        const int64_t q = i / (K * mr), k = i % (K * mr) / mr, r = i % mr, m = q * mr + r;
+        xp[i] = m < M ? x[m * K + k] : 0.0f;
+    }
+    return xp;
+}
+
 // ---- elementwise and LayerNorm kernels ----------------------------------------------------------
 static void test_rows_kernels(int32_t T, int32_t n) {
     const int64_t tn = (int64_t)T * n;
@@ -115,6 +128,15 @@ static void test_rows_kernels(int32_t T, int32_t n) {
     dbk_bias_residual_layernorm(th, x0, bias, alias, T, n, g, b, eps, alias);
     CHECK(memcmp(alias, out, sizeof(float) * (size_t)tn) == 0, "bias_residual_layernorm out=residual");
     free(alias);
+    // The packed form beside it: out the same bits, xp (exact size, NaN-filled) out packed, padding zero.
+    const int64_t pf = dbk_packed_linear_scratch_floats(T, n);
+    float *xp = falloc(pf), *xp_want = pack_x_ref(out, T, n);
+    alias = fcopy(x0, tn);
+    for (int64_t i = 0; i < pf; i++) xp[i] = NAN;
+    dbk_bias_residual_layernorm_packed(th, alias, bias, res, T, n, g, b, eps, alias, xp);
+    CHECK(memcmp(alias, out, sizeof(float) * (size_t)tn) == 0, "bias_residual_layernorm_packed out T=%d dim=%d", T, n);
+    CHECK(memcmp(xp, xp_want, sizeof(float) * (size_t)pf) == 0, "bias_residual_layernorm_packed xp T=%d dim=%d", T, n);
+    free(alias), free(xp), free(xp_want);
 
     free(out), free(row), free(g), free(b), free(res), free(bias), free(x0), free(want);
 }
@@ -426,6 +448,13 @@ static void test_packed_linear(int32_t M, int32_t K, int32_t N, int32_t threads,
               M, K, N, threads);
         free(y1);
     }
+    { // x NULL: the same bits from x packed beforehand into the scratch
+        float *xp = pack_x_ref(x, M, K), *y2 = falloc((int64_t)M * N);
+        dbk_packed_linear(th, NULL, M, K, wp, N, with_bias ? bias : NULL, act, xp, y2);
+        CHECK(memcmp(y, y2, sizeof(float) * (size_t)M * (size_t)N) == 0, "packed linear M=%d K=%d N=%d: prepacked x differs",
+              M, K, N);
+        free(xp), free(y2);
+    }
     double *want = malloc(sizeof(double) * (size_t)M * (size_t)N);
     if (!want) abort();
     for (int32_t m = 0; m < M; m++)
@@ -455,15 +484,19 @@ static void test_packed_ffn(int32_t M, int32_t K, int32_t H, int32_t N, int32_t 
     dbk_packed_linear(1, hidden, M, H, p2, N, with_bias ? b2 : NULL, DBK_ACT_NONE, scratch, want);
     const int64_t sf = dbk_packed_ffn_scratch_floats(M, K, H);
     float *fs = falloc(sf), *y = falloc((int64_t)M * N);
+    // On both thread counts, from x and from x packed beforehand (x NULL).
+    float *xp = pack_x_ref(x, M, K);
     const int32_t runs[] = {threads, 1};
-    for (int i = 0; i < 2; i++) {
+    for (int i = 0; i < 4; i++) {
         for (int64_t j = 0; j < sf; j++) fs[j] = NAN;
         for (int64_t j = 0; j < (int64_t)M * N; j++) y[j] = NAN;
-        dbk_packed_ffn(runs[i], x, M, K, p1, H, b1, act, p2, N, with_bias ? b2 : NULL, fs, y);
+        dbk_packed_ffn(runs[i % 2], i < 2 ? x : NULL, i < 2 ? NULL : xp, M, K, p1, H, b1, act, p2, N,
+                       with_bias ? b2 : NULL, fs, y);
         CHECK(memcmp(y, want, sizeof(float) * (size_t)M * (size_t)N) == 0,
-              "packed ffn M=%d K=%d H=%d N=%d threads=%d bias=%d act=%d differs from two linears", M, K, H, N, runs[i],
-              with_bias, act);
+              "packed ffn M=%d K=%d H=%d N=%d threads=%d bias=%d act=%d%s differs from two linears", M, K, H, N,
+              runs[i % 2], with_bias, act, i < 2 ? "" : " (prepacked x)");
     }
+    free(xp);
     free(x), free(w1), free(w2), free(b1), free(b2), free(p1), free(p2), free(scratch), free(hidden), free(want);
     free(fs), free(y);
 }
