@@ -77,8 +77,16 @@ Deno.test("feature-extraction on a sentence-transformers folder uses its pooling
     // The caller's options override the folder's.
     const cls = await fe(text, { pooling: "cls", normalize: false });
     assert.deepEqual(cls.data, hidden.lastHiddenState.data.slice(0, 384));
+    // Token embeddings as sentence-transformers gives them (output_value="token_embeddings"): its Normalize
+    // module scales the sentence embedding only, so the folder's Normalize does not apply to them; asked
+    // for, normalize still scales every token vector.
     const tokens = await fe(text, { pooling: "none" });
     assert.deepEqual(tokens.dims, [1, 6, 384]);
+    assert.deepEqual(tokens.data, hidden.lastHiddenState.data);
+    const unit = await fe(text, { pooling: "none", normalize: true });
+    const first = hidden.lastHiddenState.data.slice(0, 384);
+    normalizeInPlace(first);
+    assert.deepEqual(unit.data.subarray(0, 384), first);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

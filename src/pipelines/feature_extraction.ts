@@ -42,7 +42,10 @@ export interface FeatureExtractionOptions extends BatchOptions {
    * sentence-transformers folder's pooling (its modes concatenated when several are on), else `"none"`.
    */
   pooling?: Pooling;
-  /** Scale each output vector to unit L2 norm. Default: whether the folder has a Normalize module, else false. */
+  /**
+   * Scale each output vector to unit L2 norm. Default: for pooled outputs, whether the folder has a Normalize
+   * module (which, as in sentence-transformers, leaves token embeddings as they are); else false.
+   */
   normalize?: boolean;
   /** Truncate inputs to the model's maximum length. Default true. */
   truncation?: boolean;
@@ -152,7 +155,10 @@ export function featureExtractionPipeline(
     const { options, settings } = callSettings(call, defaults, CALL_KEYS, "feature-extraction");
     const pooling = enumOption("pooling", options.pooling, POOLINGS) ?? (st ? st.pooling : "none");
     const modes = typeof pooling === "string" ? [pooling] : pooling;
-    const normalize = boolOption("normalize", options.normalize) ?? st?.normalize ?? false;
+    // The folder's Normalize applies to pooled outputs only: sentence-transformers' Normalize module scales
+    // the sentence embedding, never the token embeddings.
+    const normalize = boolOption("normalize", options.normalize) ?? (modes[0] !== "none" && st?.normalize) ??
+      false;
     const truncation = boolOption("truncation", options.truncation) ?? true;
     const prompt = resolvePrompt(options.prompt, options.promptName, st) || undefined;
     if (prompt !== undefined) {
