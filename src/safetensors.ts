@@ -201,7 +201,11 @@ function isPlainObject(x: unknown): x is Record<string, unknown> {
 
 let f16Table: Uint32Array | undefined;
 
-/** 65536-entry table: IEEE half-precision bits -> single-precision bits (exact, NaN payloads kept). */
+/**
+ * 65536-entry table: IEEE half-precision bits -> single-precision bits, as torch's `.float()` widens them
+ * (what transformers does loading an F16 checkpoint): exact, and NaN payloads kept with the quiet bit set,
+ * so a signalling NaN comes out quiet (0x7c01 -> 0x7fc02000), as the hardware's conversion makes it.
+ */
 function halfToFloatBitsTable(): Uint32Array {
   if (f16Table) return f16Table;
   const table = new Uint32Array(65536);
@@ -211,7 +215,7 @@ function halfToFloatBitsTable(): Uint32Array {
     const exp = (h >> 10) & 0x1f;
     const mant = h & 0x3ff;
     if (exp === 0x1f) {
-      table[h] = (sign | 0x7f800000 | (mant << 13)) >>> 0;
+      table[h] = (sign | 0x7f800000 | (mant << 13) | (mant !== 0 ? 0x00400000 : 0)) >>> 0;
     } else {
       const magnitude = exp === 0 ? mant * 2 ** -24 : (1024 + mant) * 2 ** (exp - 25);
       asFloat[h] = sign ? -magnitude : magnitude;
@@ -624,7 +628,8 @@ export class SafetensorsFile {
   }
 
   /**
-   * The tensor as float32, widening F16 and BF16 exactly (subnormals, infinities and NaN payloads kept).
+   * The tensor as float32, widening F16 and BF16 exactly as torch's `.float()` does (subnormals, infinities
+   * and NaN payloads kept; F16 NaNs come out quiet).
    *
    * For an F32 tensor whose data is 4-byte aligned in the file (as Hugging Face writes them) the result is a
    * zero-copy view that aliases the file buffer: writing to it changes the file's bytes in memory, and it
