@@ -82,12 +82,35 @@ async function readCheckpoint(
     await regularFile(weightsPath); // a FIFO, device or folder is refused before anything opens it
   } catch (err) {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
-    const hasBin = await exists(`${dir}/pytorch_model.bin`);
-    throw new Error(
-      `${weightsPath} not found` +
-        (hasBin ? " (the folder has pytorch_model.bin: only safetensors checkpoints are supported)" : ""),
-    );
+    throw new Error(`${weightsPath} not found${await otherWeights(dir)}`);
   }
   const file = await SafetensorsFile.open(weightsPath, read);
   return { dir, config, file };
+}
+
+// The weights files transformers would load in place of model.safetensors, in the order it looks for them.
+const OTHER_WEIGHTS: readonly [file: string, what: string][] = [
+  ["model.safetensors.index.json", "sharded safetensors weights"],
+  ["pytorch_model.bin", "PyTorch weights"],
+  ["pytorch_model.bin.index.json", "sharded PyTorch weights"],
+  ["tf_model.h5", "TensorFlow weights"],
+  ["flax_model.msgpack", "Flax weights"],
+];
+
+/**
+ * What to say when a folder has no model.safetensors but weights transformers could load: a bare "not found"
+ * beside a sharded or PyTorch / TensorFlow / Flax checkpoint does not tell the user what to do.
+ */
+async function otherWeights(dir: string): Promise<string> {
+  for (const [file, what] of OTHER_WEIGHTS) {
+    if (!await exists(`${dir}/${file}`)) continue;
+    if (file === "model.safetensors.index.json") {
+      return ` (the folder has ${what}, ${file}: only a single model.safetensors is supported; save the ` +
+        `model again as one file, e.g. transformers' save_pretrained(dir, max_shard_size="100GB"))`;
+    }
+    const framework = what.replace(/^sharded /, "").replace(/ weights$/, "");
+    return ` (the folder has ${file} (${framework}): only safetensors checkpoints are supported; convert it ` +
+      `to model.safetensors, e.g. with transformers' save_pretrained(dir, safe_serialization=True))`;
+  }
+  return "";
 }

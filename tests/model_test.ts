@@ -263,6 +263,33 @@ Deno.test("bad checkpoints: each a thrown Error naming the problem", async (t) =
       /only safetensors checkpoints are supported/,
     ],
     [
+      "sharded safetensors only",
+      {
+        "config.json": JSON.stringify(tinyConfig()),
+        "model.safetensors.index.json": JSON.stringify({
+          metadata: {},
+          weight_map: { "distilbert.embeddings.word_embeddings.weight": "model-00001-of-00002.safetensors" },
+        }),
+        "model-00001-of-00002.safetensors": tinyWeights(),
+      },
+      /model\.safetensors not found.*sharded.*model\.safetensors\.index\.json.*single model\.safetensors/,
+    ],
+    [
+      "sharded pytorch_model.bin only",
+      { "config.json": JSON.stringify(tinyConfig()), "pytorch_model.bin.index.json": "{}" },
+      /pytorch_model\.bin\.index\.json.*only safetensors checkpoints are supported/,
+    ],
+    [
+      "TensorFlow weights only",
+      { "config.json": JSON.stringify(tinyConfig()), "tf_model.h5": "x" },
+      /tf_model\.h5 \(TensorFlow\).*only safetensors checkpoints are supported/,
+    ],
+    [
+      "Flax weights only",
+      { "config.json": JSON.stringify(tinyConfig()), "flax_model.msgpack": "x" },
+      /flax_model\.msgpack \(Flax\).*only safetensors checkpoints are supported/,
+    ],
+    [
       "config not JSON",
       { "config.json": "{oops", "model.safetensors": tinyWeights() },
       /config\.json is not valid JSON/,
