@@ -85,6 +85,19 @@ async function readCheckpoint(
     throw new Error(`${weightsPath} not found${await otherWeights(dir)}`);
   }
   const file = await SafetensorsFile.open(weightsPath, read);
+  // transformers refuses these too ("Conversion from a tf safetensors archive to PyTorch is not implemented"):
+  // TensorFlow and Flax save their own names and [in, out] kernels, which read as PyTorch's would be wrong
+  // or reported as tensors missing from a checkpoint that is not this model's.
+  const format = file.metadata.format;
+  if (format === "tf" || format === "flax") {
+    throw new Error(
+      `${weightsPath}: __metadata__ format "${format}": saved by ${
+        format === "tf" ? "TensorFlow" : "Flax"
+      }, ` +
+        `not PyTorch; only PyTorch safetensors checkpoints are supported (load it in transformers with ` +
+        `from_${format}=True and save_pretrained it again)`,
+    );
+  }
   return { dir, config, file };
 }
 

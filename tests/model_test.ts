@@ -244,6 +244,16 @@ function tinyWith(change: (t: Record<string, TensorToWrite>) => void): Uint8Arra
   return serializeSafetensors(tensors);
 }
 
+/** The tiny checkpoint, tensors unchanged, with `__metadata__` format `format`. */
+function tinyWithFormat(format: string): Uint8Array {
+  const src = SafetensorsFile.parse(tinyWeights(), "tiny");
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [name, info] of src.tensors) {
+    tensors[name] = { dtype: "F32", shape: info.shape, data: src.getFloat32(name) };
+  }
+  return serializeSafetensors(tensors, { format });
+}
+
 Deno.test("bad checkpoints: each a thrown Error naming the problem", async (t) => {
   const cases: [string, Record<string, string | Uint8Array>, RegExp][] = [
     ["missing folder", {}, /cannot be read|not found/],
@@ -288,6 +298,16 @@ Deno.test("bad checkpoints: each a thrown Error naming the problem", async (t) =
       "Flax weights only",
       { "config.json": JSON.stringify(tinyConfig()), "flax_model.msgpack": "x" },
       /flax_model\.msgpack \(Flax\).*only safetensors checkpoints are supported/,
+    ],
+    [
+      "safetensors saved by TensorFlow",
+      { "config.json": JSON.stringify(tinyConfig()), "model.safetensors": tinyWithFormat("tf") },
+      /model\.safetensors: __metadata__ format "tf": saved by TensorFlow/,
+    ],
+    [
+      "safetensors saved by Flax",
+      { "config.json": JSON.stringify(tinyConfig()), "model.safetensors": tinyWithFormat("flax") },
+      /model\.safetensors: __metadata__ format "flax": saved by Flax/,
     ],
     [
       "config not JSON",
