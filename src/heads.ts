@@ -191,9 +191,14 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
     this.#transformB = r.get(`${keys.transform}.bias`, [dim]);
     this.#normGamma = r.get(`${keys.norm}.weight`, [dim]);
     this.#normBeta = r.get(`${keys.norm}.bias`, [dim]);
+    const tied = core.config.extra.tie_word_embeddings !== false;
     if (r.has(keys.projector)) {
       this.#projectorW = r.get(keys.projector, [vocab, dim]);
-    } else if (core.config.extra.tie_word_embeddings === false) {
+      // Tied, the projection and the word embeddings are one parameter in transformers, into which the file's
+      // two tensors are loaded in turn, the projection last: its values are the embeddings too. Reading each
+      // tensor for its own use ran the encoder on other embeddings than transformers' when they differ.
+      if (tied) core.weights.wordEmbeddings = this.#projectorW;
+    } else if (!tied) {
       throw new Error(
         `${r.file.source}: missing tensor "${keys.projector}" and config.json sets tie_word_embeddings: false`,
       );
