@@ -274,12 +274,18 @@ async function readWholeFile(
 async function readHeader(
   path: string | URL,
   source: string,
-): Promise<{ size: number; header: ParsedHeader }> {
+): Promise<{ size: number; identity: string; header: ParsedHeader }> {
   const opened = await openRegularFile(path);
   using file = opened.file;
   const size = opened.size;
   const head = await readHead(file, size);
-  return { size, header: parseHeader(head, size, source) };
+  return { size, identity: fileIdentity(opened.info), header: parseHeader(head, size, source) };
+}
+
+// Which file this is and which version of it: device, inode and modification time. A file replaced (renamed
+// over) or rewritten in place since its header was read changes one of them even when its size stays the same.
+function fileIdentity(info: Deno.FileInfo): string {
+  return `${info.dev}:${info.ino}:${info.mtime?.getTime()}`;
 }
 
 // The file's first bytes up to the end of its header: the 8-byte length, then the header if that length is
@@ -309,10 +315,11 @@ async function readFully(file: Deno.FsFile, into: Uint8Array, what = ""): Promis
   }
 }
 
-/** A file read per tensor: where it is and the size its header was validated against. */
+/** A file read per tensor: where it is, and the size and identity of the file its header was validated from. */
 interface PerTensorSource {
   path: string | URL;
   size: number;
+  identity: string;
 }
 
 /**
@@ -475,7 +482,7 @@ export class SafetensorsFile {
   // opened for this read only, so nothing stays open between reads; it must still be the regular file of
   // the size the header was validated against.
   #readTensor(t: TensorInfo): Uint8Array {
-    const { path, size } = this.#perTensor!;
+    const { path, size, identity } = this.#perTensor!;
     const fail = (problem: string): never => {
       throw new SafetensorsError(this.source, problem);
     };
@@ -490,6 +497,11 @@ export class SafetensorsFile {
       fail(
         `changed since it was opened (now ${stat.isFile ? `${stat.size} bytes` : "not a file"}, was ${size})`,
       );
+    }
+    // Same size is not the same file: a checkpoint re-saved with the same shapes has the same size, and its
+    // tensors would be mixed with the ones already read.
+    if (fileIdentity(stat) !== identity) {
+      fail("changed since it was opened (replaced or rewritten: its inode or modification time differs)");
     }
     try {
       using file = Deno.openSync(path, { read: true });
@@ -552,7 +564,12 @@ export class SafetensorsFile {
         throw new SafetensorsError(label, `cannot read file: ${e instanceof Error ? e.message : String(e)}`);
       }
       const { metadata, tensors } = read.header;
-      return new SafetensorsFile(label, { path, size: read.size }, Object.freeze(metadata), tensors);
+      return new SafetensorsFile(
+        label,
+        { path, size: read.size, identity: read.identity },
+        Object.freeze(metadata),
+        tensors,
+      );
     }
     let bytes: Uint8Array;
     try {

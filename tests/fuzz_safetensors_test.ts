@@ -431,6 +431,15 @@ Deno.test("safetensors: a file opened perTensor that changes before a tensor is 
         e instanceof SafetensorsError && /changed since it was opened/.test(e.message) &&
         e.message.includes(path),
     );
+    // Replaced by another file of the very same size (a re-saved checkpoint of the same shapes): its tensors
+    // would be mixed with the first file's without a word.
+    const other = bytes.slice();
+    other[other.length - 1] ^= 0xff;
+    await Deno.writeFile(`${path}.new`, other);
+    await Deno.rename(`${path}.new`, path);
+    assert.throws(() => file.getBytes(last), /changed since it was opened \(replaced or rewritten/);
+    await Deno.writeFile(path, bytes); // rewritten in place, same size
+    assert.throws(() => file.getBytes(last), /changed since it was opened \(replaced or rewritten/);
     await Deno.remove(path);
     await Deno.mkdir(path); // not a file any more
     assert.throws(() => file.getBytes(first), /changed since it was opened \(now not a file/);

@@ -99,7 +99,9 @@ export async function regularFile(path: string | URL): Promise<{ real: string; s
  * Opens a regular file for reading, refusing anything else before the open (opening a FIFO blocks until a writer
  * appears) and checking again on the open handle (the path may have been swapped in between).
  */
-export async function openRegularFile(path: string | URL): Promise<{ file: Deno.FsFile; size: number }> {
+export async function openRegularFile(
+  path: string | URL,
+): Promise<{ file: Deno.FsFile; size: number; info: Deno.FileInfo }> {
   const label = pathLabel(path);
   const { real } = await regularFile(path);
   const file = await Deno.open(real, { read: true });
@@ -108,7 +110,7 @@ export async function openRegularFile(path: string | URL): Promise<{ file: Deno.
     if (!info.isFile) {
       throw new ModelFileError(label, `${describe(label, real)} is ${kindOf(info)}, not a regular file`);
     }
-    return { file, size: info.size };
+    return { file, size: info.size, info };
   } catch (err) {
     file.close();
     throw err;
