@@ -682,3 +682,35 @@ Deno.test("server: prompt_name on /embed and /v1/embeddings, the folder's defaul
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("server: 405 says which methods the route takes (Allow); another task's route is 404 by any method", async () => {
+  const server = await startServer({ model: SST2, port: 0, threads: 1 });
+  const url = (path: string) => `http://127.0.0.1:${server.addr.port}${path}`;
+  try {
+    for (
+      const [method, path, allow] of [
+        ["GET", "/predict", "POST"],
+        ["DELETE", "/tokenize", "POST"],
+        ["PUT", "/decode", "POST"],
+        ["POST", "/health", "GET, HEAD"],
+        ["DELETE", "/info", "GET, HEAD"],
+        ["POST", "/metrics", "GET, HEAD"],
+      ]
+    ) {
+      const r = await fetch(url(path), { method });
+      assert.equal(r.status, 405, `${method} ${path}`);
+      // RFC 9110: a 405 must list the methods the resource takes; TEI's router (axum) sends it.
+      assert.equal(r.headers.get("allow"), allow, `${method} ${path}`);
+      assert.equal((await r.json()).error_type, "validation");
+    }
+    // /embed is not this model's route: 404 whatever the method, not a 405 whose Allow: POST would then 404.
+    for (const method of ["GET", "POST", "DELETE"]) {
+      const r = await fetch(url("/embed"), { method, body: method === "GET" ? undefined : "{}" });
+      assert.equal(r.status, 404, `${method} /embed`);
+      assert.equal(r.headers.get("allow"), null);
+      assert.equal((await r.json()).error_type, "not_found");
+    }
+  } finally {
+    await server.shutdown();
+  }
+});

@@ -170,8 +170,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       status,
       headers: { "content-type": "application/json", ...headers },
     });
-  const error = (status: number, errorType: string, message: string) =>
-    json(status, { error: message, error_type: errorType });
+  const error = (status: number, errorType: string, message: string, headers: Record<string, string> = {}) =>
+    json(status, { error: message, error_type: errorType }, headers);
 
   async function readBody(req: Request): Promise<unknown> {
     const declared = Number(req.headers.get("content-length") ?? NaN);
@@ -226,9 +226,11 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       }
     }
     if (!POST_ROUTES.has(path) || req.method !== "POST") {
-      const known = POST_ROUTES.has(path) || ["/health", "/info", "/metrics"].includes(path);
-      return known
-        ? error(405, "validation", `${req.method} is not allowed on ${path}`)
+      // Only this model's routes can answer 405 (another task's route is 404 by POST too, below), and a 405
+      // must say in Allow which methods the route does take (RFC 9110; TEI's router sends it).
+      const allow = routes.includes(path) ? "POST" : GET_ROUTES.includes(path) ? "GET, HEAD" : undefined;
+      return allow !== undefined
+        ? error(405, "validation", `${req.method} is not allowed on ${path} (only ${allow})`, { allow })
         : error(404, "not_found", `no route ${req.method} ${path}`);
     }
     metrics.inc("te_request_count", { method });
@@ -396,6 +398,9 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     finished: server.finished,
   };
 }
+
+/** The routes answered by GET (and HEAD). */
+const GET_ROUTES = ["/health", "/info", "/metrics"];
 
 /** How long a shutdown that timed out still waits for its last answers to be written. */
 const CLOSE_GRACE_MS = 1000;
