@@ -714,3 +714,20 @@ Deno.test("server: 405 says which methods the route takes (Allow); another task'
     await server.shutdown();
   }
 });
+
+Deno.test("server: /predict reads a list of one string as one input, as TEI does (the answer is not nested)", async () => {
+  const server = await startServer({ model: SST2, port: 0, threads: 1 });
+  try {
+    const one = await post(server, "/predict", { inputs: SENTENCES[0] });
+    // TEI's PredictInput: ["text"] is Single(text), ["a", "b"] is Single(pair); only a list of lists is a batch.
+    const listOfOne = await post(server, "/predict", { inputs: [SENTENCES[0]] });
+    assert.equal(listOfOne.status, 200, JSON.stringify(listOfOne.body));
+    assert.deepEqual(listOfOne.body, one.body);
+    assert.equal(typeof listOfOne.body[0].label, "string");
+    // A batch of one is still [[text]].
+    const batchOfOne = await post(server, "/predict", { inputs: [[SENTENCES[0]]] });
+    assert.deepEqual(batchOfOne.body, [one.body]);
+  } finally {
+    await server.shutdown();
+  }
+});

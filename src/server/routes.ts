@@ -280,8 +280,10 @@ function isPair(x: unknown): x is [string, string] {
 function predictInputs(v: unknown, maxBatch: number): { list: TextInput[]; single: boolean } {
   const one = (x: unknown): TextInput | undefined =>
     typeof x === "string" ? x : isPair(x) ? { text: x[0], textPair: x[1] } : undefined;
-  const single = one(v);
-  // A list of exactly two strings is a pair, as TEI reads it; send [[a], [b]] or ["a", "b", ...] for two texts.
+  // A list of exactly two strings is a pair and a list of one string is that text, both one input answered
+  // unnested, as TEI reads them (its PredictInput); send [[a], [b]] or ["a", "b", "c", ...] for a batch.
+  const single = one(v) ??
+    (Array.isArray(v) && v.length === 1 && typeof v[0] === "string" ? v[0] : undefined);
   if (single !== undefined) return { list: [single], single: true };
   if (!Array.isArray(v)) throw invalid(`"inputs" must be a string, a [text, text] pair, or a list of those`);
   if (v.length === 0) throw new HttpError(422, "empty", `"inputs" is an empty list`);
