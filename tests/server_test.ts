@@ -731,3 +731,32 @@ Deno.test("server: /predict reads a list of one string as one input, as TEI does
     await server.shutdown();
   }
 });
+
+Deno.test("server: /info has every field of TEI's Info that is not optional (auto_truncate, label2id)", async () => {
+  const server = await startServer({ model: SST2, port: 0, threads: 1 });
+  try {
+    const info = JSON.parse((await get(server, "/info")).text);
+    // TEI's Info and ClassifierModel (router/src/lib.rs): a client that deserializes them needs every one.
+    for (
+      const field of [
+        "model_id",
+        "model_dtype",
+        "model_type",
+        "max_concurrent_requests",
+        "max_input_length",
+        "max_batch_tokens",
+        "max_batch_requests",
+        "max_client_batch_size",
+        "auto_truncate",
+        "tokenization_workers",
+        "version",
+      ]
+    ) assert.ok(field in info, `/info lacks ${field}`);
+    assert.equal(info.auto_truncate, false, "inputs are truncated only when a request asks");
+    assert.deepEqual(info.model_type, {
+      classifier: { id2label: { 0: "NEGATIVE", 1: "POSITIVE" }, label2id: { NEGATIVE: 0, POSITIVE: 1 } },
+    });
+  } finally {
+    await server.shutdown();
+  }
+});

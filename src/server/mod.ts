@@ -145,8 +145,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     // TEI says "float32" / "float16"; ours names the encoder's linear layers' precision.
     model_dtype: { fp32: "float32", bf16: "bfloat16", q8: "int8" }[options.dtype ?? "fp32"],
     task,
+    // TEI's ClassifierModel has both maps; a client that deserializes /info needs label2id too.
     model_type: engine.info.labels
-      ? { classifier: { id2label: Object.fromEntries(engine.info.labels.map((l, i) => [String(i), l])) } }
+      ? {
+        classifier: {
+          id2label: Object.fromEntries(engine.info.labels.map((l, i) => [String(i), l])),
+          label2id: Object.fromEntries(engine.info.labels.map((l, i) => [l, i])),
+        },
+      }
       : engine.info.pooling
       ? { embedding: { pooling: engine.info.pooling.join("+") } }
       : { [task]: {} },
@@ -160,6 +166,8 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     max_batch_tokens: maxBatchTokens,
     max_batch_requests: maxBatchRequests === Number.MAX_SAFE_INTEGER ? null : maxBatchRequests,
     max_client_batch_size: maxClientBatch,
+    // A required field of TEI's Info: inputs longer than the model are truncated only on "truncate": true.
+    auto_truncate: false,
     payload_limit: payloadLimit,
     tokenization_workers: 1,
     version: SERVER_VERSION,
