@@ -194,29 +194,29 @@ Deno.test("server: error statuses (404, 405, 413, 422, 401) and /rerank", async 
     const big = await post(server, "/predict", { inputs: "x".repeat(3000) }, auth);
     assert.equal(big.status, 413);
     for (
-      const bad of [
-        "{not json",
-        { inputs: 5 },
-        { inputs: [] },
-        { inputs: ["a", 3] },
-        { inputs: "a", extra: 1 },
-        { inputs: "a", truncate: "yes" },
-        { inputs: ["a", "b", "c", "d", "e"] },
-      ]
+      const [bad, status] of [
+        ["{not json", 422],
+        [{ inputs: 5 }, 422],
+        [{ inputs: [] }, 400], // TEI's ErrorType::Empty
+        [{ inputs: ["a", 3] }, 422],
+        [{ inputs: "a", extra: 1 }, 422],
+        [{ inputs: "a", truncate: "yes" }, 422],
+        [{ inputs: ["a", "b", "c", "d", "e"] }, 413], // TEI's batch size check (ErrorType::Validation)
+      ] as const
     ) {
       const r = await post(server, "/predict", bad, auth);
-      assert.equal(r.status, 422, JSON.stringify(bad));
+      assert.equal(r.status, status, JSON.stringify(bad));
       assert.equal(typeof r.body.error, "string");
       assert.ok(["validation", "empty"].includes(r.body.error_type), r.body.error_type);
     }
-    // Too long for the model (512 positions): 422 unless truncate.
+    // Too long for the model (512 positions): 413 (as TEI) unless truncate.
     const long = "word ".repeat(300);
     const tooLong = await post(server, "/predict", { inputs: long.repeat(1) + long }, auth);
     assert.equal(tooLong.status, 413, "over the payload limit first");
     const server2 = await startServer({ model: dir, port: 0 });
     try {
       const r = await post(server2, "/predict", { inputs: long + long });
-      assert.equal(r.status, 422);
+      assert.equal(r.status, 413);
       assert.match(r.body.error, /tokens, more than the model's 512/);
       const t = await post(server2, "/predict", { inputs: long + long, truncate: true });
       assert.equal(t.status, 200);
@@ -275,7 +275,7 @@ Deno.test("server: /embed and /v1/embeddings against feature-extraction", async 
       await post(server, "/embed", { inputs: ["x", long] }),
       await post(server, "/v1/embeddings", { input: ["x", long] }),
     ];
-    assert.deepEqual(tooLong.map((r) => r.status), [422, 422]);
+    assert.deepEqual(tooLong.map((r) => r.status), [413, 413]);
     assert.match(tooLong[0].body.error, /^inputs\[1\] has \d+ tokens, more than the model's/);
     assert.match(tooLong[1].body.error, /^input\[1\] has \d+ tokens, more than the model's/);
   } finally {
@@ -672,7 +672,7 @@ Deno.test("server: prompt_name on /embed and /v1/embeddings, the folder's defaul
     const n = fe.tokenizer.encode("query: " + long).inputIds.length;
     assert.ok(fe.tokenizer.encode(long).inputIds.length <= 512 && n > 512);
     const tooLong = await post(server, "/embed", { inputs: [long] });
-    assert.equal(tooLong.status, 422);
+    assert.equal(tooLong.status, 413);
     assert.match(
       tooLong.body.error,
       new RegExp(`inputs\\[0\\] with its prompt has ${n} tokens, more than the model's 512`),
@@ -756,6 +756,37 @@ Deno.test("server: /info has every field of TEI's Info that is not optional (aut
     assert.deepEqual(info.model_type, {
       classifier: { id2label: { 0: "NEGATIVE", 1: "POSITIVE" }, label2id: { NEGATIVE: 0, POSITIVE: 1 } },
     });
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("server: TEI's statuses: 413 for too many inputs or an input too long, 400 for an empty list", async () => {
+  const server = await startServer({ model: SST2, port: 0, threads: 1, maxClientBatchSize: 2 });
+  try {
+    // TEI (router/src/http/server.rs): ErrorType::Validation is 413, ErrorType::Empty 400, Tokenizer 422.
+    const cases: [string, unknown, number, string][] = [
+      ["/predict", { inputs: ["a", "b", "c"] }, 413, "validation"],
+      ["/tokenize", { inputs: ["a", "b", "c"] }, 413, "validation"],
+      ["/decode", { ids: [[1], [2], [3]] }, 413, "validation"],
+      ["/rerank", { query: "q", texts: ["a", "b", "c"] }, 413, "validation"],
+      ["/predict", { inputs: "word ".repeat(200) }, 413, "validation"],
+      ["/predict", { inputs: [] }, 400, "empty"],
+      ["/tokenize", { inputs: [] }, 400, "empty"],
+      ["/rerank", { query: "q", texts: [] }, 400, "empty"],
+      // Not TEI's own checks (its JSON extractor answers them 422): unchanged.
+      ["/predict", { inputs: 5 }, 422, "validation"],
+      ["/predict", { inputs: "a", truncate: "yes" }, 422, "validation"],
+    ];
+    for (const [path, body, status, type] of cases) {
+      const r = await post(server, path, body);
+      assert.equal(
+        r.status,
+        status,
+        `${path} ${JSON.stringify(body).slice(0, 60)}: ${JSON.stringify(r.body)}`,
+      );
+      assert.equal(r.body.error_type, type);
+    }
   } finally {
     await server.shutdown();
   }

@@ -10,7 +10,7 @@ import type { ErrorType, FromWorker, Job, JobTiming, ModelInfo, WorkerInit } fro
 /** An answer from the Worker. */
 export type Outcome =
   | { ok: true; result: unknown; timing: JobTiming }
-  | { ok: false; errorType: ErrorType; message: string; timing?: JobTiming };
+  | { ok: false; errorType: ErrorType; message: string; timing?: JobTiming; status?: number };
 
 /** A forward pass the Worker reports, for the metrics. */
 export interface BatchReport {
@@ -100,9 +100,13 @@ export class Engine {
     if (!settle) return; // cancelled, or the warm-up pass
     this.#pending.delete(msg.id);
     settle(
-      msg.type === "result"
-        ? { ok: true, result: msg.result, timing: msg.timing }
-        : { ok: false, errorType: msg.errorType, message: msg.message, timing: msg.timing },
+      msg.type === "result" ? { ok: true, result: msg.result, timing: msg.timing } : {
+        ok: false,
+        errorType: msg.errorType,
+        message: msg.message,
+        timing: msg.timing,
+        status: msg.status,
+      },
     );
   }
 

@@ -289,12 +289,14 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       return error(499, "cancelled", "the client went away");
     }
     if (!outcome.ok) {
-      const status = outcome.errorType === "validation" || outcome.errorType === "tokenizer" ||
+      const status = outcome.status ?? (
+        outcome.errorType === "validation" || outcome.errorType === "tokenizer" ||
           outcome.errorType === "empty"
-        ? 422
-        : outcome.errorType === "unhealthy"
-        ? 503
-        : 424;
+          ? 422
+          : outcome.errorType === "unhealthy"
+          ? 503
+          : 424
+      );
       return fail(status, outcome.errorType, outcome.message);
     }
     const body = shape(path, parsed, outcome.result, outcome.timing);

@@ -95,5 +95,13 @@ export type FromWorker =
   | { type: "ready"; info: ModelInfo }
   | { type: "init-error"; message: string }
   | { type: "result"; id: number; result: unknown; timing: JobTiming }
-  | { type: "error"; id: number; errorType: ErrorType; message: string; timing?: JobTiming }
+  | {
+    type: "error";
+    id: number;
+    errorType: ErrorType;
+    message: string;
+    timing?: JobTiming;
+    /** The HTTP status when the error type's usual one is not it (an input too long: 413, as TEI). */
+    status?: number;
+  }
   | { type: "batch"; size: number; tokens: number; ms: number; queued: number };

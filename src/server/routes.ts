@@ -20,6 +20,9 @@ export class HttpError extends Error {
 }
 
 const invalid = (message: string) => new HttpError(422, "validation", message);
+// TEI answers its own checks by error type: ErrorType::Empty is 400 and ErrorType::Validation (too many
+// inputs, an input too long) 413 (router/src/http/server.rs); shape errors are its JSON extractor's 422.
+const empty = (message: string) => new HttpError(400, "empty", message);
 
 /** The POST routes a model of `task` serves: its task's (from the task registry) and the common ones. */
 export function routesFor(task: PipelineTask): string[] {
@@ -69,7 +72,7 @@ function texts(body: Body, field: string, maxBatch: number): { list: string[]; s
   const v = body[field];
   if (typeof v === "string") return { list: [v], single: true };
   if (!Array.isArray(v)) throw invalid(`"${field}" must be a string or a list of strings`);
-  if (v.length === 0) throw new HttpError(422, "empty", `"${field}" is an empty list`);
+  if (v.length === 0) throw empty(`"${field}" is an empty list`);
   checkBatch(field, v.length, maxBatch);
   for (let i = 0; i < v.length; i++) {
     if (typeof v[i] !== "string") throw invalid(`"${field}"[${i}] must be a string, got ${kind(v[i])}`);
@@ -79,7 +82,9 @@ function texts(body: Body, field: string, maxBatch: number): { list: string[]; s
 
 function checkBatch(field: string, n: number, maxBatch: number) {
   if (n > maxBatch) {
-    throw invalid(
+    throw new HttpError(
+      413,
+      "validation",
       `"${field}" has ${n} items, more than --max-client-batch-size ${maxBatch}: send smaller batches`,
     );
   }
@@ -286,7 +291,7 @@ function predictInputs(v: unknown, maxBatch: number): { list: TextInput[]; singl
     (Array.isArray(v) && v.length === 1 && typeof v[0] === "string" ? v[0] : undefined);
   if (single !== undefined) return { list: [single], single: true };
   if (!Array.isArray(v)) throw invalid(`"inputs" must be a string, a [text, text] pair, or a list of those`);
-  if (v.length === 0) throw new HttpError(422, "empty", `"inputs" is an empty list`);
+  if (v.length === 0) throw empty(`"inputs" is an empty list`);
   checkBatch("inputs", v.length, maxBatch);
   const list = v.map((x, i) => {
     const item = one(x) ??
@@ -317,7 +322,7 @@ function qaInputs(
     return { question: o.question, context: o.context };
   };
   if (!Array.isArray(v)) return { list: [one(v, `"inputs"`)], single: true };
-  if (v.length === 0) throw new HttpError(422, "empty", `"inputs" is an empty list`);
+  if (v.length === 0) throw empty(`"inputs" is an empty list`);
   checkBatch("inputs", v.length, maxBatch);
   return { list: v.map((x, i) => one(x, `"inputs"[${i}]`)), single: false };
 }

@@ -33,7 +33,7 @@ interface Queued {
 }
 
 class RequestError extends Error {
-  constructor(readonly errorType: ErrorType, message: string) {
+  constructor(readonly errorType: ErrorType, message: string, readonly status?: number) {
     super(message);
   }
 }
@@ -154,9 +154,11 @@ function lengthOf(text: string, pair: string | null = null): number {
 }
 
 function tooLong(what: string, n: number): RequestError {
+  // 413, as TEI answers its "`inputs` must have less than N tokens" (a Validation error).
   return new RequestError(
     "validation",
     `${what} has ${n} tokens, more than the model's ${info.maxInputLength}: shorten it or send "truncate": true`,
+    413,
   );
 }
 
@@ -325,7 +327,7 @@ function timingOf(q: Queued, started: number, inferenceMs: number): JobTiming {
 
 function errorMessage(id: number, err: unknown, timing?: JobTiming): FromWorker {
   if (err instanceof RequestError) {
-    return { type: "error", id, errorType: err.errorType, message: err.message, timing };
+    return { type: "error", id, errorType: err.errorType, message: err.message, timing, status: err.status };
   }
   const message = (err as Error)?.message ?? String(err);
   // Errors the pipelines raise for an input they cannot process are the client's.
