@@ -13,7 +13,6 @@ scripts/hf_reference/generate.py (see scripts/hf_reference/README.md). Writes
 tests/fixtures/tokenizer/config_flags/expected.json.
 """
 
-import argparse
 import json
 import os
 import sys
@@ -21,15 +20,11 @@ import tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "scripts", "hf_reference"))
-from generate import setup_imports  # noqa: E402
+from generate import setup_imports, source_parser  # noqa: E402
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--transformers", required=True)
-    p.add_argument("--hub", required=True)
-    p.add_argument("--tokenizers-npm", required=True)
-    args = p.parse_args()
+    args = source_parser(__doc__).parse_args()
     fixtures = os.path.join(ROOT, "tests", "fixtures", "tokenizer")
     with open(os.path.join(fixtures, "config_flags", "spec.json"), encoding="utf-8") as f:
         spec = json.load(f)

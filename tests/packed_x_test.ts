@@ -5,20 +5,7 @@
 
 import assert from "node:assert/strict";
 import { Backend, type PackedX } from "../src/backend.ts";
-import { alignedArray } from "../src/aligned.ts";
-import { Rng } from "./helpers/fuzz.ts";
-
-function randoms(seed: number) {
-  const r = new Rng(seed);
-  return (len: number, scale: number) =>
-    Float32Array.from({ length: len }, () => (r.float() * 2 - 1) * scale);
-}
-
-function packed(be: Backend, w: Float32Array, n: number, k: number) {
-  const p = alignedArray(Float32Array, n * k);
-  be.packWeights(w, n, k, p);
-  return { dtype: "fp32" as const, n, k, w: p, packed: true };
-}
+import { packedWeight as packed, randoms } from "./helpers/packed_weights.ts";
 
 const bits = (a: Float32Array) => new Uint32Array(a.buffer, a.byteOffset, a.length);
 

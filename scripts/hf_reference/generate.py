@@ -32,11 +32,17 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def source_parser(doc):
+    """An argument parser taking the three sources setup_imports needs, for this and the other reference scripts."""
+    p = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--transformers", required=True, help="the src/ folder of a transformers 4.31 checkout")
     p.add_argument("--hub", required=True, help="the src/ folder of a huggingface_hub 0.16.4 checkout")
     p.add_argument("--tokenizers-npm", required=True, help="the folder of the npm tokenizers package")
+    return p
+
+
+def parse_args():
+    p = source_parser(__doc__)
     p.add_argument("--deno", default=os.path.join(ROOT, ".tools", "deno"))
     p.add_argument("--models", help="model folders written by models.ts (default: written to a temporary folder)")
     p.add_argument("--out", default=os.path.join(ROOT, "tests", "fixtures", "pipelines", "references.json"))
