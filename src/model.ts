@@ -82,7 +82,11 @@ export interface ForwardOptions {
   outputHiddenStates?: boolean;
 }
 
-/** transformers' input names (and inputs it takes that these models do not), refused rather than ignored. */
+/**
+ * transformers' input names (and inputs it takes that these models do not), refused rather than ignored; the
+ * latter in camelCase too, this API's spelling: `positionIds` for a left-padded batch would otherwise run with
+ * the default positions 0..S-1 without a word.
+ */
 const TRANSFORMERS_INPUT_NAMES = [
   "input_ids",
   "attention_mask",
@@ -90,6 +94,9 @@ const TRANSFORMERS_INPUT_NAMES = [
   "position_ids",
   "head_mask",
   "inputs_embeds",
+  "positionIds",
+  "headMask",
+  "inputsEmbeds",
 ] as const;
 
 /** Throws for forward options that are not an object, unknown names (`output_hidden_states`) or bad values. */

@@ -172,6 +172,18 @@ Deno.test("bad inputs throw errors that name the problem, and the model keeps wo
         } as never),
       /forward\(\) got "attention_mask", which it does not read/,
     );
+    // The camelCase forms of transformers' other inputs were ignored too: `positionIds` given for a left-padded
+    // row ran with the default positions 0..S-1 without a word.
+    for (const key of ["positionIds", "headMask", "inputsEmbeds"]) {
+      assert.throws(
+        () =>
+          model.forward({
+            ...ids([1, 2, 3], [1, 3]),
+            [key]: { data: new Int32Array([0, 0, 1]), dims: [1, 3] },
+          } as never),
+        new RegExp(`forward\\(\\) got "${key}", which it does not read`),
+      );
+    }
     assert.throws(
       () => model.forward(ids([1, 2, 3], [1, 3]), { output_hidden_states: true } as never),
       /unknown forward option "output_hidden_states" \(options: outputHiddenStates\)/,
