@@ -90,6 +90,18 @@ export const DistilBertHeadModel = EncoderHeadModel;
 /** The former name of {@link EncoderHeadModel}. */
 export type DistilBertHeadModel = EncoderHeadModel;
 
+/**
+ * Throws when a head's `forward()` is given options. It takes none: `{ outputHiddenStates: true }`, which the
+ * bare encoder's forward reads, was dropped here without a word and the logits came back alone.
+ */
+function refuseForwardOptions(model: EncoderHeadModel, extra: unknown[]): void {
+  if (extra.length === 0 || (extra.length === 1 && extra[0] === undefined)) return;
+  throw new TypeError(
+    `${model.constructor.name}.forward() takes no options, only the inputs; for hidden states, load the ` +
+      `checkpoint as ${familyOf(model.config).className}Model`,
+  );
+}
+
 /** Per-token linear layer: packed [T, D] -> a fresh [B, S, N] with zeros at padded positions. */
 function tokenLinear(
   core: EncoderCore,
@@ -213,7 +225,8 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
    * logits: `[B, S, V]`, zeros at padded positions. That is B x S x V floats (500 MB at 32 x 128 tokens of a
    * 30,522-token vocabulary): to read a few positions, use {@link forwardAt}.
    */
-  forward(inputs: ModelInputs): LogitsOutput {
+  forward(inputs: ModelInputs, ...options: never[]): LogitsOutput {
+    refuseForwardOptions(this, options);
     const core = this.#core;
     const p = core.pack(inputs);
     const h = this.#transform(core.encode(p), p.tokens);
@@ -342,7 +355,8 @@ export abstract class SequenceClassificationModel extends EncoderHeadModel {
    * logits: `[B, L]` from each sequence's first token. The first token must be a real one (pad on the
    * right, as tokenizers do): a masked first token is an error rather than a meaningless score.
    */
-  forward(inputs: ModelInputs): LogitsOutput {
+  forward(inputs: ModelInputs, ...options: never[]): LogitsOutput {
+    refuseForwardOptions(this, options);
     const core = this.#core, be = core.backend;
     const p = core.pack(inputs);
     const pooled = poolFirstToken(core, p, core.encode(p), this.#dense, this.#activation).data; // [B, D]
@@ -422,7 +436,8 @@ export abstract class QuestionAnsweringModel extends EncoderHeadModel {
   }
 
   /** startLogits, endLogits: `[B, S]`, zeros at padded positions. */
-  forward(inputs: ModelInputs): QuestionAnsweringOutput {
+  forward(inputs: ModelInputs, ...options: never[]): QuestionAnsweringOutput {
+    refuseForwardOptions(this, options);
     const core = this.#core;
     const p = core.pack(inputs);
     const both = tokenLinear(core, p, core.encode(p), this.#qaW, this.#qaB, 2).data; // [B, S, 2]
@@ -516,7 +531,8 @@ export abstract class TokenClassificationModel extends EncoderHeadModel {
   }
 
   /** logits: `[B, S, L]`, zeros at padded positions. */
-  forward(inputs: ModelInputs): LogitsOutput {
+  forward(inputs: ModelInputs, ...options: never[]): LogitsOutput {
+    refuseForwardOptions(this, options);
     const core = this.#core;
     const p = core.pack(inputs);
     return { logits: tokenLinear(core, p, core.encode(p), this.#clsW, this.#clsB, this.numLabels) };

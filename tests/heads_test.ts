@@ -9,8 +9,10 @@ import {
   DistilBertForTokenClassification,
   DistilBertModel,
 } from "../mod.ts";
+import * as heads from "../mod.ts";
+import type { AnyModel } from "../mod.ts";
 import { ensureSynthModel, type SynthSize } from "./helpers/synth_cache.ts";
-import { loadReference, maxDiff, maxDiffUnpadded } from "./helpers/reference.ts";
+import { fixturePath, loadReference, maxDiff, maxDiffUnpadded } from "./helpers/reference.ts";
 
 const TOL = { tiny: 1e-5, base: 5e-5 } as const;
 const CASES = ["b1-s32", "b8-s32"];
@@ -153,6 +155,32 @@ Deno.test("sequence classification refuses a masked first token instead of scori
   const inputIds = { data: new Int32Array([0, 0, 5, 6]), dims: [1, 4] };
   const attentionMask = { data: new Int32Array([0, 0, 1, 1]), dims: [1, 4] };
   assert.throws(() => model.forward({ inputIds, attentionMask }), /first token is masked/);
+});
+
+Deno.test("a head's forward() refuses options rather than dropping them (hidden states are the encoder's)", async () => {
+  // The shapes fixtures hold every head's tensors in one checkpoint, so each head class loads from one folder.
+  for (const [shape, family] of [["distilbert-d40-h8", "DistilBert"], ["bert-d40-h5-types3", "Bert"]]) {
+    const dir = fixturePath(`models/shapes/${shape}`);
+    const inputs = { inputIds: { data: new Int32Array([1, 2, 3]), dims: [1, 3] } };
+    for (
+      const head of [
+        "ForMaskedLM",
+        "ForSequenceClassification",
+        "ForQuestionAnswering",
+        "ForTokenClassification",
+      ]
+    ) {
+      const cls =
+        (heads as unknown as Record<string, { load(dir: string): Promise<AnyModel> }>)[family + head];
+      using model = await cls.load(dir);
+      // Before, `{ outputHiddenStates: true }` returned the logits alone, as if it had not been asked.
+      assert.throws(
+        () => (model.forward as (...args: unknown[]) => unknown)(inputs, { outputHiddenStates: true }),
+        new RegExp(`${family}${head}\\.forward\\(\\) takes no options, .*${family}Model`),
+      );
+      (model.forward as (...args: unknown[]) => unknown)(inputs, undefined); // an absent argument is fine
+    }
+  }
 });
 
 Deno.test("a head checkpoint missing its head tensors is a clear error", async () => {
