@@ -240,6 +240,12 @@ export abstract class MaskedLMModel extends EncoderHeadModel {
    * the positions read instead of B x S x V.
    */
   forwardAt(inputs: ModelInputs, positions: ArrayLike<number>): LogitsOutput {
+    // A bare number was read as a list of length undefined and failed in an internal size check.
+    if (typeof positions !== "object" || positions === null || !Number.isInteger(positions.length)) {
+      throw new TypeError(
+        `forwardAt(): positions must be an array of flat positions b * S + s, got ${String(positions)}`,
+      );
+    }
     const core = this.#core, config = this.config;
     const p = core.pack(inputs);
     const D = config.dim, V = config.vocab_size, n = positions.length;

@@ -73,6 +73,13 @@ for (const size of ["tiny", "base"] as SynthSize[]) {
       /positions\[0\] = 8 is not a position of the \[2, 4\] inputs/,
     );
     assert.throws(() => model.forwardAt(padded, [1.5]), /positions\[0\] = 1.5 is not a position/);
+    // A bare number (or nothing) was read as a list of length undefined and failed in an internal size check.
+    for (const bad of [5, undefined, null, "5"]) {
+      assert.throws(
+        () => model.forwardAt(padded, bad as never),
+        /forwardAt\(\): positions must be an array of flat positions b \* S \+ s, got /,
+      );
+    }
   });
 
   Deno.test(`${size}: sequence classification logits`, async () => {
