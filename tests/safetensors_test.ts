@@ -173,7 +173,6 @@ Deno.test("F16 widening is exact for all 65536 bit patterns (subnormals, inf, Na
   const bits = new Uint16Array(65536).map((_, i) => i);
   const st = SafetensorsFile.parse(serializeSafetensors({ h: { dtype: "F16", shape: [65536], data: bits } }));
   const v = st.getFloat32("h");
-  const vBits = new Uint32Array(v.buffer, v.byteOffset, v.length);
   const dv = new DataView(bits.buffer);
   for (let h = 0; h < 65536; h++) {
     const exp = (h >> 10) & 0x1f, mant = h & 0x3ff;
