@@ -14,9 +14,11 @@ import {
   DTYPES,
   type ModelInputs,
   pipeline,
+  type PipelineTaskName,
 } from "../mod.ts";
 import { SafetensorsFile } from "../src/safetensors.ts";
 import { gc, repoPath, Rng, rss, tinyModelDir } from "./helpers/fuzz.ts";
+import { tinyModelDir as tinyHeadDir } from "./helpers/tiny_models.ts";
 import { slowTest } from "./helpers/unit.ts";
 import { countNativeCalls } from "./helpers/count_native_calls.ts";
 
@@ -352,6 +354,38 @@ Deno.test("lifetime: close() twice is harmless and every later call throws, for 
     await assert.rejects(() => classifier(["a", "b"]), /closed/);
   } finally {
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("lifetime: a disposed pipeline of every task rejects every call, whatever its input", async () => {
+  const mlm = await tinyHeadDir("mlm"), qa = await tinyHeadDir("qa"), tokcls = await tinyHeadDir("tokcls");
+  try {
+    const cases: [PipelineTaskName, string | undefined, unknown][] = [
+      ["sentiment-analysis", undefined, "fine"],
+      ["fill-mask", mlm, "a [MASK] day"],
+      ["feature-extraction", mlm, "a day"],
+      ["question-answering", qa, { question: "who?", context: "john is here" }],
+      ["token-classification", tokcls, "john lives here"],
+    ];
+    for (const [task, dir, input] of cases) {
+      const p = await pipeline(task, dir);
+      // deno-lint-ignore no-explicit-any
+      const call = p as unknown as (input: unknown, options?: unknown) => Promise<any>;
+      await call(input);
+      p.dispose();
+      // An empty batch has nothing to run, and a bad input fails its checks before the model is reached:
+      // neither may answer as if the pipeline were still there.
+      for (const late of [input, [], [input], 42, [42]]) {
+        await assert.rejects(() => call(late), /pipeline was closed/, `${task} ${JSON.stringify(late)}`);
+      }
+      await assert.rejects(() => call(input, { nonsense: 1 }), /pipeline was closed/, task);
+    }
+    const classifier = await pipeline("sentiment-analysis");
+    classifier.dispose();
+    await assert.rejects(() => classifier.classify([]), /pipeline was closed/);
+    await assert.rejects(() => classifier.classify(["fine"]), /pipeline was closed/);
+  } finally {
+    for (const dir of [mlm, qa, tokcls]) await Deno.remove(dir, { recursive: true });
   }
 });
 

@@ -318,17 +318,35 @@ export function stringProblem(x: unknown): string | undefined {
   return typeof x === "string" ? undefined : `expected a string, got ${describeValue(x)}`;
 }
 
-/** Builds a callable pipeline: `fn` with the given properties and `dispose` / `close` / `[Symbol.dispose]`. */
+/**
+ * Builds a callable pipeline: `fn` with the given properties and `dispose` / `close` / `[Symbol.dispose]`.
+ * Once disposed, `fn` and every function among `props` (`classify`) reject before doing anything: the model's
+ * own check comes only at its first forward pass, so an empty batch would still answer `[]`, and a bad input
+ * or option would be reported instead of the closed pipeline.
+ */
 export function makeCallable<T>(
-  fn: (...args: never[]) => unknown,
+  fn: (...args: never[]) => Promise<unknown>,
   props: Record<string, unknown>,
   dispose: () => void,
 ): T {
+  let disposed = false;
+  const guard = <A extends never[], R>(f: (...args: A) => Promise<R>) => (...args: A): Promise<R> =>
+    disposed
+      ? Promise.reject(
+        new Error("the pipeline was closed (dispose()): create it again with pipeline() to use it"),
+      )
+      : f(...args);
+  const callable = guard(fn);
   for (const [k, v] of Object.entries(props)) {
-    Object.defineProperty(fn, k, { value: v, enumerable: true });
+    const value = typeof v === "function" ? guard(v as (...args: never[]) => Promise<unknown>) : v;
+    Object.defineProperty(callable, k, { value, enumerable: true });
   }
-  Object.defineProperty(fn, "dispose", { value: dispose });
-  Object.defineProperty(fn, "close", { value: dispose });
-  Object.defineProperty(fn, Symbol.dispose, { value: dispose });
-  return fn as T;
+  const close = () => {
+    disposed = true;
+    dispose();
+  };
+  Object.defineProperty(callable, "dispose", { value: close });
+  Object.defineProperty(callable, "close", { value: close });
+  Object.defineProperty(callable, Symbol.dispose, { value: close });
+  return callable as T;
 }
