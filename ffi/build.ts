@@ -3,13 +3,13 @@
  * the sources and flags, so an up-to-date build is found and reused, and a stale one is never loaded.
  *
  * `deno task build` runs this for a checkout; `ensureKernelsBuilt()` does the same on first use when the
- * package came from JSR (its sources are fetched next to this module) or npm (they ship next to the
- * bundle), building into the user cache.
+ * package came from JSR (its sources are fetched next to this module once, and kept in the user cache) or
+ * npm (they ship next to the bundle), building into the user cache.
  *
  * @module
  */
 
-import { exists } from "../src/fs/write.ts";
+import { atomicWriteFile, exists } from "../src/fs/write.ts";
 
 /** Compiler flags. `-march=native` is right here: the library is always built on the machine that runs it. */
 export const CFLAGS: readonly string[] = [
@@ -83,18 +83,52 @@ async function sha256Hex(parts: Uint8Array[]): Promise<string> {
   return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** `$XDG_CACHE_HOME/denobert`, by default `~/.cache/denobert`: kernel builds and fetched sources. */
+function userCacheDir(): string {
+  const xdg = Deno.env.get("XDG_CACHE_HOME");
+  const cache = xdg && xdg.length > 0 ? xdg : `${Deno.env.get("HOME") ?? "."}/.cache`;
+  return `${cache}/denobert`;
+}
+
+/**
+ * Where the C sources of a package loaded over the network are kept once fetched, keyed by the URL they came
+ * from: a JSR version never changes, so later runs read this copy and need no network just to find the
+ * library's name (which hashes the sources).
+ */
+async function fetchedSourceDir(): Promise<string> {
+  const key = (await sha256Hex([new TextEncoder().encode(new URL(".", import.meta.url).href)])).slice(0, 16);
+  return `${userCacheDir()}/kernel-sources/${key}`;
+}
+
 async function readSource(name: string): Promise<Uint8Array> {
   const url = new URL(name, import.meta.url);
-  if (url.protocol === "file:") {
+  if (url.protocol !== "file:") {
+    const copy = `${await fetchedSourceDir()}/${name}`;
     try {
-      return await Deno.readFile(url);
-    } catch (err) {
-      throw new Error(
-        `could not read the C source ${decodeURIComponent(url.pathname)} (${(err as Error).message}); ` +
-          `it ships with the package next to this module. Deno needs --allow-read for it.`,
-      );
+      return await Deno.readFile(copy);
+    } catch {
+      // not fetched yet (or not readable): fetch it, and keep a copy when we may write
+      const bytes = await fetchSource(url);
+      try {
+        await Deno.mkdir(copy.slice(0, copy.lastIndexOf("/")), { recursive: true });
+        await atomicWriteFile(copy, bytes);
+      } catch {
+        // no --allow-write: the next run fetches it again
+      }
+      return bytes;
     }
   }
+  try {
+    return await Deno.readFile(url);
+  } catch (err) {
+    throw new Error(
+      `could not read the C source ${decodeURIComponent(url.pathname)} (${(err as Error).message}); ` +
+        `it ships with the package next to this module. Deno needs --allow-read for it.`,
+    );
+  }
+}
+
+async function fetchSource(url: URL): Promise<Uint8Array> {
   let res: Response;
   try {
     res = await fetch(url);
@@ -127,9 +161,7 @@ function isCheckout(here: URL): boolean {
 export function defaultBuildDir(): string {
   const here = new URL(".", import.meta.url);
   if (isCheckout(here)) return decodeURIComponent(new URL("build", here).pathname);
-  const xdg = Deno.env.get("XDG_CACHE_HOME");
-  const cache = xdg && xdg.length > 0 ? xdg : `${Deno.env.get("HOME") ?? "."}/.cache`;
-  return `${cache}/denobert/kernels`;
+  return `${userCacheDir()}/kernels`;
 }
 
 /** Path of the library for the current sources, whether or not it exists yet. */

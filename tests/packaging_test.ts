@@ -332,7 +332,7 @@ console.log(JSON.stringify({ dims: out.lastHiddenState.dims, data: Array.from(ou
   },
 });
 
-Deno.test("packaging: loaded over http like a JSR package, the kernels are fetched and built into the cache", async () => {
+Deno.test("packaging: loaded over http like a JSR package, the kernels are fetched and built into the cache once", async () => {
   // The checkout served on 127.0.0.1 stands in for jsr.io: `import.meta.url` is http:, so ffi/build.ts fetches
   // the C sources next to itself and builds into $XDG_CACHE_HOME/denobert/kernels.
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
@@ -392,6 +392,21 @@ console.log(JSON.stringify(Array.from(out.lastHiddenState.data)));
     assert.equal(got.length, want.length);
     const maxDiff = got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i])), 0);
     assert.ok(maxDiff <= 1e-6, `remote and local differ by ${maxDiff}`);
+
+    // Once built, a run needs no network: the modules are in Deno's cache and the library in ours. The C
+    // sources were once fetched again on every start just to find the library's name.
+    const offline = await run(DENO, [
+      "run",
+      "--no-lock",
+      `--allow-import=${origin}`,
+      "--allow-ffi",
+      "--allow-read",
+      "--allow-env",
+      "main.ts",
+      `${tmp}/model`,
+    ], { cwd: tmp, env });
+    assertOk(offline, "deno run main.ts (remote, second run without --allow-net)");
+    assert.deepEqual(JSON.parse(offline.stdout.trim().split("\n").pop()!), got);
   } finally {
     await server.shutdown();
     await Deno.remove(tmp, { recursive: true });
