@@ -61,7 +61,8 @@ Options:
                                    (as HF_HUB_OFFLINE=1)
       --revision <rev>             hub branch, tag or commit (default main)
   -b, --batch-size <n>             inputs per forward pass (default 32); inputs are sorted by length per chunk
-      --threads <n>                threads of each forward pass, ours and OpenBLAS's (default: all cores)
+      --threads <n>                threads of each forward pass (default: all cores; OpenBLAS, which runs
+                                   the task heads, always runs on one)
       --dtype <fp32|bf16|q8>       precision of the encoder's linear layers (default fp32; bf16 and q8 need
                                    AVX2, and use AVX-512 BF16 / VNNI where the CPU has them)
       --input-format <f>           auto (default: JSON when a line parses as a JSON string or object, else

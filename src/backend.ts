@@ -73,8 +73,8 @@ export type LinearWeight =
 /** Options for opening the native back end. */
 export interface BackendOptions {
   /**
-   * Threads this back end's calls use, the calling thread included, for our kernels and for OpenBLAS
-   * (set for each of its calls). Default: the number of CPU cores.
+   * Threads this back end's calls of our kernels use, the calling thread included. OpenBLAS always runs on
+   * one (ffi/kernels.h: its split between threads changes low bits). Default: the number of CPU cores.
    */
   threads?: number;
 }

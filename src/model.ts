@@ -17,9 +17,10 @@ import { encoderPrefix, type EncoderWeights, loadEncoderWeights, TensorReader } 
 /** Options for loading a model. */
 export interface LoadOptions {
   /**
-   * Threads this model computes on, the calling thread included (our kernels and OpenBLAS alike), from 1
-   * to 256. Each model keeps its own: models in other Workers or on the main thread are not affected.
-   * Default: the number of CPU cores.
+   * Threads this model's kernels compute on, the calling thread included, from 1 to 256 (OpenBLAS, which
+   * runs the task heads and encoders whose widths do not fit the packed layout, always runs on one). Each
+   * model keeps its own: models in other Workers or on the main thread are not affected. Default: the
+   * number of CPU cores.
    */
   threads?: number;
   /**
