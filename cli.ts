@@ -71,9 +71,11 @@ Options:
       --top-k <n|all>              text-classification: labels per text (all: every label), best first;
                                    fill-mask: candidates per mask (default 5); question-answering: answers
       --function-to-apply <f>      text-classification: softmax | sigmoid | none (default from the config)
-      --pooling <p>                feature-extraction: none (default) or
+      --pooling <p>                feature-extraction: none or
                                    ${POOLINGS.slice(1).join(" | ")}
-      --normalize                  feature-extraction: L2-normalize the vectors
+                                   (default: a sentence-transformers folder's pooling, else none)
+      --normalize                  feature-extraction: L2-normalize the vectors (default: a
+                                   sentence-transformers folder's Normalize module, else off)
       --prompt <text>              feature-extraction: text prepended to every input (e.g. "query: "); "" turns
                                    a sentence-transformers folder's default prompt off
       --prompt-name <name>         feature-extraction: one of a sentence-transformers folder's prompts (its
