@@ -108,6 +108,8 @@ Deno.test("packaging: deno publish --dry-run passes, no slow types, ships the C 
   const unwanted = names.filter((n) =>
     /^(tests|bench|dist|\.ci|\.tools|\.cache|ffi\/build)\//.test(n) || n.endsWith(".so") ||
     n === "scripts/build_npm.ts" || n.startsWith("scripts/hf_reference/") ||
+    // the test-fixture generators: Python / Node scripts and the synth-v1 weights, for tests that do not ship
+    /^scripts\/.*\.(py|mjs)$/.test(n) || n === "scripts/synth.ts" ||
     /^weights\/.*\/(dev-reference\.jsonl|sst2-dev\.tsv)$/.test(n)
   );
   assert.deepEqual(unwanted, [], "files that must not be published");
