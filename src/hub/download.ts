@@ -54,7 +54,10 @@ export interface DownloadProgress {
 export interface DownloadOptions {
   /** Branch, tag or commit sha. Default "main". */
   revision?: string;
-  /** Cache root. Default: `$HF_HUB_CACHE`, else `$HF_HOME/hub`, else `~/.cache/huggingface/hub`. */
+  /**
+   * Cache root. Default: {@link hubCacheDir}'s, `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else
+   * `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
+   */
   cacheDir?: string;
   /** Hub URL. Default: `$HF_ENDPOINT`, else https://huggingface.co. */
   endpoint?: string;
