@@ -467,8 +467,9 @@ Deno.test("offline or download:false on a cache miss says how to download", asyn
     await rejectsWith(
       resolveModelDir(REPO, { cacheDir, offline: true }),
       "not_cached",
-      "scripts/download.ts",
-      REPO,
+      // A way that works from the JSR and npm packages too, which have no scripts/download.ts to run.
+      `downloadModel("${REPO}")`,
+      `deno task download ${REPO}`,
     );
     await rejectsWith(resolveModelDir(REPO, { cacheDir, download: false }), "not_cached", "disabled");
   } finally {

@@ -216,10 +216,13 @@ async function poolingFolders(modulesPath: string, where: string): Promise<strin
 /** The error for a model that is needed but absent from the cache while downloads are off. */
 export function notCachedError(repoId: string, revision: string, cacheDir: string, why: string): HubError {
   const rev = revision === DEFAULT_REVISION ? "" : ` --revision ${revision}`;
+  const revOption = revision === DEFAULT_REVISION ? "" : `, { revision: ${JSON.stringify(revision)} }`;
+  // downloadModel() works wherever the library came from; scripts/download.ts only exists in a checkout.
   return new HubError(
     "not_cached",
     `${repoId} (revision ${revision}) is not in the Hugging Face cache at ${cacheDir} and ${why}; ` +
-      `download it first: deno run -A scripts/download.ts ${repoId}${rev}`,
+      `download it first: await downloadModel(${JSON.stringify(repoId)}${revOption}), or in a checkout ` +
+      `deno task download ${repoId}${rev}`,
   );
 }
 
