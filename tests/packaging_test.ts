@@ -70,6 +70,38 @@ Deno.test("packaging: deno doc --lint mod.ts is clean", async () => {
   assert.doesNotMatch(res.output, /error\[|warning\[/, res.output);
 });
 
+Deno.test("packaging: every project type in mod.ts's public signatures is exported from mod.ts", async () => {
+  // deno doc --lint lets a public member name a type the package does not export (Tokenizer's constructor
+  // took the internal TokenizerSpec): users could call it but neither name nor build its argument.
+  const res = await run(DENO, ["doc", "--json", "mod.ts"]);
+  assertOk(res, "deno doc --json mod.ts");
+  const doc = JSON.parse(res.stdout);
+  const symbols: { name: string }[] = Object.values(
+    doc.nodes as Record<string, { symbols: { name: string }[] }>,
+  )[0].symbols;
+  const exported = new Set(symbols.map((s) => s.name));
+  const declared = new Set<string>();
+  for (const dir of ["src", "ffi"]) {
+    const files = (await run("grep", ["-rhoE", "^export (interface|type|class) [A-Za-z0-9_]+", dir])).stdout;
+    for (const m of files.matchAll(/^export (?:interface|type|class) (\w+)/gm)) declared.add(m[1]);
+  }
+  const missing = new Set<string>();
+  const walk = (x: unknown, where: string): void => {
+    if (Array.isArray(x)) return x.forEach((v) => walk(v, where));
+    if (x === null || typeof x !== "object") return;
+    const o = x as Record<string, unknown>;
+    // private and protected members are not the package's API (protected constructors serve its own heads)
+    if (o.accessibility === "private" || o.accessibility === "protected") return;
+    const name = typeof o.name === "string" ? `${where}.${o.name}` : where;
+    if (typeof o.typeName === "string" && declared.has(o.typeName) && !exported.has(o.typeName)) {
+      missing.add(`${o.typeName} (in ${name})`);
+    }
+    for (const v of Object.values(o)) walk(v, name);
+  };
+  for (const s of symbols) walk(s, "");
+  assert.deepEqual([...missing], [], "public signatures name types mod.ts does not export");
+});
+
 Deno.test("packaging: every C file in ffi/ is a kernel source that ships", () => {
   const onDisk = [...Deno.readDirSync(`${ROOT}/ffi`)]
     .filter((e) => e.isFile && /\.[ch]$/.test(e.name))

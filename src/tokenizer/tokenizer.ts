@@ -137,8 +137,9 @@ export class Tokenizer {
   private readonly plainSingleTemplate: TemplatePiece[] | null;
   private readonly plainPairTemplate: TemplatePiece[] | null;
 
-  /** Builds a tokenizer from an already resolved spec; prefer {@link Tokenizer.fromDir}. */
-  constructor(spec: TokenizerSpec) {
+  // Private: the spec is internal (not exported) and trusted as validated; users build a tokenizer with
+  // fromDir, fromTokenizerJson or fromVocab, which resolve and check it.
+  private constructor(spec: TokenizerSpec) {
     this.spec = spec;
     this.modelMaxLength = spec.modelMaxLength;
     this.model = new WordPiece(
