@@ -76,6 +76,7 @@ Options:
                                    (default: a sentence-transformers folder's pooling, else none)
       --normalize                  feature-extraction: L2-normalize the vectors (default: a
                                    sentence-transformers folder's Normalize module, else off)
+      --no-normalize               feature-extraction: do not, whatever the folder says
       --prompt <text>              feature-extraction: text prepended to every input (e.g. "query: "); "" turns
                                    a sentence-transformers folder's default prompt off
       --prompt-name <name>         feature-extraction: one of a sentence-transformers folder's prompts (its
@@ -122,6 +123,7 @@ const OPTIONS = {
   "function-to-apply": { type: "string" },
   pooling: { type: "string" },
   normalize: { type: "boolean" },
+  "no-normalize": { type: "boolean" },
   prompt: { type: "string" },
   "prompt-name": { type: "string" },
   "aggregation-strategy": { type: "string" },
@@ -167,6 +169,7 @@ const FLAG_OPTIONS: Partial<Record<keyof Values, string>> = {
   "function-to-apply": "functionToApply",
   pooling: "pooling",
   normalize: "normalize",
+  "no-normalize": "normalize",
   prompt: "prompt",
   "prompt-name": "promptName",
   "aggregation-strategy": "aggregationStrategy",
@@ -205,7 +208,11 @@ function callOptions(task: PipelineTask, values: Values): Record<string, unknown
   }
   opts.functionToApply = oneOf(values, "function-to-apply", ["softmax", "sigmoid", "none"]);
   opts.pooling = oneOf(values, "pooling", POOLINGS);
+  if (values.normalize && values["no-normalize"]) {
+    throw new UsageError(`give --normalize or --no-normalize, not both`);
+  }
   if (values.normalize) opts.normalize = true;
+  if (values["no-normalize"]) opts.normalize = false;
   if (values.prompt !== undefined && values["prompt-name"] !== undefined) {
     throw new UsageError(`give --prompt (the text) or --prompt-name (one of the model's prompts), not both`);
   }

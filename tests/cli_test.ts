@@ -4,6 +4,7 @@
  */
 
 import assert from "node:assert/strict";
+import { ST_MODULES, stFolder } from "./helpers/st_folder.ts";
 
 const CLI = new URL("../cli.ts", import.meta.url).pathname;
 const FLAGS = [
@@ -137,6 +138,7 @@ Deno.test("cli: --help shows every task and option and exits 0", async () => {
       "--top-k",
       "--pooling",
       "--normalize",
+      "--no-normalize",
       "--prompt",
       "--prompt-name",
       "--aggregation-strategy",
@@ -158,6 +160,8 @@ Deno.test("cli: usage errors exit 2 with a message on stderr", async () => {
       ["sentiment-analysis", "--pooling", "mean", "x"],
       ["sentiment-analysis", "--prompt-name", "query", "x"],
       ["embeddings", "--model", "x", "--prompt", "q: ", "--prompt-name", "query", "x"],
+      ["embeddings", "--model", "x", "--normalize", "--no-normalize", "x"],
+      ["sentiment-analysis", "--no-normalize", "x"],
       ["fill-mask", "x [MASK]"], // no default model
       ["sentiment-analysis", "--model", "", "x"], // not the default model
       ["ner", "--model", "x", "--aggregation-strategy", "bogus", "x"],
@@ -372,6 +376,26 @@ Deno.test("cli: --prompt and --prompt-name on a sentence-transformers folder wit
       unknown.stderr,
       /promptName "document" is not one of this model's prompts .*prompts: "query", "passage"/,
     );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("cli: --no-normalize switches a sentence-transformers folder's Normalize off", async () => {
+  const dir = await stFolder({
+    "modules.json": ST_MODULES,
+    "1_Pooling/config.json": { word_embedding_dimension: 384, pooling_mode_mean_tokens: true },
+  });
+  try {
+    const norms = async (...flags: string[]) => {
+      const r = await cli(["embeddings", "-m", dir, "--threads", "1", ...flags, "a short text"]);
+      assert.equal(r.code, 0, r.stderr);
+      return (r.lines as number[][]).map((v) => Math.hypot(...v));
+    };
+    const [folder] = await norms();
+    assert.ok(Math.abs(folder - 1) < 1e-5, `the folder's Normalize: norm ${folder}`);
+    const [off] = await norms("--no-normalize");
+    assert.ok(Math.abs(off - 1) > 1e-3, `--no-normalize: norm ${off}`);
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
