@@ -188,7 +188,7 @@ Deno.test("server: error statuses (404, 405, 413, 422, 401) and /rerank", async 
     );
     const notFound = await post(server, "/nope", {}, auth);
     assert.equal(notFound.status, 404);
-    assert.equal(notFound.body.error_type, "not_found");
+    assert.equal(notFound.body.error_type, "NotFound");
     assert.equal((await post(server, "/embed", { inputs: "x" }, auth)).status, 404, "not this model's route");
     assert.equal((await get(server, "/predict", auth)).status, 405);
     const big = await post(server, "/predict", { inputs: "x".repeat(3000) }, auth);
@@ -207,7 +207,7 @@ Deno.test("server: error statuses (404, 405, 413, 422, 401) and /rerank", async 
       const r = await post(server, "/predict", bad, auth);
       assert.equal(r.status, status, JSON.stringify(bad));
       assert.equal(typeof r.body.error, "string");
-      assert.ok(["validation", "empty"].includes(r.body.error_type), r.body.error_type);
+      assert.ok(["Validation", "Empty"].includes(r.body.error_type), r.body.error_type);
     }
     // Too long for the model (512 positions): 413 (as TEI) unless truncate.
     const long = "word ".repeat(300);
@@ -277,7 +277,11 @@ Deno.test("server: /embed and /v1/embeddings against feature-extraction", async 
     ];
     assert.deepEqual(tooLong.map((r) => r.status), [413, 413]);
     assert.match(tooLong[0].body.error, /^inputs\[1\] has \d+ tokens, more than the model's/);
-    assert.match(tooLong[1].body.error, /^input\[1\] has \d+ tokens, more than the model's/);
+    // The OpenAI-compatible route answers in TEI's OpenAI error shape: {"message", "code", "type"}.
+    assert.match(tooLong[1].body.message, /^input\[1\] has \d+ tokens, more than the model's/);
+    assert.equal(tooLong[1].body.code, 413);
+    assert.equal(tooLong[1].body.type, "Validation");
+    assert.deepEqual(Object.keys(tooLong[1].body).sort(), ["code", "message", "type"]);
   } finally {
     await server.shutdown();
   }
@@ -378,7 +382,7 @@ Deno.test("server: 429 at once under a full queue, every 200 still correct", asy
     assert.equal(ok.length + busy.length, 40, `statuses: ${all.map((r) => r.status)}`);
     assert.ok(ok.length >= 3 && busy.length >= 1, `${ok.length} answered, ${busy.length} refused`);
     for (const r of ok) deepClose(r.body, want);
-    for (const r of busy) assert.equal(r.body.error_type, "overloaded");
+    for (const r of busy) assert.equal(r.body.error_type, "Overloaded");
   } finally {
     await server.shutdown();
   }
@@ -432,7 +436,7 @@ Deno.test("server: shutdown drains: /health 503 and new requests refused while t
     const stopping = server.shutdown();
     const health = await get(server, "/health");
     assert.equal(health.status, 503);
-    assert.equal(JSON.parse(health.text).error_type, "unhealthy");
+    assert.equal(JSON.parse(health.text).error_type, "Unhealthy");
     const late = await post(server, "/predict", { inputs: "x" });
     assert.equal(late.status, 503);
     for (const r of await Promise.all(inflight)) {
@@ -460,7 +464,7 @@ Deno.test("server: past --shutdown-timeout the requests still in flight get 503 
     const refused = answers.filter((a) => a.status === 503);
     // The timeout was not kept: the shutdown waited for every queued pass and all of them answered 200.
     assert.equal(refused.length, late, `statuses: ${answers.map((a) => a.status)}`);
-    for (const a of refused) assert.equal(a.body.error_type, "unhealthy");
+    for (const a of refused) assert.equal(a.body.error_type, "Unhealthy");
     for (const a of answers) if (a.status !== 503) assert.equal(a.status, 200);
   } finally {
     await server.shutdown().catch(() => {});
@@ -659,14 +663,14 @@ Deno.test("server: prompt_name on /embed and /v1/embeddings, the folder's defaul
 
     const unknown = await post(server, "/embed", { inputs: "x", prompt_name: "document" });
     assert.equal(unknown.status, 422);
-    assert.equal(unknown.body.error_type, "validation");
+    assert.equal(unknown.body.error_type, "Validation");
     assert.equal(
       unknown.body.error,
       `"prompt_name" "document" is not one of the model's prompts (config_sentence_transformers.json; prompts: "query", "passage")`,
     );
     const notString = await post(server, "/v1/embeddings", { input: "x", prompt_name: 3 });
     assert.equal(notString.status, 422);
-    assert.match(notString.body.error, /"prompt_name" must be a string, got 3/);
+    assert.match(notString.body.message, /"prompt_name" must be a string, got 3/);
     // The length check counts the prompt: a text that fits alone does not with it.
     const long = "a ".repeat(509);
     const n = fe.tokenizer.encode("query: " + long).inputIds.length;
@@ -701,14 +705,14 @@ Deno.test("server: 405 says which methods the route takes (Allow); another task'
       assert.equal(r.status, 405, `${method} ${path}`);
       // RFC 9110: a 405 must list the methods the resource takes; TEI's router (axum) sends it.
       assert.equal(r.headers.get("allow"), allow, `${method} ${path}`);
-      assert.equal((await r.json()).error_type, "validation");
+      assert.equal((await r.json()).error_type, "Validation");
     }
     // /embed is not this model's route: 404 whatever the method, not a 405 whose Allow: POST would then 404.
     for (const method of ["GET", "POST", "DELETE"]) {
       const r = await fetch(url("/embed"), { method, body: method === "GET" ? undefined : "{}" });
       assert.equal(r.status, 404, `${method} /embed`);
       assert.equal(r.headers.get("allow"), null);
-      assert.equal((await r.json()).error_type, "not_found");
+      assert.equal((await r.json()).error_type, "NotFound");
     }
   } finally {
     await server.shutdown();
@@ -766,17 +770,17 @@ Deno.test("server: TEI's statuses: 413 for too many inputs or an input too long,
   try {
     // TEI (router/src/http/server.rs): ErrorType::Validation is 413, ErrorType::Empty 400, Tokenizer 422.
     const cases: [string, unknown, number, string][] = [
-      ["/predict", { inputs: ["a", "b", "c"] }, 413, "validation"],
-      ["/tokenize", { inputs: ["a", "b", "c"] }, 413, "validation"],
-      ["/decode", { ids: [[1], [2], [3]] }, 413, "validation"],
-      ["/rerank", { query: "q", texts: ["a", "b", "c"] }, 413, "validation"],
-      ["/predict", { inputs: "word ".repeat(200) }, 413, "validation"],
-      ["/predict", { inputs: [] }, 400, "empty"],
-      ["/tokenize", { inputs: [] }, 400, "empty"],
-      ["/rerank", { query: "q", texts: [] }, 400, "empty"],
+      ["/predict", { inputs: ["a", "b", "c"] }, 413, "Validation"],
+      ["/tokenize", { inputs: ["a", "b", "c"] }, 413, "Validation"],
+      ["/decode", { ids: [[1], [2], [3]] }, 413, "Validation"],
+      ["/rerank", { query: "q", texts: ["a", "b", "c"] }, 413, "Validation"],
+      ["/predict", { inputs: "word ".repeat(200) }, 413, "Validation"],
+      ["/predict", { inputs: [] }, 400, "Empty"],
+      ["/tokenize", { inputs: [] }, 400, "Empty"],
+      ["/rerank", { query: "q", texts: [] }, 400, "Empty"],
       // Not TEI's own checks (its JSON extractor answers them 422): unchanged.
-      ["/predict", { inputs: 5 }, 422, "validation"],
-      ["/predict", { inputs: "a", truncate: "yes" }, 422, "validation"],
+      ["/predict", { inputs: 5 }, 422, "Validation"],
+      ["/predict", { inputs: "a", truncate: "yes" }, 422, "Validation"],
     ];
     for (const [path, body, status, type] of cases) {
       const r = await post(server, path, body);

@@ -17,12 +17,27 @@ import type { PipelineTask } from "../pipelines/common.ts";
 import { canonicalTask, PIPELINE_TASKS, taskOfArchitecture } from "../pipelines/registry.ts";
 import { Engine } from "./engine.ts";
 import { Metrics } from "./metrics.ts";
-import type { JobTiming } from "./protocol.ts";
+import type { ErrorType, JobTiming } from "./protocol.ts";
 import { HttpError, parseBody, type Parsed, POST_ROUTES, routesFor } from "./routes.ts";
 import { exists } from "../fs/write.ts";
 
 /** The library's version, reported by `/info`. */
 export const SERVER_VERSION = "0.1.0";
+
+// Each error kind as TEI writes it in a response (its ErrorType's variant names, router/src/lib.rs); the kinds
+// TEI answers from its HTTP layer without a JSON body (401, 404, 413 over the payload limit, 499) named alike.
+const WIRE_ERROR_TYPES: Record<ErrorType | "cancelled", string> = {
+  validation: "Validation",
+  tokenizer: "Tokenizer",
+  overloaded: "Overloaded",
+  backend: "Backend",
+  unhealthy: "Unhealthy",
+  empty: "Empty",
+  unauthorized: "Unauthorized",
+  payload: "PayloadTooLarge",
+  not_found: "NotFound",
+  cancelled: "Cancelled",
+};
 
 /** Options of {@link startServer}; the CLI flags of `deno task serve` in camelCase. */
 export interface ServeOptions {
@@ -178,8 +193,18 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       status,
       headers: { "content-type": "application/json", ...headers },
     });
-  const error = (status: number, errorType: string, message: string, headers: Record<string, string> = {}) =>
-    json(status, { error: message, error_type: errorType }, headers);
+  // TEI's error bodies: {"error", "error_type"}, and on its OpenAI-compatible route {"message", "code", "type"},
+  // the type as TEI serializes its ErrorType (the variant's name, as "Validation").
+  const error = (
+    status: number,
+    errorType: ErrorType | "cancelled",
+    message: string,
+    headers: Record<string, string> = {},
+    path = "",
+  ) =>
+    path === "/v1/embeddings"
+      ? json(status, { message, code: status, type: WIRE_ERROR_TYPES[errorType] }, headers)
+      : json(status, { error: message, error_type: WIRE_ERROR_TYPES[errorType] }, headers);
 
   async function readBody(req: Request): Promise<unknown> {
     const declared = Number(req.headers.get("content-length") ?? NaN);
@@ -217,7 +242,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     const method = path.replace(/^\//, "") || "root";
     if (options.apiKey !== undefined && path !== "/health") {
       if (req.headers.get("authorization") !== `Bearer ${options.apiKey}`) {
-        return error(401, "unauthorized", "missing or wrong API key: send Authorization: Bearer <key>");
+        return error(
+          401,
+          "unauthorized",
+          "missing or wrong API key: send Authorization: Bearer <key>",
+          {},
+          path,
+        );
       }
     }
     // HEAD as GET (the runtime sends no body), as TEI's router answers it: load balancers probe with it.
@@ -238,13 +269,13 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
       // must say in Allow which methods the route does take (RFC 9110; TEI's router sends it).
       const allow = routes.includes(path) ? "POST" : GET_ROUTES.includes(path) ? "GET, HEAD" : undefined;
       return allow !== undefined
-        ? error(405, "validation", `${req.method} is not allowed on ${path} (only ${allow})`, { allow })
+        ? error(405, "validation", `${req.method} is not allowed on ${path} (only ${allow})`, { allow }, path)
         : error(404, "not_found", `no route ${req.method} ${path}`);
     }
     metrics.inc("te_request_count", { method });
-    const fail = (status: number, errorType: string, message: string) => {
+    const fail = (status: number, errorType: ErrorType, message: string) => {
       metrics.inc("te_request_failure", { method, err: errorType });
-      return error(status, errorType, message);
+      return error(status, errorType, message, {}, path);
     };
     if (draining) return fail(503, "unhealthy", "the server is shutting down");
     if (!routes.includes(path)) {
@@ -286,7 +317,7 @@ export async function startServer(options: ServeOptions): Promise<RunningServer>
     metrics.set("te_queue_size", engine.inFlight);
     if ("aborted" in outcome) {
       metrics.inc("te_request_failure", { method, err: "cancelled" });
-      return error(499, "cancelled", "the client went away");
+      return error(499, "cancelled", "the client went away", {}, path);
     }
     if (!outcome.ok) {
       const status = outcome.status ?? (

@@ -10,11 +10,11 @@
 import type { PipelineTask } from "../pipelines/common.ts";
 import { COMMON_ROUTES, TASKS, taskSpec } from "../pipelines/registry.ts";
 import type { TextInput } from "../pipelines/text_classification.ts";
-import type { Job } from "./protocol.ts";
+import type { ErrorType, Job } from "./protocol.ts";
 
 /** A request the server refuses before it reaches the model; `status` is the HTTP status. */
 export class HttpError extends Error {
-  constructor(readonly status: number, readonly errorType: string, message: string) {
+  constructor(readonly status: number, readonly errorType: ErrorType, message: string) {
     super(message);
   }
 }
