@@ -20,7 +20,6 @@ Usage (see scripts/hf_reference/README.md for the checkouts):
   /usr/bin/python3 scripts/shapes_reference.py --transformers T/src --hub H/src --tokenizers-npm N/node_modules/tokenizers
 """
 
-import argparse
 import json
 import os
 import sys
@@ -31,7 +30,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, os.path.join(HERE, "hf_reference"))
 sys.path.insert(0, HERE)
 
-from generate import setup_imports  # noqa: E402
+from generate import setup_imports, source_parser  # noqa: E402
 from bert_reference import write_safetensors  # noqa: E402
 
 LABELS = {"0": "A", "1": "B"}  # two: DistilBertForQuestionAnswering refuses other num_labels
@@ -271,10 +270,7 @@ def write_pruned(transformers, torch, family):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--transformers", required=True, help="the src/ folder of a transformers 4.31 checkout")
-    p.add_argument("--hub", required=True, help="the src/ folder of a huggingface_hub 0.16.4 checkout")
-    p.add_argument("--tokenizers-npm", required=True, help="the folder of the npm tokenizers package")
+    p = source_parser(__doc__)
     p.add_argument("--shapes", default=",".join(SHAPES))
     args = p.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
