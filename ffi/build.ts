@@ -95,10 +95,11 @@ function userCacheDir(): string {
  * from: a JSR version never changes, so later runs read this copy and need no network just to find the
  * library's name (which hashes the sources).
  */
-async function fetchedSourceDir(): Promise<string> {
-  const key = (await sha256Hex([new TextEncoder().encode(new URL(".", import.meta.url).href)])).slice(0, 16);
-  return `${userCacheDir()}/kernel-sources/${key}`;
+function fetchedSourceDir(): Promise<string> {
+  return sourceDir ??= sha256Hex([new TextEncoder().encode(new URL(".", import.meta.url).href)])
+    .then((hash) => `${userCacheDir()}/kernel-sources/${hash.slice(0, 16)}`);
 }
+let sourceDir: Promise<string> | undefined; // hashed once, not once per source file
 
 async function readSource(name: string): Promise<Uint8Array> {
   const url = new URL(name, import.meta.url);
